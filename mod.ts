@@ -1,0 +1,44 @@
+/**
+ * Long-polling delivery of per-user messages, as a Web-standard fetch
+ * handler. Producers `LPUSH` to a per-user list (or call `publish`); each
+ * poll takes the oldest message, or is held until one arrives, on the
+ * schedule of the original Tornado service (15 s doubling up to 900 s), and
+ * then answers the stop code `{"stop":1}`.
+ *
+ * This entry point holds the core and the in-memory store. The Redis store
+ * lives in `./redis`, so users of the core never load `npm:redis`.
+ *
+ * @example
+ * ```ts
+ * import { createLongPollHandler, MemoryStore } from "./mod.ts";
+ *
+ * const store = new MemoryStore();
+ * const handler = createLongPollHandler({ store, minWait: 0.05, maxWait: 0.1 });
+ *
+ * const poll = handler(new Request("http://localhost/?uid=42"));
+ * await store.publish("42", '{"hi":1}');
+ * console.log(await (await poll).text()); // {"hi":1}
+ * ```
+ *
+ * @module
+ */
+export { type Backoff, exponentialBackoff, type ExponentialBackoffOptions } from "./src/backoff.ts";
+export { type Clock, systemClock } from "./src/clock.ts";
+export {
+  createLongPollHandler,
+  type DrainOptions,
+  type LongPollHandler,
+  type LongPollOptions,
+  type ParamNames,
+} from "./src/handler.ts";
+export { HttpError } from "./src/http_error.ts";
+export { isValidCallback, wrapJsonp } from "./src/jsonp.ts";
+export { Metrics } from "./src/metrics.ts";
+export {
+  HmacSigner,
+  type HmacSignerOptions,
+  SignatureError,
+  type VerifySignature,
+} from "./src/signature.ts";
+export { MemoryStore } from "./src/store/memory.ts";
+export type { MessageStore, Waiter } from "./src/store/types.ts";

@@ -1,0 +1,507 @@
+import { type Backoff, exponentialBackoff } from "./backoff.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { Hold, type HoldContext, type HoldEnd } from "./hold.ts";
+import { HttpError } from "./http_error.ts";
+import { isValidCallback, MAX_CALLBACK_LENGTH, wrapJsonp } from "./jsonp.ts";
+import { Metrics } from "./metrics.ts";
+import { HmacSigner, SignatureError, type VerifySignature } from "./signature.ts";
+import type { MessageStore } from "./store/types.ts";
+import { TimerWheel } from "./timer_wheel.ts";
+import { validateUid } from "./uid.ts";
+
+/** Names of the query parameters of a poll. */
+export interface ParamNames {
+  /**
+   * The user's id, whose queue is polled.
+   * @default {"uid"}
+   */
+  uid: string;
+  /**
+   * The signature of the uid.
+   * @default {"sign"}
+   */
+  sign: string;
+  /**
+   * The signature's expiry, in unix seconds.
+   * @default {"exp"}
+   */
+  exp: string;
+  /**
+   * The JSONP callback name.
+   * @default {"jsonCallback"}
+   */
+  callback: string;
+}
+
+/** Options of {@linkcode createLongPollHandler}. */
+export interface LongPollOptions {
+  /** Where the messages are: a `MemoryStore`, a `RedisStore`, or your own. */
+  store: MessageStore;
+  /**
+   * Query parameter names, for front ends that use others.
+   * @default {{ uid: "uid", sign: "sign", exp: "exp", callback: "jsonCallback" }}
+   */
+  params?: Partial<ParamNames>;
+  /**
+   * HMAC-SHA256 secret for `sign`. Without it (and without `verify`),
+   * signatures are not checked.
+   */
+  secret?: string;
+  /** Replaces the HMAC check, e.g. for a legacy scheme. Return true to accept. */
+  verify?: VerifySignature;
+  /**
+   * First wait of the hold, in seconds; each next wait doubles.
+   * @default {15}
+   */
+  minWait?: number;
+  /**
+   * The hold ends with the stop code when the next wait would exceed this,
+   * in seconds.
+   * @default {900}
+   */
+  maxWait?: number;
+  /**
+   * Body sent when the hold runs out or the server drains.
+   * @default {'{"stop":1}'}
+   */
+  stopCode?: string;
+  /**
+   * Origins allowed by CORS; `"*"` allows any. JSONP needs none.
+   * @default {[]}
+   */
+  corsOrigins?: readonly string[];
+  /**
+   * Most polls held at once by this handler; more get 503.
+   * @default {Infinity}
+   */
+  maxHeld?: number;
+  /**
+   * Longest query string accepted, in characters; longer gets 414.
+   * @default {4096}
+   */
+  maxQueryLength?: number;
+  /**
+   * Longest uid accepted, in UTF-8 bytes; longer gets 400.
+   * @default {256}
+   */
+  maxUidBytes?: number;
+  /**
+   * Seconds put in `Retry-After` on 503 answers.
+   * @default {1}
+   */
+  retryAfter?: number;
+  /**
+   * Send the headers as soon as the poll is held, and the body when it ends.
+   * Early headers keep proxies that cut silent requests happy; late headers
+   * (the default) cost less memory per held poll.
+   * @default {false}
+   */
+  earlyHeaders?: boolean;
+  /**
+   * Time source for the schedule; inject a fake one in tests.
+   * @default {systemClock}
+   */
+  clock?: Clock;
+  /**
+   * Where counters go; share one with the server's `/metrics`.
+   * @default {new Metrics()}
+   */
+  metrics?: Metrics;
+  /**
+   * Where failures the handler rides out are reported.
+   * @default {console.error}
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** Options of {@linkcode LongPollHandler.drain}. */
+export interface DrainOptions {
+  /**
+   * Spread the stop answers over this many milliseconds, so clients don't
+   * all reconnect at once.
+   * @default {0}
+   */
+  windowMs?: number;
+}
+
+/**
+ * A fetch handler for long polls, plus what a server needs to run it.
+ *
+ * @example
+ * ```ts
+ * import { createLongPollHandler, MemoryStore } from "../mod.ts";
+ * const handler = createLongPollHandler({ store: new MemoryStore() });
+ * console.log(handler.held); // 0
+ * await handler.drain();
+ * ```
+ */
+export interface LongPollHandler {
+  /** Answers one poll. */
+  (request: Request): Promise<Response>;
+  /** Polls held right now. */
+  readonly held: number;
+  /** The counters this handler updates. */
+  readonly metrics: Metrics;
+  /**
+   * Answers every held poll with the stop code, pops nothing new, and
+   * resolves once every poll has its answer. Later polls get the stop code
+   * at once.
+   */
+  drain(options?: DrainOptions): Promise<void>;
+}
+
+const ALLOW = "GET, HEAD, OPTIONS";
+const ENCODER = new TextEncoder();
+
+/**
+ * Creates the long-poll fetch handler of protocol v1: it pops the uid's
+ * oldest message, or holds the request until one arrives or the seed's
+ * backoff schedule runs out, then answers the stop code.
+ *
+ * @example
+ * ```ts
+ * import { createLongPollHandler, MemoryStore } from "../mod.ts";
+ * const store = new MemoryStore();
+ * const handler = createLongPollHandler({ store });
+ * await store.publish("42", '{"hi":1}');
+ * const response = await handler(new Request("http://x/?uid=42"));
+ * console.log(await response.text()); // {"hi":1}
+ * ```
+ */
+export function createLongPollHandler(options: LongPollOptions): LongPollHandler {
+  const longPoll = new _LongPoll(options);
+  const handler = (request: Request) => longPoll.handle(request);
+  return Object.defineProperties(handler, {
+    held: { get: () => longPoll.held },
+    metrics: { value: longPoll.metrics },
+    drain: { value: (drainOptions?: DrainOptions) => longPoll.drain(drainOptions) },
+  }) as LongPollHandler;
+}
+
+class _Poll extends Hold {
+  resolve!: (response: Response) => void;
+  controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  admitted = false;
+  constructor(
+    context: HoldContext,
+    uid: string,
+    signal: AbortSignal,
+    readonly callback: string | null,
+    readonly cors: string | null,
+  ) {
+    super(context, uid, signal);
+  }
+}
+
+class _LongPoll implements HoldContext {
+  readonly store: MessageStore;
+  readonly wheel: TimerWheel;
+  readonly backoff: Backoff;
+  readonly maxWaitMs: number;
+  readonly metrics: Metrics;
+  readonly #params: ParamNames;
+  readonly #signer: HmacSigner | undefined;
+  readonly #verify: VerifySignature | undefined;
+  readonly #stopCode: string;
+  readonly #corsOrigins: ReadonlySet<string>;
+  readonly #maxHeld: number;
+  readonly #maxQueryLength: number;
+  readonly #maxUidBytes: number;
+  readonly #retryAfter: string;
+  readonly #earlyHeaders: boolean;
+  readonly #onError: (error: unknown) => void;
+  readonly #held = new Set<_Poll>();
+  #unsettled = 0;
+  #draining = false;
+  #drained: (() => void) | undefined;
+
+  constructor(options: LongPollOptions) {
+    const minWait = options.minWait ?? 15;
+    const maxWait = options.maxWait ?? 900;
+    if (!(minWait > 0) || !Number.isFinite(minWait)) {
+      throw new RangeError(
+        `Cannot create handler: "minWait" must be a positive number, got ${minWait}`,
+      );
+    }
+    if (!(maxWait >= 0) || !Number.isFinite(maxWait)) {
+      throw new RangeError(
+        `Cannot create handler: "maxWait" must be a number >= 0, got ${maxWait}`,
+      );
+    }
+    const clock = options.clock ?? systemClock;
+    this.store = options.store;
+    this.wheel = new TimerWheel({ clock });
+    this.backoff = exponentialBackoff({ base: minWait * 1000 });
+    this.maxWaitMs = maxWait * 1000;
+    this.metrics = options.metrics ?? new Metrics();
+    this.#params = {
+      uid: "uid",
+      sign: "sign",
+      exp: "exp",
+      callback: "jsonCallback",
+      ...options.params,
+    };
+    this.#verify = options.verify;
+    this.#signer = options.secret !== undefined && options.verify === undefined
+      ? new HmacSigner({ secret: options.secret, now: () => clock.now() })
+      : undefined;
+    this.#stopCode = options.stopCode ?? '{"stop":1}';
+    this.#corsOrigins = new Set(options.corsOrigins ?? []);
+    this.#maxHeld = options.maxHeld ?? Infinity;
+    this.#maxQueryLength = options.maxQueryLength ?? 4096;
+    this.#maxUidBytes = options.maxUidBytes ?? 256;
+    this.#retryAfter = String(options.retryAfter ?? 1);
+    this.#earlyHeaders = options.earlyHeaders ?? false;
+    this.#onError = options.onError ?? ((error) => console.error(error));
+  }
+
+  get held(): number {
+    return this.#held.size;
+  }
+
+  async handle(request: Request): Promise<Response> {
+    const cors = this.#allowedOrigin(request);
+    let callback: string | null = null;
+    try {
+      const method = request.method;
+      if (method === "OPTIONS") return this.#preflight(cors);
+      if (method !== "GET" && method !== "HEAD") {
+        throw new HttpError(405, `Cannot poll with method "${_clip(method)}": use GET`, {
+          Allow: ALLOW,
+        });
+      }
+      const url = new URL(request.url);
+      if (url.search.length > this.#maxQueryLength + 1) {
+        throw new HttpError(
+          414,
+          `Cannot poll: the query is longer than ${this.#maxQueryLength} characters`,
+        );
+      }
+      const query = url.searchParams;
+      callback = this.#callback(query.get(this.#params.callback));
+      const uid = validateUid(query.get(this.#params.uid), {
+        name: this.#params.uid,
+        maxBytes: this.#maxUidBytes,
+      });
+      await this.#checkSignature(uid, query, url);
+      if (method === "HEAD") return this.#answer(200, callback, cors, null);
+      if (this.#draining) {
+        this.metrics.drained++;
+        return this.#answer(200, callback, cors, this.#stopCode);
+      }
+      return await this.#poll(request, uid, callback, cors);
+    } catch (error) {
+      return this.#errorAnswer(error, callback, cors);
+    }
+  }
+
+  drain(options: DrainOptions = {}): Promise<void> {
+    this.#draining = true;
+    const done = this.#unsettled === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => (this.#drained = resolve));
+    _spread([...this.#held], options.windowMs ?? 0, this.wheel.clock);
+    return done;
+  }
+
+  // HoldContext
+
+  settle(hold: Hold, end: HoldEnd, payload?: unknown): void {
+    const poll = hold as _Poll;
+    if (poll.admitted) {
+      this.#held.delete(poll);
+      this.metrics.held = this.#held.size;
+    }
+    let response: Response | undefined;
+    switch (end) {
+      case "message":
+        this.metrics.delivered++;
+        response = this.#finish(poll, payload as string);
+        break;
+      case "timeout":
+        this.metrics.timeouts++;
+        response = this.#finish(poll, this.#stopCode);
+        break;
+      case "drain":
+        this.metrics.drained++;
+        response = this.#finish(poll, this.#stopCode);
+        break;
+      case "gone":
+        this.metrics.abandoned++;
+        poll.controller?.close();
+        response = new Response(null, { status: 499 });
+        break;
+      case "error":
+        response = this.#errorAnswer(payload, poll.callback, poll.cors);
+        break;
+    }
+    if (response !== undefined) poll.resolve(response);
+    if (--this.#unsettled === 0 && this.#drained !== undefined) this.#drained();
+  }
+
+  storeFailed(error: unknown): void {
+    this.metrics.storeErrors++;
+    this.#onError(error);
+  }
+
+  messageReturned(): void {
+    this.metrics.pushedBack++;
+  }
+
+  admit(hold: Hold): "drain" | Error | undefined {
+    const poll = hold as _Poll;
+    if (this.#draining) return "drain";
+    if (this.#held.size >= this.#maxHeld) {
+      return new HttpError(503, "Cannot poll: the server holds too many polls", {
+        "Retry-After": this.#retryAfter,
+      });
+    }
+    poll.admitted = true;
+    this.#held.add(poll);
+    this.metrics.held = this.#held.size;
+    if (this.#earlyHeaders) {
+      const stream = new ReadableStream<Uint8Array>({
+        start: (controller) => (poll.controller = controller),
+        cancel: () => poll.abandon(),
+      });
+      poll.resolve(new Response(stream, { headers: this.#headers(poll.callback, poll.cors) }));
+    }
+    return undefined;
+  }
+
+  #poll(request: Request, uid: string, callback: string | null, cors: string | null) {
+    const poll = new _Poll(this, uid, request.signal, callback, cors);
+    this.#unsettled++;
+    return new Promise<Response>((resolve) => {
+      poll.resolve = resolve;
+      poll.start();
+    });
+  }
+
+  #finish(poll: _Poll, body: string): Response | undefined {
+    const text = poll.callback === null ? body : wrapJsonp(poll.callback, body);
+    if (poll.controller === undefined) return this.#answer(200, poll.callback, poll.cors, text);
+    poll.controller.enqueue(ENCODER.encode(text));
+    poll.controller.close();
+    return undefined;
+  }
+
+  #callback(callback: string | null): string | null {
+    if (callback === null) return null;
+    if (!isValidCallback(callback)) {
+      throw new HttpError(
+        400,
+        `Cannot poll: "${this.#params.callback}" must be a JS identifier path of at most ${MAX_CALLBACK_LENGTH} characters`,
+      );
+    }
+    return callback;
+  }
+
+  async #checkSignature(uid: string, query: URLSearchParams, url: URL): Promise<void> {
+    const sign = query.get(this.#params.sign);
+    if (this.#verify !== undefined) {
+      let valid = false;
+      try {
+        valid = sign !== null && await this.#verify(uid, sign, url);
+      } catch (error) {
+        this.#onError(error);
+      }
+      if (!valid) throw new HttpError(403, 'Cannot verify signature: "sign" was refused');
+      return;
+    }
+    if (this.#signer === undefined) return;
+    try {
+      await this.#signer.verify(uid, sign, query.get(this.#params.exp));
+    } catch (error) {
+      if (error instanceof SignatureError) throw new HttpError(error.status, error.message);
+      throw error;
+    }
+  }
+
+  #allowedOrigin(request: Request): string | null {
+    if (this.#corsOrigins.size === 0) return null;
+    const origin = request.headers.get("origin");
+    if (origin === null) return null;
+    if (this.#corsOrigins.has(origin)) return origin;
+    return this.#corsOrigins.has("*") ? "*" : null;
+  }
+
+  #preflight(cors: string | null): Response {
+    const headers: Record<string, string> = { "Cache-Control": "no-store", Allow: ALLOW };
+    if (cors !== null) {
+      headers["Access-Control-Allow-Origin"] = cors;
+      headers["Access-Control-Allow-Methods"] = ALLOW;
+      headers["Access-Control-Max-Age"] = "600";
+      headers["Vary"] = "Origin";
+    }
+    return new Response(null, { status: 204, headers });
+  }
+
+  #headers(callback: string | null, cors: string | null): Record<string, string> {
+    const headers: Record<string, string> = {
+      "Content-Type": callback === null
+        ? "application/json; charset=utf-8"
+        : "text/javascript; charset=utf-8",
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
+    };
+    if (cors !== null) {
+      headers["Access-Control-Allow-Origin"] = cors;
+      headers["Vary"] = "Origin";
+    }
+    return headers;
+  }
+
+  #answer(
+    status: number,
+    callback: string | null,
+    cors: string | null,
+    body: string | null,
+  ): Response {
+    return new Response(body, { status, headers: this.#headers(callback, cors) });
+  }
+
+  #errorAnswer(error: unknown, callback: string | null, cors: string | null): Response {
+    let httpError: HttpError;
+    if (error instanceof HttpError) httpError = error;
+    else {
+      this.storeFailed(error);
+      httpError = new HttpError(503, "Cannot poll: the message store is unavailable", {
+        "Retry-After": this.#retryAfter,
+      });
+    }
+    this.metrics.countError(httpError.status);
+    const body = JSON.stringify({ error: httpError.message });
+    const response = this.#answer(
+      httpError.status,
+      callback,
+      cors,
+      callback === null ? body : wrapJsonp(callback, body),
+    );
+    if (httpError.headers !== undefined) {
+      for (const [name, value] of Object.entries(httpError.headers)) {
+        response.headers.set(name, value);
+      }
+    }
+    return response;
+  }
+}
+
+function _spread(polls: _Poll[], windowMs: number, clock: Clock): void {
+  if (windowMs <= 0 || polls.length <= 1) {
+    for (const poll of polls) poll.drain();
+    return;
+  }
+  const start = clock.now();
+  let next = 0;
+  const step = () => {
+    const due = Math.ceil((polls.length * (clock.now() - start + 10)) / windowMs);
+    for (; next < Math.min(due, polls.length); next++) polls[next].drain();
+    if (next < polls.length) clock.setTimeout(step, 10);
+  };
+  step();
+}
+
+function _clip(text: string): string {
+  return text.length > 32 ? `${text.slice(0, 32)}…` : text;
+}

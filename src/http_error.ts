@@ -1,0 +1,24 @@
+/**
+ * An error with the HTTP answer it deserves. The handler turns these into
+ * `{"error": message}` responses at one boundary.
+ *
+ * @example
+ * ```ts
+ * import { HttpError } from "./http_error.ts";
+ * throw new HttpError(400, 'Cannot poll: "uid" is missing');
+ * ```
+ */
+export class HttpError extends Error {
+  /** The HTTP status code. */
+  readonly status: number;
+  /** Extra headers for the answer, such as `Retry-After` or `Allow`. */
+  readonly headers: Record<string, string> | undefined;
+
+  /** Creates the error. */
+  constructor(status: number, message: string, headers?: Record<string, string>) {
+    super(message);
+    this.name = "HttpError";
+    this.status = status;
+    this.headers = headers;
+  }
+}

@@ -1,0 +1,47 @@
+/** The callback names JSONP accepts: a plain JS identifier path. */
+const CALLBACK_PATTERN = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$/;
+
+/** Longest callback name accepted. */
+export const MAX_CALLBACK_LENGTH = 128;
+
+/**
+ * True when `name` is safe to call in a JSONP answer: an identifier path
+ * such as `cb` or `app.on_message`, at most 128 characters.
+ *
+ * @example
+ * ```ts
+ * import { isValidCallback } from "./jsonp.ts";
+ * console.log(isValidCallback("app.onMessage")); // true
+ * console.log(isValidCallback("alert(1)//")); // false
+ * ```
+ */
+export function isValidCallback(name: string): boolean {
+  return name.length <= MAX_CALLBACK_LENGTH && CALLBACK_PATTERN.test(name);
+}
+
+/**
+ * Wraps a message as a JSONP script: `/**\/name(<message>);`. A message that
+ * is not valid JSON is passed as a JSON string, so the script always parses.
+ * U+2028 and U+2029 are escaped for older engines. `name` must have passed
+ * {@linkcode isValidCallback}.
+ *
+ * @example
+ * ```ts
+ * import { wrapJsonp } from "./jsonp.ts";
+ * console.log(wrapJsonp("cb", '{"hi":1}')); // /**\/cb({"hi":1});
+ * console.log(wrapJsonp("cb", "plain text")); // /**\/cb("plain text");
+ * ```
+ */
+export function wrapJsonp(name: string, message: string): string {
+  const json = _isJson(message) ? message : JSON.stringify(message);
+  return `/**/${name}(${json.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")});`;
+}
+
+function _isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,230 @@
+import {
+  createLongPollHandler,
+  type DrainOptions,
+  type LongPollHandler,
+  type LongPollOptions,
+} from "./handler.ts";
+import { HttpError } from "./http_error.ts";
+import { validateUid } from "./uid.ts";
+
+/** Options of {@linkcode createServer}: the handler's, plus the publish route's. */
+export interface ServerOptions extends LongPollOptions {
+  /** Bearer token that `POST /publish` requires. */
+  publishToken?: string;
+  /**
+   * Let `POST /publish` in without a token. Meant for the in-memory store
+   * bound to loopback only.
+   * @default {false}
+   */
+  openPublish?: boolean;
+  /**
+   * Largest `POST /publish` body, in bytes; larger gets 413.
+   * @default {65536}
+   */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The routes of `deno task serve`, as one fetch handler.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "./server.ts";
+ * import { MemoryStore } from "./store/memory.ts";
+ * const server = createServer({ store: new MemoryStore() });
+ * console.log((await server.fetch(new Request("http://x/healthz"))).status); // 200
+ * ```
+ */
+export interface Server {
+  /** Answers any request: `GET /`, `POST /publish`, `/healthz`, `/readyz`, `/metrics`. */
+  fetch(request: Request): Promise<Response>;
+  /** The long-poll handler behind `GET /`. */
+  readonly handler: LongPollHandler;
+  /** Drains the handler; `/readyz` answers 503 from now on. */
+  drain(options?: DrainOptions): Promise<void>;
+}
+
+const JSON_HEADERS = {
+  "Content-Type": "application/json; charset=utf-8",
+  "Cache-Control": "no-store",
+};
+
+/**
+ * Creates the server's routes around a long-poll handler:
+ *
+ * | route | what it does |
+ * | --- | --- |
+ * | `GET /` | the poll (protocol v1) |
+ * | `POST /publish?uid=` | queues the body for `uid`; needs `Authorization: Bearer <token>` |
+ * | `GET /healthz` | liveness |
+ * | `GET /readyz` | 503 while the store is unreachable or the server drains |
+ * | `GET /metrics` | Prometheus text format |
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "./server.ts";
+ * import { MemoryStore } from "./store/memory.ts";
+ * const server = createServer({ store: new MemoryStore(), publishToken: "t0ken" });
+ * const published = await server.fetch(
+ *   new Request("http://x/publish?uid=42", {
+ *     method: "POST",
+ *     headers: { Authorization: "Bearer t0ken" },
+ *     body: '{"hi":1}',
+ *   }),
+ * );
+ * console.log(published.status); // 202
+ * console.log(await (await server.fetch(new Request("http://x/?uid=42"))).text()); // {"hi":1}
+ * ```
+ */
+export function createServer(options: ServerOptions): Server {
+  const handler = createLongPollHandler(options);
+  const { store } = options;
+  const metrics = handler.metrics;
+  const maxBodyBytes = options.maxBodyBytes ?? 65536;
+  const token = options.publishToken === undefined
+    ? undefined
+    : new TextEncoder().encode(options.publishToken);
+  let draining = false;
+
+  const publish = async (request: Request, url: URL): Promise<Response> => {
+    if (request.method !== "POST") {
+      throw new HttpError(405, `Cannot publish with method "${request.method}": use POST`, {
+        Allow: "POST",
+      });
+    }
+    _authorize(request, token, options.openPublish ?? false);
+    const uid = validateUid(url.searchParams.get("uid"), {
+      action: "publish",
+      maxBytes: options.maxUidBytes,
+    });
+    const message = await _readBody(request, maxBodyBytes);
+    try {
+      await store.publish(uid, message);
+    } catch (error) {
+      (options.onError ?? console.error)(error);
+      throw new HttpError(503, "Cannot publish: the message store is unavailable", {
+        "Retry-After": String(options.retryAfter ?? 1),
+      });
+    }
+    metrics.published++;
+    return Response.json({ published: true }, { status: 202, headers: JSON_HEADERS });
+  };
+
+  const route = (request: Request): Promise<Response> | Response => {
+    const url = new URL(request.url);
+    switch (url.pathname) {
+      case "/":
+        return handler(request);
+      case "/publish":
+        return publish(request, url);
+      case "/healthz":
+        return Response.json({ status: "ok" }, { headers: JSON_HEADERS });
+      case "/readyz":
+        if (draining) throw new HttpError(503, "Not ready: the server is draining");
+        if (!store.ready) {
+          throw new HttpError(503, `Not ready: the ${store.kind} store is unreachable`, {
+            "Retry-After": String(options.retryAfter ?? 1),
+          });
+        }
+        return Response.json({ status: "ready", store: store.kind }, { headers: JSON_HEADERS });
+      case "/metrics":
+        return new Response(metrics.render(), {
+          headers: {
+            "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+            "Cache-Control": "no-store",
+          },
+        });
+      default:
+        throw new HttpError(404, `Cannot find "${_clip(url.pathname)}"`);
+    }
+  };
+
+  return {
+    handler,
+    async fetch(request) {
+      try {
+        return await route(request);
+      } catch (error) {
+        if (!(error instanceof HttpError)) (options.onError ?? console.error)(error);
+        const { status, message, headers } = error instanceof HttpError
+          ? error
+          : new HttpError(500, "Cannot answer: internal error");
+        metrics.countError(status);
+        return Response.json({ error: message }, {
+          status,
+          headers: { ...JSON_HEADERS, ...headers },
+        });
+      }
+    },
+    drain(drainOptions) {
+      draining = true;
+      return handler.drain(drainOptions);
+    },
+  };
+}
+
+function _authorize(request: Request, token: Uint8Array | undefined, open: boolean): void {
+  if (token === undefined) {
+    if (open) return;
+    throw new HttpError(
+      403,
+      "Cannot publish: the route is off; set PUBLISH_TOKEN to turn it on",
+    );
+  }
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer (.+)$/i.exec(header);
+  if (match === null) {
+    throw new HttpError(401, 'Cannot publish: "Authorization: Bearer <token>" is missing', {
+      "WWW-Authenticate": "Bearer",
+    });
+  }
+  if (!_equalInConstantTime(new TextEncoder().encode(match[1]), token)) {
+    throw new HttpError(401, "Cannot publish: the bearer token is wrong", {
+      "WWW-Authenticate": "Bearer",
+    });
+  }
+}
+
+function _equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
+  return difference === 0;
+}
+
+async function _readBody(request: Request, maxBytes: number): Promise<string> {
+  const tooLarge = () =>
+    new HttpError(413, `Cannot publish: the body is larger than ${maxBytes} bytes`);
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body !== null) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  if (size === 0) throw new HttpError(400, "Cannot publish: the body is empty");
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "Cannot publish: the body is not valid UTF-8");
+  }
+}
+
+function _clip(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
+}

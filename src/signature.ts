@@ -1,0 +1,127 @@
+/**
+ * Checks a poll's signature. Return true to accept. Replace the built-in
+ * HMAC check with one of these for a legacy scheme.
+ *
+ * @example
+ * ```ts
+ * import type { VerifySignature } from "./signature.ts";
+ * const allowAdmins: VerifySignature = (uid, sign) => uid === "admin" && sign === "letmein";
+ * ```
+ */
+export type VerifySignature = (
+  uid: string,
+  sign: string,
+  url: URL,
+) => boolean | Promise<boolean>;
+
+/** Why a signature was refused, as the message of a 403 or 400 answer. */
+export class SignatureError extends Error {
+  /** HTTP status: 400 for a malformed `exp`, 403 otherwise. */
+  readonly status: 400 | 403;
+  /**
+   * Creates the error.
+   *
+   * @example
+   * ```ts
+   * import { SignatureError } from "./signature.ts";
+   * throw new SignatureError('Cannot verify signature: "exp" has passed', 403);
+   * ```
+   */
+  constructor(message: string, status: 400 | 403 = 403) {
+    super(message);
+    this.name = "SignatureError";
+    this.status = status;
+  }
+}
+
+/** Options of {@linkcode createHmacSigner}. */
+export interface HmacSignerOptions {
+  /** The shared secret. */
+  secret: string;
+  /**
+   * Current time in milliseconds, for `exp` checks.
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/**
+ * Signs and verifies uids with HMAC-SHA256 through Web Crypto:
+ * `sign = hex(HMAC(secret, uid))`, or `hex(HMAC(secret, uid + ":" + exp))`
+ * with an expiry in unix seconds. Verification is constant-time.
+ *
+ * @example
+ * ```ts
+ * import { HmacSigner } from "./signature.ts";
+ * const signer = new HmacSigner({ secret: "s3cret" });
+ * const sign = await signer.sign("42");
+ * await signer.verify("42", sign); // resolves; a bad sign rejects
+ * ```
+ */
+export class HmacSigner {
+  readonly #key: Promise<CryptoKey>;
+  readonly #now: () => number;
+
+  /** Imports the secret once, for every later sign and verify. */
+  constructor(options: HmacSignerOptions) {
+    this.#now = options.now ?? Date.now;
+    this.#key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(options.secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+  }
+
+  /** Returns the lowercase hex signature of `uid`, bound to `exp` when given. */
+  async sign(uid: string, exp?: number): Promise<string> {
+    const mac = await crypto.subtle.sign("HMAC", await this.#key, _signedBytes(uid, exp));
+    return Array.from(new Uint8Array(mac), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  /**
+   * Resolves when `sign` is valid for `uid` (and unexpired `exp`), and
+   * rejects with a {@linkcode SignatureError} saying why otherwise.
+   */
+  async verify(uid: string, sign: string | null, exp?: string | null): Promise<void> {
+    if (sign === null || sign === "") {
+      throw new SignatureError('Cannot verify signature: "sign" is missing');
+    }
+    const mac = _hexToBytes(sign);
+    if (mac === undefined) {
+      throw new SignatureError('Cannot verify signature: "sign" is not 64 hex digits');
+    }
+    let expSeconds: number | undefined;
+    if (exp !== undefined && exp !== null) {
+      if (!/^\d{1,12}$/.test(exp)) {
+        throw new SignatureError(
+          'Cannot verify signature: "exp" is not a whole number of unix seconds',
+          400,
+        );
+      }
+      expSeconds = Number(exp);
+      if (expSeconds * 1000 <= this.#now()) {
+        throw new SignatureError('Cannot verify signature: "exp" has passed');
+      }
+    }
+    const valid = await crypto.subtle.verify(
+      "HMAC",
+      await this.#key,
+      mac,
+      _signedBytes(uid, expSeconds),
+    );
+    if (!valid) throw new SignatureError('Cannot verify signature: "sign" does not match');
+  }
+}
+
+function _signedBytes(uid: string, exp: number | undefined): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(exp === undefined ? uid : `${uid}:${exp}`);
+}
+
+function _hexToBytes(hex: string): Uint8Array<ArrayBuffer> | undefined {
+  if (hex.length !== 64 || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
+  const bytes = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}

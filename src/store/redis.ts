@@ -1,0 +1,311 @@
+/**
+ * The Redis store: per-user lists on a shared Redis, compatible with
+ * producers that `LPUSH Q/MSG<uid> <message>`.
+ *
+ * @example
+ * ```ts ignore
+ * import { createLongPollHandler } from "@longpoll/redis-longpoll";
+ * import { RedisStore } from "@longpoll/redis-longpoll/redis";
+ *
+ * const store = new RedisStore({ url: "redis://127.0.0.1:6379" });
+ * await store.whenReady(5_000);
+ * Deno.serve(createLongPollHandler({ store }));
+ * ```
+ *
+ * @module
+ */
+import { createClient, type RedisClientType } from "redis";
+import { exponentialBackoff } from "../backoff.ts";
+import type { MessageStore, Waiter } from "./types.ts";
+import { WaiterRegistry } from "./waiters.ts";
+
+/** Options of {@linkcode RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * Where Redis is: `redis://[user:pass@]host:port[/db]`.
+   * @default {"redis://127.0.0.1:6379"}
+   */
+  url?: string;
+  /**
+   * List key of a uid = prefix + uid.
+   * @default {"Q/MSG"}
+   */
+  keyPrefix?: string;
+  /**
+   * Pub/sub channel on which `publish` announces a uid, so waiters wake even
+   * with keyspace notifications off.
+   * @default {keyPrefix + ":wake"}
+   */
+  wakeChannel?: string;
+  /**
+   * Wake on keyspace notifications, so a plain `LPUSH` by any producer wakes
+   * waiters at once. `"auto"` turns the needed flags on with `CONFIG SET`
+   * (adding to those already set) and warns when it can't; `"off"` relies on
+   * the wake channel and the hold's backoff schedule.
+   * @default {"auto"}
+   */
+  notifications?: "auto" | "off";
+  /**
+   * A pop not answered within this many milliseconds fails, so the poll gets
+   * 503; a message it brings back later is pushed back.
+   * @default {1500}
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Where warnings go, such as "CONFIG is not allowed".
+   * @default {console.warn}
+   */
+  onWarning?: (message: string) => void;
+}
+
+type Client = RedisClientType;
+
+interface _PendingPop {
+  readonly uid: string;
+  readonly startedAt: number;
+  readonly reject: (error: Error) => void;
+  timedOut: boolean;
+}
+
+const TIMEOUT_CHECK_MS = 100;
+
+/**
+ * A {@linkcode MessageStore} on Redis. One command connection per process
+ * pops (`RPOP`), pushes back (`RPUSH`) and publishes (`LPUSH` plus a wake,
+ * in one `MULTI`); one subscriber connection hears keyspace notifications
+ * and the wake channel and wakes waiters through a uid map, so a wake costs
+ * the same with 10 or 19,000 polls held. After the subscriber reconnects,
+ * every held uid is woken to check again.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisStore } from "./redis.ts";
+ * const store = new RedisStore({ url: "redis://127.0.0.1:6379" });
+ * await store.publish("42", '{"hi":1}');
+ * console.log(await store.pop("42")); // {"hi":1}
+ * await store.close();
+ * ```
+ */
+export class RedisStore implements MessageStore {
+  readonly kind: string = "redis";
+  /** The list key prefix. */
+  readonly keyPrefix: string;
+  /** The wake channel. */
+  readonly wakeChannel: string;
+  readonly #client: Client;
+  readonly #subscriber: Client;
+  readonly #waiters = new WaiterRegistry();
+  readonly #pending = new Set<_PendingPop>();
+  readonly #commandTimeoutMs: number;
+  readonly #notifications: "auto" | "off";
+  readonly #keyEventChannels: string[];
+  readonly #onWarning: (message: string) => void;
+  readonly #connected: Promise<unknown>;
+  #timeoutTimer: ReturnType<typeof setInterval> | undefined;
+  #subscriberReadyBefore = false;
+  #warnedAboutConfig = false;
+  #notificationsOn = false;
+  #closed = false;
+
+  /** Starts connecting; polls fail with 503 until Redis answers. */
+  constructor(options: RedisStoreOptions = {}) {
+    const url = options.url ?? "redis://127.0.0.1:6379";
+    this.keyPrefix = options.keyPrefix ?? "Q/MSG";
+    this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 1500;
+    this.#notifications = options.notifications ?? "auto";
+    this.#onWarning = options.onWarning ?? ((message) => console.warn(message));
+    const db = _databaseOf(url);
+    this.#keyEventChannels = [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`];
+    const reconnect = exponentialBackoff({ base: 50, max: 1000, jitter: 0.5 });
+    const socket = { reconnectStrategy: (retries: number) => reconnect(retries) };
+    this.#client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket,
+      name: "longpoll",
+    }) as Client;
+    this.#subscriber = createClient({
+      url,
+      disableOfflineQueue: false,
+      socket,
+      name: "longpoll-subscriber",
+    }) as Client;
+    // Errors surface as failed commands and through `ready`; the events only
+    // need a listener so that they don't crash the process.
+    this.#client.on("error", _ignore);
+    this.#subscriber.on("error", _ignore);
+    this.#client.on("ready", () => this.#configureNotifications());
+    this.#subscriber.on("ready", () => this.#subscriberReady());
+    this.#connected = Promise.all([
+      this.#client.connect().catch(_ignore),
+      this.#subscribe().catch(_ignore),
+    ]);
+  }
+
+  /** True while the command connection is up. */
+  get ready(): boolean {
+    return this.#client.isReady;
+  }
+
+  /** True once keyspace notifications for list pushes are known to be on. */
+  get notificationsOn(): boolean {
+    return this.#notificationsOn;
+  }
+
+  /**
+   * Resolves true once both connections are up, or false after `timeoutMs`.
+   */
+  async whenReady(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.#closed) {
+      if (this.#client.isReady && this.#subscriber.isReady) return true;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return this.#client.isReady && this.#subscriber.isReady;
+  }
+
+  pop(uid: string): Promise<string | null> {
+    return new Promise((resolve, reject) => {
+      const pending: _PendingPop = { uid, startedAt: Date.now(), reject, timedOut: false };
+      this.#track(pending);
+      this.#client.rPop(this.keyPrefix + uid).then(
+        (message) => {
+          this.#pending.delete(pending);
+          if (!pending.timedOut) resolve(message);
+          else if (message !== null) this.pushBack(uid, message).catch(_ignore);
+        },
+        (error) => {
+          this.#pending.delete(pending);
+          reject(_storeError("pop", error));
+        },
+      );
+    });
+  }
+
+  async pushBack(uid: string, message: string): Promise<void> {
+    try {
+      await this.#client.rPush(this.keyPrefix + uid, message);
+    } catch (error) {
+      throw _storeError("push back", error);
+    }
+  }
+
+  async publish(uid: string, message: string): Promise<void> {
+    try {
+      await this.#client.multi()
+        .lPush(this.keyPrefix + uid, message)
+        .publish(this.wakeChannel, uid)
+        .exec();
+    } catch (error) {
+      throw _storeError("publish", error);
+    }
+  }
+
+  watch(uid: string, waiter: Waiter): void {
+    this.#waiters.add(uid, waiter);
+  }
+
+  unwatch(uid: string, waiter: Waiter): void {
+    this.#waiters.delete(uid, waiter);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timeoutTimer);
+    await this.#connected;
+    await Promise.all([
+      this.#client.close().catch(_ignore),
+      this.#subscriber.close().catch(_ignore),
+    ]);
+  }
+
+  async #subscribe(): Promise<void> {
+    await this.#subscriber.connect();
+    const channels = [this.wakeChannel];
+    if (this.#notifications === "auto") channels.push(...this.#keyEventChannels);
+    await this.#subscriber.subscribe(channels, (message, channel) => {
+      if (channel === this.wakeChannel) return this.#waiters.wake(message);
+      if (message.startsWith(this.keyPrefix)) {
+        this.#waiters.wake(message.slice(this.keyPrefix.length));
+      }
+    });
+  }
+
+  #subscriberReady(): void {
+    // The first "ready" is the first connect; later ones follow a gap in
+    // which notifications were lost, so every held uid checks again.
+    if (this.#subscriberReadyBefore) this.#waiters.wakeAll();
+    this.#subscriberReadyBefore = true;
+  }
+
+  async #configureNotifications(): Promise<void> {
+    if (this.#notifications === "off") return;
+    try {
+      const current = (await this.#client.configGet("notify-keyspace-events"))[
+        "notify-keyspace-events"
+      ] ?? "";
+      const wanted = _withListEvents(current);
+      if (wanted !== current) await this.#client.configSet("notify-keyspace-events", wanted);
+      this.#notificationsOn = true;
+    } catch (error) {
+      this.#notificationsOn = false;
+      if (this.#warnedAboutConfig) return;
+      this.#warnedAboutConfig = true;
+      this.#onWarning(
+        `Cannot turn on keyspace notifications: ${_messageOf(error)}. ` +
+          `Plain LPUSH producers will be heard only on the backoff schedule; ` +
+          `add "notify-keyspace-events El" to the Redis config to wake polls at once`,
+      );
+    }
+  }
+
+  #track(pending: _PendingPop): void {
+    this.#pending.add(pending);
+    if (this.#timeoutTimer !== undefined) return;
+    this.#timeoutTimer = setInterval(() => this.#expirePops(), TIMEOUT_CHECK_MS);
+  }
+
+  #expirePops(): void {
+    const now = Date.now();
+    for (const pending of this.#pending) {
+      if (pending.timedOut || now - pending.startedAt < this.#commandTimeoutMs) continue;
+      pending.timedOut = true;
+      pending.reject(
+        new Error(`Cannot pop: Redis did not answer within ${this.#commandTimeoutMs} ms`),
+      );
+    }
+    if (this.#pending.size === 0) {
+      clearInterval(this.#timeoutTimer);
+      this.#timeoutTimer = undefined;
+    }
+  }
+}
+
+/** Adds the flags for list-push key-event notifications to `flags`. */
+function _withListEvents(flags: string): string {
+  let wanted = flags;
+  if (!wanted.includes("E")) wanted += "E";
+  if (!wanted.includes("l") && !wanted.includes("A")) wanted += "l";
+  return wanted;
+}
+
+function _databaseOf(url: string): number {
+  try {
+    const db = Number(new URL(url).pathname.slice(1) || "0");
+    return Number.isInteger(db) ? db : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function _storeError(action: string, cause: unknown): Error {
+  return new Error(`Cannot ${action}: Redis failed: ${_messageOf(cause)}`, { cause });
+}
+
+function _messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function _ignore(): void {}

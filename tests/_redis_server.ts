@@ -1,0 +1,145 @@
+/**
+ * Starts a real `redis-server` on a free port for one test, and stops it
+ * with `await using`. Where the binary is missing, Redis tests are skipped
+ * with a line saying so; `REQUIRE_REDIS=1` turns that skip into a failure.
+ */
+
+/** True when a `redis-server` binary can be run. */
+export const haveRedis: boolean = await _canRun("redis-server");
+
+const required = Deno.env.get("REQUIRE_REDIS") === "1";
+if (!haveRedis && required) {
+  throw new Error("Cannot run Redis tests: REQUIRE_REDIS=1 but redis-server is not on PATH");
+}
+
+let skipped = 0;
+/**
+ * Test options that skip the test where `redis-server` is missing, and count
+ * the skip for one clear line at the end.
+ */
+export function redisTest(name: string, fn: () => Promise<void>): Deno.TestDefinition {
+  if (!haveRedis && skipped++ === 0) {
+    // Test files register their tests synchronously, so by the next task the
+    // count covers every Redis test of this module graph.
+    setTimeout(() => {
+      console.log(
+        `Skipping ${skipped} Redis tests: redis-server is not on PATH ` +
+          `(install it, or set REQUIRE_REDIS=1 to fail instead)`,
+      );
+    }, 0);
+  }
+  return { name, fn, ignore: !haveRedis, sanitizeOps: false, sanitizeResources: false };
+}
+
+/** A running redis-server. */
+export interface RedisServer extends AsyncDisposable {
+  readonly port: number;
+  readonly url: string;
+  /** Runs a redis-cli command against this server and returns its output. */
+  cli(...args: string[]): Promise<string>;
+  /** Stops the server (SHUTDOWN NOSAVE) and waits for the process to exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, with the same data directory. */
+  restart(): Promise<void>;
+}
+
+/** Starts redis-server on a free port, with AOF on so a restart keeps data. */
+export async function startRedisServer(
+  options: { extraArgs?: string[] } = {},
+): Promise<RedisServer> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "longpoll-redis-" });
+  let process: Deno.ChildProcess | undefined;
+  const start = async () => {
+    process = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir,
+        ...(options.extraArgs ?? []),
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await _waitForPing(port);
+  };
+  const cli = async (...args: string[]) => {
+    const output = await new Deno.Command("redis-cli", {
+      args: ["-p", String(port), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return new TextDecoder().decode(output.stdout).trim();
+  };
+  const stop = async () => {
+    if (process === undefined) return;
+    try {
+      process.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await process.status;
+    process = undefined;
+  };
+  await start();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    cli,
+    stop: async () => {
+      await cli("SHUTDOWN", "NOSAVE").catch(() => {});
+      await process?.status;
+      process = undefined;
+    },
+    restart: start,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function _waitForPing(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(new TextEncoder().encode("PING\r\n"));
+      const buffer = new Uint8Array(16);
+      const n = await conn.read(buffer);
+      conn.close();
+      if (n !== null && new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG")) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`Cannot start redis-server: port ${port} did not answer PING within 10 s`);
+}
+
+async function _canRun(binary: string): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command(binary, { args: ["--version"], stdout: "null" })
+      .output();
+    return success;
+  } catch {
+    return false;
+  }
+}
