@@ -70,9 +70,18 @@ interface _PendingPop {
 const TIMEOUT_CHECK_MS = 100;
 
 /**
+ * LPUSH, then announce the uid on the wake channel, atomically. A push that
+ * fails (e.g. WRONGTYPE) raises before the PUBLISH, so it wakes nobody,
+ * which MULTI would not guarantee.
+ */
+const PUSH_AND_WAKE = `redis.call("LPUSH", KEYS[1], ARGV[1])
+redis.call("PUBLISH", ARGV[2], ARGV[3])
+return 1`;
+
+/**
  * A {@linkcode MessageStore} on Redis. One command connection per process
  * pops (`RPOP`), pushes back (`RPUSH`) and publishes (`LPUSH` plus a wake,
- * in one `MULTI`); one subscriber connection hears keyspace notifications
+ * in one script); one subscriber connection hears keyspace notifications
  * and the wake channel and wakes waiters through a uid map, so a wake costs
  * the same with 10 or 19,000 polls held. After the subscriber reconnects,
  * every held uid is woken to check again.
@@ -103,6 +112,7 @@ export class RedisStore implements MessageStore {
   readonly #connected: Promise<unknown>;
   #timeoutTimer: ReturnType<typeof setInterval> | undefined;
   #subscriberReadyBefore = false;
+  #subscribed = false;
   #warnedAboutConfig = false;
   #notificationsOn = false;
   #closed = false;
@@ -158,11 +168,11 @@ export class RedisStore implements MessageStore {
    */
   async whenReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && !this.#closed) {
-      if (this.#client.isReady && this.#subscriber.isReady) return true;
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    const up = () => this.#client.isReady && this.#subscriber.isReady && this.#subscribed;
+    while (Date.now() < deadline && !this.#closed && !up()) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    return this.#client.isReady && this.#subscriber.isReady;
+    return up();
   }
 
   pop(uid: string): Promise<string | null> {
@@ -193,10 +203,10 @@ export class RedisStore implements MessageStore {
 
   async publish(uid: string, message: string): Promise<void> {
     try {
-      await this.#client.multi()
-        .lPush(this.keyPrefix + uid, message)
-        .publish(this.wakeChannel, uid)
-        .exec();
+      await this.#client.eval(PUSH_AND_WAKE, {
+        keys: [this.keyPrefix + uid],
+        arguments: [message, this.wakeChannel, uid],
+      });
     } catch (error) {
       throw _storeError("publish", error);
     }
@@ -214,11 +224,13 @@ export class RedisStore implements MessageStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timeoutTimer);
+    // A connected client closes gracefully, after its replies; one still
+    // trying to connect is torn down, which also stops its retries.
+    await Promise.all([this.#client, this.#subscriber].map((client) => {
+      if (client.isReady) return client.close().catch(_ignore);
+      if (client.isOpen) client.destroy();
+    }));
     await this.#connected;
-    await Promise.all([
-      this.#client.close().catch(_ignore),
-      this.#subscriber.close().catch(_ignore),
-    ]);
   }
 
   async #subscribe(): Promise<void> {
@@ -231,6 +243,9 @@ export class RedisStore implements MessageStore {
         this.#waiters.wake(message.slice(this.keyPrefix.length));
       }
     });
+    this.#subscribed = true;
+    // Polls held before the subscription was in place may have missed a push.
+    this.#waiters.wakeAll();
   }
 
   #subscriberReady(): void {
