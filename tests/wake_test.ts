@@ -1,0 +1,258 @@
+/**
+ * Instant wake against a real redis-server: keyspace notifications for
+ * plain LPUSH producers, the wake channel for publish(), the races that
+ * could lose a wake, and exactly-once delivery across processes.
+ */
+import assert from "node:assert/strict";
+import { createLongPollHandler, type LongPollHandler } from "../mod.ts";
+import { RedisStore } from "../src/store/redis.ts";
+import { GatedStore } from "./_gated_store.ts";
+import { type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
+import { startServe } from "./_serve_process.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** The answer, or a failure once `ms` pass: a poll held for its 60 s wait fails the test. */
+async function answeredWithin(poll: Promise<Response>, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await (await Promise.race([poll, late])).text();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function openStore(redis: RedisServer, options = {}) {
+  const store = new RedisStore({ url: redis.url, ...options });
+  assert.equal(await store.whenReady(5000), true);
+  return store;
+}
+
+async function heldPoll(
+  handler: LongPollHandler,
+  uid: string,
+): Promise<{ poll: Promise<Response> }> {
+  const poll = handler(new Request(`http://x/?uid=${encodeURIComponent(uid)}`));
+  await waitFor(`the poll of "${uid}" to be held`, () => handler.held >= 1);
+  return { poll };
+}
+
+Deno.test(
+  redisTest(
+    "wake: a plain LPUSH wakes a held poll long before its next scheduled poll",
+    async () => {
+      await using redis = await startRedisServer();
+      const store = await openStore(redis);
+      try {
+        assert.equal(store.notificationsOn, true);
+        const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+        const { poll } = await heldPoll(handler, "42");
+        await redis.cli("LPUSH", "Q/MSG42", "now");
+        assert.equal(await answeredWithin(poll, 5000), "now");
+      } finally {
+        await store.close();
+      }
+    },
+  ),
+);
+
+Deno.test(
+  redisTest("wake: notification flags are added to those already set, never removed", async () => {
+    await using redis = await startRedisServer();
+    await redis.cli("CONFIG", "SET", "notify-keyspace-events", "Kx");
+    const store = await openStore(redis);
+    try {
+      const flags = (await redis.cli("CONFIG", "GET", "notify-keyspace-events")).split("\n")[1] ??
+        "";
+      for (const flag of ["K", "x", "E", "l"]) {
+        assert.ok(flags.includes(flag), `"${flags}" has ${flag}`);
+      }
+    } finally {
+      await store.close();
+    }
+  }),
+);
+
+Deno.test(
+  redisTest(
+    "wake: where CONFIG is forbidden, it says so; publish() still wakes at once",
+    async () => {
+      await using redis = await startRedisServer({ extraArgs: ["--rename-command", "CONFIG", ""] });
+      const warnings: string[] = [];
+      const store = await openStore(redis, {
+        onWarning: (message: string) => warnings.push(message),
+      });
+      try {
+        await waitFor("the warning", () => warnings.length === 1);
+        assert.match(warnings[0], /Cannot turn on keyspace notifications/);
+        assert.match(warnings[0], /notify-keyspace-events El/);
+        assert.equal(store.notificationsOn, false);
+        const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+        const { poll } = await heldPoll(handler, "7");
+        await store.publish("7", "through the wake channel");
+        assert.equal(await answeredWithin(poll, 5000), "through the wake channel");
+      } finally {
+        await store.close();
+      }
+    },
+  ),
+);
+
+Deno.test(
+  redisTest(
+    "wake: with notifications and the wake channel off, the backoff schedule still delivers",
+    async () => {
+      await using redis = await startRedisServer();
+      const store = await openStore(redis, { notifications: "off" });
+      try {
+        const flags = (await redis.cli("CONFIG", "GET", "notify-keyspace-events")).split("\n")[1] ??
+          "";
+        assert.equal(flags, "", "Redis was left alone");
+        const handler = createLongPollHandler({ store, minWait: 0.4, maxWait: 10 });
+        const started = performance.now();
+        const { poll } = await heldPoll(handler, "safety");
+        // A plain LPUSH publishes no wake, and no notification is on.
+        await redis.cli("LPUSH", "Q/MSGsafety", "late but delivered");
+        assert.equal(await answeredWithin(poll, 5000), "late but delivered");
+        const elapsed = performance.now() - started;
+        assert.ok(
+          elapsed >= 390,
+          `delivered by the scheduled poll at 0.4 s, not earlier (${elapsed} ms)`,
+        );
+      } finally {
+        await store.close();
+      }
+    },
+  ),
+);
+
+Deno.test(redisTest("wake: a push that fails wakes nobody", async () => {
+  await using redis = await startRedisServer();
+  const store = await openStore(redis);
+  try {
+    await redis.cli("SET", "Q/MSGbad", "not a list");
+    let wakes = 0;
+    store.watch("bad", { wake: () => wakes++ });
+    await assert.rejects(store.publish("bad", "lost?"), /WRONGTYPE/);
+    // A wake would arrive within milliseconds; give it ample time.
+    await store.publish("good", "x");
+    await sleep(200);
+    assert.equal(wakes, 0);
+  } finally {
+    await store.close();
+  }
+}));
+
+Deno.test(
+  redisTest("wake: a push between a poll's RPOP and its wait is delivered at once", async () => {
+    await using redis = await startRedisServer();
+    const redisStore = await openStore(redis);
+    const store = new GatedStore(redisStore);
+    try {
+      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+      const { paused, release } = store.pauseNextPop();
+      const poll = handler(new Request("http://x/?uid=race"));
+      assert.equal(await paused, null, "the first RPOP found nothing");
+      // The push lands after that RPOP, and its notification arrives while
+      // the poll has not yet seen the empty answer.
+      let notified = false;
+      redisStore.watch("race", { wake: () => (notified = true) });
+      await redis.cli("LPUSH", "Q/MSGrace", "in the gap");
+      await waitFor("the notification", () => notified);
+      release();
+      assert.equal(await answeredWithin(poll, 5000), "in the gap");
+    } finally {
+      await store.close();
+    }
+  }),
+);
+
+Deno.test(
+  redisTest("wake: after the subscriber is killed, held uids are checked again", async () => {
+    await using redis = await startRedisServer();
+    const store = await openStore(redis);
+    try {
+      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+      const { poll } = await heldPoll(handler, "gap");
+      // Kill the subscriber and push in one round trip, so the push falls in
+      // the gap before it reconnects: its notification is lost.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+      await conn.write(new TextEncoder().encode(
+        "CLIENT KILL TYPE pubsub\r\nLPUSH Q/MSGgap during-the-gap\r\nQUIT\r\n",
+      ));
+      const reply = new TextDecoder().decode(
+        await new Response(conn.readable).arrayBuffer(),
+      );
+      assert.match(reply, /^:1\r\n:1\r\n\+OK/, "one subscriber killed, one push");
+      assert.equal(await answeredWithin(poll, 5000), "during-the-gap");
+    } finally {
+      await store.close();
+    }
+  }),
+);
+
+Deno.test(
+  redisTest(
+    "wake: 3 processes, 1,000 uids held on each, one LPUSH per uid: each delivered exactly once",
+    async () => {
+      await using redis = await startRedisServer();
+      const env = { REDIS_URL: redis.url, MIN_WAIT: "60", MAX_WAIT: "60" };
+      await using a = await startServe(env);
+      await using b = await startServe(env);
+      await using c = await startServe(env);
+      const servers = [a, b, c];
+      const uids = Array.from({ length: 1000 }, (_, i) => `user${i}`);
+      const clients = new AbortController();
+      const delivered: string[] = [];
+      const polls = servers.flatMap((server) =>
+        uids.map(async (uid) => {
+          try {
+            const response = await fetch(`${server.origin}/?uid=${uid}`, {
+              signal: clients.signal,
+            });
+            const body = await response.text();
+            if (response.status === 200) delivered.push(`${uid}=${body}`);
+          } catch {
+            // aborted at the end: it got nothing
+          }
+        })
+      );
+      const held = async () => {
+        let total = 0;
+        for (const server of servers) {
+          const text = await (await fetch(`${server.origin}/metrics`)).text();
+          total += Number(/^longpoll_held_polls (\d+)$/m.exec(text)?.[1]);
+        }
+        return total;
+      };
+      await waitFor("3,000 held polls", async () => (await held()) === 3000, 30_000);
+      // One plain client, one LPUSH per uid, pipelined.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+      const commands = uids.map((uid) => {
+        const key = `Q/MSG${uid}`;
+        const value = `m-${uid}`;
+        return `*3\r\n$5\r\nLPUSH\r\n$${key.length}\r\n${key}\r\n$${value.length}\r\n${value}\r\n`;
+      });
+      await conn.write(new TextEncoder().encode(commands.join("") + "*1\r\n$4\r\nQUIT\r\n"));
+      await new Response(conn.readable).arrayBuffer();
+      await waitFor("1,000 deliveries", () => delivered.length >= 1000, 30_000);
+      await waitFor("the losers to wait again", async () => (await held()) === 2000, 10_000);
+      clients.abort();
+      await Promise.all(polls);
+      assert.equal(delivered.length, 1000, "no duplicates");
+      assert.deepEqual(new Set(delivered), new Set(uids.map((uid) => `${uid}=m-${uid}`)));
+      assert.equal(await redis.cli("DBSIZE"), "0", "every list is empty");
+    },
+  ),
+);
