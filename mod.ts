@@ -41,4 +41,4 @@ export {
   type VerifySignature,
 } from "./src/signature.ts";
 export { MemoryStore } from "./src/store/memory.ts";
-export type { MessageStore, Waiter } from "./src/store/types.ts";
+export type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./src/store/types.ts";

@@ -26,6 +26,16 @@ export interface ServeConfig {
   corsOrigins: string[];
   /** Most polls held at once by the process. */
   maxHeld: number;
+  /** Most polls held at once for one uid; a newer one supersedes the oldest. */
+  maxPollsPerUid: number;
+  /** Longest uid, in UTF-8 bytes. */
+  maxUidBytes: number;
+  /** Longest query string, in characters. */
+  maxQueryLength: number;
+  /** At-least-once delivery: messages stay in flight until acknowledged. */
+  atLeastOnce: boolean;
+  /** Seconds a client has to acknowledge, in at-least-once mode. */
+  lease: number;
   /** Seconds over which a shutdown spreads the stop answers. */
   drainWindow: number;
   /** Send headers as soon as a poll is held. */

@@ -1,12 +1,12 @@
 import { type Backoff, exponentialBackoff } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { Hold, type HoldContext, type HoldEnd } from "./hold.ts";
+import { Hold, type HoldContext, type HoldEnd, type Taken } from "./hold.ts";
 import { HttpError } from "./http_error.ts";
 import { isValidCallback, MAX_CALLBACK_LENGTH, wrapJsonp } from "./jsonp.ts";
 import { Metrics } from "./metrics.ts";
 import { HmacSigner, SignatureError, type VerifySignature } from "./signature.ts";
-import type { MessageStore } from "./store/types.ts";
-import { TimerWheel } from "./timer_wheel.ts";
+import type { LeasedMessage, MessageStore } from "./store/types.ts";
+import { type TimerTask, TimerWheel } from "./timer_wheel.ts";
 import { validateUid } from "./uid.ts";
 
 /** Names of the query parameters of a poll. */
@@ -31,6 +31,11 @@ export interface ParamNames {
    * @default {"jsonCallback"}
    */
   callback: string;
+  /**
+   * In at-least-once mode, the id of the last message received, acknowledged.
+   * @default {"ack"}
+   */
+  ack: string;
 }
 
 /** Options of {@linkcode createLongPollHandler}. */
@@ -75,6 +80,25 @@ export interface LongPollOptions {
    * @default {Infinity}
    */
   maxHeld?: number;
+  /**
+   * Most polls held at once for one uid; a newer poll supersedes the oldest,
+   * which gets 409 instead of hanging on as a dead socket.
+   * @default {1}
+   */
+  maxPollsPerUid?: number;
+  /**
+   * At-least-once delivery: a message stays in flight until the client's
+   * next poll acknowledges it (`ack=<id>`), and is delivered again, marked
+   * as redelivered, when the lease runs out. The id travels in the
+   * `X-Ack-Id` header, and as a second callback argument through JSONP.
+   * @default {false}
+   */
+  atLeastOnce?: boolean;
+  /**
+   * Seconds a client has to acknowledge a message in at-least-once mode.
+   * @default {60}
+   */
+  lease?: number;
   /**
    * Longest query string accepted, in characters; longer gets 414.
    * @default {4096}
@@ -188,14 +212,25 @@ class _Poll extends Hold {
     signal: AbortSignal,
     readonly callback: string | null,
     readonly cors: string | null,
+    readonly ack: string | undefined,
   ) {
     super(context, uid, signal);
+  }
+}
+
+/** Wakes a uid's held polls when a lease handed out here runs out. */
+class _LeaseExpiry implements TimerTask {
+  _slot?: number;
+  constructor(readonly uid: string, readonly owner: _LongPoll) {}
+  onTimer(): void {
+    this.owner.wakeUid(this.uid);
   }
 }
 
 class _LongPoll implements HoldContext {
   readonly store: MessageStore;
   readonly wheel: TimerWheel;
+  readonly #clock: Clock;
   readonly backoff: Backoff;
   readonly maxWaitMs: number;
   readonly metrics: Metrics;
@@ -211,6 +246,10 @@ class _LongPoll implements HoldContext {
   readonly #earlyHeaders: boolean;
   readonly #onError: (error: unknown) => void;
   readonly #held = new Set<_Poll>();
+  readonly #heldByUid = new Map<string, _Poll[]>();
+  readonly #maxPollsPerUid: number;
+  readonly #atLeastOnce: boolean;
+  readonly #leaseMs: number;
   #unsettled = 0;
   #draining = false;
   #drained: (() => void) | undefined;
@@ -229,6 +268,7 @@ class _LongPoll implements HoldContext {
       );
     }
     const clock = options.clock ?? systemClock;
+    this.#clock = clock;
     this.store = options.store;
     this.wheel = new TimerWheel({ clock });
     this.backoff = exponentialBackoff({ base: minWait * 1000 });
@@ -239,8 +279,12 @@ class _LongPoll implements HoldContext {
       sign: "sign",
       exp: "exp",
       callback: "jsonCallback",
+      ack: "ack",
       ...options.params,
     };
+    this.#maxPollsPerUid = options.maxPollsPerUid ?? 1;
+    this.#atLeastOnce = options.atLeastOnce ?? false;
+    this.#leaseMs = (options.lease ?? 60) * 1000;
     this.#verify = options.verify;
     this.#signer = options.secret !== undefined && options.verify === undefined
       ? new HmacSigner({ secret: options.secret, now: () => clock.now() })
@@ -270,7 +314,13 @@ class _LongPoll implements HoldContext {
           Allow: ALLOW,
         });
       }
-      const url = new URL(request.url);
+      const url = URL.parse(request.url);
+      if (url === null) {
+        throw new HttpError(
+          400,
+          `Cannot poll: the request URL "${_clip(request.url)}" is not valid`,
+        );
+      }
       if (url.search.length > this.#maxQueryLength + 1) {
         throw new HttpError(
           414,
@@ -287,9 +337,11 @@ class _LongPoll implements HoldContext {
       if (method === "HEAD") return this.#answer(200, callback, cors, null);
       if (this.#draining) {
         this.metrics.drained++;
-        return this.#answer(200, callback, cors, this.#stopCode);
+        const stop = callback === null ? this.#stopCode : wrapJsonp(callback, this.#stopCode);
+        return this.#answer(200, callback, cors, stop);
       }
-      return await this.#poll(request, uid, callback, cors);
+      const ack = this.#atLeastOnce ? this.#ackOf(query.get(this.#params.ack)) : undefined;
+      return await this.#poll(request, uid, { callback, cors, ack });
     } catch (error) {
       return this.#errorAnswer(error, callback, cors);
     }
@@ -306,18 +358,56 @@ class _LongPoll implements HoldContext {
 
   // HoldContext
 
+  take(hold: Hold): Promise<Taken | null> {
+    if (!this.#atLeastOnce) return this.store.pop(hold.uid);
+    return this.store.take(hold.uid, {
+      ack: (hold as _Poll).ack,
+      leaseMs: this.#leaseMs,
+      now: this.#clock.now(),
+      id: crypto.randomUUID(),
+    });
+  }
+
+  giveBack(hold: Hold, taken: Taken): Promise<void> {
+    return typeof taken === "string"
+      ? this.store.pushBack(hold.uid, taken)
+      : this.store.release(hold.uid, taken.id);
+  }
+
+  watch(hold: Hold): void {
+    this.store.watch(hold.uid, hold);
+  }
+
+  unwatch(hold: Hold): void {
+    this.store.unwatch(hold.uid, hold);
+  }
+
+  wakeUid(uid: string): void {
+    for (const poll of this.#heldByUid.get(uid) ?? []) poll.wake();
+  }
+
   settle(hold: Hold, end: HoldEnd, payload?: unknown): void {
     const poll = hold as _Poll;
-    if (poll.admitted) {
-      this.#held.delete(poll);
-      this.metrics.held = this.#held.size;
-    }
+    if (poll.admitted) this.#release(poll);
     let response: Response | undefined;
     switch (end) {
       case "message":
         this.metrics.delivered++;
-        response = this.#finish(poll, payload as string);
+        response = this.#deliver(poll, payload as Taken);
         break;
+      case "superseded": {
+        this.metrics.superseded++;
+        const error = new HttpError(
+          409,
+          `Cannot hold: a newer poll of the same "${this.#params.uid}" took its place`,
+        );
+        // With early headers the 200 is out already: the error goes in the body,
+        // which must end, or the client hangs on a dead stream.
+        response = poll.controller === undefined
+          ? this.#errorAnswer(error, poll.callback, poll.cors)
+          : this.#finish(poll, JSON.stringify({ error: error.message }));
+        break;
+      }
       case "timeout":
         this.metrics.timeouts++;
         response = this.#finish(poll, this.#stopCode);
@@ -328,7 +418,11 @@ class _LongPoll implements HoldContext {
         break;
       case "gone":
         this.metrics.abandoned++;
-        poll.controller?.close();
+        try {
+          poll.controller?.close();
+        } catch {
+          // The client cancelled the body stream, which is closed already.
+        }
         response = new Response(null, { status: 499 });
         break;
       case "error":
@@ -359,6 +453,15 @@ class _LongPoll implements HoldContext {
     poll.admitted = true;
     this.#held.add(poll);
     this.metrics.held = this.#held.size;
+    const siblings = this.#heldByUid.get(poll.uid);
+    if (siblings === undefined) this.#heldByUid.set(poll.uid, [poll]);
+    else {
+      siblings.push(poll);
+      // The oldest go first; each leaves the list as it settles.
+      for (const older of siblings.slice(0, siblings.length - this.#maxPollsPerUid)) {
+        older.supersede();
+      }
+    }
     if (this.#earlyHeaders) {
       const stream = new ReadableStream<Uint8Array>({
         start: (controller) => (poll.controller = controller),
@@ -369,8 +472,12 @@ class _LongPoll implements HoldContext {
     return undefined;
   }
 
-  #poll(request: Request, uid: string, callback: string | null, cors: string | null) {
-    const poll = new _Poll(this, uid, request.signal, callback, cors);
+  #poll(
+    request: Request,
+    uid: string,
+    context: { callback: string | null; cors: string | null; ack: string | undefined },
+  ) {
+    const poll = new _Poll(this, uid, request.signal, context.callback, context.cors, context.ack);
     this.#unsettled++;
     return new Promise<Response>((resolve) => {
       poll.resolve = resolve;
@@ -378,12 +485,45 @@ class _LongPoll implements HoldContext {
     });
   }
 
-  #finish(poll: _Poll, body: string): Response | undefined {
-    const text = poll.callback === null ? body : wrapJsonp(poll.callback, body);
+  #release(poll: _Poll): void {
+    this.#held.delete(poll);
+    this.metrics.held = this.#held.size;
+    const siblings = this.#heldByUid.get(poll.uid);
+    if (siblings === undefined) return;
+    const index = siblings.indexOf(poll);
+    if (index !== -1) siblings.splice(index, 1);
+    if (siblings.length === 0) this.#heldByUid.delete(poll.uid);
+  }
+
+  #deliver(poll: _Poll, taken: Taken): Response | undefined {
+    if (typeof taken === "string") return this.#finish(poll, taken);
+    this.wheel.schedule(new _LeaseExpiry(poll.uid, this), this.#leaseMs);
+    const redelivered = taken.deliveries > 1;
+    if (redelivered) this.metrics.redelivered++;
+    const response = this.#finish(poll, taken.message, { ack: taken.id, redelivered });
+    response?.headers.set("X-Ack-Id", taken.id);
+    response?.headers.set("X-Redelivered", String(redelivered));
+    return response;
+  }
+
+  #finish(
+    poll: _Poll,
+    body: string,
+    delivery?: { ack: string; redelivered: boolean },
+  ): Response | undefined {
+    const text = poll.callback === null ? body : wrapJsonp(poll.callback, body, delivery);
     if (poll.controller === undefined) return this.#answer(200, poll.callback, poll.cors, text);
     poll.controller.enqueue(ENCODER.encode(text));
     poll.controller.close();
     return undefined;
+  }
+
+  #ackOf(ack: string | null): string | undefined {
+    if (ack === null || ack === "") return undefined;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(ack)) {
+      throw new HttpError(400, `Cannot poll: "${this.#params.ack}" is not a delivery id`);
+    }
+    return ack;
   }
 
   #callback(callback: string | null): string | null {
@@ -448,6 +588,7 @@ class _LongPoll implements HoldContext {
     if (cors !== null) {
       headers["Access-Control-Allow-Origin"] = cors;
       headers["Vary"] = "Origin";
+      if (this.#atLeastOnce) headers["Access-Control-Expose-Headers"] = "X-Ack-Id, X-Redelivered";
     }
     return headers;
   }

@@ -1,5 +1,5 @@
 import type { Backoff } from "./backoff.ts";
-import type { MessageStore, Waiter } from "./store/types.ts";
+import type { LeasedMessage, Waiter } from "./store/types.ts";
 import type { TimerTask, TimerWheel } from "./timer_wheel.ts";
 
 /**
@@ -7,14 +7,18 @@ import type { TimerTask, TimerWheel } from "./timer_wheel.ts";
  * - `message`: a message was popped for a client still there;
  * - `timeout`: the next wait would exceed the maximum;
  * - `drain`: the server is shutting down;
+ * - `superseded`: a newer poll of the same uid took its place;
  * - `gone`: the client left (any message popped meanwhile went back);
  * - `error`: the store failed on the first pop.
  */
-export type HoldEnd = "message" | "timeout" | "drain" | "gone" | "error";
+export type HoldEnd = "message" | "timeout" | "drain" | "superseded" | "gone" | "error";
+
+/** What a hold takes from the store: a message, or a leased one (at-least-once). */
+export type Taken = string | LeasedMessage;
 
 /**
- * What every hold of one handler shares: the store, the timers, the
- * schedule, and where the outcome goes.
+ * What every hold of one handler shares: access to the store, the timers,
+ * the schedule, and where the outcome goes.
  *
  * @example
  * ```ts
@@ -22,8 +26,12 @@ export type HoldEnd = "message" | "timeout" | "drain" | "gone" | "error";
  * import { exponentialBackoff } from "./backoff.ts";
  * import { MemoryStore } from "./store/memory.ts";
  * import { TimerWheel } from "./timer_wheel.ts";
+ * const store = new MemoryStore();
  * const context: HoldContext = {
- *   store: new MemoryStore(),
+ *   take: (hold) => store.pop(hold.uid),
+ *   giveBack: (hold, taken) => store.pushBack(hold.uid, taken as string),
+ *   watch: (hold) => store.watch(hold.uid, hold),
+ *   unwatch: (hold) => store.unwatch(hold.uid, hold),
  *   wheel: new TimerWheel(),
  *   backoff: exponentialBackoff({ base: 15_000 }),
  *   maxWaitMs: 900_000,
@@ -35,8 +43,14 @@ export type HoldEnd = "message" | "timeout" | "drain" | "gone" | "error";
  * ```
  */
 export interface HoldContext {
-  /** Where messages are popped from and pushed back to. */
-  readonly store: MessageStore;
+  /** Takes the hold's next message from the store, or null. */
+  take(hold: Hold): Promise<Taken | null>;
+  /** Returns a message taken for a client that has gone. */
+  giveBack(hold: Hold, taken: Taken): Promise<void>;
+  /** Starts waking `hold` when its uid may have a message. */
+  watch(hold: Hold): void;
+  /** Stops waking `hold`. */
+  unwatch(hold: Hold): void;
   /** The shared timer for every hold's next scheduled poll. */
   readonly wheel: TimerWheel;
   /** Wait before scheduled poll number `attempt + 1`, in milliseconds. */
@@ -72,7 +86,10 @@ export interface HoldContext {
  * import { TimerWheel } from "./timer_wheel.ts";
  * const store = new MemoryStore();
  * const hold = new Hold({
- *   store,
+ *   take: (hold) => store.pop(hold.uid),
+ *   giveBack: (hold, taken) => store.pushBack(hold.uid, taken as string),
+ *   watch: (hold) => store.watch(hold.uid, hold),
+ *   unwatch: (hold) => store.unwatch(hold.uid, hold),
  *   wheel: new TimerWheel(),
  *   backoff: exponentialBackoff({ base: 15_000 }),
  *   maxWaitMs: 900_000,
@@ -98,6 +115,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
   #scheduledPollDue = false;
   #waiting = false;
   #draining = false;
+  #superseded = false;
   #ended = false;
 
   /** Creates a hold; nothing happens until {@linkcode Hold.start}. */
@@ -120,7 +138,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
   /** Watches the uid and makes the first pop. */
   start(): void {
     if (this.#signal?.aborted) return this.#end("gone");
-    this.#context.store.watch(this.uid, this);
+    this.#context.watch(this);
     this.#signal?.addEventListener("abort", this);
     this.#scheduledPollDue = true;
     this.#poll();
@@ -150,6 +168,13 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     if (!this.#ended) this.#end("gone");
   }
 
+  /** Ends the hold with `superseded` (a newer poll of the uid replaces it). */
+  supersede(): void {
+    if (this.#ended) return;
+    if (this.#popping) this.#superseded = true;
+    else this.#end("superseded");
+  }
+
   /** Ends the hold with `drain`, once any pop in flight has come back. */
   drain(): void {
     if (this.#ended) return;
@@ -159,9 +184,9 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
 
   async #poll(): Promise<void> {
     this.#popping = true;
-    let message: string | null;
+    let message: Taken | null;
     try {
-      message = await this.#context.store.pop(this.uid);
+      message = await this.#context.take(this);
     } catch (error) {
       this.#popping = false;
       return this.#popFailed(error);
@@ -173,6 +198,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     }
     if (this.#ended) return;
     if (this.#draining) return this.#end("drain");
+    if (this.#superseded) return this.#end("superseded");
     if (!this.#waiting) {
       const refusal = this.#context.admit(this);
       if (refusal === "drain") return this.#end("drain");
@@ -201,9 +227,9 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     this.#context.wheel.schedule(this, wait);
   }
 
-  async #giveBack(message: string): Promise<void> {
+  async #giveBack(taken: Taken): Promise<void> {
     try {
-      await this.#context.store.pushBack(this.uid, message);
+      await this.#context.giveBack(this, taken);
       this.#context.messageReturned(this.uid);
     } catch (error) {
       this.#context.storeFailed(error);
@@ -213,7 +239,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
   #end(end: HoldEnd, payload?: unknown): void {
     this.#ended = true;
     this.#context.wheel.cancel(this);
-    this.#context.store.unwatch(this.uid, this);
+    this.#context.unwatch(this);
     this.#signal?.removeEventListener("abort", this);
     this.#context.settle(this, end, payload);
   }

@@ -23,7 +23,8 @@ export function isValidCallback(name: string): boolean {
  * Wraps a message as a JSONP script: `/**\/name(<message>);`. A message that
  * is not valid JSON is passed as a JSON string, so the script always parses.
  * U+2028 and U+2029 are escaped for older engines. `name` must have passed
- * {@linkcode isValidCallback}.
+ * {@linkcode isValidCallback}. `meta`, when given, is a second argument, such
+ * as the delivery id in at-least-once mode.
  *
  * @example
  * ```ts
@@ -32,9 +33,10 @@ export function isValidCallback(name: string): boolean {
  * console.log(wrapJsonp("cb", "plain text")); // /**\/cb("plain text");
  * ```
  */
-export function wrapJsonp(name: string, message: string): string {
+export function wrapJsonp(name: string, message: string, meta?: object): string {
   const json = _isJson(message) ? message : JSON.stringify(message);
-  return `/**/${name}(${json.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")});`;
+  const args = meta === undefined ? json : `${json},${JSON.stringify(meta)}`;
+  return `/**/${name}(${args.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")});`;
 }
 
 function _isJson(text: string): boolean {

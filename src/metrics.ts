@@ -23,6 +23,10 @@ export class Metrics {
   pushedBack = 0;
   /** Polls whose client left before an answer. */
   abandoned = 0;
+  /** Polls replaced by a newer poll of the same uid. */
+  superseded = 0;
+  /** At-least-once: messages delivered again after an unacknowledged lease. */
+  redelivered = 0;
   /** Messages accepted by `POST /publish`. */
   published = 0;
   /** Error answers, by status code. */

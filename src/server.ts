@@ -111,7 +111,11 @@ export function createServer(options: ServerOptions): Server {
   };
 
   const route = (request: Request): Promise<Response> | Response => {
-    const url = new URL(request.url);
+    const url = URL.parse(request.url);
+    // A bad Host header (e.g. "a b", "x:99999") makes request.url unparsable.
+    if (url === null) {
+      throw new HttpError(400, `Cannot parse the request URL "${_clip(request.url)}"`);
+    }
     switch (url.pathname) {
       case "/":
         return handler(request);

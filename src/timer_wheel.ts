@@ -100,6 +100,8 @@ export class TimerWheel {
     if (tasks === undefined) return;
     tasks.delete(task);
     if (tasks.size === 0) this.#slots.delete(slot);
+    // The last task gone: release the native timer, so nothing outlives the holds.
+    if (this.#slots.size === 0) this.clear();
   }
 
   /** Drops every task and the native timer. */

@@ -2,7 +2,7 @@
  * Wraps a real store so a test can hold a pop between the store's answer
  * and the handler's view of it, to force the races that matter.
  */
-import type { MessageStore, Waiter } from "../mod.ts";
+import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "../mod.ts";
 
 /** A store whose next pop can be paused after the real pop returned. */
 export class GatedStore implements MessageStore {
@@ -37,13 +37,27 @@ export class GatedStore implements MessageStore {
   async pop(uid: string): Promise<string | null> {
     this.pops++;
     const message = await this.inner.pop(uid);
-    const gate = this.#gate;
-    if (gate !== undefined) {
-      this.#gate = undefined;
-      this.#paused?.(message);
-      await gate;
-    }
+    await this.#pauseIfAsked(message);
     return message;
+  }
+
+  async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
+    this.pops++;
+    const leased = await this.inner.take(uid, options);
+    await this.#pauseIfAsked(leased?.message ?? null);
+    return leased;
+  }
+
+  release(uid: string, id: string): Promise<void> {
+    return this.inner.release(uid, id);
+  }
+
+  async #pauseIfAsked(message: string | null): Promise<void> {
+    const gate = this.#gate;
+    if (gate === undefined) return;
+    this.#gate = undefined;
+    this.#paused?.(message);
+    await gate;
   }
 
   pushBack(uid: string, message: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { MessageStore, Waiter } from "./types.ts";
+import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
 
 /**
@@ -20,6 +20,7 @@ export class MemoryStore implements MessageStore {
   readonly kind: string = "memory";
   readonly #queues = new Map<string, string[]>();
   readonly #waiters = new WaiterRegistry();
+  readonly #inFlight = new Map<string, Map<string, _Lease>>();
   #closed = false;
 
   /** Always true until {@linkcode MemoryStore.close}. */
@@ -59,6 +60,57 @@ export class MemoryStore implements MessageStore {
     return Promise.resolve();
   }
 
+  take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
+    if (this.#closed) return _closed("take");
+    let leases = this.#inFlight.get(uid);
+    if (options.ack !== undefined) leases?.delete(options.ack);
+    let expired: [string, _Lease] | undefined;
+    for (const entry of leases ?? []) {
+      if (
+        entry[1].deadline <= options.now && (!expired || entry[1].deadline < expired[1].deadline)
+      ) {
+        expired = entry;
+      }
+    }
+    let lease: _Lease;
+    if (expired !== undefined) {
+      leases!.delete(expired[0]);
+      lease = { ...expired[1], deliveries: expired[1].deliveries + 1 };
+    } else {
+      const queue = this.#queues.get(uid);
+      if (queue === undefined) {
+        if (leases?.size === 0) this.#inFlight.delete(uid);
+        return Promise.resolve(null);
+      }
+      const message = queue.shift()!;
+      if (queue.length === 0) this.#queues.delete(uid);
+      lease = { message, deliveries: 1, deadline: 0 };
+    }
+    lease.deadline = options.now + options.leaseMs;
+    if (leases === undefined) this.#inFlight.set(uid, leases = new Map());
+    leases.set(options.id, lease);
+    return Promise.resolve({
+      id: options.id,
+      message: lease.message,
+      deliveries: lease.deliveries,
+    });
+  }
+
+  release(uid: string, id: string): Promise<void> {
+    if (this.#closed) return _closed("release");
+    const lease = this.#inFlight.get(uid)?.get(id);
+    if (lease !== undefined) {
+      lease.deadline = 0;
+      this.#waiters.wake(uid);
+    }
+    return Promise.resolve();
+  }
+
+  /** Number of messages of `uid` handed out and not yet acknowledged. */
+  inFlight(uid: string): number {
+    return this.#inFlight.get(uid)?.size ?? 0;
+  }
+
   watch(uid: string, waiter: Waiter): void {
     this.#waiters.add(uid, waiter);
   }
@@ -71,6 +123,12 @@ export class MemoryStore implements MessageStore {
     this.#closed = true;
     return Promise.resolve();
   }
+}
+
+interface _Lease {
+  readonly message: string;
+  readonly deliveries: number;
+  deadline: number;
 }
 
 function _closed(action: string): Promise<never> {

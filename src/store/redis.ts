@@ -16,7 +16,7 @@
  */
 import { createClient, type RedisClientType } from "redis";
 import { exponentialBackoff } from "../backoff.ts";
-import type { MessageStore, Waiter } from "./types.ts";
+import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
 
 /** Options of {@linkcode RedisStore}. */
@@ -68,6 +68,45 @@ interface _PendingPop {
 }
 
 const TIMEOUT_CHECK_MS = 100;
+
+/**
+ * At-least-once take. KEYS: the list, its in-flight hash (same hash slot).
+ * ARGV: ack id or "", now, lease ms, new id. In-flight values read
+ * "<deadline>|<deliveries>|<message>". Acks, then re-leases the in-flight
+ * message whose lease ran out first, else moves the oldest queued message
+ * in flight; all in one step, so a crash at any point loses nothing.
+ */
+const TAKE = `if ARGV[1] ~= "" then redis.call("HDEL", KEYS[2], ARGV[1]) end
+local now = tonumber(ARGV[2])
+local entries = redis.call("HGETALL", KEYS[2])
+local due, dueDeadline
+for i = 1, #entries, 2 do
+  local deadline = tonumber(string.match(entries[i + 1], "^(%d+)|"))
+  if deadline <= now and (due == nil or deadline < dueDeadline) then
+    due, dueDeadline = i, deadline
+  end
+end
+local deliveries, message
+if due ~= nil then
+  local _, _, count, body = string.find(entries[due + 1], "^%d+|(%d+)|(.*)$")
+  redis.call("HDEL", KEYS[2], entries[due])
+  deliveries, message = tonumber(count) + 1, body
+else
+  message = redis.call("RPOP", KEYS[1])
+  if not message then return false end
+  deliveries = 1
+end
+redis.call("HSET", KEYS[2], ARGV[4], (now + tonumber(ARGV[3])) .. "|" .. deliveries .. "|" .. message)
+return {ARGV[4], deliveries, message}`;
+
+/**
+ * Ends a lease now. KEYS: the in-flight hash. ARGV: id, wake channel, uid.
+ */
+const RELEASE = `local value = redis.call("HGET", KEYS[1], ARGV[1])
+if not value then return 0 end
+redis.call("HSET", KEYS[1], ARGV[1], (string.gsub(value, "^%d+", "0", 1)))
+redis.call("PUBLISH", ARGV[2], ARGV[3])
+return 1`;
 
 /**
  * LPUSH, then announce the uid on the wake channel, atomically. A push that
@@ -201,6 +240,32 @@ export class RedisStore implements MessageStore {
     }
   }
 
+  async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
+    const key = this.keyPrefix + uid;
+    let reply;
+    try {
+      reply = await this.#client.eval(TAKE, {
+        keys: [key, inFlightKey(key)],
+        arguments: [options.ack ?? "", String(options.now), String(options.leaseMs), options.id],
+      }) as [string, number, string] | null;
+    } catch (error) {
+      throw _storeError("take", error);
+    }
+    if (reply === null) return null;
+    return { id: reply[0], deliveries: Number(reply[1]), message: reply[2] };
+  }
+
+  async release(uid: string, id: string): Promise<void> {
+    try {
+      await this.#client.eval(RELEASE, {
+        keys: [inFlightKey(this.keyPrefix + uid)],
+        arguments: [id, this.wakeChannel, uid],
+      });
+    } catch (error) {
+      throw _storeError("release", error);
+    }
+  }
+
   async publish(uid: string, message: string): Promise<void> {
     try {
       await this.#client.eval(PUSH_AND_WAKE, {
@@ -296,6 +361,25 @@ export class RedisStore implements MessageStore {
       this.#timeoutTimer = undefined;
     }
   }
+}
+
+/**
+ * The key of the in-flight hash of list `key`, in the same Redis Cluster
+ * hash slot as the list, without renaming the producers' key: it reuses the
+ * list key's own hash tag if it has one, and makes the whole key the tag
+ * otherwise.
+ *
+ * @example
+ * ```ts
+ * import { inFlightKey } from "./redis.ts";
+ * console.log(inFlightKey("Q/MSG42")); // {Q/MSG42}:inflight
+ * console.log(inFlightKey("Q/{team}42")); // Q/{team}42:inflight
+ * ```
+ */
+export function inFlightKey(key: string): string {
+  const open = key.indexOf("{");
+  const close = open === -1 ? -1 : key.indexOf("}", open + 1);
+  return close > open + 1 ? `${key}:inflight` : `{${key}}:inflight`;
 }
 
 /** Adds the flags for list-push key-event notifications to `flags`. */

@@ -14,6 +14,39 @@ export interface Waiter {
 }
 
 /**
+ * A message handed out under a lease, in at-least-once mode. It stays in
+ * the store's in-flight record until acknowledged by id; once its lease
+ * runs out, the next take hands it out again, ahead of the queue.
+ *
+ * @example
+ * ```ts
+ * import type { LeasedMessage } from "./types.ts";
+ * const leased: LeasedMessage = { id: "5f0c…", message: '{"hi":1}', deliveries: 2 };
+ * console.log(leased.deliveries > 1 ? "redelivered" : "first delivery"); // redelivered
+ * ```
+ */
+export interface LeasedMessage {
+  /** The id the client acknowledges with its next poll (`ack=<id>`). */
+  readonly id: string;
+  /** The message, exactly as stored. */
+  readonly message: string;
+  /** How many times it has been handed out, this time included. */
+  readonly deliveries: number;
+}
+
+/** Options of {@linkcode MessageStore.take}. */
+export interface TakeOptions {
+  /** The id of the message this client received last, now acknowledged. */
+  readonly ack?: string;
+  /** How long the client has to acknowledge, in milliseconds. */
+  readonly leaseMs: number;
+  /** The current time in milliseconds since the epoch. */
+  readonly now: number;
+  /** The id to give the message taken now. */
+  readonly id: string;
+}
+
+/**
  * Everything the long-poll handler needs from where messages live. Each uid
  * has a FIFO queue: {@linkcode MessageStore.publish} appends, and
  * {@linkcode MessageStore.pop} takes the oldest.
@@ -36,6 +69,17 @@ export interface MessageStore {
   pop(uid: string): Promise<string | null>;
   /** Puts a popped but undelivered message back, so it is the next one out. */
   pushBack(uid: string, message: string): Promise<void>;
+  /**
+   * At-least-once: acknowledges `options.ack`, then leases the message due
+   * next: an in-flight one whose lease ran out, else the oldest queued.
+   * Resolves null when there is none. Acknowledging and taking are atomic.
+   */
+  take(uid: string, options: TakeOptions): Promise<LeasedMessage | null>;
+  /**
+   * At-least-once: ends the lease of `id` now, so the next take hands the
+   * message out again (marked as redelivered), and wakes the uid's waiters.
+   */
+  release(uid: string, id: string): Promise<void>;
   /** Appends a message to `uid`'s queue and wakes its waiters. */
   publish(uid: string, message: string): Promise<void>;
   /**

@@ -1,0 +1,140 @@
+/**
+ * The seed's hold schedule, run on a fake clock: every poll time is asserted
+ * exactly, and a whole 945 s hold takes milliseconds.
+ */
+import assert from "node:assert/strict";
+import { createLongPollHandler, type LongPollHandler } from "../mod.ts";
+import { FakeClock, until } from "./_fake_clock.ts";
+import { SpyStore } from "./_spy_store.ts";
+
+const SECOND = 1000;
+
+function setUp(options: { minWait?: number; maxWait?: number } = {}) {
+  const clock = new FakeClock();
+  const store = new SpyStore(clock);
+  const handler = createLongPollHandler({ store, clock, ...options });
+  return { clock, store, handler };
+}
+
+/** Starts a poll and records when (fake ms since start) its response came. */
+function poll(handler: LongPollHandler, clock: FakeClock, uid: string) {
+  const result: { response?: Response; at?: number } = {};
+  const done = handler(new Request(`http://x/?uid=${uid}`)).then((response) => {
+    result.response = response;
+    result.at = clock.elapsed;
+    return response;
+  });
+  return { result, done };
+}
+
+Deno.test("hold: 15/900 polls at 0, 15, 45, 105, 225, 465, 945 s, then the stop code at 945 s", async () => {
+  const { clock, store, handler } = setUp();
+  const { result, done } = poll(handler, clock, "42");
+  await until(() => handler.held === 1, "the poll being held");
+  await clock.runUntil(() => result.response !== undefined, { what: "the stop code" });
+  const response = await done;
+
+  assert.deepEqual(
+    store.popTimes("42"),
+    [0, 15, 45, 105, 225, 465, 945].map((s) => s * SECOND),
+  );
+  assert.equal(result.at, 945 * SECOND);
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), '{"stop":1}');
+  assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.equal(handler.held, 0);
+  assert.equal(handler.metrics.timeouts, 1);
+  assert.equal(handler.metrics.delivered, 0);
+  assert.equal(clock.pending, 0, "no timer is left behind");
+  assert.equal(store.watching, 0, "no waiter is left behind");
+});
+
+Deno.test("hold: nothing is answered a moment before 945 s", async () => {
+  const { clock, store, handler } = setUp();
+  const { result, done } = poll(handler, clock, "42");
+  await until(() => handler.held === 1, "the poll being held");
+  await clock.advance(945 * SECOND - 1);
+  assert.equal(result.response, undefined);
+  assert.equal(store.popTimes("42").length, 6);
+  assert.equal(handler.held, 1);
+  await clock.advance(1);
+  assert.equal(await (await done).text(), '{"stop":1}');
+  assert.equal(store.popTimes("42").length, 7);
+});
+
+Deno.test("hold: a message published mid-wait is delivered at once, not at the next poll", async () => {
+  const { clock, store, handler } = setUp();
+  const { result, done } = poll(handler, clock, "42");
+  await until(() => handler.held === 1, "the poll being held");
+  await clock.advance(20 * SECOND);
+  assert.deepEqual(store.popTimes("42"), [0, 15 * SECOND]);
+  assert.equal(result.response, undefined);
+
+  await store.publish("42", '{"hi":1}');
+  await until(() => result.response !== undefined, "the delivery");
+  const response = await done;
+
+  assert.equal(result.at, 20 * SECOND, "delivered at the publish, without moving the clock");
+  assert.deepEqual(store.popTimes("42"), [0, 15 * SECOND, 20 * SECOND]);
+  assert.equal(await response.text(), '{"hi":1}');
+  assert.equal(store.size("42"), 0);
+  assert.equal(handler.metrics.delivered, 1);
+  assert.equal(handler.held, 0);
+  assert.equal(clock.pending, 0, "the poll at 45 s is cancelled");
+  assert.equal(store.watching, 0);
+});
+
+Deno.test("hold: a message for another uid does not wake the poll", async () => {
+  const { clock, store, handler } = setUp();
+  const { result } = poll(handler, clock, "42");
+  await until(() => handler.held === 1, "the poll being held");
+  await store.publish("7", "not yours");
+  await clock.advance(1 * SECOND);
+  assert.deepEqual(store.popTimes("42"), [0]);
+  assert.equal(result.response, undefined);
+  assert.equal(store.size("7"), 1);
+  await handler.drain();
+});
+
+Deno.test("hold: MIN_WAIT 0.2 / MAX_WAIT 0.5 polls at 0, 0.2, 0.6 s and stops at 0.6 s", async () => {
+  const { clock, store, handler } = setUp({ minWait: 0.2, maxWait: 0.5 });
+  const { result, done } = poll(handler, clock, "42");
+  await until(() => handler.held === 1, "the poll being held");
+  await clock.runUntil(() => result.response !== undefined, { what: "the stop code" });
+  assert.deepEqual(store.popTimes("42"), [0, 200, 600]);
+  assert.equal(result.at, 600);
+  assert.equal(await (await done).text(), '{"stop":1}');
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("hold: a message waiting at the start is answered by the first pop, without a timer", async () => {
+  const { clock, store, handler } = setUp();
+  await store.publish("42", "first");
+  const response = await handler(new Request("http://x/?uid=42"));
+  assert.equal(await response.text(), "first");
+  assert.deepEqual(store.popTimes("42"), [0]);
+  assert.equal(clock.pending, 0);
+  assert.equal(handler.metrics.held, 0);
+});
+
+Deno.test("hold: a message arriving between scheduled polls of a late stage comes at once", async () => {
+  const { clock, store, handler } = setUp();
+  const { result, done } = poll(handler, clock, "42");
+  await until(() => handler.held === 1, "the poll being held");
+  await clock.advance(500 * SECOND);
+  assert.deepEqual(store.popTimes("42"), [0, 15, 45, 105, 225, 465].map((s) => s * SECOND));
+  await store.publish("42", "late");
+  await until(() => result.response !== undefined, "the delivery");
+  assert.equal(result.at, 500 * SECOND);
+  assert.equal(await (await done).text(), "late");
+});
+
+Deno.test("hold: a custom stop code and MAX_WAIT 0 answer after the first empty pop", async () => {
+  const clock = new FakeClock();
+  const store = new SpyStore(clock);
+  const handler = createLongPollHandler({ store, clock, maxWait: 0, stopCode: "STOP" });
+  const response = await handler(new Request("http://x/?uid=42"));
+  assert.equal(await response.text(), "STOP");
+  assert.deepEqual(store.popTimes("42"), [0]);
+  assert.equal(handler.metrics.timeouts, 1);
+});

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { isValidCallback, wrapJsonp } from "../mod.ts";
+
+/** Runs a JSONP script with `name` bound to a spy, and returns what it was called with. */
+function runJsonp(script: string, name = "cb"): unknown[] {
+  const calls: unknown[] = [];
+  // The script must parse as JavaScript: this is what a browser's <script> does with it.
+  new Function(name, script)((value: unknown) => calls.push(value));
+  return calls;
+}
+
+Deno.test("jsonp: plain identifier paths are valid callbacks", () => {
+  for (
+    const name of ["cb", "_", "$", "jQuery123_456", "app.onMessage", "a.b.c.d", "$.x_1", "A$"]
+  ) {
+    assert.equal(isValidCallback(name), true, name);
+  }
+});
+
+Deno.test("jsonp: anything but an identifier path is refused", () => {
+  for (
+    const name of [
+      "",
+      "alert(1)//",
+      "<script>",
+      "a b",
+      'x.constructor["call"]',
+      "x[0]",
+      "1abc",
+      "a..b",
+      "a.",
+      ".a",
+      "a-b",
+      "a;b",
+      "a\nb",
+      "é",
+      "a.1b",
+    ]
+  ) {
+    assert.equal(isValidCallback(name), false, JSON.stringify(name));
+  }
+});
+
+Deno.test("jsonp: callbacks are limited to 128 characters", () => {
+  assert.equal(isValidCallback("a".repeat(128)), true);
+  assert.equal(isValidCallback("a".repeat(129)), false);
+  assert.equal(isValidCallback(`a.${"b".repeat(126)}`), true);
+  assert.equal(isValidCallback(`a.${"b".repeat(127)}`), false);
+});
+
+Deno.test("jsonp: a JSON message is wrapped as it is", () => {
+  const script = wrapJsonp("cb", '{"hi":1}');
+  assert.equal(script, '/**/cb({"hi":1});');
+  assert.deepEqual(runJsonp(script), [{ hi: 1 }]);
+});
+
+Deno.test("jsonp: a message that is not JSON is sent as a JSON string", () => {
+  for (const message of ["plain text", "{'stop':1}", "", 'a"b\\c', "});alert(1);//"]) {
+    const script = wrapJsonp("cb", message);
+    assert.equal(script, `/**/cb(${JSON.stringify(message)});`);
+    assert.deepEqual(runJsonp(script), [message]);
+  }
+});
+
+Deno.test("jsonp: U+2028 and U+2029 are escaped, in JSON and in plain text", () => {
+  const json = '{"text":"a\u2028b\u2029c"}';
+  const script = wrapJsonp("cb", json);
+  assert.equal(script, '/**/cb({"text":"a\\u2028b\\u2029c"});');
+  assert.ok(!/[\u2028\u2029]/.test(script));
+  assert.deepEqual(runJsonp(script), [{ text: "a\u2028b\u2029c" }]);
+
+  const plain = wrapJsonp("cb", "x\u2028y");
+  assert.equal(plain, '/**/cb("x\\u2028y");');
+  assert.deepEqual(runJsonp(plain), ["x\u2028y"]);
+});
+
+Deno.test("jsonp: a dotted callback calls the nested function", () => {
+  const script = wrapJsonp("app.on", "[1,2]");
+  assert.equal(script, "/**/app.on([1,2]);");
+  const calls: unknown[] = [];
+  new Function("app", script)({ on: (value: unknown) => calls.push(value) });
+  assert.deepEqual(calls, [[1, 2]]);
+});

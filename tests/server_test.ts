@@ -1,0 +1,183 @@
+/** The routes of `deno task serve`, through `createServer().fetch`. */
+import assert from "node:assert/strict";
+import { MemoryStore } from "../mod.ts";
+import { createServer, type ServerOptions } from "../src/server.ts";
+import { FakeClock, until } from "./_fake_clock.ts";
+
+const TOKEN = "t0ken";
+
+function setUp(options: Partial<ServerOptions> = {}) {
+  const clock = new FakeClock();
+  const store = new MemoryStore();
+  const server = createServer({ store, clock, publishToken: TOKEN, ...options });
+  return { clock, store, server };
+}
+
+function publish(uid: string, body: string): Request {
+  return new Request(`http://x/publish?uid=${uid}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${TOKEN}` },
+    body,
+  });
+}
+
+/** Reads the samples of a Prometheus text exposition into a map. */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    assert.ok(match !== null, `not a Prometheus sample: ${JSON.stringify(line)}`);
+    samples.set(match[1], Number(match[2]));
+  }
+  return samples;
+}
+
+Deno.test("server: publish, then poll, gets the message", async () => {
+  const { store, server } = setUp();
+  const published = await server.fetch(publish("42", '{"hi":1}'));
+  assert.equal(published.status, 202);
+  assert.deepEqual(await published.json(), { published: true });
+  assert.equal(store.size("42"), 1);
+
+  const response = await server.fetch(new Request("http://x/?uid=42&sign=x"));
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), '{"hi":1}');
+  assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.equal(store.size("42"), 0);
+});
+
+Deno.test("server: a held poll is answered by a publish to its uid", async () => {
+  const { server } = setUp();
+  const poll = server.fetch(new Request("http://x/?uid=7"));
+  await until(() => server.handler.held === 1, "the poll being held");
+  assert.equal((await server.fetch(publish("7", "woken"))).status, 202);
+  assert.equal(await (await poll).text(), "woken");
+});
+
+Deno.test("server: publish keeps the body byte for byte, in order", async () => {
+  const { server } = setUp();
+  const messages = ['{"a":"é 🎉"}', "plain\ntext", "  spaced  "];
+  for (const message of messages) await server.fetch(publish("42", message));
+  for (const message of messages) {
+    assert.equal(await (await server.fetch(new Request("http://x/?uid=42"))).text(), message);
+  }
+});
+
+Deno.test("server: openPublish lets publish in without a token", async () => {
+  const { store, server } = setUp({ publishToken: undefined, openPublish: true });
+  const response = await server.fetch(
+    new Request("http://x/publish?uid=42", { method: "POST", body: "open" }),
+  );
+  assert.equal(response.status, 202);
+  assert.equal(await store.pop("42"), "open");
+});
+
+Deno.test("server: GET /publish is a 405 with Allow: POST", async () => {
+  const { server } = setUp();
+  const response = await server.fetch(new Request("http://x/publish?uid=42"));
+  assert.equal(response.status, 405);
+  assert.equal(response.headers.get("allow"), "POST");
+  assert.deepEqual(await response.json(), {
+    error: 'Cannot publish with method "GET": use POST',
+  });
+});
+
+Deno.test("server: /healthz answers 200", async () => {
+  const { server } = setUp();
+  const response = await server.fetch(new Request("http://x/healthz"));
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assert.deepEqual(await response.json(), { status: "ok" });
+});
+
+Deno.test("server: /readyz answers 200, then 503 after drain", async () => {
+  const { server } = setUp();
+  const ready = await server.fetch(new Request("http://x/readyz"));
+  assert.equal(ready.status, 200);
+  assert.deepEqual(await ready.json(), { status: "ready", store: "memory" });
+
+  await server.drain();
+  const draining = await server.fetch(new Request("http://x/readyz"));
+  assert.equal(draining.status, 503);
+  assert.deepEqual(await draining.json(), { error: "Not ready: the server is draining" });
+  const healthy = await server.fetch(new Request("http://x/healthz"));
+  assert.equal(healthy.status, 200, "still alive while draining");
+});
+
+Deno.test("server: /readyz answers 503 with Retry-After while the store is unreachable", async () => {
+  const { store, server } = setUp();
+  await store.close();
+  const response = await server.fetch(new Request("http://x/readyz"));
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("retry-after"), "1");
+  assert.deepEqual(await response.json(), {
+    error: "Not ready: the memory store is unreachable",
+  });
+});
+
+Deno.test("server: drain answers a held poll with the stop code", async () => {
+  const { server } = setUp();
+  const poll = server.fetch(new Request("http://x/?uid=42"));
+  await until(() => server.handler.held === 1, "the poll being held");
+  await server.drain();
+  assert.equal(await (await poll).text(), '{"stop":1}');
+});
+
+Deno.test("server: /metrics counts held, delivered, timeouts and errors", async () => {
+  const { clock, server } = setUp({ minWait: 0.2, maxWait: 0.5 });
+  const fetch = (path: string, init?: RequestInit) =>
+    server.fetch(new Request(`http://x${path}`, init));
+
+  // Two deliveries.
+  await server.fetch(publish("a", "1"));
+  await server.fetch(publish("b", "2"));
+  assert.equal(await (await fetch("/?uid=a")).text(), "1");
+  assert.equal(await (await fetch("/?uid=b")).text(), "2");
+  // One timeout, on the fake clock.
+  const timedOut = fetch("/?uid=t");
+  await until(() => server.handler.held === 1, "the poll being held");
+  await clock.advance(600);
+  assert.equal(await (await timedOut).text(), '{"stop":1}');
+  // Errors: two 400s, one 404, one 405.
+  assert.equal((await fetch("/")).status, 400);
+  assert.equal((await fetch("/?uid=")).status, 400);
+  assert.equal((await fetch("/nope")).status, 404);
+  assert.equal((await fetch("/?uid=x", { method: "DELETE" })).status, 405);
+  // One poll held while the metrics are read.
+  const held = fetch("/?uid=h");
+  await until(() => server.handler.held === 1, "the poll being held");
+
+  const response = await fetch("/metrics");
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const text = await response.text();
+  assert.match(text, /^# TYPE longpoll_held_polls gauge$/m);
+  assert.match(text, /^# TYPE longpoll_delivered_total counter$/m);
+  assert.match(text, /^# TYPE longpoll_errors_total counter$/m);
+  const samples = parseMetrics(text);
+  assert.equal(samples.get("longpoll_held_polls"), 1);
+  assert.equal(samples.get("longpoll_delivered_total"), 2);
+  assert.equal(samples.get("longpoll_timeouts_total"), 1);
+  assert.equal(samples.get("longpoll_published_total"), 2);
+  assert.equal(samples.get('longpoll_errors_total{code="400"}'), 2);
+  assert.equal(samples.get('longpoll_errors_total{code="404"}'), 1);
+  assert.equal(samples.get('longpoll_errors_total{code="405"}'), 1);
+  assert.equal(samples.get('longpoll_errors_total{code="503"}'), undefined);
+
+  await server.drain();
+  await held;
+  const after = parseMetrics(await (await fetch("/metrics")).text());
+  assert.equal(after.get("longpoll_held_polls"), 0);
+  assert.equal(after.get("longpoll_drained_total"), 1);
+  assert.equal(after.get("longpoll_timeouts_total"), 1);
+});
+
+Deno.test("server: an unknown path is a 404", async () => {
+  const { server } = setUp();
+  const response = await server.fetch(new Request("http://x/nope?uid=42"));
+  assert.equal(response.status, 404);
+  assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assert.deepEqual(await response.json(), { error: 'Cannot find "/nope"' });
+});

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { HmacSigner, SignatureError } from "../mod.ts";
+
+const NOW = 1_700_000_000_000;
+
+/** The reference: node:crypto's HMAC-SHA256, lowercase hex. */
+function reference(secret: string, text: string): string {
+  return createHmac("sha256", secret).update(text).digest("hex");
+}
+
+async function refusal(
+  promise: Promise<unknown>,
+): Promise<{ status: number; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof SignatureError, `expected a SignatureError, got ${error}`);
+    return { status: error.status, message: error.message };
+  }
+  assert.fail("expected the signature to be refused");
+}
+
+Deno.test("signature: sign is the lowercase hex HMAC-SHA256 of the uid", async () => {
+  const signer = new HmacSigner({ secret: "key" });
+  // The well-known test vector of HMAC-SHA256.
+  assert.equal(
+    await signer.sign("The quick brown fox jumps over the lazy dog"),
+    "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+  );
+  const other = new HmacSigner({ secret: "s3cret" });
+  for (const uid of ["42", "ü/é:42", "a".repeat(256)]) {
+    assert.equal(await other.sign(uid), reference("s3cret", uid));
+  }
+});
+
+Deno.test("signature: with exp, the signed text is uid:exp", async () => {
+  const signer = new HmacSigner({ secret: "s3cret" });
+  assert.equal(await signer.sign("42", 1_700_000_600), reference("s3cret", "42:1700000600"));
+  assert.notEqual(await signer.sign("42", 1_700_000_600), await signer.sign("42"));
+});
+
+Deno.test("signature: a valid sign verifies, uppercase hex too", async () => {
+  const signer = new HmacSigner({ secret: "s3cret" });
+  const sign = reference("s3cret", "42");
+  await signer.verify("42", sign);
+  await signer.verify("42", sign.toUpperCase());
+});
+
+Deno.test("signature: a sign for another uid or another secret does not match", async () => {
+  const signer = new HmacSigner({ secret: "s3cret" });
+  const expected = { status: 403, message: 'Cannot verify signature: "sign" does not match' };
+  assert.deepEqual(await refusal(signer.verify("43", reference("s3cret", "42"))), expected);
+  assert.deepEqual(await refusal(signer.verify("42", reference("other", "42"))), expected);
+  assert.deepEqual(await refusal(signer.verify("42", "0".repeat(64))), expected);
+});
+
+Deno.test("signature: a missing or empty sign is refused", async () => {
+  const signer = new HmacSigner({ secret: "s3cret" });
+  const expected = { status: 403, message: 'Cannot verify signature: "sign" is missing' };
+  assert.deepEqual(await refusal(signer.verify("42", null)), expected);
+  assert.deepEqual(await refusal(signer.verify("42", "")), expected);
+});
+
+Deno.test("signature: a sign of the wrong length or not hex is refused", async () => {
+  const signer = new HmacSigner({ secret: "s3cret" });
+  const sign = reference("s3cret", "42");
+  const expected = { status: 403, message: 'Cannot verify signature: "sign" is not 64 hex digits' };
+  for (
+    const bad of [
+      sign.slice(0, 63),
+      sign + "0",
+      sign.slice(0, 40),
+      "z".repeat(64),
+      `${sign.slice(0, 62)}g0`,
+      ` ${sign.slice(1)}`,
+    ]
+  ) {
+    assert.deepEqual(await refusal(signer.verify("42", bad)), expected, bad);
+  }
+});
+
+Deno.test("signature: exp is honoured until it passes, on the injected clock", async () => {
+  let now = NOW;
+  const signer = new HmacSigner({ secret: "s3cret", now: () => now });
+  const exp = NOW / 1000 + 60;
+  const sign = reference("s3cret", `42:${exp}`);
+  await signer.verify("42", sign, String(exp));
+  now = exp * 1000 - 1;
+  await signer.verify("42", sign, String(exp));
+  now = exp * 1000;
+  assert.deepEqual(await refusal(signer.verify("42", sign, String(exp))), {
+    status: 403,
+    message: 'Cannot verify signature: "exp" has passed',
+  });
+});
+
+Deno.test("signature: a sign made with exp does not verify without it, nor with another exp", async () => {
+  const signer = new HmacSigner({ secret: "s3cret", now: () => NOW });
+  const exp = NOW / 1000 + 60;
+  const sign = reference("s3cret", `42:${exp}`);
+  const expected = { status: 403, message: 'Cannot verify signature: "sign" does not match' };
+  assert.deepEqual(await refusal(signer.verify("42", sign)), expected);
+  assert.deepEqual(await refusal(signer.verify("42", sign, String(exp + 1))), expected);
+  assert.deepEqual(
+    await refusal(signer.verify("42", reference("s3cret", "42"), String(exp))),
+    expected,
+  );
+});
+
+Deno.test("signature: an exp that is not a whole number is a 400", async () => {
+  const signer = new HmacSigner({ secret: "s3cret", now: () => NOW });
+  for (const exp of ["soon", "", "1.5", "-1", "1e12", " 1700000600", "0x10", "1".repeat(13)]) {
+    assert.deepEqual(await refusal(signer.verify("42", reference("s3cret", "42"), exp)), {
+      status: 400,
+      message: 'Cannot verify signature: "exp" is not a whole number of unix seconds',
+    }, JSON.stringify(exp));
+  }
+});
