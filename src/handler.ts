@@ -5,7 +5,7 @@ import { HttpError } from "./http_error.ts";
 import { isValidCallback, MAX_CALLBACK_LENGTH, wrapJsonp } from "./jsonp.ts";
 import { Metrics } from "./metrics.ts";
 import { HmacSigner, SignatureError, type VerifySignature } from "./signature.ts";
-import type { LeasedMessage, MessageStore } from "./store/types.ts";
+import type { MessageStore } from "./store/types.ts";
 import { type TimerTask, TimerWheel } from "./timer_wheel.ts";
 import { validateUid } from "./uid.ts";
 
@@ -352,7 +352,9 @@ class _LongPoll implements HoldContext {
     const done = this.#unsettled === 0
       ? Promise.resolve()
       : new Promise<void>((resolve) => (this.#drained = resolve));
-    _spread([...this.#held], options.windowMs ?? 0, this.wheel.clock);
+    const held = [...this.#held];
+    for (const poll of held) poll.stopPolling();
+    _spread(held, options.windowMs ?? 0, this.wheel.clock);
     return done;
   }
 

@@ -146,14 +146,14 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
 
   /** The store says a message may be there: pop now. */
   wake(): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#draining) return;
     if (this.#popping) this.#wokenWhilePopping = true;
     else this.#poll();
   }
 
   /** The scheduled poll is due. */
   onTimer(): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#draining) return;
     this.#scheduledPollDue = true;
     this.wake();
   }
@@ -173,6 +173,16 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     if (this.#ended) return;
     if (this.#popping) this.#superseded = true;
     else this.#end("superseded");
+  }
+
+  /**
+   * Pops nothing more: the hold waits for {@linkcode Hold.drain} (a pop in
+   * flight still delivers what it brings back).
+   */
+  stopPolling(): void {
+    if (this.#ended) return;
+    this.#draining = true;
+    this.#context.wheel.cancel(this);
   }
 
   /** Ends the hold with `drain`, once any pop in flight has come back. */

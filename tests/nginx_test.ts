@@ -1,0 +1,616 @@
+/**
+ * The shipped deploy/nginx.conf, run by a real nginx in front of real
+ * `deploy/serve.ts` processes on a real Redis.
+ *
+ * The test renders a copy of the shipped site file: it changes only the
+ * upstream ports, the listen ports, the log paths and (where a test says so)
+ * proxy_read_timeout, scaled by the same factor as the hold, so a 945 s hold
+ * becomes a few seconds. It also adds one response header, the address of
+ * the process that answered, so the tests can see where each poll went.
+ */
+import assert from "node:assert/strict";
+import { HmacSigner } from "../mod.ts";
+import { SETTINGS } from "../src/config.ts";
+import { freePort, type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
+import { type ServeProcess, startServe } from "./_serve_process.ts";
+
+const SHIPPED = await Deno.readTextFile(new URL("../deploy/nginx.conf", import.meta.url));
+const SECRET = "nginx-test-secret";
+const TOKEN = "nginx-test-token";
+const STOP = '{"stop":1}';
+/** Waits of the test processes: holds of 0.5 + 1 + 2 = 3.5 s instead of 945 s. */
+const MIN_WAIT = 0.5;
+const MAX_WAIT = 2;
+const signer = new HmacSigner({ secret: SECRET });
+
+Deno.test("nginx: the shipped timeouts fit the default hold and the drain", async () => {
+  const defaults = Object.fromEntries(SETTINGS.map((s) => [s.variable, Number(s.defaultText)]));
+  const hold = _holdSeconds(defaults.MIN_WAIT, defaults.MAX_WAIT);
+  assert.equal(hold, 945);
+  const readTimeout = _shippedReadTimeout();
+  assert.ok(
+    readTimeout > hold,
+    `proxy_read_timeout ${readTimeout} s must exceed the ${hold} s hold`,
+  );
+  assert.ok(readTimeout > 60, "nginx's default of 60 s would cut holds");
+
+  const unit = await Deno.readTextFile(new URL("../deploy/longpoll@.service", import.meta.url));
+  const stopTimeout = Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1]);
+  assert.ok(
+    stopTimeout > defaults.DRAIN_WINDOW,
+    `TimeoutStopSec=${stopTimeout} must exceed DRAIN_WINDOW=${defaults.DRAIN_WINDOW}`,
+  );
+  assert.match(unit, /^KillSignal=SIGTERM$/m);
+  const sysctl = await Deno.readTextFile(new URL("../deploy/sysctl.conf", import.meta.url));
+  assert.match(sysctl, /^net\.ipv4\.tcp_syncookies = 1$/m);
+  assert.doesNotMatch(sysctl, /^net\.ipv4\.tcp_syncookies = 0/m);
+});
+
+Deno.test(
+  redisTest("nginx: polls get their messages through nginx, woken across processes", async () => {
+    await using stack = await _startStack({ processes: 3 });
+    const { redis } = stack;
+
+    // A message already waiting is answered at once, oldest first.
+    await redis.cli("LPUSH", "Q/MSGfifo", '{"n":1}');
+    await redis.cli("LPUSH", "Q/MSGfifo", '{"n":2}');
+    for (const expected of ['{"n":1}', '{"n":2}']) {
+      const response = await stack.poll("fifo");
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
+      assert.equal(response.headers.get("cache-control"), "no-store");
+      assert.equal(await response.text(), expected);
+    }
+
+    // Six held polls, spread by nginx over the three processes.
+    const uids = ["w0", "w1", "w2", "w3", "w4", "w5"];
+    const polls = uids.map((uid) => stack.poll(uid));
+    await stack.waitUntilHeld(uids.length);
+    // Even uids: a plain LPUSH by an outside producer. Odd uids: POST /publish
+    // straight to the first process, whatever process holds the poll.
+    const first = stack.processes[0];
+    for (const [i, uid] of uids.entries()) {
+      const message = JSON.stringify({ to: uid });
+      if (i % 2 === 0) await redis.cli("LPUSH", `Q/MSG${uid}`, message);
+      else {
+        const published = await fetch(`${first.origin}/publish?uid=${uid}`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${TOKEN}` },
+          body: message,
+          client: stack.client,
+        });
+        assert.equal(published.status, 202, await published.text());
+      }
+    }
+    const answeredBy = new Set<string>();
+    for (const [i, poll] of polls.entries()) {
+      const response = await poll;
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), JSON.stringify({ to: uids[i] }));
+      answeredBy.add(response.headers.get("x-upstream-addr") ?? "");
+    }
+    assert.ok(answeredBy.size >= 2, `polls were spread over ${[...answeredBy]}`);
+    assert.ok(
+      [...answeredBy].some((addr) => addr !== `127.0.0.1:${first.port}`),
+      "some poll held by another process was woken by the first one's publish",
+    );
+
+    // The internal listener takes POST /publish (loopback only, with the token).
+    const published = await fetch(`${stack.internal}/publish?uid=internal`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      body: '{"via":"internal"}',
+      client: stack.client,
+    });
+    assert.equal(published.status, 202);
+    await published.body?.cancel();
+    assert.equal(await (await stack.poll("internal")).text(), '{"via":"internal"}');
+  }),
+);
+
+Deno.test(redisTest("nginx: JSONP, the stop code and errors come through unchanged", async () => {
+  await using stack = await _startStack({ processes: 2 });
+  const direct = stack.processes[0].origin;
+  const viaNginx = stack.public;
+  const sign = await signer.sign("j");
+
+  // The stop code, held the whole hold, through JSONP (two uids: a newer
+  // poll of a uid takes the place of an older one).
+  const stops = Promise.all([direct, viaNginx].map(async (origin, i) => {
+    const uid = `held${i}`;
+    return await stack.get(
+      `${origin}/?uid=${uid}&sign=${await signer.sign(uid)}&jsonCallback=app.onStop`,
+    );
+  }));
+
+  // A message through JSONP, once straight from a process and once through
+  // nginx; a message that is not JSON goes out as a JSON string.
+  for (const message of ['{"a":[1,2]}', "plain text </script>"]) {
+    await stack.redis.cli("LPUSH", "Q/MSGj", message);
+    await stack.redis.cli("LPUSH", "Q/MSGj", message);
+    await _assertSame(stack, `/?uid=j&sign=${sign}&jsonCallback=cb.x_1`);
+  }
+  const expired = Math.floor(Date.now() / 1000) - 10;
+  const cases = [
+    "/", // no uid: 400
+    `/?uid=&sign=${sign}`, // empty uid: 400
+    `/?uid=j&sign=${sign}&jsonCallback=alert(1)`, // bad callback: 400
+    "/?uid=j&sign=00", // bad signature: 403
+    "/?uid=j&sign=00&jsonCallback=cb", // 403 through JSONP
+    `/?uid=j&exp=${expired}&sign=${await signer.sign("j", expired)}`, // expired: 403
+    `/?uid=j&sign=${sign}&pad=${"x".repeat(5000)}`, // the server's 414
+  ];
+  for (const path of cases) await _assertSame(stack, path);
+  await _assertSame(stack, `/?uid=j&sign=${sign}`, { method: "POST", body: "x" }); // 405 + Allow
+  await _assertSame(stack, `/?uid=j&sign=${sign}`, { method: "HEAD" });
+
+  const [directStop, nginxStop] = await stops;
+  assert.deepEqual(_pick(nginxStop), _pick(directStop));
+  assert.equal(nginxStop.status, 200);
+  assert.equal(nginxStop.body, `/**/app.onStop(${STOP});`);
+  assert.equal(nginxStop.headers["content-type"], "text/javascript; charset=utf-8");
+
+  // What the public side does not pass on.
+  for (
+    const [method, path] of [["POST", "/publish?uid=j"], ["GET", "/metrics"], ["GET", "/readyz"]]
+  ) {
+    const response = await stack.get(viaNginx + path, {
+      method,
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      body: method === "POST" ? "{}" : undefined,
+    });
+    assert.equal(response.status, 404, `${method} ${path}`);
+    assert.deepEqual(JSON.parse(response.body), { error: "Cannot find this route" });
+  }
+  assert.equal((await stack.get(`${viaNginx}/healthz`)).status, 200);
+}));
+
+Deno.test(
+  redisTest("nginx: a hold past nginx's default timeout survives the shipped config", async () => {
+    // One process; one nginx with the shipped proxy_read_timeout and one with
+    // nginx's default of 60 s, both scaled by hold / 945 s.
+    const scale = _holdSeconds(MIN_WAIT, MAX_WAIT) / 945;
+    await using shipped = await _startStack({ processes: 1, timeoutScale: scale });
+    await using unshipped = await _startNginx({
+      upstreams: shipped.processes.map((p) => p.port),
+      timeoutScale: scale,
+      readTimeoutSeconds: 60,
+    });
+
+    const started = Date.now();
+    const [kept, cut] = await Promise.all([
+      shipped.get(`${shipped.public}/?uid=long&sign=${await signer.sign("long")}`),
+      shipped.get(`${unshipped.public}/?uid=cut&sign=${await signer.sign("cut")}`),
+    ]);
+    assert.equal(cut.status, 504, "the default timeout cuts the hold");
+    assert.equal(kept.status, 200);
+    assert.equal(kept.body, STOP);
+    const heldMs = Date.now() - started;
+    assert.ok(heldMs >= 3_000, `held the whole schedule, ${heldMs} ms`);
+
+    // nginx closed the cut poll's upstream connection, so the process stopped
+    // holding it: a message pushed now waits for the next poll.
+    const metrics = await shipped.get(`${shipped.processes[0].origin}/metrics`);
+    assert.match(metrics.body, /^longpoll_abandoned_total 1$/m);
+    await shipped.redis.cli("LPUSH", "Q/MSGcut", '{"kept":true}');
+    const next = await shipped.get(`${shipped.public}/?uid=cut&sign=${await signer.sign("cut")}`);
+    assert.equal(next.body, '{"kept":true}');
+  }),
+);
+
+Deno.test(
+  redisTest(
+    "nginx: a rolling restart answers stop or a message, never 502, loses nothing",
+    async () => {
+      await using stack = await _startStack({ processes: 3, drainWindow: 1 });
+      const uids = Array.from({ length: 9 }, (_, i) => `r${i}`);
+      const received = new Map(uids.map((uid) => [uid, [] as string[]]));
+      const answers: { uid: string; status: number; body: string; addr: string; at: number }[] = [];
+      const stopAll = new AbortController();
+      const signs = new Map(
+        await Promise.all(uids.map(async (uid) => [uid, await signer.sign(uid)] as const)),
+      );
+
+      // Each client polls again at once after every answer, as the front end does.
+      const clients = uids.map(async (uid) => {
+        while (!stopAll.signal.aborted) {
+          let response: Response;
+          try {
+            response = await fetch(`${stack.public}/?uid=${uid}&sign=${signs.get(uid)}`, {
+              client: stack.client,
+              signal: stopAll.signal,
+            });
+          } catch (error) {
+            if (stopAll.signal.aborted) return;
+            throw error;
+          }
+          const body = await response.text().catch(() => "");
+          if (stopAll.signal.aborted) return;
+          const addr = response.headers.get("x-upstream-addr") ?? "";
+          answers.push({ uid, status: response.status, body, addr, at: Date.now() });
+          if (response.status === 200 && body !== STOP) received.get(uid)!.push(body);
+          if (body === STOP) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      });
+      const published = new Map(uids.map((uid) => [uid, [] as string[]]));
+      let batch = 0;
+      const publishBatch = async () => {
+        const n = batch++;
+        await Promise.all(uids.map((uid) => {
+          const message = JSON.stringify({ uid, n });
+          published.get(uid)!.push(message);
+          return stack.redis.cli("LPUSH", `Q/MSG${uid}`, message);
+        }));
+      };
+
+      try {
+        await stack.waitUntilHeld(uids.length);
+        await publishBatch();
+        const sigterms: { addr: string; at: number }[] = [];
+        for (const index of [0, 1]) {
+          const server = stack.processes[index];
+          // Every client polls again after the last batch; wait until all are
+          // held, and this process holds some of them.
+          await stack.waitUntilHeld(uids.length);
+          await _waitFor(
+            async () => await _held(server) > 0,
+            10_000,
+            () => `process ${index} holds no poll to drain`,
+          );
+          sigterms.push({ addr: `127.0.0.1:${server.port}`, at: Date.now() });
+          const exited = server.stop("SIGTERM");
+          await publishBatch(); // during the drain
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await publishBatch();
+          assert.equal(await exited, 0, server.output());
+          await publishBatch(); // while it is down
+          await stack.restart(index);
+          await publishBatch();
+        }
+        await _waitFor(
+          () => uids.every((uid) => received.get(uid)!.length >= published.get(uid)!.length),
+          15_000,
+          () => `received ${JSON.stringify([...received])} of ${JSON.stringify([...published])}`,
+        );
+
+        const bad = answers.filter((a) => a.status !== 200);
+        assert.deepEqual(bad, [], "every answer through nginx is 200");
+        for (const a of answers) {
+          assert.ok(a.body === STOP || published.get(a.uid)!.includes(a.body), a.body);
+        }
+        for (const uid of uids) {
+          assert.deepEqual(received.get(uid), published.get(uid), `${uid}: all, once, in order`);
+        }
+        for (const { addr, at } of sigterms) {
+          assert.ok(
+            answers.some((a) => a.addr === addr && a.body === STOP && a.at >= at),
+            `${addr} answered its held polls with the stop code while draining`,
+          );
+        }
+      } finally {
+        stopAll.abort();
+        await Promise.allSettled(clients);
+      }
+      await Promise.all(clients);
+    },
+  ),
+);
+
+// ---------------------------------------------------------------------------
+
+interface _Stack extends AsyncDisposable {
+  readonly redis: RedisServer;
+  readonly processes: ServeProcess[];
+  /** The public listener of nginx: `http://127.0.0.1:<port>`. */
+  readonly public: string;
+  /** The internal (publish) listener of nginx. */
+  readonly internal: string;
+  readonly client: Deno.HttpClient;
+  /** A signed poll through nginx's public listener. */
+  poll(uid: string): Promise<Response>;
+  /** Fetches and reads the whole answer. */
+  get(url: string, init?: RequestInit): Promise<_Answer>;
+  /** Waits until the processes hold `count` polls between them. */
+  waitUntilHeld(count: number): Promise<void>;
+  /** Starts process `index` again on its port. */
+  restart(index: number): Promise<void>;
+}
+
+interface _Answer {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+async function _startStack(
+  options: { processes: number; timeoutScale?: number; drainWindow?: number },
+): Promise<_Stack> {
+  await using cleanup = new AsyncDisposableStack();
+  const redis = cleanup.use(await startRedisServer());
+  const env = {
+    REDIS_URL: redis.url,
+    MIN_WAIT: String(MIN_WAIT),
+    MAX_WAIT: String(MAX_WAIT),
+    DRAIN_WINDOW: String(options.drainWindow ?? 1),
+    SIGN_SECRET: SECRET,
+    PUBLISH_TOKEN: TOKEN,
+    NO_COLOR: "1",
+  };
+  const start = async (port: number) => {
+    const server = await startServe({ ...env, PORT: String(port) });
+    await _waitFor(
+      async () => (await _status(`${server.origin}/readyz`)) === 200,
+      10_000,
+      server.output,
+    );
+    return server;
+  };
+  const processes = await Promise.all(
+    Array.from({ length: options.processes }, () => start(freePort())),
+  );
+  cleanup.defer(() => Promise.all(processes.map((p) => p[Symbol.asyncDispose]())).then(() => {}));
+  const nginx = cleanup.use(
+    await _startNginx({ upstreams: processes.map((p) => p.port), ...options }),
+  );
+  const client = Deno.createHttpClient({});
+  cleanup.defer(() => client.close());
+  const get = async (url: string, init: RequestInit = {}): Promise<_Answer> => {
+    const response = await fetch(url, { ...init, client });
+    return {
+      status: response.status,
+      body: await response.text(),
+      headers: Object.fromEntries(response.headers),
+    };
+  };
+  const moved = cleanup.move();
+  return {
+    redis,
+    processes,
+    public: nginx.public,
+    internal: nginx.internal,
+    client,
+    get,
+    async poll(uid) {
+      return await fetch(`${nginx.public}/?uid=${uid}&sign=${await signer.sign(uid)}`, { client });
+    },
+    async waitUntilHeld(count) {
+      await _waitFor(
+        async () => (await Promise.all(processes.map(_held))).reduce((a, b) => a + b) === count,
+        10_000,
+        () => `waiting for ${count} held polls`,
+      );
+    },
+    async restart(index) {
+      await processes[index][Symbol.asyncDispose]();
+      processes[index] = await start(processes[index].port);
+    },
+    [Symbol.asyncDispose]: () => moved.disposeAsync(),
+  };
+}
+
+interface _Nginx extends AsyncDisposable {
+  readonly public: string;
+  readonly internal: string;
+}
+
+/**
+ * Runs nginx on the shipped site file, rendered for the test: upstream
+ * ports, listen ports and log paths replaced, and proxy_read_timeout /
+ * proxy_next_upstream_timeout multiplied by `timeoutScale`.
+ * `readTimeoutSeconds` replaces the shipped proxy_read_timeout first (60 is
+ * nginx's own default).
+ */
+async function _startNginx(
+  options: { upstreams: number[]; timeoutScale?: number; readTimeoutSeconds?: number },
+): Promise<_Nginx> {
+  const dir = await Deno.makeTempDir({ prefix: "longpoll-nginx-" });
+  const publicPort = freePort();
+  const internalPort = freePort();
+  const site = _renderSite({
+    dir,
+    publicPort,
+    internalPort,
+    upstreams: options.upstreams,
+    timeoutScale: options.timeoutScale ?? 1,
+    readTimeoutSeconds: options.readTimeoutSeconds,
+  });
+  await Deno.writeTextFile(`${dir}/site.conf`, site);
+  await Deno.writeTextFile(
+    `${dir}/nginx.conf`,
+    [
+      "worker_processes 1;",
+      "events { worker_connections 1024; }",
+      "http {",
+      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
+        (kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;`,
+      ),
+      `  include ${dir}/site.conf;`,
+      "}",
+    ].join("\n"),
+  );
+  const nginx = new Deno.Command("nginx", {
+    args: [
+      "-p",
+      dir,
+      "-c",
+      `${dir}/nginx.conf`,
+      "-e",
+      `${dir}/error.log`,
+      "-g",
+      `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log info;`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(nginx.stderr).text();
+  let exited = false;
+  nginx.status.then(() => (exited = true));
+  const dispose = async () => {
+    if (!exited) {
+      const workers = await _children(nginx.pid);
+      nginx.kill("SIGTERM");
+      const timer = setTimeout(() => {
+        for (const pid of [nginx.pid, ...workers]) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      }, 5_000);
+      await nginx.status;
+      clearTimeout(timer);
+    }
+    await stderr;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await _waitFor(
+      async () => {
+        if (exited) throw new Error(`Cannot start nginx: ${await stderr}\n${site}`);
+        return await _canConnect(publicPort) && await _canConnect(internalPort);
+      },
+      10_000,
+      () => "waiting for nginx to listen",
+    );
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return {
+    public: `http://127.0.0.1:${publicPort}`,
+    internal: `http://127.0.0.1:${internalPort}`,
+    [Symbol.asyncDispose]: dispose,
+  };
+}
+
+/** The shipped site file with the test's ports, paths and timeouts. */
+function _renderSite(options: {
+  dir: string;
+  publicPort: number;
+  internalPort: number;
+  upstreams: number[];
+  timeoutScale: number;
+  readTimeoutSeconds?: number;
+}): string {
+  let site = SHIPPED;
+  const replaceOnce = (pattern: RegExp, by: (match: string, ...groups: string[]) => string) => {
+    const count = site.match(new RegExp(pattern.source, "gm"))?.length ?? 0;
+    assert.equal(count, 1, `the shipped nginx.conf has one line matching ${pattern}`);
+    site = site.replace(new RegExp(pattern.source, "m"), by);
+  };
+  // The four upstream servers become the test's processes.
+  const servers = /^(\s*)server 127\.0\.0\.1:888[5-8]( [^;]*)?;\n/gm;
+  assert.equal(site.match(servers)?.length, 4, "the shipped upstream has 8885–8888");
+  let first = true;
+  site = site.replace(servers, (_line, indent: string, params = "") => {
+    if (!first) return "";
+    first = false;
+    return options.upstreams.map((port) => `${indent}server 127.0.0.1:${port}${params};\n`)
+      .join("");
+  });
+  replaceOnce(
+    /^(\s*)listen 80 /,
+    (_m, indent) => `${indent}listen 127.0.0.1:${options.publicPort} `,
+  );
+  replaceOnce(
+    /^(\s*)listen 127\.0\.0\.1:8880;/,
+    (_m, indent) => `${indent}listen 127.0.0.1:${options.internalPort};`,
+  );
+  site = site.replaceAll("/var/log/nginx/", `${options.dir}/`);
+  if (options.readTimeoutSeconds !== undefined) {
+    replaceOnce(
+      /proxy_read_timeout \d+s;/,
+      () => `proxy_read_timeout ${options.readTimeoutSeconds}s;`,
+    );
+  }
+  site = site.replace(
+    /(proxy_read_timeout|proxy_next_upstream_timeout) (\d+)s;/g,
+    (_m, name: string, seconds: string) =>
+      `${name} ${Math.max(1, Math.round(Number(seconds) * 1000 * options.timeoutScale))}ms;`,
+  );
+  // Test-only: which process answered.
+  replaceOnce(
+    /^(\s*)location = \/ \{\n/,
+    (line, indent) => `${line}${indent}    add_header X-Upstream-Addr $upstream_addr always;\n`,
+  );
+  return site;
+}
+
+function _shippedReadTimeout(): number {
+  const match = /^\s*proxy_read_timeout (\d+)s;/m.exec(SHIPPED);
+  assert.ok(match, "deploy/nginx.conf sets proxy_read_timeout in seconds");
+  return Number(match[1]);
+}
+
+/** Seconds a poll is held with no message: the sum of the doubling waits ≤ max. */
+function _holdSeconds(minWait: number, maxWait: number): number {
+  let total = 0;
+  for (let wait = minWait; wait <= maxWait; wait *= 2) total += wait;
+  return total;
+}
+
+/** Asks the same path of a process directly and of nginx, and compares. */
+async function _assertSame(stack: _Stack, path: string, init: RequestInit = {}): Promise<void> {
+  const direct = await stack.get(stack.processes[0].origin + path, init);
+  const proxied = await stack.get(stack.public + path, init);
+  assert.deepEqual(_pick(proxied), _pick(direct), `${init.method ?? "GET"} ${path.slice(0, 80)}`);
+}
+
+/** What must come through nginx unchanged: status, body and the headers that matter. */
+function _pick(answer: _Answer): _Answer {
+  return {
+    status: answer.status,
+    body: answer.body,
+    headers: Object.fromEntries(
+      ["content-type", "cache-control", "x-content-type-options", "allow", "retry-after"]
+        .map((name) => [name, answer.headers[name]]),
+    ),
+  };
+}
+
+async function _held(server: ServeProcess): Promise<number> {
+  const response = await fetch(`${server.origin}/metrics`);
+  const text = await response.text();
+  return Number(/^longpoll_held_polls (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+async function _status(url: string): Promise<number> {
+  try {
+    const response = await fetch(url);
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+async function _canConnect(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function _children(pid: number): Promise<number[]> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
+    return text.trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function _waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  describe: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms: ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Redis outages and graceful drain: held polls outlive a Redis restart,
+ * /readyz follows the outage, and SIGTERM answers held polls with the stop
+ * code over the drain window, pops nothing new, and exits in time.
+ */
+import assert from "node:assert/strict";
+import { createServer } from "../src/server.ts";
+import { RedisStore } from "../src/store/redis.ts";
+import { redisTest, startRedisServer } from "./_redis_server.ts";
+import { startServe } from "./_serve_process.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+Deno.test(
+  redisTest(
+    "outage: held polls outlive a Redis restart and get what was pushed around it",
+    async () => {
+      await using redis = await startRedisServer();
+      const store = new RedisStore({ url: redis.url });
+      assert.equal(await store.whenReady(5000), true);
+      try {
+        const server = createServer({ store, minWait: 60, maxWait: 60, onError: () => {} });
+        const get = (path: string) => server.fetch(new Request(`http://x${path}`));
+        const polls = Array.from({ length: 10 }, (_, i) => get(`/?uid=held${i}`));
+        await waitFor("10 held polls", () => server.handler.held === 10);
+
+        await redis.stop();
+        await waitFor("the store to notice", () => !store.ready);
+        const started = performance.now();
+        const refused = await get("/?uid=newcomer");
+        assert.equal(refused.status, 503, "a poll during the outage");
+        assert.ok(performance.now() - started < 2000);
+        assert.equal(refused.headers.get("retry-after"), "1");
+        assert.equal((await get("/readyz")).status, 503, "/readyz during the outage");
+        assert.equal(server.handler.held, 10, "held polls are still held");
+
+        await redis.restart();
+        // Pushed before our connections are back: heard by the re-check.
+        for (let i = 0; i < 5; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `early${i}`);
+        await waitFor("the store to reconnect", () => store.ready);
+        await waitFor("/readyz", async () => (await get("/readyz")).status === 200);
+        // Pushed after: heard by notification.
+        await sleep(100);
+        for (let i = 5; i < 10; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `late${i}`);
+        const bodies = await Promise.all(polls.map(async (poll) => await (await poll).text()));
+        assert.deepEqual(bodies, [
+          ...Array.from({ length: 5 }, (_, i) => `early${i}`),
+          ...Array.from({ length: 5 }, (_, i) => `late${i + 5}`),
+        ]);
+      } finally {
+        await store.close();
+      }
+    },
+  ),
+);
+
+Deno.test(
+  redisTest(
+    "outage: data queued before a Redis restart survives it (AOF) and is delivered",
+    async () => {
+      await using redis = await startRedisServer();
+      await redis.cli("LPUSH", "Q/MSGkept", "queued before");
+      await redis.stop();
+      await redis.restart();
+      const store = new RedisStore({ url: redis.url });
+      assert.equal(await store.whenReady(5000), true);
+      try {
+        const server = createServer({ store });
+        const response = await server.fetch(new Request("http://x/?uid=kept"));
+        assert.equal(await response.text(), "queued before");
+      } finally {
+        await store.close();
+      }
+    },
+  ),
+);
+
+Deno.test(
+  redisTest(
+    "drain: SIGTERM answers held polls with the stop code over the window, pops nothing new, exits in time",
+    async () => {
+      await using redis = await startRedisServer();
+      await using server = await startServe({
+        REDIS_URL: redis.url,
+        MIN_WAIT: "60",
+        MAX_WAIT: "60",
+        DRAIN_WINDOW: "1",
+      });
+      const held = 40;
+      const answers = Array.from({ length: held }, async (_, i) => {
+        const response = await fetch(`${server.origin}/?uid=d${i}`);
+        return { body: await response.text(), at: performance.now() };
+      });
+      await waitFor("the held polls", async () => {
+        const metrics = await (await fetch(`${server.origin}/metrics`)).text();
+        return metrics.includes(`longpoll_held_polls ${held}`);
+      });
+      const signalled = performance.now();
+      const exit = server.stop("SIGTERM");
+      // Pushed during the drain: nothing may pop them.
+      await sleep(50);
+      for (let i = 0; i < held; i++) await redis.cli("LPUSH", `Q/MSGd${i}`, `after-sigterm${i}`);
+      const results = await Promise.all(answers);
+      const code = await exit;
+      const exitedAfter = performance.now() - signalled;
+      assert.equal(code, 0);
+      const bodies = results.map((result) => result.body);
+      const stops = bodies.filter((body) => body === '{"stop":1}').length;
+      const delivered = bodies.filter((body) => body.startsWith("after-sigterm")).length;
+      assert.equal(stops + delivered, held, `every held poll answered: ${bodies.join(" ")}`);
+      // Only a poll already popping at SIGTERM may deliver; the rest stay queued.
+      let queued = 0;
+      for (let i = 0; i < held; i++) queued += Number(await redis.cli("LLEN", `Q/MSGd${i}`));
+      assert.equal(queued + delivered, held, "nothing popped was lost");
+      assert.ok(stops >= held - 2, `${stops} stop codes, ${delivered} deliveries`);
+      const times = results.map((result) => result.at - signalled).sort((a, b) => a - b);
+      assert.ok(
+        times[times.length - 1] - times[0] >= 400,
+        `answers spread over ${times.at(-1)! - times[0]} ms`,
+      );
+      assert.ok(exitedAfter < 1000 + 1000, `exited ${exitedAfter} ms after SIGTERM`);
+      assert.match(server.output(), /SIGTERM: draining 40 held polls over 1000 ms/);
+    },
+  ),
+);
