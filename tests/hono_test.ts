@@ -3,9 +3,7 @@
  * The first test is the README's example, run as it is written there.
  */
 import assert from "node:assert/strict";
-// The lead may move this to the import map; until then the prefix is deliberate.
-// deno-lint-ignore no-import-prefix
-import { Hono } from "npm:hono@4.13.19";
+import { Hono } from "hono";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
 
 Deno.test("hono: the README example serves polls next to the app's own routes", async () => {

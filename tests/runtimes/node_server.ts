@@ -7,9 +7,7 @@
  *
  * @module
  */
-// The lead may move this to the import map; until then the prefix is deliberate.
-// deno-lint-ignore no-import-prefix
-import { serve } from "npm:@hono/node-server@2.1.9";
+import { serve } from "@hono/node-server";
 import process from "node:process";
 import { createRuntimeApp } from "./_app.ts";
 
