@@ -77,7 +77,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     "redisUrl",
     "unset",
     "`redis://…`; unset means the in-memory store",
-    _nonEmpty,
+    _redisUrl,
   ),
   _setting("KEY_PREFIX", "keyPrefix", "Q/MSG", "list key = prefix + uid", (text) => text),
   _setting(
@@ -296,6 +296,14 @@ function _nonNegative(text: string): number {
     throw new Error("expected a number of at least 0");
   }
   return value;
+}
+
+function _redisUrl(text: string): string {
+  if (text.includes(",")) {
+    throw new Error("expected one redis:// URL (Redis Cluster is not supported yet)");
+  }
+  if (!/^rediss?:\/\/[^\s]+$/.test(text)) throw new Error("expected a redis:// or rediss:// URL");
+  return text;
 }
 
 function _nonEmpty(text: string): string {
