@@ -74,7 +74,10 @@ async function stop(signal: string): Promise<void> {
   const drained = server.drain({ windowMs });
   await Promise.all([drained, http.shutdown()]);
   await store.close();
-  console.log("stopped");
+  const metrics = server.handler.metrics;
+  console.log(
+    `stopped after delivering ${metrics.delivered} messages (${metrics.timeouts} timeouts, ${metrics.drained} drained, ${metrics.pushedBack} pushed back)`,
+  );
   Deno.exit(0);
 }
 Deno.addSignalListener("SIGINT", () => stop("SIGINT"));

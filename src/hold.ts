@@ -136,12 +136,21 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
   }
 
   /** Watches the uid and makes the first pop. */
-  start(): void {
+  /**
+   * Watches the uid and makes the first pop; or, when the caller has made
+   * that pop already and found nothing (`firstPop`), goes straight to
+   * waiting, popping again only if a wake came in meanwhile.
+   */
+  start(firstPop?: { readonly woken: boolean }): void {
     if (this.#signal?.aborted) return this.#end("gone");
     this.#context.watch(this);
     this.#signal?.addEventListener("abort", this);
     this.#scheduledPollDue = true;
-    this.#poll();
+    if (firstPop === undefined) this.#poll();
+    else {
+      this.#wokenWhilePopping = firstPop.woken;
+      this.#foundNothing();
+    }
   }
 
   /** The store says a message may be there: pop now. */
@@ -207,6 +216,10 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
       return this.#end("message", message);
     }
     if (this.#ended) return;
+    this.#foundNothing();
+  }
+
+  #foundNothing(): void {
     if (this.#draining) return this.#end("drain");
     if (this.#superseded) return this.#end("superseded");
     if (!this.#waiting) {
@@ -217,7 +230,8 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     }
     if (this.#wokenWhilePopping) {
       this.#wokenWhilePopping = false;
-      return this.#poll();
+      this.#poll();
+      return;
     }
     if (this.#scheduledPollDue) this.#scheduleNext();
   }

@@ -108,7 +108,11 @@ Deno.test("config: bad values are refused with the source and the value in the m
     [[], { MIN_WAIT: "0" }, 'Cannot read "MIN_WAIT": expected a number above 0, got "0"'],
     [[], { MIN_WAIT: "" }, 'Cannot read "MIN_WAIT": expected a number above 0, got ""'],
     [[], { MAX_WAIT: "-5" }, 'Cannot read "MAX_WAIT": expected a number of at least 0, got "-5"'],
-    [[], { REDIS_URL: "" }, 'Cannot read "REDIS_URL": expected a value, got ""'],
+    [
+      [],
+      { REDIS_URL: "" },
+      'Cannot read "REDIS_URL": expected a redis:// or rediss:// URL, got ""',
+    ],
     [
       [],
       { EARLY_HEADERS: "maybe" },

@@ -1,4 +1,5 @@
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
+import { Fifo } from "./fifo.ts";
 import { WaiterRegistry } from "./waiters.ts";
 
 /**
@@ -18,7 +19,7 @@ import { WaiterRegistry } from "./waiters.ts";
  */
 export class MemoryStore implements MessageStore {
   readonly kind: string = "memory";
-  readonly #queues = new Map<string, string[]>();
+  readonly #queues = new Map<string, Fifo>();
   readonly #waiters = new WaiterRegistry();
   readonly #inFlight = new Map<string, Map<string, _Lease>>();
   #closed = false;
@@ -45,7 +46,7 @@ export class MemoryStore implements MessageStore {
   pushBack(uid: string, message: string): Promise<void> {
     if (this.#closed) return _closed("push back");
     const queue = this.#queues.get(uid);
-    if (queue === undefined) this.#queues.set(uid, [message]);
+    if (queue === undefined) this.#queues.set(uid, _fifoOf(message));
     else queue.unshift(message);
     this.#waiters.wake(uid);
     return Promise.resolve();
@@ -54,7 +55,7 @@ export class MemoryStore implements MessageStore {
   publish(uid: string, message: string): Promise<void> {
     if (this.#closed) return _closed("publish");
     const queue = this.#queues.get(uid);
-    if (queue === undefined) this.#queues.set(uid, [message]);
+    if (queue === undefined) this.#queues.set(uid, _fifoOf(message));
     else queue.push(message);
     this.#waiters.wake(uid);
     return Promise.resolve();
@@ -123,6 +124,12 @@ export class MemoryStore implements MessageStore {
     this.#closed = true;
     return Promise.resolve();
   }
+}
+
+function _fifoOf(message: string): Fifo {
+  const queue = new Fifo();
+  queue.push(message);
+  return queue;
 }
 
 interface _Lease {
