@@ -4,6 +4,8 @@
  * with a line saying so; `REQUIRE_REDIS=1` turns that skip into a failure.
  */
 
+import { RedisStore, type RedisStoreOptions } from "../src/store/redis.ts";
+
 /** True when a `redis-server` binary can be run. */
 export const haveRedis: boolean = await _canRun("redis-server");
 
@@ -106,6 +108,21 @@ export async function startRedisServer(
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * A RedisStore on `server`, connected and subscribed; `await using` closes it.
+ */
+export async function connectStore(
+  server: RedisServer,
+  options: RedisStoreOptions = {},
+): Promise<RedisStore> {
+  const store = new RedisStore({ url: server.url, ...options });
+  if (!await store.whenReady(5000)) {
+    await store.close();
+    throw new Error(`Cannot connect a RedisStore to ${server.url} within 5 s`);
+  }
+  return store;
 }
 
 /** A TCP port that was free a moment ago. */

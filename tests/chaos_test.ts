@@ -10,6 +10,7 @@ import { createClient } from "redis";
 import { type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
 import { type ServeProcess, startServe } from "./_serve_process.ts";
 import { freePort } from "./_redis_server.ts";
+import { sleep } from "./_wait.ts";
 
 const UIDS = 300;
 const PER_UID = 20;
@@ -18,8 +19,6 @@ const PUSH_SECONDS = 8;
 const DEADLINE_MS = 45_000;
 const QUIET_MS = 6_000;
 const STOP_CODE = '{"stop":1}';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
 function random(seed: number): () => number {

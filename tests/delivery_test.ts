@@ -11,17 +11,8 @@ import {
 } from "../mod.ts";
 import { inFlightKey, RedisStore } from "../src/store/redis.ts";
 import { GatedStore } from "./_gated_store.ts";
-import { redisTest, startRedisServer } from "./_redis_server.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
+import { waitFor } from "./_wait.ts";
 
 interface Delivery {
   status: number;
@@ -194,28 +185,23 @@ Deno.test(redisTest("redis: in-flight data sits in the queue's cluster hash slot
 Deno.test(
   redisTest("redis: at-least-once keeps the message in Redis until acknowledged", async () => {
     await using server = await startRedisServer();
-    const store = new RedisStore({ url: server.url });
-    assert.equal(await store.whenReady(5000), true);
-    try {
-      const handler = createLongPollHandler({
-        store,
-        atLeastOnce: true,
-        minWait: 0.05,
-        maxWait: 0.05,
-      });
-      await server.cli("LPUSH", "Q/MSG6", "payload");
-      const delivered = await poll(handler, "uid=6");
-      assert.equal(delivered.body, "payload");
-      assert.equal(await server.cli("LLEN", "Q/MSG6"), "0");
-      assert.match(
-        await server.cli("HGET", "{Q/MSG6}:inflight", delivered.ack!),
-        /^\d+\|1\|payload$/,
-      );
-      await poll(handler, `uid=6&ack=${delivered.ack}`);
-      assert.equal(await server.cli("EXISTS", "{Q/MSG6}:inflight"), "0");
-    } finally {
-      await store.close();
-    }
+    await using store = await connectStore(server);
+    const handler = createLongPollHandler({
+      store,
+      atLeastOnce: true,
+      minWait: 0.05,
+      maxWait: 0.05,
+    });
+    await server.cli("LPUSH", "Q/MSG6", "payload");
+    const delivered = await poll(handler, "uid=6");
+    assert.equal(delivered.body, "payload");
+    assert.equal(await server.cli("LLEN", "Q/MSG6"), "0");
+    assert.match(
+      await server.cli("HGET", "{Q/MSG6}:inflight", delivered.ack!),
+      /^\d+\|1\|payload$/,
+    );
+    await poll(handler, `uid=6&ack=${delivered.ack}`);
+    assert.equal(await server.cli("EXISTS", "{Q/MSG6}:inflight"), "0");
   }),
 );
 

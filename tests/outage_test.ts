@@ -5,59 +5,44 @@
  */
 import assert from "node:assert/strict";
 import { createServer } from "../src/server.ts";
-import { RedisStore } from "../src/store/redis.ts";
-import { redisTest, startRedisServer } from "./_redis_server.ts";
+import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
 import { startServe } from "./_serve_process.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { sleep, waitFor } from "./_wait.ts";
 
 Deno.test(
   redisTest(
     "outage: held polls outlive a Redis restart and get what was pushed around it",
     async () => {
       await using redis = await startRedisServer();
-      const store = new RedisStore({ url: redis.url });
-      assert.equal(await store.whenReady(5000), true);
-      try {
-        const server = createServer({ store, minWait: 60, maxWait: 60, onError: () => {} });
-        const get = (path: string) => server.fetch(new Request(`http://x${path}`));
-        const polls = Array.from({ length: 10 }, (_, i) => get(`/?uid=held${i}`));
-        await waitFor("10 held polls", () => server.handler.held === 10);
+      await using store = await connectStore(redis);
+      const server = createServer({ store, minWait: 60, maxWait: 60, onError: () => {} });
+      const get = (path: string) => server.fetch(new Request(`http://x${path}`));
+      const polls = Array.from({ length: 10 }, (_, i) => get(`/?uid=held${i}`));
+      await waitFor("10 held polls", () => server.handler.held === 10);
 
-        await redis.stop();
-        await waitFor("the store to notice", () => !store.ready);
-        const started = performance.now();
-        const refused = await get("/?uid=newcomer");
-        assert.equal(refused.status, 503, "a poll during the outage");
-        assert.ok(performance.now() - started < 2000);
-        assert.equal(refused.headers.get("retry-after"), "1");
-        assert.equal((await get("/readyz")).status, 503, "/readyz during the outage");
-        assert.equal(server.handler.held, 10, "held polls are still held");
+      await redis.stop();
+      await waitFor("the store to notice", () => !store.ready);
+      const started = performance.now();
+      const refused = await get("/?uid=newcomer");
+      assert.equal(refused.status, 503, "a poll during the outage");
+      assert.ok(performance.now() - started < 2000);
+      assert.equal(refused.headers.get("retry-after"), "1");
+      assert.equal((await get("/readyz")).status, 503, "/readyz during the outage");
+      assert.equal(server.handler.held, 10, "held polls are still held");
 
-        await redis.restart();
-        // Pushed before our connections are back: heard by the re-check.
-        for (let i = 0; i < 5; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `early${i}`);
-        await waitFor("the store to reconnect", () => store.ready);
-        await waitFor("/readyz", async () => (await get("/readyz")).status === 200);
-        // Pushed after: heard by notification.
-        await sleep(100);
-        for (let i = 5; i < 10; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `late${i}`);
-        const bodies = await Promise.all(polls.map(async (poll) => await (await poll).text()));
-        assert.deepEqual(bodies, [
-          ...Array.from({ length: 5 }, (_, i) => `early${i}`),
-          ...Array.from({ length: 5 }, (_, i) => `late${i + 5}`),
-        ]);
-      } finally {
-        await store.close();
-      }
+      await redis.restart();
+      // Pushed before our connections are back: heard by the re-check.
+      for (let i = 0; i < 5; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `early${i}`);
+      await waitFor("the store to reconnect", () => store.ready);
+      await waitFor("/readyz", async () => (await get("/readyz")).status === 200);
+      // Pushed after: heard by notification.
+      await sleep(100);
+      for (let i = 5; i < 10; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `late${i}`);
+      const bodies = await Promise.all(polls.map(async (poll) => await (await poll).text()));
+      assert.deepEqual(bodies, [
+        ...Array.from({ length: 5 }, (_, i) => `early${i}`),
+        ...Array.from({ length: 5 }, (_, i) => `late${i + 5}`),
+      ]);
     },
   ),
 );
@@ -70,15 +55,10 @@ Deno.test(
       await redis.cli("LPUSH", "Q/MSGkept", "queued before");
       await redis.stop();
       await redis.restart();
-      const store = new RedisStore({ url: redis.url });
-      assert.equal(await store.whenReady(5000), true);
-      try {
-        const server = createServer({ store });
-        const response = await server.fetch(new Request("http://x/?uid=kept"));
-        assert.equal(await response.text(), "queued before");
-      } finally {
-        await store.close();
-      }
+      await using store = await connectStore(redis);
+      const server = createServer({ store });
+      const response = await server.fetch(new Request("http://x/?uid=kept"));
+      assert.equal(await response.text(), "queued before");
     },
   ),
 );

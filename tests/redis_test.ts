@@ -7,130 +7,96 @@ import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
 import { GatedStore } from "./_gated_store.ts";
-import { freePort, redisTest, startRedisServer } from "./_redis_server.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { connectStore, freePort, redisTest, startRedisServer } from "./_redis_server.ts";
+import { sleep, waitFor } from "./_wait.ts";
 
 Deno.test(redisTest("redis: a plain LPUSH producer reaches a waiting poll", async () => {
   await using redis = await startRedisServer();
-  const store = new RedisStore({ url: redis.url });
-  assert.equal(await store.whenReady(5000), true);
-  try {
-    const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
-    const poll = handler(new Request("http://x/?uid=42&sign=x"));
-    await waitFor("the poll to be held", () => handler.held === 1);
-    await redis.cli("LPUSH", "Q/MSG42", '{"hi":1}');
-    const response = await poll;
-    assert.equal(response.status, 200);
-    assert.equal(await response.text(), '{"hi":1}');
-    assert.equal(await redis.cli("LLEN", "Q/MSG42"), "0");
-  } finally {
-    await store.close();
-  }
+  await using store = await connectStore(redis);
+  const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+  const poll = handler(new Request("http://x/?uid=42&sign=x"));
+  await waitFor("the poll to be held", () => handler.held === 1);
+  await redis.cli("LPUSH", "Q/MSG42", '{"hi":1}');
+  const response = await poll;
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), '{"hi":1}');
+  assert.equal(await redis.cli("LLEN", "Q/MSG42"), "0");
 }));
 
 Deno.test(redisTest("redis: messages already queued come out oldest first", async () => {
   await using redis = await startRedisServer();
-  const store = new RedisStore({ url: redis.url, keyPrefix: "app:" });
-  assert.equal(await store.whenReady(5000), true);
-  try {
-    await redis.cli("LPUSH", "app:7", "first", "second", "third");
-    const handler = createLongPollHandler({ store });
-    const bodies = [];
-    for (let i = 0; i < 3; i++) {
-      bodies.push(await (await handler(new Request("http://x/?uid=7"))).text());
-    }
-    assert.deepEqual(bodies, ["first", "second", "third"]);
-  } finally {
-    await store.close();
+  await using store = await connectStore(redis, { keyPrefix: "app:" });
+  await redis.cli("LPUSH", "app:7", "first", "second", "third");
+  const handler = createLongPollHandler({ store });
+  const bodies = [];
+  for (let i = 0; i < 3; i++) {
+    bodies.push(await (await handler(new Request("http://x/?uid=7"))).text());
   }
+  assert.deepEqual(bodies, ["first", "second", "third"]);
 }));
 
 Deno.test(
   redisTest("redis: a message popped after the client left goes back to the head", async () => {
     await using redis = await startRedisServer();
-    const redisStore = new RedisStore({ url: redis.url });
-    assert.equal(await redisStore.whenReady(5000), true);
+    await using redisStore = await connectStore(redis);
     const store = new GatedStore(redisStore);
-    try {
-      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
-      const client = new AbortController();
-      const poll = handler(new Request("http://x/?uid=9", { signal: client.signal }));
-      await waitFor("the poll to be held", () => handler.held === 1);
-      const { paused, release } = store.pauseNextPop();
-      await redis.cli("LPUSH", "Q/MSG9", "older", "newer");
-      assert.equal(await paused, "older", "the wake popped the oldest message");
-      client.abort();
-      release();
-      await poll;
-      await waitFor("the push back", () => handler.metrics.pushedBack === 1);
-      assert.deepEqual((await redis.cli("LRANGE", "Q/MSG9", "0", "-1")).split("\n"), [
-        "newer",
-        "older",
-      ]);
-      assert.equal(await redis.cli("RPOP", "Q/MSG9"), "older", "it is next in line");
-      assert.equal(handler.held, 0);
-    } finally {
-      await store.close();
-    }
+    const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+    const client = new AbortController();
+    const poll = handler(new Request("http://x/?uid=9", { signal: client.signal }));
+    await waitFor("the poll to be held", () => handler.held === 1);
+    const { paused, release } = store.pauseNextPop();
+    await redis.cli("LPUSH", "Q/MSG9", "older", "newer");
+    assert.equal(await paused, "older", "the wake popped the oldest message");
+    client.abort();
+    release();
+    await poll;
+    await waitFor("the push back", () => handler.metrics.pushedBack === 1);
+    assert.deepEqual((await redis.cli("LRANGE", "Q/MSG9", "0", "-1")).split("\n"), [
+      "newer",
+      "older",
+    ]);
+    assert.equal(await redis.cli("RPOP", "Q/MSG9"), "older", "it is next in line");
+    assert.equal(handler.held, 0);
   }),
 );
 
 Deno.test(redisTest("redis: a client that leaves stops the polling", async () => {
   await using redis = await startRedisServer();
-  const redisStore = new RedisStore({ url: redis.url });
-  assert.equal(await redisStore.whenReady(5000), true);
+  await using redisStore = await connectStore(redis);
   const store = new GatedStore(redisStore);
-  try {
-    const handler = createLongPollHandler({ store, minWait: 0.05, maxWait: 60 });
-    const client = new AbortController();
-    const poll = handler(new Request("http://x/?uid=5", { signal: client.signal }));
-    await waitFor("the poll to be held", () => handler.held === 1);
-    client.abort();
-    await poll;
-    assert.equal(handler.held, 0);
-    assert.equal(handler.metrics.abandoned, 1);
-    const popsWhenGone = store.pops;
-    await redis.cli("LPUSH", "Q/MSG5", "kept");
-    // Longer than several scheduled waits of 50 ms: nothing may pop any more.
-    await sleep(400);
-    assert.equal(store.pops, popsWhenGone, "no pop after the client left");
-    assert.equal(await redis.cli("LRANGE", "Q/MSG5", "0", "-1"), "kept");
-  } finally {
-    await store.close();
-  }
+  const handler = createLongPollHandler({ store, minWait: 0.05, maxWait: 60 });
+  const client = new AbortController();
+  const poll = handler(new Request("http://x/?uid=5", { signal: client.signal }));
+  await waitFor("the poll to be held", () => handler.held === 1);
+  client.abort();
+  await poll;
+  assert.equal(handler.held, 0);
+  assert.equal(handler.metrics.abandoned, 1);
+  const popsWhenGone = store.pops;
+  await redis.cli("LPUSH", "Q/MSG5", "kept");
+  // Longer than several scheduled waits of 50 ms: nothing may pop any more.
+  await sleep(400);
+  assert.equal(store.pops, popsWhenGone, "no pop after the client left");
+  assert.equal(await redis.cli("LRANGE", "Q/MSG5", "0", "-1"), "kept");
 }));
 
 Deno.test(
   redisTest("redis: one command and one subscriber connection, whatever the polls", async () => {
     await using redis = await startRedisServer();
-    const store = new RedisStore({ url: redis.url });
-    assert.equal(await store.whenReady(5000), true);
-    try {
-      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
-      const clients = Array.from({ length: 200 }, () => new AbortController());
-      const polls = clients.map((client, i) =>
-        handler(new Request(`http://x/?uid=u${i}`, { signal: client.signal }))
-      );
-      await waitFor("200 held polls", () => handler.held === 200);
-      const names = (await redis.cli("CLIENT", "LIST"))
-        .split("\n")
-        .map((line) => /name=(\S*)/.exec(line)?.[1])
-        .filter((name) => name !== "");
-      assert.deepEqual(names.sort(), ["longpoll", "longpoll-subscriber"]);
-      for (const client of clients) client.abort();
-      await Promise.all(polls);
-    } finally {
-      await store.close();
-    }
+    await using store = await connectStore(redis);
+    const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+    const clients = Array.from({ length: 200 }, () => new AbortController());
+    const polls = clients.map((client, i) =>
+      handler(new Request(`http://x/?uid=u${i}`, { signal: client.signal }))
+    );
+    await waitFor("200 held polls", () => handler.held === 200);
+    const names = (await redis.cli("CLIENT", "LIST"))
+      .split("\n")
+      .map((line) => /name=(\S*)/.exec(line)?.[1])
+      .filter((name) => name !== "");
+    assert.deepEqual(names.sort(), ["longpoll", "longpoll-subscriber"]);
+    for (const client of clients) client.abort();
+    await Promise.all(polls);
   }),
 );
 
@@ -160,33 +126,28 @@ Deno.test(
     "redis: a Redis that stops answering gets 503 within 2 s, and loses nothing",
     async () => {
       await using redis = await startRedisServer();
-      const store = new RedisStore({ url: redis.url, commandTimeoutMs: 500 });
-      assert.equal(await store.whenReady(5000), true);
+      await using store = await connectStore(redis, { commandTimeoutMs: 500 });
       const pid = Number(/process_id:(\d+)/.exec(await redis.cli("INFO", "server"))?.[1]);
       await redis.cli("LPUSH", "Q/MSG3", "survivor");
+      const handler = createLongPollHandler({ store, onError: () => {} });
+      Deno.kill(pid, "SIGSTOP");
+      const started = performance.now();
+      let response: Response;
       try {
-        const handler = createLongPollHandler({ store, onError: () => {} });
-        Deno.kill(pid, "SIGSTOP");
-        const started = performance.now();
-        let response: Response;
-        try {
-          response = await handler(new Request("http://x/?uid=3"));
-        } finally {
-          Deno.kill(pid, "SIGCONT");
-        }
-        const elapsed = performance.now() - started;
-        assert.equal(response.status, 503);
-        assert.ok(elapsed < 2000, `answered in ${elapsed} ms`);
-        // The RPOP runs once Redis wakes; the late message is pushed back.
-        await waitFor(
-          "the late pop to be pushed back",
-          async () => (await redis.cli("LRANGE", "Q/MSG3", "0", "-1")) === "survivor",
-        );
-        const again = await handler(new Request("http://x/?uid=3"));
-        assert.equal(await again.text(), "survivor");
+        response = await handler(new Request("http://x/?uid=3"));
       } finally {
-        await store.close();
+        Deno.kill(pid, "SIGCONT");
       }
+      const elapsed = performance.now() - started;
+      assert.equal(response.status, 503);
+      assert.ok(elapsed < 2000, `answered in ${elapsed} ms`);
+      // The RPOP runs once Redis wakes; the late message is pushed back.
+      await waitFor(
+        "the late pop to be pushed back",
+        async () => (await redis.cli("LRANGE", "Q/MSG3", "0", "-1")) === "survivor",
+      );
+      const again = await handler(new Request("http://x/?uid=3"));
+      assert.equal(await again.text(), "survivor");
     },
   ),
 );

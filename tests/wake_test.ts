@@ -5,20 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, type LongPollHandler } from "../mod.ts";
-import { RedisStore } from "../src/store/redis.ts";
 import { GatedStore } from "./_gated_store.ts";
-import { type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
+import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
 import { startServe } from "./_serve_process.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { sleep, waitFor } from "./_wait.ts";
 
 /** The answer, or a failure once `ms` pass: a poll held for its 60 s wait fails the test. */
 async function answeredWithin(poll: Promise<Response>, ms: number): Promise<string> {
@@ -31,12 +21,6 @@ async function answeredWithin(poll: Promise<Response>, ms: number): Promise<stri
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function openStore(redis: RedisServer, options = {}) {
-  const store = new RedisStore({ url: redis.url, ...options });
-  assert.equal(await store.whenReady(5000), true);
-  return store;
 }
 
 async function heldPoll(
@@ -53,16 +37,12 @@ Deno.test(
     "wake: a plain LPUSH wakes a held poll long before its next scheduled poll",
     async () => {
       await using redis = await startRedisServer();
-      const store = await openStore(redis);
-      try {
-        assert.equal(store.notificationsOn, true);
-        const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
-        const { poll } = await heldPoll(handler, "42");
-        await redis.cli("LPUSH", "Q/MSG42", "now");
-        assert.equal(await answeredWithin(poll, 5000), "now");
-      } finally {
-        await store.close();
-      }
+      await using store = await connectStore(redis);
+      assert.equal(store.notificationsOn, true);
+      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+      const { poll } = await heldPoll(handler, "42");
+      await redis.cli("LPUSH", "Q/MSG42", "now");
+      assert.equal(await answeredWithin(poll, 5000), "now");
     },
   ),
 );
@@ -71,15 +51,11 @@ Deno.test(
   redisTest("wake: notification flags are added to those already set, never removed", async () => {
     await using redis = await startRedisServer();
     await redis.cli("CONFIG", "SET", "notify-keyspace-events", "Kx");
-    const store = await openStore(redis);
-    try {
-      const flags = (await redis.cli("CONFIG", "GET", "notify-keyspace-events")).split("\n")[1] ??
-        "";
-      for (const flag of ["K", "x", "E", "l"]) {
-        assert.ok(flags.includes(flag), `"${flags}" has ${flag}`);
-      }
-    } finally {
-      await store.close();
+    await using _store = await connectStore(redis); // it sets the flags when it connects
+    const flags = (await redis.cli("CONFIG", "GET", "notify-keyspace-events")).split("\n")[1] ??
+      "";
+    for (const flag of ["K", "x", "E", "l"]) {
+      assert.ok(flags.includes(flag), `"${flags}" has ${flag}`);
     }
   }),
 );
@@ -90,21 +66,17 @@ Deno.test(
     async () => {
       await using redis = await startRedisServer({ extraArgs: ["--rename-command", "CONFIG", ""] });
       const warnings: string[] = [];
-      const store = await openStore(redis, {
+      await using store = await connectStore(redis, {
         onWarning: (message: string) => warnings.push(message),
       });
-      try {
-        await waitFor("the warning", () => warnings.length === 1);
-        assert.match(warnings[0], /Cannot turn on keyspace notifications/);
-        assert.match(warnings[0], /notify-keyspace-events El/);
-        assert.equal(store.notificationsOn, false);
-        const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
-        const { poll } = await heldPoll(handler, "7");
-        await store.publish("7", "through the wake channel");
-        assert.equal(await answeredWithin(poll, 5000), "through the wake channel");
-      } finally {
-        await store.close();
-      }
+      await waitFor("the warning", () => warnings.length === 1);
+      assert.match(warnings[0], /Cannot turn on keyspace notifications/);
+      assert.match(warnings[0], /notify-keyspace-events El/);
+      assert.equal(store.notificationsOn, false);
+      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+      const { poll } = await heldPoll(handler, "7");
+      await store.publish("7", "through the wake channel");
+      assert.equal(await answeredWithin(poll, 5000), "through the wake channel");
     },
   ),
 );
@@ -114,91 +86,75 @@ Deno.test(
     "wake: with notifications and the wake channel off, the backoff schedule still delivers",
     async () => {
       await using redis = await startRedisServer();
-      const store = await openStore(redis, { notifications: "off" });
-      try {
-        const flags = (await redis.cli("CONFIG", "GET", "notify-keyspace-events")).split("\n")[1] ??
-          "";
-        assert.equal(flags, "", "Redis was left alone");
-        const handler = createLongPollHandler({ store, minWait: 0.4, maxWait: 10 });
-        const started = performance.now();
-        const { poll } = await heldPoll(handler, "safety");
-        // A plain LPUSH publishes no wake, and no notification is on.
-        await redis.cli("LPUSH", "Q/MSGsafety", "late but delivered");
-        assert.equal(await answeredWithin(poll, 5000), "late but delivered");
-        const elapsed = performance.now() - started;
-        assert.ok(
-          elapsed >= 390,
-          `delivered by the scheduled poll at 0.4 s, not earlier (${elapsed} ms)`,
-        );
-      } finally {
-        await store.close();
-      }
+      await using store = await connectStore(redis, { notifications: "off" });
+      const flags = (await redis.cli("CONFIG", "GET", "notify-keyspace-events")).split("\n")[1] ??
+        "";
+      assert.equal(flags, "", "Redis was left alone");
+      const handler = createLongPollHandler({ store, minWait: 0.4, maxWait: 10 });
+      const started = performance.now();
+      const { poll } = await heldPoll(handler, "safety");
+      // A plain LPUSH publishes no wake, and no notification is on.
+      await redis.cli("LPUSH", "Q/MSGsafety", "late but delivered");
+      assert.equal(await answeredWithin(poll, 5000), "late but delivered");
+      const elapsed = performance.now() - started;
+      assert.ok(
+        elapsed >= 390,
+        `delivered by the scheduled poll at 0.4 s, not earlier (${elapsed} ms)`,
+      );
     },
   ),
 );
 
 Deno.test(redisTest("wake: a push that fails wakes nobody", async () => {
   await using redis = await startRedisServer();
-  const store = await openStore(redis);
-  try {
-    await redis.cli("SET", "Q/MSGbad", "not a list");
-    let wakes = 0;
-    store.watch("bad", { wake: () => wakes++ });
-    await assert.rejects(store.publish("bad", "lost?"), /WRONGTYPE/);
-    // A wake would arrive within milliseconds; give it ample time.
-    await store.publish("good", "x");
-    await sleep(200);
-    assert.equal(wakes, 0);
-  } finally {
-    await store.close();
-  }
+  await using store = await connectStore(redis);
+  await redis.cli("SET", "Q/MSGbad", "not a list");
+  let wakes = 0;
+  store.watch("bad", { wake: () => wakes++ });
+  await assert.rejects(store.publish("bad", "lost?"), /WRONGTYPE/);
+  // A wake would arrive within milliseconds; give it ample time.
+  await store.publish("good", "x");
+  await sleep(200);
+  assert.equal(wakes, 0);
 }));
 
 Deno.test(
   redisTest("wake: a push between a poll's RPOP and its wait is delivered at once", async () => {
     await using redis = await startRedisServer();
-    const redisStore = await openStore(redis);
+    await using redisStore = await connectStore(redis);
     const store = new GatedStore(redisStore);
-    try {
-      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
-      const { paused, release } = store.pauseNextPop();
-      const poll = handler(new Request("http://x/?uid=race"));
-      assert.equal(await paused, null, "the first RPOP found nothing");
-      // The push lands after that RPOP, and its notification arrives while
-      // the poll has not yet seen the empty answer.
-      let notified = false;
-      redisStore.watch("race", { wake: () => (notified = true) });
-      await redis.cli("LPUSH", "Q/MSGrace", "in the gap");
-      await waitFor("the notification", () => notified);
-      release();
-      assert.equal(await answeredWithin(poll, 5000), "in the gap");
-    } finally {
-      await store.close();
-    }
+    const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+    const { paused, release } = store.pauseNextPop();
+    const poll = handler(new Request("http://x/?uid=race"));
+    assert.equal(await paused, null, "the first RPOP found nothing");
+    // The push lands after that RPOP, and its notification arrives while
+    // the poll has not yet seen the empty answer.
+    let notified = false;
+    redisStore.watch("race", { wake: () => (notified = true) });
+    await redis.cli("LPUSH", "Q/MSGrace", "in the gap");
+    await waitFor("the notification", () => notified);
+    release();
+    assert.equal(await answeredWithin(poll, 5000), "in the gap");
   }),
 );
 
 Deno.test(
   redisTest("wake: after the subscriber is killed, held uids are checked again", async () => {
     await using redis = await startRedisServer();
-    const store = await openStore(redis);
-    try {
-      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
-      const { poll } = await heldPoll(handler, "gap");
-      // Kill the subscriber and push in one round trip, so the push falls in
-      // the gap before it reconnects: its notification is lost.
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
-      await conn.write(new TextEncoder().encode(
-        "CLIENT KILL TYPE pubsub\r\nLPUSH Q/MSGgap during-the-gap\r\nQUIT\r\n",
-      ));
-      const reply = new TextDecoder().decode(
-        await new Response(conn.readable).arrayBuffer(),
-      );
-      assert.match(reply, /^:1\r\n:1\r\n\+OK/, "one subscriber killed, one push");
-      assert.equal(await answeredWithin(poll, 5000), "during-the-gap");
-    } finally {
-      await store.close();
-    }
+    await using store = await connectStore(redis);
+    const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+    const { poll } = await heldPoll(handler, "gap");
+    // Kill the subscriber and push in one round trip, so the push falls in
+    // the gap before it reconnects: its notification is lost.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+    await conn.write(new TextEncoder().encode(
+      "CLIENT KILL TYPE pubsub\r\nLPUSH Q/MSGgap during-the-gap\r\nQUIT\r\n",
+    ));
+    const reply = new TextDecoder().decode(
+      await new Response(conn.readable).arrayBuffer(),
+    );
+    assert.match(reply, /^:1\r\n:1\r\n\+OK/, "one subscriber killed, one push");
+    assert.equal(await answeredWithin(poll, 5000), "during-the-gap");
   }),
 );
 

@@ -124,6 +124,10 @@ export class MemoryStore implements MessageStore {
     this.#closed = true;
     return Promise.resolve();
   }
+  /** Closes the store at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 function _fifoOf(message: string): Fifo {

@@ -297,6 +297,10 @@ export class RedisStore implements MessageStore {
     }));
     await this.#connected;
   }
+  /** Closes the store at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 
   async #subscribe(): Promise<void> {
     await this.#subscriber.connect();
