@@ -361,7 +361,8 @@ class _LongPoll implements HoldContext {
         this.store.unwatch(uid, firstPop);
       }
       if (waiting === null) {
-        return await this.#poll(request, uid, { callback, cors, ack }, firstPop);
+        // Not awaited: the hold must not keep this frame (URL, query) alive.
+        return this.#poll(request, uid, { callback, cors, ack }, firstPop);
       }
       if (request.signal.aborted) {
         this.metrics.abandoned++;
