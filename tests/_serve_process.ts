@@ -22,7 +22,7 @@ export interface ServeProcess extends AsyncDisposable {
 export async function startServe(env: Record<string, string> = {}): Promise<ServeProcess> {
   const port = Number(env.PORT ?? freePort());
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--unstable-no-legacy-abort", SERVE_ENTRY],
+    args: ["run", "--allow-all", "--unstable-no-legacy-abort", "--unstable-net", SERVE_ENTRY],
     env: { PORT: String(port), HOST: "127.0.0.1", ...env },
     stdout: "piped",
     stderr: "piped",

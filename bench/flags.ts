@@ -1,0 +1,147 @@
+/**
+ * The flags of `deno task bench` and the sizes they choose.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Scenarios that can be chosen. */
+export const SCENARIOS = ["held", "wake", "hit", "scale"] as const;
+/** One scenario. */
+export type Scenario = typeof SCENARIOS[number];
+
+/** What one run does. */
+export interface BenchOptions {
+  /** Scenarios to run. */
+  scenarios: Set<Scenario>;
+  /** Held counts of the held sweep, rising. */
+  heldSteps: number[];
+  /** Wake messages at 10k held (the issue's figure). */
+  wakeMessages: number;
+  /** Wake messages at the other steps. */
+  wakeMessagesOtherSteps: number;
+  /** Timed hit requests per connection. */
+  hitRequests: number;
+  /** Hit connections. */
+  hitConnections: number;
+  /** Server processes of the scale scenario. */
+  scaleProcesses: number;
+  /** Polls per process of the scale scenario. */
+  scalePolls: number;
+  /** Run Nchan beside ours. */
+  nchan: boolean;
+  /** Run ours with early headers too. */
+  early: boolean;
+  /** Markdown output. */
+  out: string;
+  /** SVG chart output; "" for none. */
+  chart: string;
+  /** Sizes in words, for the report. */
+  sizes: string;
+  /** Print usage and stop. */
+  help: boolean;
+}
+
+/** Usage text. */
+export const USAGE = `deno task bench [flags]
+
+  --scenarios held,wake,hit,scale  scenarios to run (default: all)
+  --full                           full sizes: wake 2,000 msgs at every step, hit 64 x 5,000,
+                                   scale 4 x 19,000 (default: wake 2,000 at 10k and 500 at the
+                                   other steps, hit 64 x 1,000, scale 4 x 5,000)
+  --held-steps 1000,5000,10000,19000   held counts of the held/wake sweep
+  --wake-messages N                messages at 10k held (and at every step with --full)
+  --hit-requests N                 timed requests per connection
+  --scale-processes N --scale-polls N  scale scenario: processes and polls per process
+  --no-nchan                       skip the Nchan peer
+  --no-early                       skip ours with EARLY_HEADERS=true
+  --out PATH                       markdown table (default bench/results/latest.md)
+  --chart PATH                     SVG chart (default bench/chart.svg; "" for none)
+`;
+
+/**
+ * Parses the flags.
+ *
+ * @example
+ * ```ts
+ * import { parseBenchFlags } from "./flags.ts";
+ * const options = parseBenchFlags(["--scenarios", "hit", "--no-nchan"]);
+ * console.log([...options.scenarios], options.nchan); // [ "hit" ] false
+ * ```
+ */
+export function parseBenchFlags(args: readonly string[]): BenchOptions {
+  let values;
+  try {
+    values = parseArgs({
+      args: [...args],
+      options: {
+        "scenarios": { type: "string" },
+        "full": { type: "boolean", default: false },
+        "held-steps": { type: "string" },
+        "wake-messages": { type: "string" },
+        "hit-requests": { type: "string" },
+        "scale-processes": { type: "string" },
+        "scale-polls": { type: "string" },
+        "no-nchan": { type: "boolean", default: false },
+        "no-early": { type: "boolean", default: false },
+        "out": { type: "string" },
+        "chart": { type: "string" },
+        "help": { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new Error(`Cannot read flags: ${(error as Error).message}`);
+  }
+  const full = values.full === true;
+  const scenarios = new Set<Scenario>();
+  for (const name of (values.scenarios ?? SCENARIOS.join(",")).split(",")) {
+    const trimmed = name.trim() as Scenario;
+    if (!SCENARIOS.includes(trimmed)) {
+      throw new Error(
+        `Cannot read "--scenarios": expected some of ${SCENARIOS.join(", ")}, got "${name}"`,
+      );
+    }
+    scenarios.add(trimmed);
+  }
+  const heldSteps = values["held-steps"] === undefined
+    ? [1_000, 5_000, 10_000, 19_000]
+    : values["held-steps"].split(",").map((text) => _count("--held-steps", text, 19_500));
+  heldSteps.sort((a, b) => a - b);
+  const wakeMessages = _count("--wake-messages", values["wake-messages"] ?? "2000", 100_000);
+  const options: BenchOptions = {
+    scenarios,
+    heldSteps,
+    wakeMessages,
+    wakeMessagesOtherSteps: full ? wakeMessages : Math.min(500, wakeMessages),
+    hitRequests: _count("--hit-requests", values["hit-requests"] ?? (full ? "5000" : "1000"), 1e6),
+    hitConnections: 64,
+    scaleProcesses: _count("--scale-processes", values["scale-processes"] ?? "4", 16),
+    scalePolls: _count("--scale-polls", values["scale-polls"] ?? (full ? "19000" : "5000"), 19_000),
+    nchan: values["no-nchan"] !== true,
+    early: values["no-early"] !== true,
+    out: values.out ?? new URL("./results/latest.md", import.meta.url).pathname,
+    chart: values.chart ?? new URL("./chart.svg", import.meta.url).pathname,
+    sizes: "",
+    help: values.help === true,
+  };
+  options.sizes =
+    `held steps ${
+      heldSteps.join(", ")
+    }; wake ${wakeMessages} msgs at 10k held, ${options.wakeMessagesOtherSteps} at other steps; hit ${options.hitConnections} conns × ${options.hitRequests} timed requests, best of 3 rounds; ` +
+    `scale ${options.scaleProcesses} × ${options.scalePolls} polls${
+      full ? " (--full)" : " (default sizes)"
+    }`;
+  return options;
+}
+
+function _count(flag: string, text: string, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < 1 || value > max) {
+    throw new Error(
+      `Cannot read "${flag}": expected a whole number from 1 to ${max}, got "${text}"`,
+    );
+  }
+  return value;
+}

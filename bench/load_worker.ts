@@ -1,0 +1,407 @@
+/**
+ * A load-client process: holds polls on raw HTTP/1.1 sockets, publishes and
+ * times wake-ups, and runs keep-alive hit loops. The coordinator
+ * (`load_client.ts`) drives it with JSON lines on stdin; see
+ * `worker_protocol.ts`. One process stays under the 20,000 open files limit.
+ *
+ * @module
+ */
+import net from "node:net";
+import { HttpResponseParser, type ParsedResponse } from "./http_response_parser.ts";
+import { readCpuMs } from "./proc_stats.ts";
+import { RespClient } from "./resp_client.ts";
+import type {
+  CloseReply,
+  FireCommand,
+  FireReply,
+  HitCommand,
+  HitReply,
+  OpenCommand,
+  OpenReply,
+  PublishSpec,
+  StatsReply,
+  WorkerCommand,
+} from "./worker_protocol.ts";
+
+interface _Poll {
+  socket: net.Socket;
+  parser: HttpResponseParser;
+  uid: string;
+  generation: number;
+  state: "connecting" | "held" | "fired" | "dead";
+  firedAt: number;
+  onAnswer: ((response: ParsedResponse) => void) | undefined;
+}
+
+interface _Target {
+  host: string;
+  port: number;
+  path: string;
+  localAddress: string;
+}
+
+const polls: _Poll[] = [];
+const targets: _Target[] = [];
+let errors = 0;
+const unexpected: Record<string, number> = {};
+let closing = false;
+
+const redisClients = new Map<number, RespClient>();
+const httpPublishers = new Map<number, _HttpPublisher>();
+
+function _request(target: _Target, uid: string): string {
+  return `GET ${target.path}${encodeURIComponent(uid)} HTTP/1.1\r\nHost: bench\r\n\r\n`;
+}
+
+function _openPoll(target: _Target, uid: string, onSettled: (ok: boolean) => void): _Poll {
+  const socket = net.connect({
+    host: target.host,
+    port: target.port,
+    localAddress: target.localAddress,
+  });
+  const poll: _Poll = {
+    socket,
+    parser: new HttpResponseParser(),
+    uid,
+    generation: 0,
+    state: "connecting",
+    firedAt: 0,
+    onAnswer: undefined,
+  };
+  socket.setNoDelay(true);
+  socket.setEncoding("latin1");
+  socket.on("connect", () => {
+    poll.state = "held";
+    socket.write(_request(target, uid));
+    onSettled(true);
+  });
+  socket.on("data", (text: string) => {
+    let responses: ParsedResponse[];
+    try {
+      responses = poll.parser.feed(text);
+    } catch {
+      _fail(poll, "parse");
+      return;
+    }
+    for (const response of responses) {
+      if (poll.state === "fired" && poll.onAnswer !== undefined) {
+        const onAnswer = poll.onAnswer;
+        poll.onAnswer = undefined;
+        onAnswer(response);
+      } else {
+        unexpected[response.status] = (unexpected[response.status] ?? 0) + 1;
+        poll.state = "dead";
+        socket.destroy();
+      }
+    }
+  });
+  socket.on("error", () => {
+    if (poll.state === "connecting") onSettled(false);
+    _fail(poll, "error");
+  });
+  socket.on("close", () => _fail(poll, "close"));
+  return poll;
+}
+
+function _fail(poll: _Poll, _why: string): void {
+  if (poll.state === "dead" || closing) {
+    poll.state = "dead";
+    return;
+  }
+  if (poll.state !== "connecting") errors++;
+  poll.state = "dead";
+  poll.socket.destroy();
+  const onAnswer = poll.onAnswer;
+  poll.onAnswer = undefined;
+  onAnswer?.({ status: 0, body: "", close: true });
+}
+
+async function _open(command: OpenCommand): Promise<OpenReply> {
+  const started = performance.now();
+  const deadline = started + command.timeoutMs;
+  let pending = 0;
+  let opened = 0;
+  let failed = 0;
+  let wake: (() => void) | undefined;
+  const settled = (ok: boolean) => {
+    pending--;
+    if (ok) opened++;
+    else failed++;
+    wake?.();
+  };
+  const waitForRoom = (limit: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (pending <= limit || performance.now() > deadline) {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, Math.max(0, deadline - performance.now()));
+      wake = check;
+      check();
+    });
+  for (let i = 0; i < command.count && performance.now() < deadline; i++) {
+    if (pending >= command.maxPending) await waitForRoom(command.maxPending - 1);
+    const target: _Target = {
+      host: command.host,
+      port: command.port,
+      path: command.path,
+      localAddress: command.localAddresses[i % command.localAddresses.length],
+    };
+    targets.push(target);
+    pending++;
+    polls.push(_openPoll(target, `${command.uidPrefix}${i}`, settled));
+  }
+  await waitForRoom(0);
+  return { opened, errors: failed + pending, ms: performance.now() - started };
+}
+
+async function _fire(command: FireCommand): Promise<FireReply> {
+  const poll = polls[command.index];
+  if (poll === undefined || poll.state !== "held") return { error: "not held" };
+  const target = targets[command.index];
+  poll.state = "fired";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ackMs: number | undefined;
+  const answered = new Promise<ParsedResponse | undefined>((resolve) => {
+    poll.onAnswer = resolve;
+    timer = setTimeout(() => resolve(undefined), command.timeoutMs);
+  });
+  const started = performance.now();
+  try {
+    await _publish(command.publish, poll.uid, command.message);
+    ackMs = performance.now() - started;
+  } catch (error) {
+    clearTimeout(timer);
+    poll.onAnswer = undefined;
+    poll.state = "held";
+    return { error: `publish: ${(error as Error).message}` };
+  }
+  const response = await answered;
+  const ms = performance.now() - started;
+  clearTimeout(timer);
+  if (response === undefined) {
+    poll.onAnswer = undefined;
+    _fail(poll, "timeout");
+    return { error: "no answer in time", ackMs };
+  }
+  if (response.status !== 200 || response.body !== command.message) {
+    if ((poll.state as string) !== "dead") _fail(poll, "wrong answer");
+    return { error: `answer ${response.status} "${response.body.slice(0, 60)}"`, ackMs };
+  }
+  // Poll again on the same connection with a fresh uid, so the count held stays put.
+  poll.generation++;
+  poll.uid = `${poll.uid.split("~")[0]}~${poll.generation}`;
+  if (response.close) {
+    const next = _openPoll(target, poll.uid, () => {});
+    polls[command.index] = next;
+  } else {
+    poll.state = "held";
+    poll.socket.write(_request(target, poll.uid));
+  }
+  return { ms, ackMs };
+}
+
+async function _publish(spec: PublishSpec, uid: string, message: string): Promise<void> {
+  if (spec.kind === "redis") {
+    let client = redisClients.get(spec.port);
+    if (client === undefined) {
+      client = await RespClient.connect({ port: spec.port });
+      redisClients.set(spec.port, client);
+    }
+    const reply = await client.command(["LPUSH", `${spec.keyPrefix}${uid}`, message]);
+    if (typeof reply !== "number") throw new Error(`LPUSH answered ${JSON.stringify(reply)}`);
+    return;
+  }
+  let publisher = httpPublishers.get(spec.port);
+  if (publisher === undefined) {
+    publisher = await _HttpPublisher.connect(spec.port);
+    httpPublishers.set(spec.port, publisher);
+  }
+  const response = await publisher.post(`${spec.path}${encodeURIComponent(uid)}`, message);
+  if (response.status >= 300) throw new Error(`publisher answered ${response.status}`);
+}
+
+/** A keep-alive HTTP connection for POSTs, one at a time. */
+class _HttpPublisher {
+  readonly #conn: Deno.TcpConn;
+  readonly #parser = new HttpResponseParser();
+  readonly #buffer = new Uint8Array(16 * 1024);
+  readonly #decoder = new TextDecoder("latin1");
+  readonly #encoder = new TextEncoder();
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  static async connect(port: number): Promise<_HttpPublisher> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    return new _HttpPublisher(conn);
+  }
+
+  async post(path: string, body: string): Promise<ParsedResponse> {
+    const bytes = this.#encoder.encode(body);
+    const head = `POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${bytes.length}\r\n\r\n`;
+    await this.#conn.write(this.#encoder.encode(head + body));
+    for (let round = 0; round < 10_000; round++) {
+      const n = await this.#conn.read(this.#buffer);
+      if (n === null) throw new Error("publisher closed the connection");
+      const done = this.#parser.feed(this.#decoder.decode(this.#buffer.subarray(0, n)));
+      if (done.length > 0) return done[0];
+    }
+    throw new Error("publisher answer never ended");
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // closed
+    }
+  }
+}
+
+async function _hit(command: HitCommand): Promise<HitReply> {
+  const deadline = performance.now() + command.timeoutMs;
+  const conns = await Promise.all(
+    command.paths.map(() => Deno.connect({ hostname: command.host, port: command.port })),
+  );
+  for (const conn of conns) conn.setNoDelay(true);
+  const samples: number[] = [];
+  let count = 0;
+  let failures = 0;
+  const statuses: Record<string, number> = {};
+  const run = async (conn: Deno.TcpConn, path: string, requests: number, timed: boolean) => {
+    const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\n\r\n`);
+    const decoder = new TextDecoder("latin1");
+    const parser = new HttpResponseParser();
+    const buffer = new Uint8Array(16 * 1024);
+    for (let i = 0; i < requests && performance.now() < deadline; i++) {
+      const started = performance.now();
+      await conn.write(request);
+      let response: ParsedResponse | undefined;
+      while (response === undefined) {
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error("server closed the connection");
+        response = parser.feed(decoder.decode(buffer.subarray(0, n)))[0];
+      }
+      if (!timed) continue;
+      if (response.status === 200) {
+        count++;
+        samples.push(performance.now() - started);
+      } else {
+        failures++;
+        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+      }
+    }
+  };
+  const runAll = (requests: number, timed: boolean) =>
+    Promise.all(
+      conns.map((conn, i) =>
+        run(conn, command.paths[i], requests, timed).catch(() => {
+          if (timed) statuses["0"] = (statuses["0"] ?? 0) + 1;
+        })
+      ),
+    );
+  await runAll(command.warmup, false);
+  const cpuBefore = readCpuMs(Deno.pid);
+  const started = performance.now();
+  await runAll(command.requests, true);
+  const ms = performance.now() - started;
+  const cpuMs = readCpuMs(Deno.pid) - cpuBefore;
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // closed
+    }
+  }
+  failures += command.paths.length * command.requests - count - failures;
+  return {
+    count,
+    errors: failures,
+    ms,
+    cpuMs,
+    statuses,
+    samples: samples.map((value) => Math.round(value * 1000) / 1000),
+  };
+}
+
+function _stats(): StatsReply {
+  let held = 0;
+  let headers = 0;
+  for (const poll of polls) {
+    if (poll.state !== "held") continue;
+    held++;
+    if (poll.parser.headersSeen) headers++;
+  }
+  return { held, headers, errors, unexpected };
+}
+
+function _close(): CloseReply {
+  closing = true;
+  let closed = 0;
+  for (const poll of polls) {
+    if (poll.state !== "dead") closed++;
+    poll.state = "dead";
+    poll.socket.destroy();
+  }
+  for (const client of redisClients.values()) client.close();
+  for (const publisher of httpPublishers.values()) publisher.close();
+  return { closed };
+}
+
+async function _handle(command: WorkerCommand): Promise<unknown> {
+  switch (command.op) {
+    case "open":
+      return await _open(command);
+    case "fire":
+      return await _fire(command);
+    case "hit":
+      return await _hit(command);
+    case "stats":
+      return _stats();
+    case "close":
+      return _close();
+  }
+}
+
+function _reply(rid: number, body: unknown): void {
+  console.log(JSON.stringify({ rid, ...(body as object) }));
+}
+
+async function _main(): Promise<void> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const inFlight = new Set<Promise<void>>();
+  for await (const chunk of Deno.stdin.readable) {
+    text += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = text.indexOf("\n")) >= 0) {
+      const line = text.slice(0, newline);
+      text = text.slice(newline + 1);
+      if (line.trim() === "") continue;
+      const command = JSON.parse(line) as WorkerCommand;
+      const task = _handle(command).then(
+        (body) => _reply(command.rid, body),
+        (error) => _reply(command.rid, { error: `worker: ${(error as Error).message}` }),
+      ).then(() => {
+        inFlight.delete(task);
+        if (command.op === "close") Deno.exit(0);
+      });
+      inFlight.add(task);
+    }
+  }
+  // stdin closed: the coordinator is gone, so go too.
+  _close();
+  Deno.exit(0);
+}
+
+if (import.meta.main) await _main();

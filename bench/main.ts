@@ -1,0 +1,242 @@
+/**
+ * `deno task bench`: starts Redis, the project's server and Nchan, runs the
+ * held, wake, hit and scale scenarios on each, prints one table with the
+ * ratios, and writes it to `bench/results/latest.md` with a chart in
+ * `bench/chart.svg`. Every process it starts is stopped before it exits.
+ *
+ * @module
+ */
+import { renderChart } from "./chart.ts";
+import { type BenchOptions, parseBenchFlags, USAGE } from "./flags.ts";
+import { startHelloServer } from "./hello_server.ts";
+import { nchanMissing, startNchan } from "./nchan_server.ts";
+import { measureNotifyCost } from "./notify_cost.ts";
+import { startOurServer } from "./our_server.ts";
+import { initClockTicks } from "./proc_stats.ts";
+import { ProcessGroup } from "./process_group.ts";
+import type { RedisServer } from "./redis_server.ts";
+import { renderReport } from "./report.ts";
+import { type BenchResults, NAMES } from "./results.ts";
+import { runHeldSweep } from "./scenario_held.ts";
+import { runHit } from "./scenario_hit.ts";
+import { runScale } from "./scenario_scale.ts";
+import type { BenchTarget } from "./target.ts";
+
+async function _main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchFlags(Deno.args);
+  } catch (error) {
+    console.error((error as Error).message);
+    console.error(USAGE);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  await initClockTicks();
+  const started = performance.now();
+  const group = new ProcessGroup();
+  const dir = await Deno.makeTempDir({ prefix: "longpoll-bench-" });
+  const onSignal = () => {
+    console.error("Interrupted: stopping every process the bench started");
+    group.stopAll(1_000).finally(() => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // already gone
+      }
+      Deno.exit(130);
+    });
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const missing = options.nchan ? await nchanMissing() : "skipped (--no-nchan)";
+  if (missing !== undefined && options.nchan) {
+    console.log(`Nchan is missing: ${missing}. Showing our figures alone.`);
+  }
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    command: ["deno task bench", ...Deno.args].join(" "),
+    cores: navigator.hardwareConcurrency,
+    cpu: _cpuModel(),
+    code: await _gitDescribe(),
+    denoVersion: `deno ${Deno.version.deno} (V8 ${Deno.version.v8})`,
+    peerVersion: missing === undefined ? await _nginxVersion() : undefined,
+    nchanMissing: missing === undefined ? undefined : `Nchan not run: ${missing}`,
+    sizes: options.sizes,
+    durationSeconds: 0,
+    held: [],
+    hit: [],
+    scale: [],
+  };
+  const log = (line: string) => console.log(line);
+  const ours = (name: string, early: boolean, processes = 1) => (redis: RedisServer) =>
+    startOurServer({ group, dir, redisUrl: redis.url, name, earlyHeaders: early, processes });
+  const nchan = (workers = 1) => (redis: RedisServer): Promise<BenchTarget> =>
+    startNchan({ group, dir, redisPort: redis.port, workers });
+  let failed = false;
+  try {
+    const { scenarios } = options;
+    if (scenarios.has("held") || scenarios.has("wake")) {
+      const steps = scenarios.has("held") ? options.heldSteps : [10_000];
+      const wakeMessages = (n: number) =>
+        !scenarios.has("wake")
+          ? 0
+          : n === 10_000
+          ? options.wakeMessages
+          : options.wakeMessagesOtherSteps;
+      const runs: [string, (redis: RedisServer) => Promise<BenchTarget>][] = [
+        [NAMES.ours, ours(NAMES.ours, false)],
+      ];
+      if (options.early && scenarios.has("held")) {
+        runs.push([NAMES.oursEarly, ours(NAMES.oursEarly, true)]);
+      }
+      if (missing === undefined) runs.push([NAMES.nchan, nchan()]);
+      for (const [name, start] of runs) {
+        log(`held/wake: ${name}, steps ${steps.join(", ")}`);
+        results.held.push(
+          await runHeldSweep({ group, dir, start, steps, wakeMessages, log }),
+        );
+      }
+    }
+    if (scenarios.has("wake")) {
+      log("wake: Redis CPU with and without keyspace notifications, 200,000 LPUSH + RPOP");
+      results.notify = await measureNotifyCost({
+        group,
+        dir,
+        start: ours(NAMES.ours, false),
+        pairs: 200_000,
+      });
+      log(
+        `  notify-keyspace-events "${results.notify.flags}": ${
+          results.notify.onMsPer1k.toFixed(1)
+        } ms per 1,000 pairs, off: ${results.notify.offMsPer1k.toFixed(1)} ms, share ${
+          results.notify.sharePct.toFixed(0)
+        }%`,
+      );
+    }
+    if (scenarios.has("hit")) {
+      const common = {
+        group,
+        dir,
+        connections: options.hitConnections,
+        clients: 1,
+        warmup: 200,
+        requests: options.hitRequests,
+        rounds: 3,
+        log,
+      };
+      log(
+        `hit: ${options.hitConnections} keep-alive connections × ${options.hitRequests}, best of 3 rounds`,
+      );
+      results.hit.push(
+        await runHit({ ...common, start: ours(NAMES.ours, false), preload: "lpush" }),
+      );
+      if (missing === undefined) {
+        results.hit.push(await runHit({ ...common, start: nchan(), preload: "nchan-publish" }));
+      }
+      results.hit.push(
+        await runHit({ ...common, start: () => startHelloServer({ group, dir }), preload: "none" }),
+      );
+    }
+    if (scenarios.has("scale")) {
+      const n = options.scaleProcesses * options.scalePolls;
+      const common = {
+        group,
+        dir,
+        processes: options.scaleProcesses,
+        n,
+        wakeMessages: options.wakeMessages,
+        log,
+      };
+      log(`scale: ${options.scaleProcesses} processes × ${options.scalePolls} polls`);
+      results.scale.push(
+        await runScale({ ...common, start: ours(NAMES.ours, false, options.scaleProcesses) }),
+      );
+      if (missing === undefined) {
+        results.scale.push(await runScale({ ...common, start: nchan(options.scaleProcesses) }));
+      }
+    }
+  } catch (error) {
+    failed = true;
+    console.error(`Cannot finish the bench: ${(error as Error).message}`);
+    console.error(`Logs are kept in ${dir}`);
+  } finally {
+    await group.stopAll();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+  results.durationSeconds = (performance.now() - started) / 1000;
+  const report = renderReport(results);
+  console.log();
+  console.log(report);
+  await Deno.mkdir(new URL(`file://${options.out}/..`).pathname, { recursive: true });
+  await Deno.writeTextFile(options.out, report);
+  await Deno.writeTextFile(
+    options.out.replace(/\.md$/, "") + ".json",
+    JSON.stringify(results, null, 2) + "\n",
+  );
+  console.log(`Wrote ${options.out}`);
+  if (options.chart !== "" && results.held.length > 0) {
+    await Deno.writeTextFile(options.chart, renderChart(results));
+    // The chart is committed: leave it as `deno fmt --check` wants it.
+    await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--quiet", options.chart],
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => undefined);
+    console.log(`Wrote ${options.chart}`);
+  }
+  if (!failed) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  return failed ? 1 : 0;
+}
+
+async function _gitDescribe(): Promise<string> {
+  const run = async (args: string[]) => {
+    const output = await new Deno.Command("git", {
+      args,
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(output.stdout).trim();
+  };
+  try {
+    const commit = await run(["rev-parse", "--short", "HEAD"]);
+    const dirty = await run(["status", "--porcelain", "--", "src", "deploy", "mod.ts"]);
+    return commit === "" ? "unknown" : `${commit}${dirty === "" ? "" : " + uncommitted changes"}`;
+  } catch {
+    return "unknown";
+  }
+}
+
+function _cpuModel(): string {
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(Deno.readTextFileSync("/proc/cpuinfo"));
+    return match?.[1].trim() ?? "unknown CPU";
+  } catch {
+    return "unknown CPU";
+  }
+}
+
+async function _nginxVersion(): Promise<string> {
+  try {
+    const output = await new Deno.Command("nginx", { args: ["-v"], stderr: "piped" }).output();
+    const nginx = new TextDecoder().decode(output.stderr).trim().replace("nginx version: ", "");
+    const dpkg = await new Deno.Command("dpkg-query", {
+      args: ["-W", "-f", "${Version}", "libnginx-mod-nchan"],
+      stdout: "piped",
+      stderr: "null",
+    }).output().catch(() => undefined);
+    const nchan = dpkg === undefined ? "" : new TextDecoder().decode(dpkg.stdout).trim();
+    return `${nginx}, libnginx-mod-nchan ${
+      nchan || "?"
+    } (Redis storage; 1 worker, as many as ours in scale)`;
+  } catch {
+    return "nginx (version unknown)";
+  }
+}
+
+if (import.meta.main) Deno.exit(await _main());

@@ -1,0 +1,114 @@
+/**
+ * Starts the project's server (`deploy/serve.ts`) as one or several
+ * processes on one port.
+ *
+ * @module
+ */
+import { freePort } from "./free_port.ts";
+import type { ProcessGroup, Tracked } from "./process_group.ts";
+import { type BenchTarget, tail, waitFor } from "./target.ts";
+
+/** Options of {@linkcode startOurServer}. */
+export interface OurServerOptions {
+  /** The group that owns the processes. */
+  group: ProcessGroup;
+  /** Directory for the logs. */
+  dir: string;
+  /** Redis URL of the store. */
+  redisUrl: string;
+  /** Name in the table. */
+  name: string;
+  /** Send headers as soon as a poll is held. @default {false} */
+  earlyHeaders?: boolean;
+  /** Number of processes sharing the port (`REUSE_PORT=true` when above 1). @default {1} */
+  processes?: number;
+  /** More settings, e.g. `{ MIN_WAIT: "60" }`. */
+  env?: Record<string, string>;
+}
+
+const SERVE = new URL("../deploy/serve.ts", import.meta.url).pathname;
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/**
+ * Starts `deno run -A --unstable-no-legacy-abort deploy/serve.ts` with Redis
+ * and waits until every process listens.
+ *
+ * @example
+ * ```ts ignore
+ * import { startOurServer } from "./our_server.ts";
+ * import { ProcessGroup } from "./process_group.ts";
+ * await using group = new ProcessGroup();
+ * const ours = await startOurServer({
+ *   group,
+ *   dir: "/tmp",
+ *   redisUrl: "redis://127.0.0.1:6379",
+ *   name: "ours",
+ * });
+ * console.log(ours.port);
+ * ```
+ */
+export async function startOurServer(options: OurServerOptions): Promise<BenchTarget> {
+  const port = freePort();
+  const count = options.processes ?? 1;
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    REDIS_URL: options.redisUrl,
+    DRAIN_WINDOW: "0",
+    EARLY_HEADERS: String(options.earlyHeaders ?? false),
+    REUSE_PORT: String(count > 1),
+    NO_COLOR: "1",
+    ...options.env,
+  };
+  const processes: Tracked[] = [];
+  const logs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const log = `${options.dir}/ours-${port}-${i}.log`;
+    logs.push(log);
+    processes.push(options.group.spawn({
+      name: `${options.name} server ${i}`,
+      command: Deno.execPath(),
+      // Deno 2.9 still gates `Deno.serve({ reusePort })` behind --unstable-net.
+      args: [
+        "run",
+        "--allow-all",
+        "--unstable-no-legacy-abort",
+        "--unstable-net",
+        SERVE,
+      ],
+      env,
+      cwd: ROOT,
+      logFile: log,
+    }));
+  }
+  const exited = new Set<number>();
+  processes.forEach((tracked, i) => tracked.child.status.then(() => exited.add(i)));
+  const up = await waitFor(
+    () => logs.every((log, i) => !exited.has(i) && tail(log, 50).includes("listening on")),
+    30_000,
+  );
+  const stop = () =>
+    Promise.all(processes.map((tracked) => options.group.stop(tracked))).then(() => {});
+  if (!up) {
+    await stop();
+    throw new Error(
+      `Cannot start ${options.name}: not listening within 30 s; log:\n${tail(logs[0], 20)}`,
+    );
+  }
+  return {
+    name: options.name,
+    port,
+    pollPath: "/?uid=",
+    publish: { kind: "redis", port: Number(new URL(options.redisUrl).port), keyPrefix: "Q/MSG" },
+    pids: () => processes.map((tracked) => tracked.child.pid),
+    heldCount: count === 1 ? () => _heldFromMetrics(port) : () => Promise.resolve(undefined),
+    stop,
+  };
+}
+
+async function _heldFromMetrics(port: number): Promise<number | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await response.text();
+  const match = /^longpoll_held_polls (\d+)$/m.exec(text);
+  return match === null ? undefined : Number(match[1]);
+}

@@ -1,0 +1,49 @@
+/**
+ * The figures of one bench run, as the report and the chart read them.
+ *
+ * @module
+ */
+import type { NotifyCost } from "./notify_cost.ts";
+import type { HeldRun } from "./scenario_held.ts";
+import type { HitResult } from "./scenario_hit.ts";
+import type { ScaleResult } from "./scenario_scale.ts";
+
+/** Everything one `deno task bench` run measured. */
+export interface BenchResults {
+  /** ISO date and time of the start. */
+  date: string;
+  /** The command that was run. */
+  command: string;
+  /** Logical CPUs. */
+  cores: number;
+  /** CPU model. */
+  cpu: string;
+  /** The commit measured, and whether the tree had changes. */
+  code: string;
+  /** `deno --version`, first line. */
+  denoVersion: string;
+  /** nginx and Nchan versions, when present. */
+  peerVersion?: string;
+  /** Why Nchan did not run, when it did not. */
+  nchanMissing?: string;
+  /** Sizes used, in words. */
+  sizes: string;
+  /** Wall time of the whole run, in s. */
+  durationSeconds: number;
+  /** Held and wake sweeps: ours (late headers), ours (early headers), Nchan. */
+  held: HeldRun[];
+  /** Hit runs: ours, Nchan, Deno hello world. */
+  hit: HitResult[];
+  /** Scale runs: ours, Nchan. */
+  scale: ScaleResult[];
+  /** Redis CPU spent on keyspace notifications (wake scenario). */
+  notify?: NotifyCost;
+}
+
+/** Names of the targets, as the scenarios report them. */
+export const NAMES = {
+  ours: "ours",
+  oursEarly: "ours, early headers",
+  nchan: "Nchan",
+  hello: "Deno hello world",
+} as const;

@@ -1,0 +1,145 @@
+/**
+ * The commands a load worker takes on stdin and the replies it writes on
+ * stdout, one JSON object per line.
+ *
+ * @module
+ */
+
+/** How a wake message is published. */
+export type PublishSpec =
+  | {
+    /** A plain-client `LPUSH <keyPrefix><uid> <message>` on a raw RESP socket. */
+    kind: "redis";
+    /** Redis port on 127.0.0.1. */
+    port: number;
+    /** List key prefix. */
+    keyPrefix: string;
+  }
+  | {
+    /** An HTTP `POST <path><uid>` with the message as body (Nchan's publisher). */
+    kind: "http";
+    /** Publisher port on 127.0.0.1. */
+    port: number;
+    /** Path and query up to the uid, e.g. `/publish?uid=`. */
+    path: string;
+  };
+
+/** Opens `count` polls and holds them. */
+export interface OpenCommand {
+  op: "open";
+  /** Server address (loopback). */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** Path and query up to the uid, e.g. `/?uid=`. */
+  path: string;
+  /** Uids are `<uidPrefix><index>`. */
+  uidPrefix: string;
+  /** Number of polls to open. */
+  count: number;
+  /** Source addresses, used in turn. */
+  localAddresses: string[];
+  /** Most connects in flight at once. */
+  maxPending: number;
+  /** Gives up on connects still pending after this long. */
+  timeoutMs: number;
+}
+
+/** Publishes one message to the uid of held poll `index`, and times its delivery. */
+export interface FireCommand {
+  op: "fire";
+  /** Index of the held poll in this worker. */
+  index: number;
+  /** The message. */
+  message: string;
+  /** How to publish. */
+  publish: PublishSpec;
+  /** Gives up after this long. */
+  timeoutMs: number;
+}
+
+/** Runs keep-alive requests as fast as possible on a few connections. */
+export interface HitCommand {
+  op: "hit";
+  /** Server address. */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** Request target per connection (one connection each). */
+  paths: string[];
+  /** Untimed requests per connection first. */
+  warmup: number;
+  /** Timed requests per connection. */
+  requests: number;
+  /** Gives up after this long. */
+  timeoutMs: number;
+}
+
+/** Asks for counters. */
+export interface StatsCommand {
+  op: "stats";
+}
+
+/** Closes every connection and exits. */
+export interface CloseCommand {
+  op: "close";
+}
+
+/** Any command, with the request id the reply carries back. */
+export type WorkerCommand =
+  & (OpenCommand | FireCommand | HitCommand | StatsCommand | CloseCommand)
+  & { rid: number };
+
+/** Reply to {@linkcode OpenCommand}. */
+export interface OpenReply {
+  /** Connections made and request written. */
+  opened: number;
+  /** Connects that failed or timed out. */
+  errors: number;
+  /** Time from first connect to last, in ms. */
+  ms: number;
+}
+
+/** Reply to {@linkcode FireCommand}. */
+export interface FireReply {
+  /** Publish to last byte of the poll's response, in ms; absent on error. */
+  ms?: number;
+  /** Publish to the publisher's acknowledgement, in ms. */
+  ackMs?: number;
+  /** What went wrong. */
+  error?: string;
+}
+
+/** Reply to {@linkcode HitCommand}. */
+export interface HitReply {
+  /** Timed responses with status 200. */
+  count: number;
+  /** Failed requests or non-200 answers. */
+  errors: number;
+  /** Wall time of the timed part, in ms. */
+  ms: number;
+  /** Latency of each timed request, in ms. */
+  samples: number[];
+  /** CPU time of the worker during the timed part, in ms. */
+  cpuMs: number;
+  /** Failures by answer status ("0" for a dropped connection). */
+  statuses: Record<string, number>;
+}
+
+/** Reply to {@linkcode StatsCommand}. */
+export interface StatsReply {
+  /** Polls open and waiting. */
+  held: number;
+  /** Of those, the ones whose response head has arrived (early headers). */
+  headers: number;
+  /** Connect failures, resets and closes while held. */
+  errors: number;
+  /** Responses that came while nothing was published for them, by status. */
+  unexpected: Record<string, number>;
+}
+
+/** Reply to {@linkcode CloseCommand}. */
+export interface CloseReply {
+  /** Connections closed. */
+  closed: number;
+}
