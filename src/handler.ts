@@ -1,7 +1,7 @@
 import { type Backoff, exponentialBackoff } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Hold, type HoldContext, type HoldEnd, type Taken } from "./hold.ts";
-import { HttpError } from "./http_error.ts";
+import { clip, HttpError } from "./http_error.ts";
 import { isValidCallback, MAX_CALLBACK_LENGTH, wrapJsonp } from "./jsonp.ts";
 import { Metrics } from "./metrics.ts";
 import { HmacSigner, SignatureError, type VerifySignature } from "./signature.ts";
@@ -318,7 +318,7 @@ class _LongPoll implements HoldContext {
       const method = request.method;
       if (method === "OPTIONS") return this.#preflight(cors);
       if (method !== "GET" && method !== "HEAD") {
-        throw new HttpError(405, `Cannot poll with method "${_clip(method)}": use GET`, {
+        throw new HttpError(405, `Cannot poll with method "${clip(method)}": use GET`, {
           Allow: ALLOW,
         });
       }
@@ -326,7 +326,7 @@ class _LongPoll implements HoldContext {
       if (url === null) {
         throw new HttpError(
           400,
-          `Cannot poll: the request URL "${_clip(request.url)}" is not valid`,
+          `Cannot poll: the request URL "${clip(request.url)}" is not valid`,
         );
       }
       if (url.search.length > this.#maxQueryLength + 1) {
@@ -551,8 +551,13 @@ class _LongPoll implements HoldContext {
   }
 
   #finishStream(poll: _Poll, text: string): void {
-    poll.controller!.enqueue(ENCODER.encode(text));
-    poll.controller!.close();
+    try {
+      poll.controller!.enqueue(ENCODER.encode(text));
+      poll.controller!.close();
+    } catch {
+      // The client is gone: Deno.serve cancels the stream ("resource closed")
+      // from inside enqueue(), so close() throws; uncaught, that kills the process.
+    }
   }
 
   /** The body for `taken`; in at-least-once mode, also watches its lease. */
@@ -705,8 +710,4 @@ function _spread(polls: _Poll[], windowMs: number, clock: Clock): void {
     if (next < polls.length) clock.setTimeout(step, 10);
   };
   step();
-}
-
-function _clip(text: string): string {
-  return text.length > 32 ? `${text.slice(0, 32)}…` : text;
 }

@@ -22,3 +22,17 @@ export class HttpError extends Error {
     this.headers = headers;
   }
 }
+
+/**
+ * Shortens a value quoted in an error message, so a hostile 10 KB value
+ * does not come back whole.
+ *
+ * @example
+ * ```ts
+ * import { clip } from "./http_error.ts";
+ * console.log(clip("x".repeat(100), 8)); // xxxxxxxx…
+ * ```
+ */
+export function clip(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

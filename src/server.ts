@@ -4,7 +4,7 @@ import {
   type LongPollHandler,
   type LongPollOptions,
 } from "./handler.ts";
-import { HttpError } from "./http_error.ts";
+import { clip, HttpError } from "./http_error.ts";
 import { validateUid } from "./uid.ts";
 
 /** Options of {@linkcode createServer}: the handler's, plus the publish route's. */
@@ -88,7 +88,7 @@ export function createServer(options: ServerOptions): Server {
 
   const publish = async (request: Request, url: URL): Promise<Response> => {
     if (request.method !== "POST") {
-      throw new HttpError(405, `Cannot publish with method "${request.method}": use POST`, {
+      throw new HttpError(405, `Cannot publish with method "${clip(request.method)}": use POST`, {
         Allow: "POST",
       });
     }
@@ -114,7 +114,7 @@ export function createServer(options: ServerOptions): Server {
     const url = URL.parse(request.url);
     // A bad Host header (e.g. "a b", "x:99999") makes request.url unparsable.
     if (url === null) {
-      throw new HttpError(400, `Cannot parse the request URL "${_clip(request.url)}"`);
+      throw new HttpError(400, `Cannot parse the request URL "${clip(request.url)}"`);
     }
     switch (url.pathname) {
       case "/":
@@ -139,7 +139,7 @@ export function createServer(options: ServerOptions): Server {
           },
         });
       default:
-        throw new HttpError(404, `Cannot find "${_clip(url.pathname)}"`);
+        throw new HttpError(404, `Cannot find "${clip(url.pathname)}"`);
     }
   };
 
@@ -227,8 +227,4 @@ async function _readBody(request: Request, maxBytes: number): Promise<string> {
   } catch {
     throw new HttpError(400, "Cannot publish: the body is not valid UTF-8");
   }
-}
-
-function _clip(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
 }
