@@ -37,6 +37,7 @@ const server = createServer({
   earlyHeaders: config.earlyHeaders,
   publishToken: config.publishToken,
   openPublish: store.kind === "memory" && loopback,
+  trustedProxies: config.trustedProxies,
   maxBodyBytes: config.maxBodyBytes,
 });
 

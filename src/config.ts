@@ -44,6 +44,8 @@ export interface ServeConfig {
   redisNotifications: "auto" | "off";
   /** Share the port with other processes (SO_REUSEPORT). */
   reusePort: boolean;
+  /** Peers whose X-Real-IP names the client. */
+  trustedProxies: string[];
 }
 
 /** One setting: its variable, default, parser and meaning. */
@@ -185,6 +187,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     "auto",
     "`auto` turns keyspace notifications on; `off` leaves Redis alone",
     (text) => _oneOf(text, ["auto", "off"]),
+  ),
+  _setting(
+    "TRUSTED_PROXIES",
+    "trustedProxies",
+    "127.0.0.1,::1",
+    "peer addresses whose `X-Real-IP` names the client (the nginx in front)",
+    _list,
   ),
   _setting(
     "REUSE_PORT",

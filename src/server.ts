@@ -12,11 +12,17 @@ export interface ServerOptions extends LongPollOptions {
   /** Bearer token that `POST /publish` requires. */
   publishToken?: string;
   /**
-   * Let `POST /publish` in without a token. Meant for the in-memory store
-   * bound to loopback only.
+   * Let `POST /publish` in without a token, from loopback clients only (see
+   * `trustedProxies`). Meant for the in-memory store bound to loopback.
    * @default {false}
    */
   openPublish?: boolean;
+  /**
+   * Peer addresses whose `X-Real-IP` header names the real client, such as
+   * the nginx in front. Any other peer is the client itself.
+   * @default {["127.0.0.1", "::1"]}
+   */
+  trustedProxies?: readonly string[];
   /**
    * Largest `POST /publish` body, in bytes; larger gets 413.
    * @default {65536}
@@ -36,13 +42,25 @@ export interface ServerOptions extends LongPollOptions {
  * ```
  */
 export interface Server {
-  /** Answers any request: `GET /`, `POST /publish`, `/healthz`, `/readyz`, `/metrics`. */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * Answers any request: `GET /`, `POST /publish`, `/healthz`, `/readyz`,
+   * `/metrics`. `info` is the connection, as `Deno.serve` passes it; without
+   * it the caller is taken to be local.
+   */
+  fetch(request: Request, info?: ConnectionInfo): Promise<Response>;
   /** The long-poll handler behind `GET /`. */
   readonly handler: LongPollHandler;
   /** Drains the handler; `/readyz` answers 503 from now on. */
   drain(options?: DrainOptions): Promise<void>;
 }
+
+/** The connection a request came on: `Deno.ServeHandlerInfo` fits. */
+export interface ConnectionInfo {
+  /** The peer's address. */
+  readonly remoteAddr?: { readonly hostname?: string };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 
 const JSON_HEADERS = {
   "Content-Type": "application/json; charset=utf-8",
@@ -86,13 +104,27 @@ export function createServer(options: ServerOptions): Server {
     : new TextEncoder().encode(options.publishToken);
   let draining = false;
 
-  const publish = async (request: Request, url: URL): Promise<Response> => {
+  const trustedProxies = new Set(options.trustedProxies ?? ["127.0.0.1", "::1"]);
+  /** The client's address: the peer's, or X-Real-IP when the peer is a trusted proxy. */
+  const clientAddress = (request: Request, info?: ConnectionInfo): string | undefined => {
+    const peer = info?.remoteAddr?.hostname;
+    if (peer === undefined || !trustedProxies.has(peer)) return peer;
+    return request.headers.get("x-real-ip")?.trim() || peer;
+  };
+
+  const publish = async (
+    request: Request,
+    url: URL,
+    info: ConnectionInfo | undefined,
+  ): Promise<Response> => {
     if (request.method !== "POST") {
       throw new HttpError(405, `Cannot publish with method "${clip(request.method)}": use POST`, {
         Allow: "POST",
       });
     }
-    _authorize(request, token, options.openPublish ?? false);
+    const address = clientAddress(request, info);
+    const local = address === undefined || LOOPBACK.test(address);
+    _authorize(request, token, (options.openPublish ?? false) && local);
     const uid = validateUid(url.searchParams.get("uid"), {
       action: "publish",
       maxBytes: options.maxUidBytes,
@@ -110,7 +142,7 @@ export function createServer(options: ServerOptions): Server {
     return Response.json({ published: true }, { status: 202, headers: JSON_HEADERS });
   };
 
-  const route = (request: Request): Promise<Response> | Response => {
+  const route = (request: Request, info?: ConnectionInfo): Promise<Response> | Response => {
     const url = URL.parse(request.url);
     // A bad Host header (e.g. "a b", "x:99999") makes request.url unparsable.
     if (url === null) {
@@ -120,7 +152,7 @@ export function createServer(options: ServerOptions): Server {
       case "/":
         return handler(request);
       case "/publish":
-        return publish(request, url);
+        return publish(request, url, info);
       case "/healthz":
         return Response.json({ status: "ok" }, { headers: JSON_HEADERS });
       case "/readyz":
@@ -145,9 +177,9 @@ export function createServer(options: ServerOptions): Server {
 
   return {
     handler,
-    async fetch(request) {
+    async fetch(request, info) {
       try {
-        return await route(request);
+        return await route(request, info);
       } catch (error) {
         if (!(error instanceof HttpError)) (options.onError ?? console.error)(error);
         const { status, message, headers } = error instanceof HttpError

@@ -181,3 +181,26 @@ Deno.test("server: an unknown path is a 404", async () => {
   assert.equal(response.headers.get("cache-control"), "no-store");
   assert.deepEqual(await response.json(), { error: 'Cannot find "/nope"' });
 });
+
+Deno.test("server: open publishing admits loopback clients only, judged through trusted proxies", async () => {
+  const server = createServer({ store: new MemoryStore(), openPublish: true });
+  const publish = (peer: string, realIp?: string) =>
+    server.fetch(
+      new Request("http://x/publish?uid=7", {
+        method: "POST",
+        body: "m",
+        headers: realIp === undefined ? {} : { "X-Real-IP": realIp },
+      }),
+      { remoteAddr: { hostname: peer } },
+    );
+  assert.equal((await publish("127.0.0.1")).status, 202, "a local client");
+  assert.equal((await publish("::1")).status, 202, "a local client over IPv6");
+  assert.equal((await publish("127.0.0.1", "127.0.0.1")).status, 202, "local, through nginx");
+  const outside = await publish("127.0.0.1", "203.0.113.9");
+  assert.equal(outside.status, 403, "a remote client through the local nginx");
+  assert.deepEqual(await outside.json(), {
+    error: "Cannot publish: the route is off; set PUBLISH_TOKEN to turn it on",
+  });
+  assert.equal((await publish("203.0.113.9", "127.0.0.1")).status, 403, "a spoofed X-Real-IP");
+  assert.equal((await publish("198.51.100.4")).status, 403, "a remote client");
+});
