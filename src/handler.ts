@@ -539,7 +539,15 @@ class _LongPoll implements HoldContext {
     if (poll.controller === undefined) {
       return this.#answer(200, poll.callback, poll.cors, text, taken);
     }
-    this.#finishStream(poll, text);
+    if (!this.#finishStream(poll, text)) {
+      // Not written: the message goes back, as for any client that left.
+      this.metrics.delivered--;
+      this.metrics.abandoned++;
+      this.#giveBack(poll.uid, taken).then(
+        () => this.messageReturned(),
+        (error) => this.storeFailed(error),
+      );
+    }
     return undefined;
   }
 
@@ -550,13 +558,16 @@ class _LongPoll implements HoldContext {
     return undefined;
   }
 
-  #finishStream(poll: _Poll, text: string): void {
+  /** Writes the last chunk of an early-headers answer; false if the client is gone. */
+  #finishStream(poll: _Poll, text: string): boolean {
     try {
       poll.controller!.enqueue(ENCODER.encode(text));
       poll.controller!.close();
+      return true;
     } catch {
       // The client is gone: Deno.serve cancels the stream ("resource closed")
       // from inside enqueue(), so close() throws; uncaught, that kills the process.
+      return false;
     }
   }
 

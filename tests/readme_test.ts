@@ -19,6 +19,6 @@ Deno.test("readme: the two set-up commands are there", () => {
   assert.match(readme, /npx -y deno@2\.9\.6 task serve/);
   assert.match(readme, /bash \.ci\/run/);
   const ci = Deno.readTextFileSync(new URL("../.ci/run", import.meta.url));
-  const testCommand = "REQUIRE_REDIS=1 deno task test";
+  const testCommand = "REQUIRE_REDIS=1 REQUIRE_BROWSER=1 deno task test";
   assert.ok(readme.includes(testCommand) && ci.includes(testCommand));
 });

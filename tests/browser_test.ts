@@ -1,0 +1,341 @@
+/**
+ * Browser tests: real headless Chromium (Debian's `/usr/bin/chromium`,
+ * driven by npm `playwright-core`) against the server on `Deno.serve`.
+ *
+ * - JSONP through a `<script>` tag delivers a message to the callback, and
+ *   hostile messages arrive as data without running anything.
+ * - CORS: `fetch()` from an allowlisted origin reads a poll; from another
+ *   origin it fails (while JSONP still works there).
+ * - A long-poll loop in the page receives messages in order, then the stop
+ *   code when the hold runs out.
+ *
+ * Where `/usr/bin/chromium` is missing, the tests are skipped with one line
+ * saying so; `REQUIRE_BROWSER=1` turns that skip into a failure.
+ */
+import assert from "node:assert/strict";
+// Pinned inline: only this test needs it (the lead may move it to deno.json "imports").
+import { type Browser, chromium, type Page } from "playwright-core";
+import { createServer, type Server } from "../src/server.ts";
+import { MemoryStore } from "../src/store/memory.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const TESTS = 3;
+const haveChromium = await Deno.stat(CHROMIUM).then((info) => info.isFile, () => false);
+if (!haveChromium) {
+  if (Deno.env.get("REQUIRE_BROWSER") === "1") {
+    throw new Error(`Cannot run browser tests: REQUIRE_BROWSER=1 but ${CHROMIUM} is not found`);
+  }
+  console.log(
+    `Skipping ${TESTS} browser tests: ${CHROMIUM} not found ` +
+      `(install Debian's chromium, or set REQUIRE_BROWSER=1 to fail instead)`,
+  );
+}
+
+/** Runs `fn` with a fresh browser, API server and page origins; cleans up always. */
+function browserTest(name: string, fn: (env: _Env) => Promise<void>): void {
+  Deno.test({
+    name: `browser: ${name}`,
+    ignore: !haveChromium,
+    // playwright-core drives Chromium over a pipe from node:child_process,
+    // whose handles outlive the test by a tick.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      await using env = await _start();
+      await fn(env);
+      assert.deepEqual(env.errors, [], "the server reported errors");
+    },
+  });
+}
+
+browserTest(
+  "JSONP through a <script> tag delivers messages; hostile ones stay data",
+  async (env) => {
+    const page = await env.open(env.allowed);
+    const api = env.api;
+
+    // A plain message, to a callback path.
+    await env.store.publish("j1", '{"hello":"world","n":1}');
+    const plain = await _jsonp(page, `${api}/?uid=j1&jsonCallback=app.onMessage`, "app.onMessage");
+    assert.deepEqual(plain, { loaded: true, calls: [[{ hello: "world", n: 1 }]] });
+
+    // Hostile messages: each must reach the callback as data, exactly.
+    const hostile: [string, unknown][] = [
+      ["</script><script>pwned.push(1)</script>", "</script><script>pwned.push(1)</script>"],
+      ['");pwned.push(2);//', '");pwned.push(2);//'],
+      ["*/pwned.push(3)/*", "*/pwned.push(3)/*"],
+      ["\u2028pwned.push(4)\u2029", "\u2028pwned.push(4)\u2029"],
+      ["pwned.push(5)", "pwned.push(5)"],
+      [
+        '{"a":"</script><script>pwned.push(6)</script>","b":"\u2028\u2029"}',
+        { a: "</script><script>pwned.push(6)</script>", b: "\u2028\u2029" },
+      ],
+      [
+        "not json at all: {'stop':1} \\ \" ' `${pwned.push(7)}`",
+        "not json at all: {'stop':1} \\ \" ' `${pwned.push(7)}`",
+      ],
+      ["})(pwned.push(8)", "})(pwned.push(8)"],
+    ];
+    for (const [i, [message, expected]] of hostile.entries()) {
+      await env.store.publish(`h${i}`, message);
+      const result = await _jsonp(page, `${api}/?uid=h${i}&jsonCallback=onHostile`, "onHostile");
+      assert.deepEqual(result, { loaded: true, calls: [[expected]] }, `hostile message ${i}`);
+    }
+
+    // A refused callback name: a JSON 400 with nosniff, which the browser won't run.
+    await env.store.publish("j2", '{"never":"delivered"}');
+    const refused = await _jsonp(page, `${api}/?uid=j2&jsonCallback=pwned.push(9)//`, "cb");
+    assert.deepEqual(refused, { loaded: false, calls: [] });
+    assert.equal(env.store.size("j2"), 1, "a refused poll must not pop the message");
+
+    assert.deepEqual(await page.evaluate("pwned"), [], "something hostile ran in the page");
+    assert.deepEqual(await page.evaluate("pageErrors"), []);
+  },
+);
+
+browserTest(
+  "fetch() reads a poll from an allowed origin only (CORS); JSONP works anywhere",
+  async (env) => {
+    // Allowed origin: the poll's body is readable.
+    const allowedPage = await env.open(env.allowed);
+    await env.store.publish("c1", '{"cors":"allowed"}');
+    const allowed = await _fetch(allowedPage, `${env.api}/?uid=c1`);
+    assert.deepEqual(allowed, {
+      ok: true,
+      status: 200,
+      body: '{"cors":"allowed"}',
+      cacheControl: "no-store",
+    });
+    // (Access-Control-Allow-Origin itself is not readable from page scripts.)
+    const granted = env.requests.filter((r) => r.path === "/" && r.origin === env.allowed);
+    assert.deepEqual(granted.map((r) => r.allowOrigin), [env.allowed]);
+
+    // Another origin: the request reaches the server, which answers without
+    // Access-Control-Allow-Origin, so the browser refuses to hand it over.
+    const otherPage = await env.open(env.other);
+    const requestsBefore = env.requests.length;
+    const other = await _fetch(otherPage, `${env.api}/?uid=c2`);
+    assert.equal(other.ok, false, `a disallowed origin read the poll: ${JSON.stringify(other)}`);
+    assert.match(String(other.error), /TypeError/);
+    const seen = env.requests.slice(requestsBefore).filter((r) => r.path === "/");
+    assert.equal(seen.length, 1, "the disallowed fetch never reached the server");
+    assert.equal(seen[0].origin, env.other);
+    assert.equal(seen[0].allowOrigin, null);
+
+    // JSONP needs no CORS: the other origin still gets messages that way.
+    await env.store.publish("c3", '{"via":"jsonp"}');
+    const jsonp = await _jsonp(otherPage, `${env.api}/?uid=c3&jsonCallback=cb`, "cb");
+    assert.deepEqual(jsonp, { loaded: true, calls: [[{ via: "jsonp" }]] });
+  },
+);
+
+browserTest(
+  "a long-poll loop in the page gets messages in order, then the stop code",
+  async (env) => {
+    const page = await env.open(env.allowed);
+    // `void`: evaluate must not wait for the loop to finish.
+    await page.evaluate(`void startLoop(${JSON.stringify(`${env.api}/?uid=loop`)}, 3)`);
+
+    // Publish while the page's poll is held: one, then two back to back.
+    await _until(() => env.server.handler.held === 1, "the page's first poll to be held");
+    await env.store.publish("loop", '{"n":1}');
+    await page.waitForFunction("received().length >= 1", undefined, { timeout: 10_000 });
+    await _until(() => env.server.handler.held === 1, "the page's next poll to be held");
+    await env.store.publish("loop", '{"n":2}');
+    await env.store.publish("loop", "third, not JSON");
+
+    await page.waitForFunction("loopDone", undefined, { timeout: 15_000 });
+    const results = await page.evaluate("loopResults") as { status: number; body: string }[];
+    const messages = results.filter((r) => r.body !== '{"stop":1}');
+    assert.deepEqual(messages, [
+      { status: 200, body: '{"n":1}' },
+      { status: 200, body: '{"n":2}' },
+      { status: 200, body: "third, not JSON" },
+    ]);
+    // The loop ends on the stop code, when a hold runs out with nothing.
+    assert.deepEqual(results.at(-1), { status: 200, body: '{"stop":1}' });
+    assert.equal(await page.evaluate("loopError"), null);
+    assert.equal(env.store.size("loop"), 0);
+  },
+);
+
+// ---------------------------------------------------------------------------
+
+interface _Env extends AsyncDisposable {
+  store: MemoryStore;
+  server: Server;
+  /** The API server's origin. */
+  api: string;
+  /** A page origin on the CORS allowlist. */
+  allowed: string;
+  /** A page origin not on it. */
+  other: string;
+  /** What the API server answered, newest last. */
+  requests: { path: string; origin: string | null; status: number; allowOrigin: string | null }[];
+  errors: unknown[];
+  open(origin: string): Promise<Page>;
+}
+
+/** The test page: helpers the tests call through `page.evaluate`. */
+const PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>longpoll browser test</title>
+<script>
+  // Hostile messages push here if they ever run.
+  window.pwned = [];
+  window.pageErrors = [];
+  addEventListener("error", (event) => pageErrors.push(String(event.message)));
+
+  // Loads src as a script; resolves with whether it loaded and what the
+  // callback at callbackPath received.
+  function jsonp(src, callbackPath) {
+    return new Promise((resolve) => {
+      const calls = [];
+      const names = callbackPath.split(".");
+      let owner = window;
+      for (const name of names.slice(0, -1)) owner = owner[name] ??= {};
+      owner[names.at(-1)] = (...args) => calls.push(args);
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = () => resolve({ loaded: true, calls });
+      script.onerror = () => resolve({ loaded: false, calls });
+      document.head.append(script);
+    });
+  }
+
+  async function readPoll(url) {
+    try {
+      const response = await fetch(url);
+      return {
+        ok: true,
+        status: response.status,
+        body: await response.text(),
+        cacheControl: response.headers.get("cache-control"),
+      };
+    } catch (error) {
+      return { ok: false, error: String(error) };
+    }
+  }
+
+  // The classic long-poll loop: poll, handle, poll again. Stops on the stop
+  // code once it has the messages it expects.
+  window.loopResults = [];
+  window.loopDone = false;
+  window.loopError = null;
+  const received = () => loopResults.filter((r) => r.body !== '{"stop":1}');
+  async function startLoop(url, expected) {
+    try {
+      for (;;) {
+        const response = await fetch(url);
+        const body = await response.text();
+        loopResults.push({ status: response.status, body });
+        if (body === '{"stop":1}' && received().length >= expected) break;
+        if (loopResults.length > 50) throw new Error("too many polls");
+      }
+    } catch (error) {
+      loopError = String(error);
+    }
+    loopDone = true;
+  }
+</script>
+<p>longpoll browser test</p>
+`;
+
+async function _start(): Promise<_Env> {
+  await using stack = new AsyncDisposableStack();
+  const store = new MemoryStore();
+  stack.defer(() => store.close());
+
+  const servePage = () => {
+    const http = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () =>
+        new Response(PAGE, {
+          headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
+        }),
+    );
+    stack.defer(() => http.shutdown());
+    return `http://127.0.0.1:${http.addr.port}`;
+  };
+  const allowed = servePage();
+  const other = servePage();
+
+  const errors: unknown[] = [];
+  const requests: _Env["requests"] = [];
+  const server = createServer({
+    store,
+    minWait: 0.2,
+    maxWait: 0.4,
+    corsOrigins: [allowed],
+    onError: (error) => errors.push(error),
+  });
+  const api = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const response = await server.fetch(request);
+    requests.push({
+      path: new URL(request.url).pathname,
+      origin: request.headers.get("origin"),
+      status: response.status,
+      allowOrigin: response.headers.get("access-control-allow-origin"),
+    });
+    return response;
+  });
+  stack.defer(() => api.shutdown());
+  // Held polls end at once with the stop code, so shutdown doesn't wait.
+  stack.defer(() => server.drain());
+
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  stack.defer(() => browser.close());
+
+  const open = async (origin: string) => {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    return page;
+  };
+  const resources = stack.move();
+  return {
+    store,
+    server,
+    api: `http://127.0.0.1:${api.addr.port}`,
+    allowed,
+    other,
+    requests,
+    errors,
+    open,
+    [Symbol.asyncDispose]: () => resources.disposeAsync(),
+  };
+}
+
+/** Loads a JSONP script in the page; see `jsonp` in the page. */
+function _jsonp(
+  page: Page,
+  src: string,
+  callbackPath: string,
+): Promise<{ loaded: boolean; calls: unknown[][] }> {
+  return page.evaluate(`jsonp(${JSON.stringify(src)}, ${JSON.stringify(callbackPath)})`);
+}
+
+/** fetch() in the page; see `readPoll` in the page. */
+function _fetch(page: Page, url: string): Promise<Record<string, unknown>> {
+  return page.evaluate(`readPoll(${JSON.stringify(url)})`);
+}
+
+/** Waits for `condition`, checking every 10 ms, for at most 10 s. */
+async function _until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
