@@ -152,6 +152,7 @@ export class RedisStore implements MessageStore {
   #timeoutTimer: ReturnType<typeof setInterval> | undefined;
   #subscriberReadyBefore = false;
   #subscribed = false;
+  #configured = false;
   #warnedAboutConfig = false;
   #notificationsOn = false;
   #closed = false;
@@ -203,11 +204,13 @@ export class RedisStore implements MessageStore {
   }
 
   /**
-   * Resolves true once both connections are up, or false after `timeoutMs`.
+   * Resolves true once both connections are up, subscribed, and keyspace
+   * notifications configured (or found forbidden); false after `timeoutMs`.
    */
   async whenReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    const up = () => this.#client.isReady && this.#subscriber.isReady && this.#subscribed;
+    const up = () =>
+      this.#client.isReady && this.#subscriber.isReady && this.#subscribed && this.#configured;
     while (Date.now() < deadline && !this.#closed && !up()) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -325,6 +328,14 @@ export class RedisStore implements MessageStore {
   }
 
   async #configureNotifications(): Promise<void> {
+    try {
+      await this.#turnOnNotifications();
+    } finally {
+      this.#configured = true;
+    }
+  }
+
+  async #turnOnNotifications(): Promise<void> {
     if (this.#notifications === "off") return;
     try {
       const current = (await this.#client.configGet("notify-keyspace-events"))[
