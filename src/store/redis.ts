@@ -169,16 +169,25 @@ export class RedisStore implements MessageStore {
     this.#keyEventChannels = [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`];
     const reconnect = exponentialBackoff({ base: 50, max: 1000, jitter: 0.5 });
     const socket = { reconnectStrategy: (retries: number) => reconnect(retries) };
-    this.#client = createClient({
+    const common = {
       url,
-      disableOfflineQueue: true,
       socket,
+      // node-redis 6 gives every command a 5 s timeout of its own: a timer
+      // and an AbortSignal per command, and a timed-out RPOP's message is
+      // dropped when Redis answers late. Pops have this store's own
+      // deadline, which puts such a message back, so the client's is off.
+      commandOptions: { timeout: 0 },
+      // Redis Enterprise maintenance hand-offs: not used, and they cost.
+      maintNotifications: "disabled" as const,
+    };
+    this.#client = createClient({
+      ...common,
+      disableOfflineQueue: true,
       name: "longpoll",
     }) as Client;
     this.#subscriber = createClient({
-      url,
+      ...common,
       disableOfflineQueue: false,
-      socket,
       name: "longpoll-subscriber",
     }) as Client;
     // Errors surface as failed commands and through `ready`; the events only
