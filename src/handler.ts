@@ -226,12 +226,17 @@ class _FirstPop {
   }
 }
 
-/** Wakes a uid's held polls when a lease handed out here runs out. */
+/**
+ * Wakes a uid's held polls when the earliest lease handed out here for it
+ * runs out. One per uid at most, so memory follows the uids, not the
+ * deliveries; a later lease of the same uid is picked up by that wake's
+ * pop, or at the latest by the hold's next scheduled poll.
+ */
 class _LeaseExpiry implements TimerTask {
   _slot?: number;
   constructor(readonly uid: string, readonly owner: _LongPoll) {}
   onTimer(): void {
-    this.owner.wakeUid(this.uid);
+    this.owner.leaseExpired(this);
   }
 }
 
@@ -255,6 +260,7 @@ class _LongPoll implements HoldContext {
   readonly #onError: (error: unknown) => void;
   readonly #held = new Set<_Poll>();
   readonly #heldByUid = new Map<string, _Poll[]>();
+  readonly #leaseExpiries = new Map<string, _LeaseExpiry>();
   readonly #maxPollsPerUid: number;
   readonly #atLeastOnce: boolean;
   readonly #leaseMs: number;
@@ -420,8 +426,9 @@ class _LongPoll implements HoldContext {
     this.store.unwatch(hold.uid, hold);
   }
 
-  wakeUid(uid: string): void {
-    for (const poll of this.#heldByUid.get(uid) ?? []) poll.wake();
+  leaseExpired(expiry: _LeaseExpiry): void {
+    this.#leaseExpiries.delete(expiry.uid);
+    for (const poll of this.#heldByUid.get(expiry.uid) ?? []) poll.wake();
   }
 
   settle(hold: Hold, end: HoldEnd, payload?: unknown): void {
@@ -574,7 +581,11 @@ class _LongPoll implements HoldContext {
   /** The body for `taken`; in at-least-once mode, also watches its lease. */
   #deliveryText(uid: string, taken: Taken, callback: string | null): string {
     if (typeof taken === "string") return callback === null ? taken : wrapJsonp(callback, taken);
-    this.wheel.schedule(new _LeaseExpiry(uid, this), this.#leaseMs);
+    if (!this.#leaseExpiries.has(uid)) {
+      const expiry = new _LeaseExpiry(uid, this);
+      this.#leaseExpiries.set(uid, expiry);
+      this.wheel.schedule(expiry, this.#leaseMs);
+    }
     const redelivered = taken.deliveries > 1;
     if (redelivered) this.metrics.redelivered++;
     return callback === null
