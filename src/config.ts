@@ -212,7 +212,8 @@ export class ConfigError extends Error {
    * @example
    * ```ts
    * import { ConfigError } from "./config.ts";
-   * throw new ConfigError('Cannot read "PORT": expected an integer, got "x"');
+   * const error = new ConfigError('Cannot read "PORT": expected an integer, got "x"');
+   * console.log(error.name); // ConfigError
    * ```
    */
   constructor(message: string) {

@@ -5,7 +5,8 @@
  * @example
  * ```ts
  * import { HttpError } from "./http_error.ts";
- * throw new HttpError(400, 'Cannot poll: "uid" is missing');
+ * const error = new HttpError(400, 'Cannot poll: "uid" is missing');
+ * console.log(error.status); // 400
  * ```
  */
 export class HttpError extends Error {

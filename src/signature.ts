@@ -24,7 +24,8 @@ export class SignatureError extends Error {
    * @example
    * ```ts
    * import { SignatureError } from "./signature.ts";
-   * throw new SignatureError('Cannot verify signature: "exp" has passed', 403);
+   * const error = new SignatureError('Cannot verify signature: "exp" has passed', 403);
+   * console.log(error.status); // 403
    * ```
    */
   constructor(message: string, status: 400 | 403 = 403) {

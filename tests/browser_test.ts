@@ -19,7 +19,7 @@ import { createServer, type Server } from "../src/server.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const TESTS = 3;
+const TESTS = 4;
 const haveChromium = await Deno.stat(CHROMIUM).then((info) => info.isFile, () => false);
 if (!haveChromium) {
   if (Deno.env.get("REQUIRE_BROWSER") === "1") {
@@ -30,6 +30,48 @@ if (!haveChromium) {
       `(install Debian's chromium, or set REQUIRE_BROWSER=1 to fail instead)`,
   );
 }
+
+browserTest("the client module polls, delivers in order, and stops", async (env) => {
+  const page = await env.open(env.allowed);
+  await page.evaluate(async (api) => {
+    const { createLongPollClient } = await import("/client.js");
+    const w = window as unknown as Record<string, unknown>;
+    const received: string[] = [];
+    w.clientReceived = received;
+    w.clientEnded = null;
+    w.client = createLongPollClient({
+      url: `${api}/`,
+      uid: "c1",
+      onMessage: (message: string) => {
+        received.push(message);
+      },
+      onEnd: (reason: string) => (w.clientEnded = reason),
+    });
+    (w.client as { start(): void }).start();
+  }, env.api);
+  await _until(() => env.server.handler.held === 1, "the client's poll to be held");
+  await env.store.publish("c1", '{"n":1}');
+  await env.store.publish("c1", "two");
+  await env.store.publish("c1", '{"n":3}');
+  await _until(() => env.store.size("c1") === 0, "the client to take all three");
+  const received = await page.waitForFunction(
+    () => {
+      const list = (window as unknown as { clientReceived: string[] }).clientReceived;
+      return list.length >= 3 ? list : null;
+    },
+  ).then((handle) => handle.jsonValue());
+  assert.deepEqual(received, ['{"n":1}', "two", '{"n":3}']);
+  const ended = await page.evaluate(() => {
+    const w = window as unknown as { client: { stop(): void }; clientEnded: string | null };
+    w.client.stop();
+    return w.clientEnded;
+  });
+  assert.equal(ended, "stopped");
+  assert.deepEqual(
+    await page.evaluate(() => (window as unknown as { pageErrors: string[] }).pageErrors),
+    [],
+  );
+});
 
 /** Runs `fn` with a fresh browser, API server and page origins; cleans up always. */
 function browserTest(name: string, fn: (env: _Env) => Promise<void>): void {
@@ -241,6 +283,25 @@ const PAGE = `<!doctype html>
 <p>longpoll browser test</p>
 `;
 
+let _bundle: Promise<string> | undefined;
+/** src/client.ts bundled for the browser by `deno bundle`, once per run. */
+function _clientBundle(): Promise<string> {
+  return _bundle ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "longpoll-client-" });
+    const file = `${dir}/client.js`;
+    const entry = new URL("../src/client.ts", import.meta.url).pathname;
+    const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "browser", "--output", file, entry],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(success, `deno bundle src/client.ts: ${new TextDecoder().decode(stderr)}`);
+    const code = await Deno.readTextFile(file);
+    await Deno.remove(dir, { recursive: true });
+    return code;
+  })();
+}
+
 async function _start(): Promise<_Env> {
   await using stack = new AsyncDisposableStack();
   const store = new MemoryStore();
@@ -249,10 +310,14 @@ async function _start(): Promise<_Env> {
   const servePage = () => {
     const http = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
-      () =>
-        new Response(PAGE, {
-          headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
-        }),
+      async (request) =>
+        new URL(request.url).pathname === "/client.js"
+          ? new Response(await _clientBundle(), {
+            headers: { "Content-Type": "text/javascript; charset=utf-8" },
+          })
+          : new Response(PAGE, {
+            headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
+          }),
     );
     stack.defer(() => http.shutdown());
     return `http://127.0.0.1:${http.addr.port}`;
