@@ -87,8 +87,9 @@ Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
 async function openStore(config: ServeConfig): Promise<MessageStore> {
   if (config.redisUrl === undefined) return new MemoryStore();
   const { RedisStore } = await import("../src/store/redis.ts");
+  const urls = config.redisUrl.split(",").map((url) => url.trim());
   const redis = new RedisStore({
-    url: config.redisUrl,
+    ...(urls.length > 1 ? { nodes: urls } : { url: urls[0] }),
     keyPrefix: config.keyPrefix,
     notifications: config.redisNotifications,
   });
@@ -105,9 +106,11 @@ async function openStore(config: ServeConfig): Promise<MessageStore> {
 function describe(config: ServeConfig): string {
   return config.redisUrl === undefined
     ? "memory (set REDIS_URL to use Redis)"
-    : `redis ${redactUrl(config.redisUrl)} prefix "${config.keyPrefix}"`;
+    : `${config.redisUrl.includes(",") ? "redis cluster" : "redis"} ${
+      redactUrl(config.redisUrl)
+    } prefix "${config.keyPrefix}"`;
 }
 
 function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, "//***@");
+  return url.replace(/\/\/([^@/]*)@/g, "//***@");
 }

@@ -78,7 +78,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     "REDIS_URL",
     "redisUrl",
     "unset",
-    "`redis://…`; unset means the in-memory store",
+    "`redis://…`, or a comma-separated list of Redis Cluster nodes; unset means the in-memory store",
     _redisUrl,
   ),
   _setting("KEY_PREFIX", "keyPrefix", "Q/MSG", "list key = prefix + uid", (text) => text),
@@ -309,13 +309,15 @@ function _nonNegative(text: string): number {
 }
 
 function _redisUrl(text: string): string {
-  if (text.includes(",")) {
-    throw new Error("expected one redis:// URL (Redis Cluster is not supported yet)");
+  for (const url of text.split(",")) {
+    if (!/^rediss?:\/\/[^\s]+$/.test(url.trim())) {
+      throw new Error(
+        "expected a redis:// or rediss:// URL, or a comma-separated list of cluster nodes",
+      );
+    }
   }
-  if (!/^rediss?:\/\/[^\s]+$/.test(text)) throw new Error("expected a redis:// or rediss:// URL");
   return text;
 }
-
 function _nonEmpty(text: string): string {
   if (text === "") throw new Error("expected a value");
   return text;

@@ -125,6 +125,60 @@ export async function connectStore(
   return store;
 }
 
+/** A running Redis Cluster of several redis-server processes. */
+export interface RedisCluster extends AsyncDisposable {
+  readonly nodes: RedisServer[];
+  /** `redis://127.0.0.1:<port>` of each node. */
+  readonly urls: string[];
+  /** Runs a redis-cli command in cluster mode (-c), following redirects. */
+  cli(...args: string[]): Promise<string>;
+}
+
+/** Starts `size` masters and joins them into one cluster, all slots covered. */
+export async function startRedisCluster(size = 3): Promise<RedisCluster> {
+  const nodes: RedisServer[] = [];
+  try {
+    for (let i = 0; i < size; i++) {
+      nodes.push(
+        await startRedisServer({
+          extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+        }),
+      );
+    }
+    const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+    const created = await new Deno.Command("redis-cli", {
+      args: ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!created.success) {
+      throw new Error(
+        `Cannot create the cluster: ${new TextDecoder().decode(created.stderr)}`,
+      );
+    }
+    const deadline = Date.now() + 20_000;
+    for (const node of nodes) {
+      while (!(await node.cli("CLUSTER", "INFO")).includes("cluster_state:ok")) {
+        if (Date.now() > deadline) {
+          throw new Error("Cannot create the cluster: no cluster_state:ok");
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } catch (error) {
+    for (const node of nodes) await node[Symbol.asyncDispose]();
+    throw error;
+  }
+  return {
+    nodes,
+    urls: nodes.map((node) => node.url),
+    cli: (...args) => nodes[0].cli("-c", ...args),
+    async [Symbol.asyncDispose]() {
+      for (const node of nodes) await node[Symbol.asyncDispose]();
+    },
+  };
+}
+
 /** A TCP port that was free a moment ago. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

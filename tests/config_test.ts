@@ -111,7 +111,7 @@ Deno.test("config: bad values are refused with the source and the value in the m
     [
       [],
       { REDIS_URL: "" },
-      'Cannot read "REDIS_URL": expected a redis:// or rediss:// URL, got ""',
+      'Cannot read "REDIS_URL": expected a redis:// or rediss:// URL, or a comma-separated list of cluster nodes, got ""',
     ],
     [
       [],

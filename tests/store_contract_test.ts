@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { MemoryStore, type MessageStore } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
-import { redisTest, startRedisServer } from "./_redis_server.ts";
+import { redisTest, startRedisCluster, startRedisServer } from "./_redis_server.ts";
 
 interface StoreFixture extends AsyncDisposable {
   store: MessageStore;
@@ -124,6 +124,25 @@ defineContract("redis", async () => {
     },
   };
 }, redisTest);
+
+// One cluster for the whole contract (creating one takes seconds); each
+// check gets its own store and key prefix.
+Deno.test(redisTest("redis cluster store: the contract, on 3 masters", async () => {
+  await using cluster = await startRedisCluster();
+  for (const [index, [name, check]] of contract.entries()) {
+    const store = new RedisStore({ nodes: cluster.urls, keyPrefix: `c${index}:` });
+    try {
+      assert.equal(await store.whenReady(10_000), true, `${name}: ready`);
+      await check(store);
+    } catch (error) {
+      throw new Error(`redis cluster store: ${name}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      await store.close();
+    }
+  }
+}));
 
 Deno.test("memory store: a closed store refuses work and is not ready", async () => {
   const store = new MemoryStore();

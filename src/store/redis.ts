@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { createClient, type RedisClientType } from "redis";
+import { createClient, createCluster, type RedisClientType } from "redis";
 import { exponentialBackoff } from "../backoff.ts";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
@@ -26,6 +26,12 @@ export interface RedisStoreOptions {
    * @default {"redis://127.0.0.1:6379"}
    */
   url?: string;
+  /**
+   * Redis Cluster: the URLs of some of its nodes (the rest are discovered).
+   * When given, `url` is ignored; credentials come from the first URL.
+   * Keyspace notifications are heard from every master.
+   */
+  nodes?: readonly string[];
   /**
    * List key of a uid = prefix + uid.
    * @default {"Q/MSG"}
@@ -59,6 +65,19 @@ export interface RedisStoreOptions {
 }
 
 type Client = RedisClientType;
+
+/** What the store needs of a client or a cluster to run its commands. */
+interface _Commands {
+  rPop(key: string): Promise<string | null>;
+  rPush(key: string, value: string): Promise<number>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  connect(): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+  on(event: "error", listener: () => void): unknown;
+  readonly isReady: boolean;
+  readonly isOpen: boolean;
+}
 
 interface _PendingPop {
   readonly uid: string;
@@ -140,8 +159,8 @@ export class RedisStore implements MessageStore {
   readonly keyPrefix: string;
   /** The wake channel. */
   readonly wakeChannel: string;
-  readonly #client: Client;
-  readonly #subscriber: Client;
+  readonly #client: _Commands;
+  readonly #subscribers: Client[] = [];
   readonly #waiters = new WaiterRegistry();
   readonly #pending = new Set<_PendingPop>();
   readonly #commandTimeoutMs: number;
@@ -150,7 +169,6 @@ export class RedisStore implements MessageStore {
   readonly #onWarning: (message: string) => void;
   readonly #connected: Promise<unknown>;
   #timeoutTimer: ReturnType<typeof setInterval> | undefined;
-  #subscriberReadyBefore = false;
   #subscribed = false;
   #configured = false;
   #warnedAboutConfig = false;
@@ -159,47 +177,43 @@ export class RedisStore implements MessageStore {
 
   /** Starts connecting; polls fail with 503 until Redis answers. */
   constructor(options: RedisStoreOptions = {}) {
-    const url = options.url ?? "redis://127.0.0.1:6379";
+    const nodes = options.nodes ?? [];
+    const url = nodes[0] ?? options.url ?? "redis://127.0.0.1:6379";
     this.keyPrefix = options.keyPrefix ?? "Q/MSG";
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 1500;
     this.#notifications = options.notifications ?? "auto";
     this.#onWarning = options.onWarning ?? ((message) => console.warn(message));
-    const db = _databaseOf(url);
+    const db = nodes.length > 0 ? 0 : _databaseOf(url);
     this.#keyEventChannels = [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`];
-    const reconnect = exponentialBackoff({ base: 50, max: 1000, jitter: 0.5 });
-    const socket = { reconnectStrategy: (retries: number) => reconnect(retries) };
-    const common = {
-      url,
-      socket,
-      // node-redis 6 gives every command a 5 s timeout of its own: a timer
-      // and an AbortSignal per command, and a timed-out RPOP's message is
-      // dropped when Redis answers late. Pops have this store's own
-      // deadline, which puts such a message back, so the client's is off.
-      commandOptions: { timeout: 0 },
-      // Redis Enterprise maintenance hand-offs: not used, and they cost.
-      maintNotifications: "disabled" as const,
-    };
-    this.#client = createClient({
-      ...common,
-      disableOfflineQueue: true,
-      name: "longpoll",
-    }) as Client;
-    this.#subscriber = createClient({
-      ...common,
-      disableOfflineQueue: false,
-      name: "longpoll-subscriber",
-    }) as Client;
-    // Errors surface as failed commands and through `ready`; the events only
-    // need a listener so that they don't crash the process.
+    const connection = _connectionOptions();
+    if (nodes.length === 0) {
+      const client = createClient({
+        ...connection,
+        url,
+        disableOfflineQueue: true,
+        name: "longpoll",
+      }) as Client;
+      // Standalone: set the notification flags at each (re)connect.
+      client.on("ready", () => this.#configureNotifications([client]));
+      this.#client = client;
+      this.#connected = Promise.all([
+        client.connect().catch(_ignore),
+        this.#subscribe([url]).catch(_ignore),
+      ]);
+    } else {
+      const { username, password } = _credentialsOf(url);
+      const cluster = createCluster({
+        rootNodes: nodes.map((node) => ({ url: node })),
+        defaults: { ...connection, username, password, disableOfflineQueue: true },
+        commandOptions: connection.commandOptions,
+      });
+      this.#client = cluster as unknown as _Commands;
+      this.#connected = this.#startCluster(cluster, url).catch(_ignore);
+    }
+    // Errors surface as failed commands and through `ready`; the event only
+    // needs a listener so that it doesn't crash the process.
     this.#client.on("error", _ignore);
-    this.#subscriber.on("error", _ignore);
-    this.#client.on("ready", () => this.#configureNotifications());
-    this.#subscriber.on("ready", () => this.#subscriberReady());
-    this.#connected = Promise.all([
-      this.#client.connect().catch(_ignore),
-      this.#subscribe().catch(_ignore),
-    ]);
   }
 
   /** True while the command connection is up. */
@@ -219,7 +233,8 @@ export class RedisStore implements MessageStore {
   async whenReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     const up = () =>
-      this.#client.isReady && this.#subscriber.isReady && this.#subscribed && this.#configured;
+      this.#client.isReady && this.#subscribed && this.#configured &&
+      this.#subscribers.every((subscriber) => subscriber.isReady);
     while (Date.now() < deadline && !this.#closed && !up()) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -303,7 +318,7 @@ export class RedisStore implements MessageStore {
     clearInterval(this.#timeoutTimer);
     // A connected client closes gracefully, after its replies; one still
     // trying to connect is torn down, which also stops its retries.
-    await Promise.all([this.#client, this.#subscriber].map((client) => {
+    await Promise.all([this.#client, ...this.#subscribers].map((client) => {
       if (client.isReady) return client.close().catch(_ignore);
       if (client.isOpen) client.destroy();
     }));
@@ -314,44 +329,83 @@ export class RedisStore implements MessageStore {
     return this.close();
   }
 
-  async #subscribe(): Promise<void> {
-    await this.#subscriber.connect();
-    const channels = [this.wakeChannel];
-    if (this.#notifications === "auto") channels.push(...this.#keyEventChannels);
-    await this.#subscriber.subscribe(channels, (message, channel) => {
+  /**
+   * One subscriber connection per node URL, all feeding the uid map; the
+   * first also hears the wake channel (a PUBLISH reaches every node of a
+   * cluster). After a subscriber reconnects, every held uid checks again,
+   * since notifications sent in the gap are gone.
+   */
+  async #subscribe(urls: readonly string[]): Promise<void> {
+    const listener = (message: string, channel: string) => {
       if (channel === this.wakeChannel) return this.#waiters.wake(message);
       if (message.startsWith(this.keyPrefix)) {
         this.#waiters.wake(message.slice(this.keyPrefix.length));
       }
-    });
+    };
+    await Promise.all(urls.map(async (url, index) => {
+      const subscriber = createClient({
+        ..._connectionOptions(),
+        url,
+        name: "longpoll-subscriber",
+      }) as Client;
+      this.#subscribers.push(subscriber);
+      subscriber.on("error", _ignore);
+      let readyBefore = false;
+      subscriber.on("ready", () => {
+        if (readyBefore) this.#waiters.wakeAll();
+        readyBefore = true;
+      });
+      await subscriber.connect();
+      const channels = index === 0 ? [this.wakeChannel] : [];
+      if (this.#notifications === "auto") channels.push(...this.#keyEventChannels);
+      if (channels.length > 0) await subscriber.subscribe(channels, listener);
+    }));
     this.#subscribed = true;
-    // Polls held before the subscription was in place may have missed a push.
+    // Polls held before the subscriptions were in place may have missed a push.
     this.#waiters.wakeAll();
   }
 
-  #subscriberReady(): void {
-    // The first "ready" is the first connect; later ones follow a gap in
-    // which notifications were lost, so every held uid checks again.
-    if (this.#subscriberReadyBefore) this.#waiters.wakeAll();
-    this.#subscriberReadyBefore = true;
+  /** Cluster: connect, then subscribe to and configure every master. */
+  async #startCluster<Master extends { host: string; port: number }>(
+    cluster: {
+      connect(): Promise<unknown>;
+      readonly masters: Master[];
+      nodeClient(master: Master): Promise<unknown>;
+    },
+    firstUrl: string,
+  ): Promise<void> {
+    await cluster.connect();
+    const { username, password } = _credentialsOf(firstUrl);
+    const auth = username || password
+      ? `${encodeURIComponent(username ?? "")}:${encodeURIComponent(password ?? "")}@`
+      : "";
+    const masters = cluster.masters;
+    await this.#subscribe(masters.map((master) => `redis://${auth}${master.host}:${master.port}`));
+    const configTargets = await Promise.all(
+      masters.map((master) => cluster.nodeClient(master)),
+    );
+    await this.#configureNotifications(configTargets as unknown as Client[]);
   }
 
-  async #configureNotifications(): Promise<void> {
+  async #configureNotifications(nodes: readonly Client[]): Promise<void> {
     try {
-      await this.#turnOnNotifications();
+      await this.#turnOnNotifications(nodes);
     } finally {
       this.#configured = true;
     }
   }
 
-  async #turnOnNotifications(): Promise<void> {
+  /** Adds the list-push flags on every node, where CONFIG is allowed. */
+  async #turnOnNotifications(nodes: readonly Client[]): Promise<void> {
     if (this.#notifications === "off") return;
     try {
-      const current = (await this.#client.configGet("notify-keyspace-events"))[
-        "notify-keyspace-events"
-      ] ?? "";
-      const wanted = _withListEvents(current);
-      if (wanted !== current) await this.#client.configSet("notify-keyspace-events", wanted);
+      for (const node of nodes) {
+        const current = (await node.configGet("notify-keyspace-events"))[
+          "notify-keyspace-events"
+        ] ?? "";
+        const wanted = _withListEvents(current);
+        if (wanted !== current) await node.configSet("notify-keyspace-events", wanted);
+      }
       this.#notificationsOn = true;
     } catch (error) {
       this.#notificationsOn = false;
@@ -412,6 +466,33 @@ function _withListEvents(flags: string): string {
   if (!wanted.includes("E")) wanted += "E";
   if (!wanted.includes("l") && !wanted.includes("A")) wanted += "l";
   return wanted;
+}
+
+/** What every connection shares, command or subscriber, node or cluster. */
+function _connectionOptions() {
+  const reconnect = exponentialBackoff({ base: 50, max: 1000, jitter: 0.5 });
+  return {
+    socket: { reconnectStrategy: (retries: number) => reconnect(retries) },
+    // node-redis 6 gives every command a 5 s timeout of its own: a timer
+    // and an AbortSignal per command, and a timed-out RPOP's message is
+    // dropped when Redis answers late. Pops have this store's own
+    // deadline, which puts such a message back, so the client's is off.
+    commandOptions: { timeout: 0 },
+    // Redis Enterprise maintenance hand-offs: not used, and they cost.
+    maintNotifications: "disabled" as const,
+  };
+}
+
+function _credentialsOf(url: string): { username?: string; password?: string } {
+  try {
+    const { username, password } = new URL(url);
+    return {
+      username: username ? decodeURIComponent(username) : undefined,
+      password: password ? decodeURIComponent(password) : undefined,
+    };
+  } catch {
+    return {};
+  }
 }
 
 function _databaseOf(url: string): number {
