@@ -142,7 +142,9 @@ return 1`;
  * in one script); one subscriber connection hears keyspace notifications
  * and the wake channel and wakes waiters through a uid map, so a wake costs
  * the same with 10 or 19,000 polls held. After the subscriber reconnects,
- * every held uid is woken to check again.
+ * every held uid is woken to check again. On Redis Cluster (`nodes`), the
+ * commands go through the cluster client and there is one subscriber per
+ * master, since keyspace notifications stay on the node that made them.
  *
  * @example
  * ```ts ignore
@@ -151,6 +153,9 @@ return 1`;
  * await store.publish("42", '{"hi":1}');
  * console.log(await store.pop("42")); // {"hi":1}
  * await store.close();
+ *
+ * const cluster = new RedisStore({ nodes: ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"] });
+ * await cluster.whenReady(10_000);
  * ```
  */
 export class RedisStore implements MessageStore {
