@@ -77,7 +77,7 @@ async function stop(signal: string): Promise<void> {
   await store.close();
   const metrics = server.handler.metrics;
   console.log(
-    `stopped after delivering ${metrics.delivered} messages (${metrics.timeouts} timeouts, ${metrics.drained} drained, ${metrics.pushedBack} pushed back)`,
+    `stopped: delivered=${metrics.delivered} timeouts=${metrics.timeouts} drained=${metrics.drained} pushed_back=${metrics.pushedBack}`,
   );
   Deno.exit(0);
 }

@@ -164,7 +164,7 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
   await sleep(2000);
   if (faults.includes("sigterm")) {
     await servers[1]!.stop("SIGTERM");
-    serverDelivered += Number(/stopped after delivering (\d+)/.exec(servers[1]!.output())?.[1]);
+    serverDelivered += Number(/stopped: delivered=(\d+)/.exec(servers[1]!.output())?.[1]);
     servers[1] = await startServe(env(ports[1]));
   }
 
@@ -179,7 +179,16 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
   stopped = true;
   await Promise.all(pollers);
   await producer.close();
-  for (const port of ports) serverDelivered += await deliveredBy(port);
+  for (const [index, port] of ports.entries()) {
+    try {
+      serverDelivered += await deliveredBy(port);
+    } catch (error) {
+      throw new Error(
+        `Cannot read the metrics of server ${index}; it printed:\n${servers[index]?.output()}`,
+        { cause: error },
+      );
+    }
+  }
   counts.unclaimed = serverDelivered - counts.delivered;
   for (const server of servers) await server?.stop("SIGTERM");
 
