@@ -1,29 +1,41 @@
 /**
- * Runs `deploy/serve.ts` (what `deno task serve` runs) as a real process on
- * a free port, for tests where the network and signals matter.
+ * Runs real server processes for tests where the network and signals
+ * matter: `deploy/serve.ts` (what `deno task serve` runs), or any command
+ * that prints a line when it listens.
  */
 import { freePort } from "./_redis_server.ts";
 
 const SERVE_ENTRY = new URL("../deploy/serve.ts", import.meta.url).pathname;
 
-/** A running server process. */
-export interface ServeProcess extends AsyncDisposable {
-  readonly port: number;
-  /** `http://127.0.0.1:<port>` */
-  readonly origin: string;
+/** A running child process that printed its ready line. */
+export interface ChildProcess extends AsyncDisposable {
   readonly process: Deno.ChildProcess;
+  /** The ready line's match. */
+  readonly ready: RegExpExecArray;
   /** Everything the process printed so far, stdout and stderr together. */
   output(): string;
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
 }
 
-/** Starts the server with `env` on a free port and waits for its listening line. */
-export async function startServe(env: Record<string, string> = {}): Promise<ServeProcess> {
-  const port = Number(env.PORT ?? freePort());
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--unstable-no-legacy-abort", "--unstable-net", SERVE_ENTRY],
-    env: { PORT: String(port), HOST: "127.0.0.1", ...env },
+/** Options of {@linkcode startProcess}. */
+export interface StartProcessOptions {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** The line that says it is ready, such as `/listening on/`. */
+  ready: RegExp;
+}
+
+/**
+ * Spawns a command, collects what it prints, and resolves once `ready`
+ * matches; fails with its output if it exits or takes over 20 s first.
+ * Disposing it kills it.
+ */
+export async function startProcess(options: StartProcessOptions): Promise<ChildProcess> {
+  const process = new Deno.Command(options.command, {
+    args: options.args,
+    env: options.env,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -38,14 +50,6 @@ export async function startServe(env: Record<string, string> = {}): Promise<Serv
     exited = true;
     return status;
   });
-  const deadline = Date.now() + 20_000;
-  while (!text.includes("listening on")) {
-    if (exited || Date.now() > deadline) {
-      await collected;
-      throw new Error(`Cannot start the server: it printed\n${text}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
   const stop = async (signal: Deno.Signal = "SIGTERM") => {
     if (!exited) {
       try {
@@ -58,10 +62,20 @@ export async function startServe(env: Record<string, string> = {}): Promise<Serv
     await collected;
     return code;
   };
+  const deadline = Date.now() + 20_000;
+  let ready: RegExpExecArray | null;
+  while ((ready = options.ready.exec(text)) === null) {
+    if (exited || Date.now() > deadline) {
+      await stop("SIGKILL");
+      throw new Error(
+        `Cannot start ${options.command} ${options.args.join(" ")}: it printed\n${text}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   return {
-    port,
-    origin: `http://127.0.0.1:${port}`,
     process,
+    ready,
     output: () => text,
     stop,
     async [Symbol.asyncDispose]() {
@@ -69,4 +83,23 @@ export async function startServe(env: Record<string, string> = {}): Promise<Serv
       else await collected;
     },
   };
+}
+
+/** A running `deploy/serve.ts`. */
+export interface ServeProcess extends ChildProcess {
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly origin: string;
+}
+
+/** Starts the server with `env` on a free port and waits for its listening line. */
+export async function startServe(env: Record<string, string> = {}): Promise<ServeProcess> {
+  const port = Number(env.PORT ?? freePort());
+  const child = await startProcess({
+    command: Deno.execPath(),
+    args: ["run", "--allow-all", "--unstable-no-legacy-abort", "--unstable-net", SERVE_ENTRY],
+    env: { PORT: String(port), HOST: "127.0.0.1", ...env },
+    ready: /listening on/,
+  });
+  return { ...child, port, origin: `http://127.0.0.1:${port}` };
 }

@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
+import { type ChildProcess, startProcess } from "./_serve_process.ts";
 
 const STOP = '{"stop":1}';
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -126,7 +127,7 @@ async function _exercise(runtime: _Runtime): Promise<void> {
 }
 
 /** Waits until the runner holds `count` polls (its `GET /held`). */
-async function _waitUntilHeld(server: _Child, count: number): Promise<void> {
+async function _waitUntilHeld(server: { origin: string }, count: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const response = await fetch(`${server.origin}/held`);
@@ -163,61 +164,19 @@ async function _bundle(entry: string): Promise<_Bundle> {
   };
 }
 
-interface _Child extends AsyncDisposable {
-  readonly origin: string;
-  output(): string;
-  /** Sends `signal` and resolves with the exit code. */
-  stop(signal: Deno.Signal): Promise<number>;
-}
-
 /** Runs `binary file` with `env`, waiting for its `listening <port>` line. */
-async function _spawn(binary: string, file: string, env: Record<string, string>): Promise<_Child> {
-  const child = new Deno.Command(binary, {
+async function _spawn(
+  binary: string,
+  file: string,
+  env: Record<string, string>,
+): Promise<ChildProcess & { origin: string }> {
+  const child = await startProcess({
+    command: binary,
     args: [file],
     env: { ...env, PORT: "0", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const decoder = new TextDecoder();
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  const collected = Promise.all([collect(child.stdout), collect(child.stderr)]);
-  let exited = false;
-  const status = child.status.then((status) => {
-    exited = true;
-    return status;
+    ready: /listening (\d+)/,
   });
-  const stop = async (signal: Deno.Signal) => {
-    if (!exited) {
-      try {
-        child.kill(signal);
-      } catch {
-        // already gone
-      }
-    }
-    const { code } = await status;
-    await collected;
-    return code;
-  };
-  const deadline = Date.now() + 20_000;
-  let match: RegExpExecArray | null;
-  while ((match = /listening (\d+)/.exec(text)) === null) {
-    if (exited || Date.now() > deadline) {
-      await stop("SIGKILL");
-      throw new Error(`Cannot start ${binary} ${file}: it printed\n${text}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return {
-    origin: `http://127.0.0.1:${match[1]}`,
-    output: () => text,
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop("SIGKILL");
-    },
-  };
+  return { ...child, origin: `http://127.0.0.1:${child.ready[1]}` };
 }
 
 async function _version(binary: string): Promise<string | undefined> {
