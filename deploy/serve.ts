@@ -38,6 +38,7 @@ const server = createServer({
   publishToken: config.publishToken,
   openPublish: store.kind === "memory" && loopback,
   trustedProxies: config.trustedProxies,
+  demo: config.demo,
   maxBodyBytes: config.maxBodyBytes,
 });
 
@@ -61,7 +62,9 @@ const http = Deno.serve({
     console.log(
       `longpoll listening on http://${hostname}:${port} (pid ${Deno.pid}), store: ${
         describe(config)
-      }, signatures: ${signatures}, publish: ${publish}`,
+      }, signatures: ${signatures}, publish: ${publish}${
+        config.demo ? `, demo: http://${hostname}:${port}/demo` : ""
+      }`,
     );
   },
 }, server.fetch);

@@ -46,6 +46,8 @@ export interface ServeConfig {
   reusePort: boolean;
   /** Peers whose X-Real-IP names the client. */
   trustedProxies: string[];
+  /** Serve the demo page at /demo. */
+  demo: boolean;
 }
 
 /** One setting: its variable, default, parser and meaning. */
@@ -195,6 +197,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     "peer addresses whose `X-Real-IP` names the client (the nginx in front)",
     _list,
   ),
+  _setting("DEMO", "demo", "false", "serve the demo page at `/demo`", _boolean),
   _setting(
     "REUSE_PORT",
     "reusePort",

@@ -4,6 +4,7 @@ import {
   type LongPollHandler,
   type LongPollOptions,
 } from "./handler.ts";
+import { demoPage } from "./demo.ts";
 import { clip, HttpError } from "./http_error.ts";
 import { validateUid } from "./uid.ts";
 
@@ -17,6 +18,11 @@ export interface ServerOptions extends LongPollOptions {
    * @default {false}
    */
   openPublish?: boolean;
+  /**
+   * Serve the demo page at `GET /demo`.
+   * @default {false}
+   */
+  demo?: boolean;
   /**
    * Peer addresses whose `X-Real-IP` header names the real client, such as
    * the nginx in front. Any other peer is the client itself.
@@ -77,6 +83,7 @@ const JSON_HEADERS = {
  * | `GET /healthz` | liveness |
  * | `GET /readyz` | 503 while the store is unreachable or the server drains |
  * | `GET /metrics` | Prometheus text format |
+ * | `GET /demo` | the demo page, with `demo: true` |
  *
  * @example
  * ```ts
@@ -163,6 +170,9 @@ export function createServer(options: ServerOptions): Server {
           });
         }
         return Response.json({ status: "ready", store: store.kind }, { headers: JSON_HEADERS });
+      case "/demo":
+        if (!options.demo) break;
+        return demoPage();
       case "/metrics":
         return new Response(metrics.render(), {
           headers: {
@@ -170,9 +180,8 @@ export function createServer(options: ServerOptions): Server {
             "Cache-Control": "no-store",
           },
         });
-      default:
-        throw new HttpError(404, `Cannot find "${clip(url.pathname)}"`);
     }
+    throw new HttpError(404, `Cannot find "${clip(url.pathname)}"`);
   };
 
   return {

@@ -17,9 +17,10 @@ import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { createServer, type Server } from "../src/server.ts";
 import { MemoryStore } from "../src/store/memory.ts";
+import { startServe } from "./_serve_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const TESTS = 4;
+const TESTS = 5;
 const haveChromium = await Deno.stat(CHROMIUM).then((info) => info.isFile, () => false);
 if (!haveChromium) {
   if (Deno.env.get("REQUIRE_BROWSER") === "1") {
@@ -71,6 +72,32 @@ browserTest("the client module polls, delivers in order, and stops", async (env)
     await page.evaluate(() => (window as unknown as { pageErrors: string[] }).pageErrors),
     [],
   );
+});
+
+browserTest("the /demo page listens, publishes and shows the message", async (env) => {
+  await using server = await startServe({ DEMO: "true", MIN_WAIT: "0.5", MAX_WAIT: "1" });
+  const page = await env.open(env.allowed);
+  await page.goto(`${server.origin}/demo`);
+  const log = () => page.textContent("#log").then((text) => text ?? "");
+  const waitForLog = async (part: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!(await log()).includes(part)) {
+      if (Date.now() > deadline) throw new Error(`the log never showed ${part}: ${await log()}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await page.fill("#uid", "demo-uid");
+  await page.click("#listen");
+  await waitForLog("listening to uid demo-uid");
+  await page.fill("#message", '{"from":"the form"}');
+  await page.click("#publish button");
+  await waitForLog('{"from":"the form"}');
+  // The stop code keeps the loop going: a later message still arrives.
+  await waitForLog("the hold ran out");
+  await page.fill("#message", "second");
+  await page.click("#publish button");
+  await waitForLog("second");
+  assert.equal(await page.locator("#log .error").count(), 0, await log());
 });
 
 /** Runs `fn` with a fresh browser, API server and page origins; cleans up always. */

@@ -1,0 +1,102 @@
+/**
+ * The demo page of `GET /demo`: one uid, a long-poll loop through JSONP
+ * (the seed's way, so it shows the protocol old front ends use), and a form
+ * that publishes to it.
+ *
+ * @example
+ * ```ts
+ * import { demoPage } from "./demo.ts";
+ * const response = demoPage();
+ * console.log(response.headers.get("content-type")); // text/html; charset=utf-8
+ * ```
+ */
+export function demoPage(): Response {
+  const response = new Response(PAGE);
+  response.headers.set("content-type", "text/html; charset=utf-8");
+  response.headers.set("cache-control", "no-store");
+  response.headers.set("x-content-type-options", "nosniff");
+  response.headers.set(
+    "content-security-policy",
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'",
+  );
+  return response;
+}
+
+const PAGE = `<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>longpoll demo</title>
+<style>
+  body { font: 15px/1.5 system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; }
+  label, input, button { font: inherit; }
+  input { padding: .2rem .4rem; }
+  #log { border: 1px solid #ccc; border-radius: 4px; padding: .5rem; min-height: 8rem; }
+  #log div { border-bottom: 1px solid #eee; padding: .2rem 0; }
+  .stop { color: #888; }
+  .error { color: #b00; }
+</style>
+<h1>longpoll demo</h1>
+<p>This page holds a poll for one uid (JSONP, as the original front end did) and shows each
+message the moment it is published, from the form below, <code>POST /publish</code>, or a plain
+<code>LPUSH Q/MSG&lt;uid&gt;</code> on Redis.</p>
+<p><label>uid <input id="uid" value="42"></label>
+<label>sign <input id="sign" value="x" size="12"></label>
+<button id="listen">Listen</button> <span id="state">idle</span></p>
+<form id="publish"><label>message <input id="message" value='{"hi":1}' size="30"></label>
+<label>token <input id="token" placeholder="PUBLISH_TOKEN" size="12"></label>
+<button>Publish</button> <span id="published"></span></form>
+<h2>Received</h2>
+<div id="log"></div>
+<script>
+  const $ = (id) => document.getElementById(id);
+  let generation = 0;
+  function show(text, kind) {
+    const line = document.createElement("div");
+    line.textContent = new Date().toLocaleTimeString() + "  " + text;
+    if (kind) line.className = kind;
+    $("log").prepend(line);
+  }
+  function poll(run) {
+    if (run !== generation) return;
+    $("state").textContent = "waiting…";
+    const script = document.createElement("script");
+    const query = new URLSearchParams({ uid: $("uid").value, sign: $("sign").value, jsonCallback: "demo.receive" });
+    window.demo = {
+      receive(message) {
+        script.remove();
+        if (message && message.stop === 1) show("{\\"stop\\":1}: the hold ran out, polling again", "stop");
+        else if (message && typeof message.error === "string") return fail(message.error);
+        else show(typeof message === "string" ? message : JSON.stringify(message));
+        poll(run);
+      },
+    };
+    script.src = "/?" + query;
+    script.onerror = () => fail("the poll failed (see the network panel)");
+    document.head.append(script);
+    function fail(reason) {
+      script.remove();
+      show(reason, "error");
+      $("state").textContent = "retrying in 2 s";
+      setTimeout(() => poll(run), 2000);
+    }
+  }
+  $("listen").onclick = () => {
+    generation++;
+    show("listening to uid " + $("uid").value);
+    poll(generation);
+  };
+  $("publish").onsubmit = async (event) => {
+    event.preventDefault();
+    const headers = $("token").value ? { Authorization: "Bearer " + $("token").value } : {};
+    const response = await fetch("/publish?uid=" + encodeURIComponent($("uid").value), {
+      method: "POST",
+      headers,
+      body: $("message").value,
+    });
+    const body = await response.json();
+    $("published").textContent = response.ok ? "published" : body.error;
+  };
+</script>
+</html>
+`;
