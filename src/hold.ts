@@ -135,7 +135,6 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     return this.#ended;
   }
 
-  /** Watches the uid and makes the first pop. */
   /**
    * Watches the uid and makes the first pop; or, when the caller has made
    * that pop already and found nothing (`firstPop`), goes straight to
@@ -201,7 +200,12 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     else this.#end("drain");
   }
 
-  async #poll(): Promise<void> {
+  /** Pops once; a failure past the store (a bug) is reported, never left unhandled. */
+  #poll(): void {
+    this.#pollOnce().catch((error) => this.#context.storeFailed(error));
+  }
+
+  async #pollOnce(): Promise<void> {
     this.#popping = true;
     let message: Taken | null;
     try {
@@ -230,8 +234,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     }
     if (this.#wokenWhilePopping) {
       this.#wokenWhilePopping = false;
-      this.#poll();
-      return;
+      return this.#poll();
     }
     if (this.#scheduledPollDue) this.#scheduleNext();
   }
