@@ -18,7 +18,8 @@ import {
 } from "./measure.ts";
 import { countFds, readRssKiB } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { type RedisServer, startRedisServer } from "./redis_server.ts";
+import type { RedisServer } from "./redis_server.ts";
+import { startRig } from "./rig.ts";
 import type { BenchTarget } from "./target.ts";
 
 /** Polls opened at once before waiting for the server to hold them: under its listen queue. */
@@ -80,89 +81,81 @@ export interface HeldSweepOptions {
  * ```
  */
 export async function runHeldSweep(options: HeldSweepOptions): Promise<HeldRun> {
-  const redis = await startRedisServer({ group: options.group, dir: options.dir });
-  let target: BenchTarget | undefined;
-  let client: LoadClient | undefined;
-  try {
-    target = await options.start(redis);
-    const max = Math.max(...options.steps);
-    client = LoadClient.start({
-      group: options.group,
-      workers: Math.max(2, Math.ceil(max / POLLS_PER_WORKER)),
+  await using rig = await startRig(options);
+  const { redis, target } = rig;
+  const max = Math.max(...options.steps);
+  const client = rig.client = LoadClient.start({
+    group: options.group,
+    workers: Math.max(2, Math.ceil(max / POLLS_PER_WORKER)),
+  });
+  await sleep(1_000);
+  const pids = target.pids();
+  const idleRssKiB = totalRssKiB(pids);
+  const idleRedisKiB = readRssKiB(redis.pid);
+  const baselineFds = pids.reduce((sum, pid) => sum + countFds(pid), 0);
+  const steps: HeldStep[] = [];
+  let current = 0;
+  let openMs = 0;
+  let openCpuMs = 0;
+  let connectErrors = 0;
+  for (const n of options.steps) {
+    const cpuBefore = totalCpuMs(pids);
+    const started = performance.now();
+    const overflowsBefore = listenOverflows();
+    const { held, connectErrors: failed } = await holdPolls({
+      client,
+      target,
+      from: current,
+      to: n,
+      batch: BATCH,
+      baselineFds,
     });
-    await sleep(1_000);
-    const pids = target.pids();
-    const idleRssKiB = totalRssKiB(pids);
-    const idleRedisKiB = readRssKiB(redis.pid);
-    const baselineFds = pids.reduce((sum, pid) => sum + countFds(pid), 0);
-    const steps: HeldStep[] = [];
-    let current = 0;
-    let openMs = 0;
-    let openCpuMs = 0;
-    let connectErrors = 0;
-    for (const n of options.steps) {
-      const cpuBefore = totalCpuMs(pids);
-      const started = performance.now();
-      const overflowsBefore = listenOverflows();
-      const { held, connectErrors: failed } = await holdPolls({
+    connectErrors += failed;
+    const overflows = listenOverflows() - overflowsBefore;
+    openMs += performance.now() - started;
+    openCpuMs += totalCpuMs(pids) - cpuBefore;
+    current = n;
+    await sleep(500);
+    const stats = await client.stats();
+    const unexpected = Object.values(stats.unexpected).reduce((sum, count) => sum + count, 0);
+    const step: HeldStep = {
+      n,
+      held,
+      rssKiBPerPoll: (totalRssKiB(pids) - idleRssKiB) / n,
+      redisRssKiBPerPoll: (readRssKiB(redis.pid) - idleRedisKiB) / n,
+      cpuMsPer1k: (openCpuMs / n) * 1000,
+      holdSeconds: openMs / 1000,
+      errors: Math.max(connectErrors + stats.errors + unexpected, n - held),
+    };
+    options.log(
+      `  ${target.name}: ${n} held (server says ${held}), ${
+        step.rssKiBPerPoll.toFixed(1)
+      } KiB/poll, ${step.cpuMsPer1k.toFixed(0)} ms CPU/1k, ${
+        step.holdSeconds.toFixed(1)
+      } s, listen overflows ${overflows}, errors ${step.errors}${
+        unexpected > 0 ? ` (unasked answers ${JSON.stringify(stats.unexpected)})` : ""
+      }`,
+    );
+    const messages = options.wakeMessages(n);
+    if (messages > 0) {
+      step.wake = await measureWake({
         client,
         target,
-        from: current,
-        to: n,
-        batch: BATCH,
-        baselineFds,
+        redisPid: redis.pid,
+        messages,
+        timeoutMs: 120_000,
       });
-      connectErrors += failed;
-      const overflows = listenOverflows() - overflowsBefore;
-      openMs += performance.now() - started;
-      openCpuMs += totalCpuMs(pids) - cpuBefore;
-      current = n;
-      await sleep(500);
-      const stats = await client.stats();
-      const unexpected = Object.values(stats.unexpected).reduce((sum, count) => sum + count, 0);
-      const step: HeldStep = {
-        n,
-        held,
-        rssKiBPerPoll: (totalRssKiB(pids) - idleRssKiB) / n,
-        redisRssKiBPerPoll: (readRssKiB(redis.pid) - idleRedisKiB) / n,
-        cpuMsPer1k: (openCpuMs / n) * 1000,
-        holdSeconds: openMs / 1000,
-        errors: Math.max(connectErrors + stats.errors + unexpected, n - held),
-      };
       options.log(
-        `  ${target.name}: ${n} held (server says ${held}), ${
-          step.rssKiBPerPoll.toFixed(1)
-        } KiB/poll, ${step.cpuMsPer1k.toFixed(0)} ms CPU/1k, ${
-          step.holdSeconds.toFixed(1)
-        } s, listen overflows ${overflows}, errors ${step.errors}${
-          unexpected > 0 ? ` (unasked answers ${JSON.stringify(stats.unexpected)})` : ""
-        }`,
+        `  ${target.name}: wake at ${n} held, ${messages} messages: p50 ${
+          step.wake.p50.toFixed(2)
+        } ms, p99 ${step.wake.p99.toFixed(2)} ms, max ${
+          step.wake.max.toFixed(2)
+        } ms, errors ${step.wake.errors}${
+          step.wake.errorSamples.length > 0 ? ` (${step.wake.errorSamples.join("; ")})` : ""
+        }, Redis CPU ${step.wake.redisCpuMs} ms`,
       );
-      const messages = options.wakeMessages(n);
-      if (messages > 0) {
-        step.wake = await measureWake({
-          client,
-          target,
-          redisPid: redis.pid,
-          messages,
-          timeoutMs: 120_000,
-        });
-        options.log(
-          `  ${target.name}: wake at ${n} held, ${messages} messages: p50 ${
-            step.wake.p50.toFixed(2)
-          } ms, p99 ${step.wake.p99.toFixed(2)} ms, max ${
-            step.wake.max.toFixed(2)
-          } ms, errors ${step.wake.errors}${
-            step.wake.errorSamples.length > 0 ? ` (${step.wake.errorSamples.join("; ")})` : ""
-          }, Redis CPU ${step.wake.redisCpuMs} ms`,
-        );
-      }
-      steps.push(step);
     }
-    return { name: target.name, idleRssKiB, steps };
-  } finally {
-    await client?.close();
-    await target?.stop();
-    await redis.stop();
+    steps.push(step);
   }
+  return { name: target.name, idleRssKiB, steps };
 }

@@ -7,7 +7,8 @@
 import { LoadClient } from "./load_client.ts";
 import { totalCpuMs } from "./measure.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { type RedisServer, startRedisServer } from "./redis_server.ts";
+import type { RedisServer } from "./redis_server.ts";
+import { startRig } from "./rig.ts";
 import { RespClient } from "./resp_client.ts";
 import { summarize } from "./stats.ts";
 import type { BenchTarget } from "./target.ts";
@@ -67,69 +68,61 @@ export interface HitOptions {
  * ```
  */
 export async function runHit(options: HitOptions): Promise<HitResult> {
-  const redis = await startRedisServer({ group: options.group, dir: options.dir });
-  let target: BenchTarget | undefined;
-  let client: LoadClient | undefined;
-  try {
-    target = await options.start(redis);
-    const uids = Array.from({ length: options.connections }, (_, i) => `hit${i}`);
-    const perUid = options.warmup + options.requests * options.rounds;
-    if (options.preload === "lpush") await _lpushAll(redis.port, uids, perUid);
-    if (options.preload === "nchan-publish") await _publishAll(target, uids);
-    client = LoadClient.start({ group: options.group, workers: options.clients });
-    const pids = target.pids();
-    const paths = uids.map((uid) => `${target!.pollPath}${uid}`);
-    let result: HitResult | undefined;
-    for (let round = 0; round < options.rounds; round++) {
-      const cpuBefore = totalCpuMs(pids);
-      const reply = await client.hit({
-        host: "127.0.0.1",
-        port: target.port,
-        paths,
-        warmup: round === 0 ? options.warmup : 0,
-        requests: options.requests,
-        timeoutMs: 120_000,
-      });
-      // The server's CPU covers the warm-up too; scale it to the timed share.
-      const warmup = round === 0 ? options.warmup : 0;
-      const share = options.requests / (options.requests + warmup);
-      const cpuMs = (totalCpuMs(pids) - cpuBefore) * share;
-      const summary = summarize(reply.samples);
-      if (reply.errors > 0) {
-        options.log(
-          `  ${target.name}: round ${round + 1}: ${reply.errors} failed, by status ${
-            JSON.stringify(reply.statuses)
-          }`,
-        );
-      }
-      const measured: HitResult = {
-        name: target.name,
-        reqPerSec: reply.count / (reply.ms / 1000),
-        p50: summary.p50,
-        p99: summary.p99,
-        errors: reply.errors,
-        cpuMsPer1k: reply.count > 0 ? (cpuMs / reply.count) * 1000 : NaN,
-        clientCpuPct: (reply.cpuMs / reply.ms) * 100,
-      };
-      if (result === undefined || measured.reqPerSec > result.reqPerSec) {
-        result = { ...measured, errors: measured.errors + (result?.errors ?? 0) };
-      } else {
-        result.errors += measured.errors;
-      }
+  await using rig = await startRig(options);
+  const { redis, target } = rig;
+  const uids = Array.from({ length: options.connections }, (_, i) => `hit${i}`);
+  const perUid = options.warmup + options.requests * options.rounds;
+  if (options.preload === "lpush") await _lpushAll(redis.port, uids, perUid);
+  if (options.preload === "nchan-publish") await _publishAll(target, uids);
+  const client = rig.client = LoadClient.start({ group: options.group, workers: options.clients });
+  const pids = target.pids();
+  const paths = uids.map((uid) => `${target.pollPath}${uid}`);
+  let result: HitResult | undefined;
+  for (let round = 0; round < options.rounds; round++) {
+    const cpuBefore = totalCpuMs(pids);
+    const reply = await client.hit({
+      host: "127.0.0.1",
+      port: target.port,
+      paths,
+      warmup: round === 0 ? options.warmup : 0,
+      requests: options.requests,
+      timeoutMs: 120_000,
+    });
+    // The server's CPU covers the warm-up too; scale it to the timed share.
+    const warmup = round === 0 ? options.warmup : 0;
+    const share = options.requests / (options.requests + warmup);
+    const cpuMs = (totalCpuMs(pids) - cpuBefore) * share;
+    const summary = summarize(reply.samples);
+    if (reply.errors > 0) {
+      options.log(
+        `  ${target.name}: round ${round + 1}: ${reply.errors} failed, by status ${
+          JSON.stringify(reply.statuses)
+        }`,
+      );
     }
-    if (result === undefined) throw new Error("Cannot run the hit scenario: no rounds");
-    options.log(
-      `  ${target.name}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.p50.toFixed(2)} ms, ` +
-        `p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}, server CPU ${
-          result.cpuMsPer1k.toFixed(1)
-        } ms/1k, client CPU ${result.clientCpuPct.toFixed(0)}%`,
-    );
-    return result;
-  } finally {
-    await client?.close();
-    await target?.stop();
-    await redis.stop();
+    const measured: HitResult = {
+      name: target.name,
+      reqPerSec: reply.count / (reply.ms / 1000),
+      p50: summary.p50,
+      p99: summary.p99,
+      errors: reply.errors,
+      cpuMsPer1k: reply.count > 0 ? (cpuMs / reply.count) * 1000 : NaN,
+      clientCpuPct: (reply.cpuMs / reply.ms) * 100,
+    };
+    if (result === undefined || measured.reqPerSec > result.reqPerSec) {
+      result = { ...measured, errors: measured.errors + (result?.errors ?? 0) };
+    } else {
+      result.errors += measured.errors;
+    }
   }
+  if (result === undefined) throw new Error("Cannot run the hit scenario: no rounds");
+  options.log(
+    `  ${target.name}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.p50.toFixed(2)} ms, ` +
+      `p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}, server CPU ${
+        result.cpuMsPer1k.toFixed(1)
+      } ms/1k, client CPU ${result.clientCpuPct.toFixed(0)}%`,
+  );
+  return result;
 }
 
 async function _lpushAll(port: number, uids: string[], perUid: number): Promise<void> {

@@ -15,7 +15,8 @@ import {
 } from "./measure.ts";
 import { countFds } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { type RedisServer, startRedisServer } from "./redis_server.ts";
+import type { RedisServer } from "./redis_server.ts";
+import { startRig } from "./rig.ts";
 import type { BenchTarget } from "./target.ts";
 
 /** Figures of one scale run. */
@@ -68,72 +69,64 @@ export interface ScaleOptions {
  * ```
  */
 export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
-  const redis = await startRedisServer({ group: options.group, dir: options.dir });
-  let target: BenchTarget | undefined;
-  let client: LoadClient | undefined;
-  try {
-    target = await options.start(redis);
-    client = LoadClient.start({
-      group: options.group,
-      workers: Math.max(2, Math.ceil(options.n / POLLS_PER_WORKER)),
-    });
-    await sleep(1_000);
-    const pids = target.pids();
-    const idleRssKiB = totalRssKiB(pids);
-    const baselineFds = pids.reduce((sum, pid) => sum + countFds(pid), 0);
-    const cpuBefore = totalCpuMs(pids);
-    const started = performance.now();
-    const { held, connectErrors } = await holdPolls({
+  await using rig = await startRig(options);
+  const { redis, target } = rig;
+  const client = rig.client = LoadClient.start({
+    group: options.group,
+    workers: Math.max(2, Math.ceil(options.n / POLLS_PER_WORKER)),
+  });
+  await sleep(1_000);
+  const pids = target.pids();
+  const idleRssKiB = totalRssKiB(pids);
+  const baselineFds = pids.reduce((sum, pid) => sum + countFds(pid), 0);
+  const cpuBefore = totalCpuMs(pids);
+  const started = performance.now();
+  const { held, connectErrors } = await holdPolls({
+    client,
+    target,
+    from: 0,
+    to: options.n,
+    // About 400 per process at a time: under each one's listen queue.
+    batch: 400 * options.processes,
+    baselineFds,
+  });
+  const holdSeconds = (performance.now() - started) / 1000;
+  const cpuMs = totalCpuMs(pids) - cpuBefore;
+  await sleep(500);
+  const stats = await client.stats();
+  const unexpected = Object.values(stats.unexpected).reduce((sum, count) => sum + count, 0);
+  const result: ScaleResult = {
+    name: target.name,
+    processes: options.processes,
+    n: options.n,
+    held,
+    rssKiBPerPoll: (totalRssKiB(pids) - idleRssKiB) / options.n,
+    cpuMsPer1k: (cpuMs / options.n) * 1000,
+    holdSeconds,
+    errors: Math.max(connectErrors + stats.errors + unexpected, options.n - held),
+  };
+  options.log(
+    `  ${target.name} × ${options.processes}: ${options.n} held (seen ${held}), ${
+      result.rssKiBPerPoll.toFixed(1)
+    } KiB/poll, ${result.cpuMsPer1k.toFixed(0)} ms CPU/1k, ${
+      holdSeconds.toFixed(1)
+    } s, errors ${result.errors}`,
+  );
+  if (options.wakeMessages > 0) {
+    result.wake = await measureWake({
       client,
       target,
-      from: 0,
-      to: options.n,
-      // About 400 per process at a time: under each one's listen queue.
-      batch: 400 * options.processes,
-      baselineFds,
+      redisPid: redis.pid,
+      messages: options.wakeMessages,
+      timeoutMs: 180_000,
     });
-    const holdSeconds = (performance.now() - started) / 1000;
-    const cpuMs = totalCpuMs(pids) - cpuBefore;
-    await sleep(500);
-    const stats = await client.stats();
-    const unexpected = Object.values(stats.unexpected).reduce((sum, count) => sum + count, 0);
-    const result: ScaleResult = {
-      name: target.name,
-      processes: options.processes,
-      n: options.n,
-      held,
-      rssKiBPerPoll: (totalRssKiB(pids) - idleRssKiB) / options.n,
-      cpuMsPer1k: (cpuMs / options.n) * 1000,
-      holdSeconds,
-      errors: Math.max(connectErrors + stats.errors + unexpected, options.n - held),
-    };
     options.log(
-      `  ${target.name} × ${options.processes}: ${options.n} held (seen ${held}), ${
-        result.rssKiBPerPoll.toFixed(1)
-      } KiB/poll, ${result.cpuMsPer1k.toFixed(0)} ms CPU/1k, ${
-        holdSeconds.toFixed(1)
-      } s, errors ${result.errors}`,
+      `  ${target.name} × ${options.processes}: wake, ${options.wakeMessages} messages: p50 ${
+        result.wake.p50.toFixed(2)
+      } ms, p99 ${result.wake.p99.toFixed(2)} ms, max ${
+        result.wake.max.toFixed(2)
+      } ms, errors ${result.wake.errors}`,
     );
-    if (options.wakeMessages > 0) {
-      result.wake = await measureWake({
-        client,
-        target,
-        redisPid: redis.pid,
-        messages: options.wakeMessages,
-        timeoutMs: 180_000,
-      });
-      options.log(
-        `  ${target.name} × ${options.processes}: wake, ${options.wakeMessages} messages: p50 ${
-          result.wake.p50.toFixed(2)
-        } ms, p99 ${result.wake.p99.toFixed(2)} ms, max ${
-          result.wake.max.toFixed(2)
-        } ms, errors ${result.wake.errors}`,
-      );
-    }
-    return result;
-  } finally {
-    await client?.close();
-    await target?.stop();
-    await redis.stop();
   }
+  return result;
 }
