@@ -35,6 +35,11 @@ async function poll(
   };
 }
 
+/** A handler in at-least-once mode with holds of 50 ms. */
+function atLeastOnceHandler(store: MessageStore): LongPollHandler {
+  return createLongPollHandler({ store, atLeastOnce: true, minWait: 0.05, maxWait: 0.05 });
+}
+
 type StoreFactory = () => Promise<{ store: MessageStore } & AsyncDisposable>;
 
 const memory: StoreFactory = () => {
@@ -62,12 +67,7 @@ function atLeastOnceSuite(kind: string, open: StoreFactory, wrap: typeof redisTe
       async () => {
         await using fixture = await open();
         const { store } = fixture;
-        const handler = createLongPollHandler({
-          store,
-          atLeastOnce: true,
-          minWait: 0.05,
-          maxWait: 0.05,
-        });
+        const handler = atLeastOnceHandler(store);
         await store.publish("1", "first");
         await store.publish("1", "second");
         const a = await poll(handler, "uid=1");
@@ -136,12 +136,7 @@ function atLeastOnceSuite(kind: string, open: StoreFactory, wrap: typeof redisTe
   Deno.test(wrap(`${kind}: at-least-once: the delivery id travels through JSONP`, async () => {
     await using fixture = await open();
     const { store } = fixture;
-    const handler = createLongPollHandler({
-      store,
-      atLeastOnce: true,
-      minWait: 0.05,
-      maxWait: 0.05,
-    });
+    const handler = atLeastOnceHandler(store);
     await store.publish("4", '{"n":1}');
     const { body, ack } = await poll(handler, "uid=4&jsonCallback=on.msg");
     assert.equal(body, `/**/on.msg({"n":1},{"ack":"${ack}","redelivered":false});`);
@@ -186,12 +181,7 @@ Deno.test(
   redisTest("redis: at-least-once keeps the message in Redis until acknowledged", async () => {
     await using server = await startRedisServer();
     await using store = await connectStore(server);
-    const handler = createLongPollHandler({
-      store,
-      atLeastOnce: true,
-      minWait: 0.05,
-      maxWait: 0.05,
-    });
+    const handler = atLeastOnceHandler(store);
     await server.cli("LPUSH", "Q/MSG6", "payload");
     const delivered = await poll(handler, "uid=6");
     assert.equal(delivered.body, "payload");
