@@ -133,6 +133,10 @@ const REFUSED = new Set([400, 401, 403, 404, 405, 414]);
  * ```
  */
 export function createLongPollClient(options: LongPollClientOptions): LongPollClient {
+  if (URL.parse(options.url) === null) {
+    throw new TypeError(`Cannot create client: "url" is not a valid URL, got "${options.url}"`);
+  }
+  if (options.uid === "") throw new TypeError('Cannot create client: "uid" is empty');
   const retry = options.retry ?? exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 });
   const stopCode = options.stopCode ?? '{"stop":1}';
   const names = { uid: "uid", sign: "sign", exp: "exp", ack: "ack", ...options.params };

@@ -153,3 +153,18 @@ Deno.test("client: stop() aborts the poll in flight and ends once", async () => 
   await waitFor("the poll to be released", () => server.handler.held === 0);
   assert.deepEqual(ends, ["stopped"]);
 });
+
+Deno.test("client: a bad url or an empty uid is refused at once, not retried forever", () => {
+  const onMessage = () => {};
+  assert.throws(
+    () => createLongPollClient({ url: "not a url", uid: "1", onMessage }),
+    {
+      name: "TypeError",
+      message: 'Cannot create client: "url" is not a valid URL, got "not a url"',
+    },
+  );
+  assert.throws(
+    () => createLongPollClient({ url: "http://local/", uid: "", onMessage }),
+    { name: "TypeError", message: 'Cannot create client: "uid" is empty' },
+  );
+});
