@@ -151,3 +151,13 @@ Deno.test(
     },
   ),
 );
+
+Deno.test("redis: a URL that is not redis:// is refused at construction", () => {
+  for (const url of ["bogus", "http://127.0.0.1:6379", "redis://127.0.0.1:notaport"]) {
+    assert.throws(() => new RedisStore({ url }), {
+      name: "TypeError",
+      message: `Cannot create RedisStore: expected a redis:// or rediss:// URL, got "${url}"`,
+    });
+  }
+  assert.throws(() => new RedisStore({ nodes: ["redis://a:1", "nope"] }), /got "nope"/);
+});

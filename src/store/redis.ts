@@ -184,6 +184,13 @@ export class RedisStore implements MessageStore {
   constructor(options: RedisStoreOptions = {}) {
     const nodes = options.nodes ?? [];
     const url = nodes[0] ?? options.url ?? "redis://127.0.0.1:6379";
+    for (const candidate of [url, ...nodes]) {
+      if (!/^rediss?:\/\//.test(candidate) || URL.parse(candidate) === null) {
+        throw new TypeError(
+          `Cannot create RedisStore: expected a redis:// or rediss:// URL, got "${candidate}"`,
+        );
+      }
+    }
     this.keyPrefix = options.keyPrefix ?? "Q/MSG";
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 1500;
