@@ -269,17 +269,17 @@ class _LongPoll implements HoldContext {
   #drained: (() => void) | undefined;
 
   constructor(options: LongPollOptions) {
-    const minWait = options.minWait ?? 15;
-    const maxWait = options.maxWait ?? 900;
-    if (!(minWait > 0) || !Number.isFinite(minWait)) {
-      throw new RangeError(
-        `Cannot create handler: "minWait" must be a positive number, got ${minWait}`,
-      );
-    }
-    if (!(maxWait >= 0) || !Number.isFinite(maxWait)) {
-      throw new RangeError(
-        `Cannot create handler: "maxWait" must be a number >= 0, got ${maxWait}`,
-      );
+    const minWait = _checked("minWait", options.minWait ?? 15, (value) => value > 0);
+    const maxWait = _checked("maxWait", options.maxWait ?? 900, (value) => value >= 0);
+    const lease = _checked("lease", options.lease ?? 60, (value) => value > 0);
+    const maxPollsPerUid = _checked(
+      "maxPollsPerUid",
+      options.maxPollsPerUid ?? 1,
+      (value) => Number.isInteger(value) && value >= 1,
+    );
+    const maxHeld = options.maxHeld ?? Infinity;
+    if (!(maxHeld >= 1)) {
+      throw new RangeError(`Cannot create handler: "maxHeld" must be at least 1, got ${maxHeld}`);
     }
     const clock = options.clock ?? systemClock;
     this.#clock = clock;
@@ -296,16 +296,16 @@ class _LongPoll implements HoldContext {
       ack: "ack",
       ...options.params,
     };
-    this.#maxPollsPerUid = options.maxPollsPerUid ?? 1;
+    this.#maxPollsPerUid = maxPollsPerUid;
     this.#atLeastOnce = options.atLeastOnce ?? false;
-    this.#leaseMs = (options.lease ?? 60) * 1000;
+    this.#leaseMs = lease * 1000;
     this.#verify = options.verify;
     this.#signer = options.secret !== undefined && options.verify === undefined
       ? new HmacSigner({ secret: options.secret, now: () => clock.now() })
       : undefined;
     this.#stopCode = options.stopCode ?? '{"stop":1}';
     this.#corsOrigins = new Set(options.corsOrigins ?? []);
-    this.#maxHeld = options.maxHeld ?? Infinity;
+    this.#maxHeld = maxHeld;
     this.#maxQueryLength = options.maxQueryLength ?? 4096;
     this.#maxUidBytes = options.maxUidBytes ?? 256;
     this.#retryAfter = String(options.retryAfter ?? 1);
@@ -717,6 +717,14 @@ class _LongPoll implements HoldContext {
     }
     return response;
   }
+}
+
+/** Returns `value` when `valid` holds and it is finite; throws a RangeError naming `name` otherwise. */
+function _checked(name: string, value: number, valid: (value: number) => boolean): number {
+  if (!Number.isFinite(value) || !valid(value)) {
+    throw new RangeError(`Cannot create handler: "${name}" is out of range, got ${value}`);
+  }
+  return value;
 }
 
 function _spread(polls: _Poll[], windowMs: number, clock: Clock): void {

@@ -461,3 +461,25 @@ Deno.test("handler: a held poll ended by drain with earlyHeaders closes the body
   await handler.drain();
   assert.equal(await body, '{"stop":1}');
 });
+
+Deno.test("handler: options out of range are refused when the handler is created", () => {
+  const store = new MemoryStore();
+  const bad: [string, Record<string, number>][] = [
+    ["minWait", { minWait: 0 }],
+    ["minWait", { minWait: Number.NaN }],
+    ["maxWait", { maxWait: -1 }],
+    ["lease", { lease: 0 }],
+    ["maxPollsPerUid", { maxPollsPerUid: 0 }],
+    ["maxPollsPerUid", { maxPollsPerUid: 1.5 }],
+  ];
+  for (const [name, options] of bad) {
+    assert.throws(() => createLongPollHandler({ store, ...options }), {
+      name: "RangeError",
+      message: `Cannot create handler: "${name}" is out of range, got ${Object.values(options)[0]}`,
+    });
+  }
+  assert.throws(() => createLongPollHandler({ store, maxHeld: 0 }), {
+    name: "RangeError",
+    message: 'Cannot create handler: "maxHeld" must be at least 1, got 0',
+  });
+});
