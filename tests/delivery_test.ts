@@ -9,8 +9,9 @@ import {
   MemoryStore,
   type MessageStore,
 } from "../mod.ts";
-import { inFlightKey, RedisStore } from "../src/store/redis.ts";
+import { inFlightKey } from "../src/store/redis.ts";
 import { GatedStore } from "./_gated_store.ts";
+import { memoryFixture, redisFixture, type StoreFixture } from "./_store_fixtures.ts";
 import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
 import { waitFor } from "./_wait.ts";
 
@@ -40,25 +41,7 @@ function atLeastOnceHandler(store: MessageStore): LongPollHandler {
   return createLongPollHandler({ store, atLeastOnce: true, minWait: 0.05, maxWait: 0.05 });
 }
 
-type StoreFactory = () => Promise<{ store: MessageStore } & AsyncDisposable>;
-
-const memory: StoreFactory = () => {
-  const store = new MemoryStore();
-  return Promise.resolve({ store, [Symbol.asyncDispose]: () => store.close() });
-};
-
-const redis: StoreFactory = async () => {
-  const server = await startRedisServer();
-  const store = new RedisStore({ url: server.url });
-  assert.equal(await store.whenReady(5000), true);
-  return {
-    store,
-    async [Symbol.asyncDispose]() {
-      await store.close();
-      await server[Symbol.asyncDispose]();
-    },
-  };
-};
+type StoreFactory = () => Promise<StoreFixture>;
 
 function atLeastOnceSuite(kind: string, open: StoreFactory, wrap: typeof redisTest) {
   Deno.test(
@@ -156,8 +139,8 @@ function atLeastOnceSuite(kind: string, open: StoreFactory, wrap: typeof redisTe
   );
 }
 
-atLeastOnceSuite("memory", memory, (name, fn) => ({ name, fn }));
-atLeastOnceSuite("redis", redis, redisTest);
+atLeastOnceSuite("memory", memoryFixture, (name, fn) => ({ name, fn }));
+atLeastOnceSuite("redis", redisFixture, redisTest);
 
 Deno.test(redisTest("redis: in-flight data sits in the queue's cluster hash slot", async () => {
   await using server = await startRedisServer({

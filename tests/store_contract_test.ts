@@ -5,11 +5,8 @@
 import assert from "node:assert/strict";
 import { MemoryStore, type MessageStore } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
-import { redisTest, startRedisCluster, startRedisServer } from "./_redis_server.ts";
-
-interface StoreFixture extends AsyncDisposable {
-  store: MessageStore;
-}
+import { redisTest, startRedisCluster } from "./_redis_server.ts";
+import { memoryFixture, redisFixture, type StoreFixture } from "./_store_fixtures.ts";
 
 type Contract = [string, (store: MessageStore) => Promise<void>];
 
@@ -107,23 +104,8 @@ function defineContract(
   }
 }
 
-defineContract("memory", () => {
-  const store = new MemoryStore();
-  return Promise.resolve({ store, [Symbol.asyncDispose]: () => store.close() });
-}, (name, fn) => ({ name, fn }));
-
-defineContract("redis", async () => {
-  const redis = await startRedisServer();
-  const store = new RedisStore({ url: redis.url });
-  assert.equal(await store.whenReady(5000), true);
-  return {
-    store,
-    async [Symbol.asyncDispose]() {
-      await store.close();
-      await redis[Symbol.asyncDispose]();
-    },
-  };
-}, redisTest);
+defineContract("memory", memoryFixture, (name, fn) => ({ name, fn }));
+defineContract("redis", redisFixture, redisTest);
 
 // One cluster for the whole contract (creating one takes seconds); each
 // check gets its own store and key prefix.
