@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { ConfigError, loadConfig, type ServeConfig } from "../src/config.ts";
-import { createServer } from "../src/server.ts";
+import { ConfigError, loadConfig, type ServeConfig } from "../src/server/settings.ts";
+import { createServer } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import type { MessageStore } from "../src/store/types.ts";
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { createServer, type ServerOptions } from "../src/server.ts";
+import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { FakeClock } from "./_fake_clock.ts";
 import { SpyStore } from "./_spy_store.ts";
 

@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 // Pinned inline: only this test needs it (the lead may move it to deno.json "imports").
 import { type Browser, chromium, type Page } from "playwright-core";
-import { createServer, type Server } from "../src/server.ts";
+import { createServer, type Server } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { startServe } from "./_serve_process.ts";
 
@@ -311,18 +311,21 @@ const PAGE = `<!doctype html>
 `;
 
 let _bundle: Promise<string> | undefined;
-/** src/client.ts bundled for the browser by `deno bundle`, once per run. */
+/** src/client/long_poll_client.ts bundled for the browser by `deno bundle`, once per run. */
 function _clientBundle(): Promise<string> {
   return _bundle ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "longpoll-client-" });
     const file = `${dir}/client.js`;
-    const entry = new URL("../src/client.ts", import.meta.url).pathname;
+    const entry = new URL("../src/client/long_poll_client.ts", import.meta.url).pathname;
     const { success, stderr } = await new Deno.Command(Deno.execPath(), {
       args: ["bundle", "--quiet", "--platform", "browser", "--output", file, entry],
       stdout: "null",
       stderr: "piped",
     }).output();
-    assert.ok(success, `deno bundle src/client.ts: ${new TextDecoder().decode(stderr)}`);
+    assert.ok(
+      success,
+      `deno bundle src/client/long_poll_client.ts: ${new TextDecoder().decode(stderr)}`,
+    );
     const code = await Deno.readTextFile(file);
     await Deno.remove(dir, { recursive: true });
     return code;

@@ -3,8 +3,8 @@
  * injection): order, the stop code, acks, failures and the end reasons.
  */
 import assert from "node:assert/strict";
-import { createLongPollClient, type EndReason } from "../src/client.ts";
-import { createServer, type ServerOptions } from "../src/server.ts";
+import { createLongPollClient, type EndReason } from "../src/client/long_poll_client.ts";
+import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../mod.ts";
 import { waitFor } from "./_wait.ts";
 

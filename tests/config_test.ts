@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, SETTINGS } from "../src/config.ts";
+import { ConfigError, loadConfig, SETTINGS } from "../src/server/settings.ts";
 
 Deno.test("config: with nothing set, the defaults of DESIGN.md §4", () => {
   const config = loadConfig([], {});

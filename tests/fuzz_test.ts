@@ -10,7 +10,7 @@
  * with `FUZZ_SEED=<seed> deno test --allow-all tests/fuzz_test.ts`.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server, type ServerOptions } from "../src/server.ts";
+import { createServer, type Server, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 
 const SEED = _seedFromEnv();

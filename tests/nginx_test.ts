@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { HmacSigner } from "../mod.ts";
-import { SETTINGS } from "../src/config.ts";
+import { SETTINGS } from "../src/server/settings.ts";
 import { freePort, type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
 import { type ServeProcess, startServe } from "./_serve_process.ts";
 

@@ -4,7 +4,7 @@
  * code over the drain window, pops nothing new, and exits in time.
  */
 import assert from "node:assert/strict";
-import { createServer } from "../src/server.ts";
+import { createServer } from "../src/server/app.ts";
 import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
 import { startServe } from "./_serve_process.ts";
 import { sleep, waitFor } from "./_wait.ts";

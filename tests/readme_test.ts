@@ -1,6 +1,6 @@
 /** The README is the front door: its settings table must match the code. */
 import assert from "node:assert/strict";
-import { SETTINGS } from "../src/config.ts";
+import { SETTINGS } from "../src/server/settings.ts";
 
 const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 

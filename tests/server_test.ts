@@ -1,7 +1,7 @@
 /** The routes of `deno task serve`, through `createServer().fetch`. */
 import assert from "node:assert/strict";
 import { MemoryStore } from "../mod.ts";
-import { createServer, type ServerOptions } from "../src/server.ts";
+import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { FakeClock, until } from "./_fake_clock.ts";
 
 const TOKEN = "t0ken";

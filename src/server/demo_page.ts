@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { demoPage } from "./demo.ts";
+ * import { demoPage } from "./demo_page.ts";
  * const response = demoPage();
  * console.log(response.headers.get("content-type")); // text/html; charset=utf-8
  * ```

@@ -69,7 +69,7 @@ export interface SettingSpec {
  *
  * @example
  * ```ts
- * import { SETTINGS } from "./config.ts";
+ * import { SETTINGS } from "./settings.ts";
  * console.log(SETTINGS.map((setting) => setting.variable).includes("REDIS_URL")); // true
  * ```
  */
@@ -214,7 +214,7 @@ export class ConfigError extends Error {
    *
    * @example
    * ```ts
-   * import { ConfigError } from "./config.ts";
+   * import { ConfigError } from "./settings.ts";
    * const error = new ConfigError('Cannot read "PORT": expected an integer, got "x"');
    * console.log(error.name); // ConfigError
    * ```
@@ -231,7 +231,7 @@ export class ConfigError extends Error {
  *
  * @example
  * ```ts
- * import { loadConfig } from "./config.ts";
+ * import { loadConfig } from "./settings.ts";
  * const config = loadConfig(["--port", "9000"], { MIN_WAIT: "0.2" });
  * console.log(config.port, config.minWait, config.maxWait); // 9000 0.2 900
  * ```

@@ -20,7 +20,14 @@
  *
  * @module
  */
-import { type Backoff, exponentialBackoff } from "./backoff.ts";
+import { type Backoff, exponentialBackoff } from "../backoff.ts";
+import {
+  DEFAULT_PARAMS,
+  DEFAULT_STOP_CODE,
+  HEADER,
+  REFUSED_STATUSES,
+  STATUS,
+} from "../protocol.ts";
 
 /** What came with a message, besides its text. */
 export interface DeliveryInfo {
@@ -87,7 +94,7 @@ export interface LongPollClientOptions {
  *
  * @example
  * ```ts ignore
- * import { createLongPollClient } from "./client.ts";
+ * import { createLongPollClient } from "./long_poll_client.ts";
  * const client = createLongPollClient({ url: "http://127.0.0.1:8888/", uid: "42", onMessage: console.log });
  * client.start();
  * setTimeout(() => client.stop(), 60_000);
@@ -102,16 +109,13 @@ export interface LongPollClient {
   readonly running: boolean;
 }
 
-/** Statuses that retrying cannot fix. */
-const REFUSED = new Set([400, 401, 403, 404, 405, 414]);
-
 /**
  * Creates a long-poll client; call `start()` to begin.
  *
  * @example
  * ```ts
- * import { createLongPollClient } from "./client.ts";
- * import { createLongPollHandler, MemoryStore } from "../mod.ts";
+ * import { createLongPollClient } from "./long_poll_client.ts";
+ * import { createLongPollHandler, MemoryStore } from "../../mod.ts";
  *
  * const store = new MemoryStore();
  * const handler = createLongPollHandler({ store, minWait: 0.05, maxWait: 0.05 });
@@ -138,8 +142,8 @@ export function createLongPollClient(options: LongPollClientOptions): LongPollCl
   }
   if (options.uid === "") throw new TypeError('Cannot create client: "uid" is empty');
   const retry = options.retry ?? exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 });
-  const stopCode = options.stopCode ?? '{"stop":1}';
-  const names = { uid: "uid", sign: "sign", exp: "exp", ack: "ack", ...options.params };
+  const stopCode = options.stopCode ?? DEFAULT_STOP_CODE;
+  const names = { ...DEFAULT_PARAMS, ...options.params };
   const doFetch = options.fetch ?? ((request: Request) => fetch(request));
   let running = false;
   let inFlight: AbortController | undefined;
@@ -189,12 +193,12 @@ export function createLongPollClient(options: LongPollClientOptions): LongPollCl
         continue;
       }
       if (!running) return;
-      if (response.status === 200) {
+      if (response.status === STATUS.ok) {
         failures = 0;
         if (body === stopCode) continue;
         const info: DeliveryInfo = {
-          ack: response.headers.get("x-ack-id") ?? undefined,
-          redelivered: response.headers.get("x-redelivered") === "true",
+          ack: response.headers.get(HEADER.ackId) ?? undefined,
+          redelivered: response.headers.get(HEADER.redelivered) === "true",
         };
         try {
           await options.onMessage(body, info);
@@ -204,8 +208,8 @@ export function createLongPollClient(options: LongPollClientOptions): LongPollCl
         }
         continue;
       }
-      if (response.status === 409) return end("superseded", _errorOf(body));
-      if (REFUSED.has(response.status)) return end("refused", _errorOf(body));
+      if (response.status === STATUS.superseded) return end("superseded", _errorOf(body));
+      if (REFUSED_STATUSES.has(response.status)) return end("refused", _errorOf(body));
       const retryAfter = Number(response.headers.get("retry-after")) * 1000;
       await pause(Math.max(retry(failures++), Number.isFinite(retryAfter) ? retryAfter : 0));
     }

@@ -3,10 +3,10 @@ import {
   type DrainOptions,
   type LongPollHandler,
   type LongPollOptions,
-} from "./handler.ts";
-import { demoPage } from "./demo.ts";
-import { clip, HttpError } from "./http_error.ts";
-import { validateUid } from "./uid.ts";
+} from "../handler.ts";
+import { demoPage } from "./demo_page.ts";
+import { clip, HttpError } from "../http_error.ts";
+import { validateUid } from "../uid.ts";
 
 /** Options of {@linkcode createServer}: the handler's, plus the publish route's. */
 export interface ServerOptions extends LongPollOptions {
@@ -41,8 +41,8 @@ export interface ServerOptions extends LongPollOptions {
  *
  * @example
  * ```ts
- * import { createServer } from "./server.ts";
- * import { MemoryStore } from "./store/memory.ts";
+ * import { createServer } from "./app.ts";
+ * import { MemoryStore } from "../store/memory.ts";
  * const server = createServer({ store: new MemoryStore() });
  * console.log((await server.fetch(new Request("http://x/healthz"))).status); // 200
  * ```
@@ -87,8 +87,8 @@ const JSON_HEADERS = {
  *
  * @example
  * ```ts
- * import { createServer } from "./server.ts";
- * import { MemoryStore } from "./store/memory.ts";
+ * import { createServer } from "./app.ts";
+ * import { MemoryStore } from "../store/memory.ts";
  * const server = createServer({ store: new MemoryStore(), publishToken: "t0ken" });
  * const published = await server.fetch(
  *   new Request("http://x/publish?uid=42", {

@@ -1,0 +1,125 @@
+/**
+ * The wire protocol, shared by the server and the browser client: query
+ * parameter names, the stop code, the header names, and what each status
+ * means. Nothing here depends on a runtime.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, HEADER } from "./protocol.ts";
+ * console.log(DEFAULT_PARAMS.callback, DEFAULT_STOP_CODE, HEADER.ackId);
+ * // jsonCallback {"stop":1} X-Ack-Id
+ * ```
+ *
+ * @module
+ */
+
+/** Names of the query parameters of a poll. */
+export interface ParamNames {
+  /**
+   * The user's id, whose queue is polled.
+   * @default {"uid"}
+   */
+  readonly uid: string;
+  /**
+   * The signature of the uid.
+   * @default {"sign"}
+   */
+  readonly sign: string;
+  /**
+   * The signature's expiry, in unix seconds.
+   * @default {"exp"}
+   */
+  readonly exp: string;
+  /**
+   * The JSONP callback name.
+   * @default {"jsonCallback"}
+   */
+  readonly callback: string;
+  /**
+   * In at-least-once mode, the id of the last message received, acknowledged.
+   * @default {"ack"}
+   */
+  readonly ack: string;
+}
+
+/**
+ * The parameter names of protocol v1, the original service's.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PARAMS } from "./protocol.ts";
+ * console.log(DEFAULT_PARAMS.uid); // uid
+ * ```
+ */
+export const DEFAULT_PARAMS: ParamNames = Object.freeze({
+  uid: "uid",
+  sign: "sign",
+  exp: "exp",
+  callback: "jsonCallback",
+  ack: "ack",
+});
+
+/**
+ * The body that ends a hold with nothing to deliver. Unlike the original
+ * service's `{'stop':1}`, it is valid JSON.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_STOP_CODE } from "./protocol.ts";
+ * console.log(JSON.parse(DEFAULT_STOP_CODE).stop); // 1
+ * ```
+ */
+export const DEFAULT_STOP_CODE = '{"stop":1}';
+
+/**
+ * Header names of the protocol, as sent.
+ *
+ * @example
+ * ```ts
+ * import { HEADER } from "./protocol.ts";
+ * console.log(HEADER.redelivered); // X-Redelivered
+ * ```
+ */
+export const HEADER = Object.freeze({
+  /** At-least-once: the id the next poll acknowledges with `ack=`. */
+  ackId: "X-Ack-Id",
+  /** At-least-once: `true` when the message was handed out before. */
+  redelivered: "X-Redelivered",
+});
+
+/**
+ * What each status of a poll's answer means to a client.
+ *
+ * @example
+ * ```ts
+ * import { STATUS } from "./protocol.ts";
+ * console.log(STATUS.superseded); // 409
+ * ```
+ */
+export const STATUS = Object.freeze({
+  /** A message, or the stop code. */
+  ok: 200,
+  /** The request itself is wrong (uid, callback, exp, ack); retrying can't help. */
+  badRequest: 400,
+  /** The signature is missing, wrong or expired. */
+  forbidden: 403,
+  /** The method is not GET, HEAD or OPTIONS. */
+  methodNotAllowed: 405,
+  /** A newer poll of the same uid took this one's place. */
+  superseded: 409,
+  /** The query is too long. */
+  uriTooLong: 414,
+  /** Over capacity, or the store is unreachable: retry after `Retry-After`. */
+  unavailable: 503,
+});
+
+/**
+ * Statuses a client should not retry: the request itself is refused.
+ *
+ * @example
+ * ```ts
+ * import { REFUSED_STATUSES } from "./protocol.ts";
+ * console.log(REFUSED_STATUSES.has(403), REFUSED_STATUSES.has(503)); // true false
+ * ```
+ */
+export const REFUSED_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 405, 414]);
