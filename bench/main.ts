@@ -14,7 +14,7 @@ import { measureNotifyCost } from "./notify_cost.ts";
 import { startOurServer } from "./our_server.ts";
 import { initClockTicks } from "./proc_stats.ts";
 import { ProcessGroup } from "./process_group.ts";
-import type { RedisServer } from "./redis_server.ts";
+import type { RedisServer } from "../tests/_support/redis_server.ts";
 import { renderReport } from "./report.ts";
 import { type BenchResults, NAMES } from "./results.ts";
 import { runHeldSweep } from "./scenario_held.ts";

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { freePort } from "./free_port.ts";
+import { freePort } from "../tests/_support/free_port.ts";
+import { pollUntil } from "../tests/_support/wait_until.ts";
 import type { ProcessGroup, Tracked } from "./process_group.ts";
-import { type BenchTarget, tail, waitFor } from "./target.ts";
+import { type BenchTarget, tail } from "./target.ts";
 
 /** Options of {@linkcode startOurServer}. */
 export interface OurServerOptions {
@@ -83,9 +84,9 @@ export async function startOurServer(options: OurServerOptions): Promise<BenchTa
   }
   const exited = new Set<number>();
   processes.forEach((tracked, i) => tracked.child.status.then(() => exited.add(i)));
-  const up = await waitFor(
+  const up = await pollUntil(
     () => logs.every((log, i) => !exited.has(i) && tail(log, 50).includes("listening on")),
-    30_000,
+    { timeoutMs: 30_000, intervalMs: 25 },
   );
   const stop = () =>
     Promise.all(processes.map((tracked) => options.group.stop(tracked))).then(() => {});

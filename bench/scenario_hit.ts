@@ -7,7 +7,7 @@
 import { LoadClient } from "./load_client.ts";
 import { totalCpuMs } from "./measure.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import type { RedisServer } from "./redis_server.ts";
+import type { RedisServer } from "../tests/_support/redis_server.ts";
 import { startRig } from "./rig.ts";
 import { RespClient } from "./resp_client.ts";
 import { summarize } from "./stats.ts";

@@ -24,34 +24,6 @@ export interface BenchTarget {
 }
 
 /**
- * Waits until `ready()` is true, checking every `intervalMs`, for at most `timeoutMs`.
- * Returns whether it became true.
- *
- * @example
- * ```ts
- * import { waitFor } from "./target.ts";
- * console.log(await waitFor(() => true, 100)); // true
- * ```
- */
-export async function waitFor(
-  ready: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 25,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (let round = 0; round < 1_000_000; round++) {
-    try {
-      if (await ready()) return true;
-    } catch {
-      // not yet
-    }
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  return false;
-}
-
-/**
  * Reads a text file's last `lines` lines, or "" when it can't.
  *
  * @example

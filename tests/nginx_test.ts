@@ -11,7 +11,10 @@
 import assert from "node:assert/strict";
 import { HmacSigner } from "../mod.ts";
 import { SETTINGS } from "../src/server/settings.ts";
-import { freePort, type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { freePort } from "./_support/free_port.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 import { type ServeProcess, startServe } from "./_serve_process.ts";
 
 const SHIPPED = await Deno.readTextFile(new URL("../deploy/nginx.conf", import.meta.url));
@@ -252,11 +255,11 @@ Deno.test(
           // Every client polls again after the last batch; wait until all are
           // held, and this process holds some of them.
           await stack.waitUntilHeld(uids.length);
-          await _waitFor(
-            async () => await _held(server) > 0,
-            10_000,
-            () => `process ${index} holds no poll to drain`,
-          );
+          await waitUntil(async () => await _held(server) > 0, {
+            what: `process ${index} to hold a poll to drain`,
+            timeoutMs: 10_000,
+            intervalMs: 25,
+          });
           sigterms.push({ addr: `127.0.0.1:${server.port}`, at: Date.now() });
           const exited = server.stop("SIGTERM");
           await publishBatch(); // during the drain
@@ -267,10 +270,16 @@ Deno.test(
           await stack.restart(index);
           await publishBatch();
         }
-        await _waitFor(
+        await waitUntil(
           () => uids.every((uid) => received.get(uid)!.length >= published.get(uid)!.length),
-          15_000,
-          () => `received ${JSON.stringify([...received])} of ${JSON.stringify([...published])}`,
+          {
+            what: () =>
+              `every message; received ${JSON.stringify([...received])} of ${
+                JSON.stringify([...published])
+              }`,
+            timeoutMs: 15_000,
+            intervalMs: 25,
+          },
         );
 
         const bad = answers.filter((a) => a.status !== 200);
@@ -338,11 +347,11 @@ async function _startStack(
   };
   const start = async (port: number) => {
     const server = await startServe({ ...env, PORT: String(port) });
-    await _waitFor(
-      async () => (await _status(`${server.origin}/readyz`)) === 200,
-      10_000,
-      server.output,
-    );
+    await waitUntil(async () => (await _status(`${server.origin}/readyz`)) === 200, {
+      what: () => `/readyz; the server printed\n${server.output()}`,
+      timeoutMs: 10_000,
+      intervalMs: 25,
+    });
     return server;
   };
   const processes = await Promise.all(
@@ -374,10 +383,9 @@ async function _startStack(
       return await fetch(`${nginx.public}/?uid=${uid}&sign=${await signer.sign(uid)}`, { client });
     },
     async waitUntilHeld(count) {
-      await _waitFor(
+      await waitUntil(
         async () => (await Promise.all(processes.map(_held))).reduce((a, b) => a + b) === count,
-        10_000,
-        () => `waiting for ${count} held polls`,
+        { what: `${count} held polls`, timeoutMs: 10_000, intervalMs: 25 },
       );
     },
     async restart(index) {
@@ -465,13 +473,12 @@ async function _startNginx(
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    await _waitFor(
+    await waitUntil(
       async () => {
         if (exited) throw new Error(`Cannot start nginx: ${await stderr}\n${site}`);
         return await _canConnect(publicPort) && await _canConnect(internalPort);
       },
-      10_000,
-      () => "waiting for nginx to listen",
+      { what: "nginx to listen", timeoutMs: 10_000, intervalMs: 25 },
     );
   } catch (error) {
     await dispose();
@@ -600,17 +607,5 @@ async function _children(pid: number): Promise<number[]> {
     return text.trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
-  }
-}
-
-async function _waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  describe: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms: ${describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

@@ -5,9 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { createServer } from "../src/server/app.ts";
-import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
 import { startServe } from "./_serve_process.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 Deno.test(
   redisTest(
@@ -18,10 +20,10 @@ Deno.test(
       const server = createServer({ store, minWait: 60, maxWait: 60, onError: () => {} });
       const get = (path: string) => server.fetch(new Request(`http://x${path}`));
       const polls = Array.from({ length: 10 }, (_, i) => get(`/?uid=held${i}`));
-      await waitFor("10 held polls", () => server.handler.held === 10);
+      await waitUntil(() => server.handler.held === 10, { what: "10 held polls" });
 
       await redis.stop();
-      await waitFor("the store to notice", () => !store.ready);
+      await waitUntil(() => !store.ready, { what: "the store to notice" });
       const started = performance.now();
       const refused = await get("/?uid=newcomer");
       assert.equal(refused.status, 503, "a poll during the outage");
@@ -30,11 +32,11 @@ Deno.test(
       assert.equal((await get("/readyz")).status, 503, "/readyz during the outage");
       assert.equal(server.handler.held, 10, "held polls are still held");
 
-      await redis.restart();
+      await redis.start();
       // Pushed before our connections are back: heard by the re-check.
       for (let i = 0; i < 5; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `early${i}`);
-      await waitFor("the store to reconnect", () => store.ready);
-      await waitFor("/readyz", async () => (await get("/readyz")).status === 200);
+      await waitUntil(() => store.ready, { what: "the store to reconnect" });
+      await waitUntil(async () => (await get("/readyz")).status === 200, { what: "/readyz" });
       // Pushed after: heard by notification.
       await sleep(100);
       for (let i = 5; i < 10; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `late${i}`);
@@ -54,7 +56,7 @@ Deno.test(
       await using redis = await startRedisServer();
       await redis.cli("LPUSH", "Q/MSGkept", "queued before");
       await redis.stop();
-      await redis.restart();
+      await redis.start();
       await using store = await connectStore(redis);
       const server = createServer({ store });
       const response = await server.fetch(new Request("http://x/?uid=kept"));
@@ -79,10 +81,10 @@ Deno.test(
         const response = await fetch(`${server.origin}/?uid=d${i}`);
         return { body: await response.text(), at: performance.now() };
       });
-      await waitFor("the held polls", async () => {
+      await waitUntil(async () => {
         const metrics = await (await fetch(`${server.origin}/metrics`)).text();
         return metrics.includes(`longpoll_held_polls ${held}`);
-      });
+      }, { what: "the held polls" });
       const signalled = performance.now();
       const exit = server.stop("SIGTERM");
       // Pushed during the drain: nothing may pop them.

@@ -12,7 +12,9 @@
  * installs both.
  */
 import assert from "node:assert/strict";
-import { type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 import { type ChildProcess, startProcess } from "./_serve_process.ts";
 
 const STOP = '{"stop":1}';
@@ -128,14 +130,11 @@ async function _exercise(runtime: _Runtime): Promise<void> {
 
 /** Waits until the runner holds `count` polls (its `GET /held`). */
 async function _waitUntilHeld(server: { origin: string }, count: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const response = await fetch(`${server.origin}/held`);
-    const { held } = await response.json();
-    if (held === count) return;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${count} held, got ${held}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  let held: unknown;
+  await waitUntil(async () => {
+    held = (await (await fetch(`${server.origin}/held`)).json()).held;
+    return held === count;
+  }, { what: () => `${count} held, got ${held}`, intervalMs: 20 });
 }
 
 async function _lpush(redis: RedisServer, uid: string, message: string): Promise<void> {
