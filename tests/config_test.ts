@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig, SETTINGS } from "../src/server/settings.ts";
 
-Deno.test("config: with nothing set, the defaults of DESIGN.md §4", () => {
+Deno.test("config: with nothing set, the defaults of the settings table", () => {
   const config = loadConfig([], {});
   assert.equal(config.port, 8888);
   assert.equal(config.host, "127.0.0.1");
@@ -17,7 +17,7 @@ Deno.test("config: with nothing set, the defaults of DESIGN.md §4", () => {
   assert.equal(config.earlyHeaders, false);
 });
 
-Deno.test("config: every variable of DESIGN.md §4 is a setting", () => {
+Deno.test("config: every core variable of the settings table is a setting", () => {
   const variables = SETTINGS.map((setting) => setting.variable);
   for (
     const variable of [

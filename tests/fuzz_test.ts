@@ -23,7 +23,7 @@ const SECRET = "fuzz-secret";
 const ALLOWED = ["http://allowed.test", "https://also-allowed.test:8443"];
 const STOP = '{"stop":1}';
 const MAX_BODY = 4096;
-/** The pattern of DESIGN.md §3, written out again rather than imported. */
+/** The callback names protocol v1 allows, written out again rather than imported. */
 const CALLBACK_PATTERN = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 const STATUSES = new Set([200, 202, 204, 400, 401, 403, 404, 405, 409, 413, 414, 503]);
 const ENCODER = new TextEncoder();
@@ -305,9 +305,8 @@ class _Run {
     this.failures.push(`${label}: ${why}`);
   }
 
-  /** Checks one answer against the contract of DESIGN.md §3. */
   /**
-   * Checks one answer against the contract of DESIGN.md §3. `early`: the
+   * Checks one answer against protocol v1 (the README's table). `early`: the
    * server sends headers early and is capacity-limited (server B).
    */
   check(label: string, early: boolean, view: _View, answer: _Answer): void {
