@@ -36,6 +36,7 @@ interface _Series {
  *   durationSeconds: 1,
  *   held: [],
  *   hit: [],
+ *   cross: [],
  *   scale: [],
  * });
  * console.log(svg.startsWith("<svg")); // true

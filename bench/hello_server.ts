@@ -47,6 +47,7 @@ export async function startHelloServer(
     port,
     pollPath: "/?uid=",
     publish: { kind: "http", port, path: "/?uid=" },
+    hitBody: "Hello, world",
     pids: () => [tracked.child.pid],
     heldCount: () => Promise.resolve(undefined),
     stop,

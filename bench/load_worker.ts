@@ -1,6 +1,6 @@
 /**
  * A load-client process: holds polls on raw HTTP/1.1 sockets, publishes and
- * times wake-ups, and runs keep-alive hit loops. The coordinator
+ * times wake-ups. The coordinator
  * (`load_client.ts`) drives it with JSON lines on stdin; see
  * `worker_protocol.ts`. One process stays under the 20,000 open files limit.
  *
@@ -8,14 +8,11 @@
  */
 import net from "node:net";
 import { type HttpResponse, HttpResponseParser } from "../tests/_support/http_response.ts";
-import { readCpuMs } from "./proc_stats.ts";
 import { RespClient } from "./resp_client.ts";
 import type {
   CloseReply,
   FireCommand,
   FireReply,
-  HitCommand,
-  HitReply,
   OpenCommand,
   OpenReply,
   PublishSpec,
@@ -276,71 +273,6 @@ class _HttpPublisher {
   }
 }
 
-async function _hit(command: HitCommand): Promise<HitReply> {
-  const deadline = performance.now() + command.timeoutMs;
-  const conns = await Promise.all(
-    command.paths.map(() => Deno.connect({ hostname: command.host, port: command.port })),
-  );
-  for (const conn of conns) conn.setNoDelay(true);
-  const samples: number[] = [];
-  let count = 0;
-  let failures = 0;
-  const statuses: Record<string, number> = {};
-  const run = async (conn: Deno.TcpConn, path: string, requests: number, timed: boolean) => {
-    const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\n\r\n`);
-    const parser = new HttpResponseParser();
-    const buffer = new Uint8Array(16 * 1024);
-    for (let i = 0; i < requests && performance.now() < deadline; i++) {
-      const started = performance.now();
-      await conn.write(request);
-      let response: HttpResponse | undefined;
-      while (response === undefined) {
-        const n = await conn.read(buffer);
-        if (n === null) throw new Error("server closed the connection");
-        response = parser.feed(buffer.subarray(0, n))[0];
-      }
-      if (!timed) continue;
-      if (response.status === 200) {
-        count++;
-        samples.push(performance.now() - started);
-      } else {
-        failures++;
-        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-      }
-    }
-  };
-  const runAll = (requests: number, timed: boolean) =>
-    Promise.all(
-      conns.map((conn, i) =>
-        run(conn, command.paths[i], requests, timed).catch(() => {
-          if (timed) statuses["0"] = (statuses["0"] ?? 0) + 1;
-        })
-      ),
-    );
-  await runAll(command.warmup, false);
-  const cpuBefore = readCpuMs(Deno.pid);
-  const started = performance.now();
-  await runAll(command.requests, true);
-  const ms = performance.now() - started;
-  const cpuMs = readCpuMs(Deno.pid) - cpuBefore;
-  for (const conn of conns) {
-    try {
-      conn.close();
-    } catch {
-      // closed
-    }
-  }
-  failures += command.paths.length * command.requests - count - failures;
-  return {
-    count,
-    errors: failures,
-    ms,
-    cpuMs,
-    statuses,
-    samples: samples.map((value) => Math.round(value * 1000) / 1000),
-  };
-}
-
 function _stats(): StatsReply {
   let held = 0;
   let headers = 0;
@@ -371,8 +303,6 @@ async function _handle(command: WorkerCommand): Promise<unknown> {
       return await _open(command);
     case "fire":
       return await _fire(command);
-    case "hit":
-      return await _hit(command);
     case "stats":
       return _stats();
     case "close":

@@ -7,6 +7,7 @@
  * @module
  */
 import { renderChart } from "./chart.ts";
+import { crossClientMissing, runCrossCheck } from "./cross_check.ts";
 import { type BenchOptions, parseBenchFlags, USAGE } from "./flags.ts";
 import { startHelloServer } from "./hello_server.ts";
 import { nchanMissing, startNchan } from "./nchan_server.ts";
@@ -21,6 +22,7 @@ import { runHeldSweep } from "./scenario_held.ts";
 import { runHit } from "./scenario_hit.ts";
 import { runScale } from "./scenario_scale.ts";
 import type { BenchTarget } from "./target.ts";
+import { wrkMissing } from "./wrk.ts";
 
 async function _main(): Promise<number> {
   let options: BenchOptions;
@@ -69,6 +71,7 @@ async function _main(): Promise<number> {
     durationSeconds: 0,
     held: [],
     hit: [],
+    cross: [],
     scale: [],
   };
   const log = (line: string) => console.log(line);
@@ -102,12 +105,14 @@ async function _main(): Promise<number> {
       }
     }
     if (scenarios.has("wake")) {
-      log("wake: Redis CPU with and without keyspace notifications, 200,000 LPUSH + RPOP");
+      log(
+        `wake: Redis CPU with and without keyspace notifications, ${options.notifyPairs} LPUSH + RPOP`,
+      );
       results.notify = await measureNotifyCost({
         group,
         dir,
         start: ours(NAMES.ours, false),
-        pairs: 200_000,
+        pairs: options.notifyPairs,
       });
       log(
         `  notify-keyspace-events "${results.notify.flags}": ${
@@ -117,28 +122,62 @@ async function _main(): Promise<number> {
         }%`,
       );
     }
+    if (scenarios.has("cross")) {
+      const crossMissing = await crossClientMissing();
+      if (crossMissing !== undefined) {
+        results.crossMissing = `Cross-check not run: ${crossMissing}`;
+      } else {
+        log(
+          `cross-check: a second client (Node), ${options.crossHeld} held, ${options.crossWakes} wakes`,
+        );
+        const targets = [ours(NAMES.ours, false), ...(missing === undefined ? [nchan()] : [])];
+        for (const start of targets) {
+          results.cross.push(
+            await runCrossCheck({
+              group,
+              dir,
+              start,
+              held: options.crossHeld,
+              wakes: options.crossWakes,
+              log,
+            }),
+          );
+        }
+      }
+    }
     if (scenarios.has("hit")) {
+      const wrk = await wrkMissing();
+      if (wrk !== undefined) throw new Error(`Cannot run the hit scenario: ${wrk}`);
       const common = {
         group,
         dir,
         connections: options.hitConnections,
-        clients: 1,
-        warmup: 200,
-        requests: options.hitRequests,
-        rounds: 3,
+        warmupS: options.hitWarmupS,
+        roundS: options.hitRoundS,
+        rounds: options.hitRounds,
         log,
       };
       log(
-        `hit: ${options.hitConnections} keep-alive connections × ${options.hitRequests}, best of 3 rounds`,
+        `hit: wrk -t1 -c${options.hitConnections}, ${
+          options.hitUids.join(" and ")
+        } uids, best of ${options.hitRounds} × ${options.hitRoundS} s`,
       );
+      const uidCounts = options.hitUids;
       results.hit.push(
-        await runHit({ ...common, start: ours(NAMES.ours, false), preload: "lpush" }),
+        ...await runHit({ ...common, uidCounts, start: ours(NAMES.ours, false), preload: "lpush" }),
       );
       if (missing === undefined) {
-        results.hit.push(await runHit({ ...common, start: nchan(), preload: "nchan-publish" }));
+        results.hit.push(
+          ...await runHit({ ...common, uidCounts, start: nchan(), preload: "nchan-publish" }),
+        );
       }
       results.hit.push(
-        await runHit({ ...common, start: () => startHelloServer({ group, dir }), preload: "none" }),
+        ...await runHit({
+          ...common,
+          uidCounts: [Math.max(...uidCounts)],
+          start: () => startHelloServer({ group, dir }),
+          preload: "none",
+        }),
       );
     }
     if (scenarios.has("scale")) {

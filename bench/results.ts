@@ -5,6 +5,7 @@
  */
 import type { NotifyCost } from "./notify_cost.ts";
 import type { HeldRun } from "./scenario_held.ts";
+import type { CrossResult } from "./cross_check.ts";
 import type { HitResult } from "./scenario_hit.ts";
 import type { ScaleResult } from "./scenario_scale.ts";
 
@@ -32,8 +33,12 @@ export interface BenchResults {
   durationSeconds: number;
   /** Held and wake sweeps: ours (late headers), ours (early headers), Nchan. */
   held: HeldRun[];
-  /** Hit runs: ours, Nchan, Deno hello world. */
+  /** Hit runs (wrk): ours and Nchan on one uid and on many, Deno hello world. */
   hit: HitResult[];
+  /** The held and wake figures again, from a second, independent client. */
+  cross: CrossResult[];
+  /** Why the cross-check did not run, when it did not. */
+  crossMissing?: string;
   /** Scale runs: ours, Nchan. */
   scale: ScaleResult[];
   /** Redis CPU spent on keyspace notifications (wake scenario). */

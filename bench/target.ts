@@ -15,6 +15,8 @@ export interface BenchTarget {
   readonly pollPath: string;
   /** How a message for a uid is published. */
   readonly publish: PublishSpec;
+  /** What a hit answers, when it is not the message (hello world's text). */
+  readonly hitBody?: string;
   /** The processes whose memory and CPU are measured. */
   pids(): number[];
   /** Polls held, as the server reports it; undefined where it can't tell. */
