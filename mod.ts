@@ -28,12 +28,25 @@ export {
   createLongPollHandler,
   type DrainOptions,
   type LongPollHandler,
-  type LongPollOptions,
-  type ParamNames,
+  type RequestContext,
 } from "./src/handler.ts";
-export { HttpError } from "./src/http_error.ts";
+export { HttpError, storeUnavailable } from "./src/http_error.ts";
 export { isValidCallback, wrapJsonp } from "./src/jsonp.ts";
-export { Metrics } from "./src/metrics.ts";
+export { METRIC_SPECS, type MetricKey, Metrics, type MetricSpec } from "./src/metrics.ts";
+export { DEFAULTS, type LongPollOptions } from "./src/options.ts";
+export { type End, ENDS, type EndSpec, type Outcome, type Taken } from "./src/outcome.ts";
+export type { AnswerFormat } from "./src/poll_request.ts";
+export {
+  DEFAULT_PARAMS,
+  DEFAULT_STOP_CODE,
+  HEADER,
+  type ParamNames,
+  REFUSED_STATUSES,
+  STATUS,
+  type StatusName,
+} from "./src/protocol.ts";
+export { type EarlyAnswer, Responder, type ResponderOptions } from "./src/responder.ts";
+export { type RequestTarget, requestTarget } from "./src/request_target.ts";
 export {
   HmacSigner,
   type HmacSignerOptions,

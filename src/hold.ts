@@ -1,168 +1,145 @@
 import type { Backoff } from "./backoff.ts";
-import type { LeasedMessage, Waiter } from "./store/types.ts";
+import type { Taker } from "./leases.ts";
+import { type Outcome, PLAIN_OUTCOMES, type Taken } from "./outcome.ts";
+import type { MessageStore, Waiter } from "./store/types.ts";
 import type { TimerTask, TimerWheel } from "./timer_wheel.ts";
 
-/**
- * How a hold ended:
- * - `message`: a message was popped for a client still there;
- * - `timeout`: the next wait would exceed the maximum;
- * - `drain`: the server is shutting down;
- * - `superseded`: a newer poll of the same uid took its place;
- * - `gone`: the client left (any message popped meanwhile went back);
- * - `error`: the store failed on the first pop.
- */
-export type HoldEnd = "message" | "timeout" | "drain" | "superseded" | "gone" | "error";
-
-/** What a hold takes from the store: a message, or a leased one (at-least-once). */
-export type Taken = string | LeasedMessage;
-
-/**
- * What every hold of one handler shares: access to the store, the timers,
- * the schedule, and where the outcome goes.
- *
- * @example
- * ```ts
- * import type { HoldContext } from "./hold.ts";
- * import { exponentialBackoff } from "./backoff.ts";
- * import { MemoryStore } from "./store/memory.ts";
- * import { TimerWheel } from "./timer_wheel.ts";
- * const store = new MemoryStore();
- * const context: HoldContext = {
- *   take: (hold) => store.pop(hold.uid),
- *   giveBack: (hold, taken) => store.pushBack(hold.uid, taken as string),
- *   watch: (hold) => store.watch(hold.uid, hold),
- *   unwatch: (hold) => store.unwatch(hold.uid, hold),
- *   wheel: new TimerWheel(),
- *   backoff: exponentialBackoff({ base: 15_000 }),
- *   maxWaitMs: 900_000,
- *   settle: (_hold, end, message) => console.log(end, message),
- *   storeFailed: (error) => console.error(error),
- *   messageReturned: (uid) => console.log("returned a message of", uid),
- *   admit: () => undefined,
- * };
- * ```
- */
-export interface HoldContext {
-  /** Takes the hold's next message from the store, or null. */
-  take(hold: Hold): Promise<Taken | null>;
-  /** Returns a message taken for a client that has gone. */
-  giveBack(hold: Hold, taken: Taken): Promise<void>;
-  /** Starts waking `hold` when its uid may have a message. */
-  watch(hold: Hold): void;
-  /** Stops waking `hold`. */
-  unwatch(hold: Hold): void;
-  /** The shared timer for every hold's next scheduled poll. */
-  readonly wheel: TimerWheel;
+/** When a hold polls again, and when it gives up. */
+export interface HoldSchedule {
   /** Wait before scheduled poll number `attempt + 1`, in milliseconds. */
   readonly backoff: Backoff;
   /** The hold ends when the next wait would exceed this, in milliseconds. */
   readonly maxWaitMs: number;
-  /** Receives the outcome, once per hold. */
-  settle(hold: Hold, end: HoldEnd, payload?: string | unknown): void;
-  /** Told about store failures that the hold rides out. */
-  storeFailed(error: unknown): void;
-  /** Told that a message popped for a departed client went back to its queue. */
-  messageReturned(uid: string): void;
-  /**
-   * Asked once, when the first pop comes back empty: return undefined to
-   * hold the poll, `"drain"` to end it with the stop code, or an error to
-   * end it with that error.
-   */
-  admit(hold: Hold): "drain" | Error | undefined;
 }
 
 /**
- * One poll waiting for a message for one uid, on the seed's schedule: a pop
- * at once, then after each wait of the backoff (15, 30, 60… s), and a pop
- * whenever the store wakes it in between. It ends when the next wait would
- * exceed the maximum. A message popped after the client left goes back to
- * the head of the queue.
+ * What a hold depends on: taking messages, hearing about them, its timers
+ * and its schedule. Shared by every hold of a handler.
+ */
+export interface HoldDeps {
+  /** Takes and gives back messages. */
+  readonly taker: Taker;
+  /** Wakes the hold when its uid may have a message. */
+  readonly store: Pick<MessageStore, "watch" | "unwatch">;
+  /** The shared timer of every hold's next scheduled poll. */
+  readonly wheel: TimerWheel;
+  /** The schedule. */
+  readonly schedule: HoldSchedule;
+  /** Told about store failures the hold rides out. */
+  readonly onStoreError: (error: unknown) => void;
+}
+
+/** What a hold waits for: a uid, and what the client asked of the hold. */
+export interface HoldSubject {
+  /** The uid whose queue is polled. */
+  readonly uid: string;
+  /** At-least-once: the delivery this poll acknowledges. */
+  readonly ack: string | undefined;
+  /** The longest hold the client waits for, in milliseconds. */
+  readonly waitMs: number | undefined;
+}
+
+/**
+ * One poll held for one uid, after its first pop found nothing. It pops
+ * whenever the store wakes it, and on the schedule (15, 30, 60… s after
+ * the start by default) as a safety net, until it resolves to an
+ * {@linkcode Outcome}: a message, the end of the schedule or of the
+ * client's `wait`, a drain, a newer poll of the uid, the client leaving, or
+ * an error. A message taken after the client left goes back to the head of
+ * the queue.
  *
  * @example
  * ```ts
  * import { Hold } from "./hold.ts";
  * import { exponentialBackoff } from "./backoff.ts";
+ * import { createTaker } from "./leases.ts";
+ * import { Metrics } from "./metrics.ts";
  * import { MemoryStore } from "./store/memory.ts";
  * import { TimerWheel } from "./timer_wheel.ts";
+ * import { systemClock } from "./clock.ts";
  * const store = new MemoryStore();
+ * const wheel = new TimerWheel();
+ * const taker = createTaker({
+ *   store,
+ *   atLeastOnce: false,
+ *   leaseMs: 60_000,
+ *   wheel,
+ *   clock: systemClock,
+ *   metrics: new Metrics(),
+ *   wake: () => {},
+ * });
  * const hold = new Hold({
- *   take: (hold) => store.pop(hold.uid),
- *   giveBack: (hold, taken) => store.pushBack(hold.uid, taken as string),
- *   watch: (hold) => store.watch(hold.uid, hold),
- *   unwatch: (hold) => store.unwatch(hold.uid, hold),
- *   wheel: new TimerWheel(),
- *   backoff: exponentialBackoff({ base: 15_000 }),
- *   maxWaitMs: 900_000,
- *   settle: (_hold, end, message) => console.log(end, message), // message hi
- *   storeFailed: () => {},
- *   messageReturned: () => {},
- *   admit: () => undefined,
- * }, "42");
- * hold.start();
+ *   taker,
+ *   store,
+ *   wheel,
+ *   schedule: { backoff: exponentialBackoff({ base: 15_000 }), maxWaitMs: 900_000 },
+ *   onStoreError: console.error,
+ * }, { uid: "42", ack: undefined, waitMs: undefined });
+ * const outcome = hold.start({ woken: false });
  * await store.publish("42", "hi");
+ * console.log(await outcome); // { end: "message", taken: "hi" }
  * ```
  */
 export class Hold implements Waiter, TimerTask, EventListenerObject {
-  /** The uid this hold waits for. */
-  readonly uid: string;
+  /** What the hold waits for. */
+  readonly subject: HoldSubject;
   /** @internal */
   _slot?: number;
-  readonly #context: HoldContext;
+  readonly #deps: HoldDeps;
   readonly #signal: AbortSignal | undefined;
+  #resolve: ((outcome: Outcome) => void) | undefined;
   #attempt = 0;
+  #deadline = Infinity;
   #popping = false;
   #wokenWhilePopping = false;
-  #scheduledPollDue = false;
-  #waiting = false;
-  #draining = false;
+  #timerDue = false;
+  #stopping = false;
   #superseded = false;
   #ended = false;
 
   /** Creates a hold; nothing happens until {@linkcode Hold.start}. */
-  constructor(context: HoldContext, uid: string, signal?: AbortSignal) {
-    this.#context = context;
-    this.uid = uid;
+  constructor(deps: HoldDeps, subject: HoldSubject, signal?: AbortSignal) {
+    this.#deps = deps;
+    this.subject = subject;
     this.#signal = signal;
   }
 
-  /** True once the first pop came back empty and the poll is being held. */
-  get waiting(): boolean {
-    return this.#waiting;
-  }
-
-  /** True once the outcome has been settled. */
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   /**
-   * Watches the uid and makes the first pop; or, when the caller has made
-   * that pop already and found nothing (`firstPop`), goes straight to
-   * waiting, popping again only if a wake came in meanwhile.
+   * Starts holding: watches the uid and schedules the next poll. `firstPop`
+   * says whether a wake came in while the caller's first pop was out, in
+   * which case it pops again at once.
    */
-  start(firstPop?: { readonly woken: boolean }): void {
-    if (this.#signal?.aborted) return this.#end("gone");
-    this.#context.watch(this);
-    this.#signal?.addEventListener("abort", this);
-    this.#scheduledPollDue = true;
-    if (firstPop === undefined) this.#poll();
-    else {
-      this.#wokenWhilePopping = firstPop.woken;
-      this.#foundNothing();
+  start(firstPop: { readonly woken: boolean }): Promise<Outcome> {
+    const outcome = new Promise<Outcome>((resolve) => (this.#resolve = resolve));
+    if (this.#signal?.aborted) {
+      this.#end(PLAIN_OUTCOMES.gone);
+      return outcome;
     }
+    const { store, wheel } = this.#deps;
+    store.watch(this.subject.uid, this);
+    this.#signal?.addEventListener("abort", this);
+    if (this.subject.waitMs !== undefined) {
+      this.#deadline = wheel.clock.now() + this.subject.waitMs;
+    }
+    this.#timerDue = true;
+    if (firstPop.woken) this.#poll();
+    else this.#foundNothing(false);
+    return outcome;
   }
 
-  /** The store says a message may be there: pop now. */
+  /** The store says a message may be there: pop now (during a drain: end at once). */
   wake(): void {
-    if (this.#ended || this.#draining) return;
+    if (this.#ended) return;
+    if (this.#stopping) return this.drain();
     if (this.#popping) this.#wokenWhilePopping = true;
     else this.#poll();
   }
 
   /** The scheduled poll is due. */
   onTimer(): void {
-    if (this.#ended || this.#draining) return;
-    this.#scheduledPollDue = true;
+    if (this.#ended) return;
+    if (this.#deps.wheel.clock.now() >= this.#deadline) return this.#end(PLAIN_OUTCOMES.timeout);
+    this.#timerDue = true;
     this.wake();
   }
 
@@ -171,103 +148,94 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     this.abandon();
   }
 
-  /** The client has gone: stop polling; a message popped from now on goes back. */
+  /** The client has gone: stop polling; a message taken from now on goes back. */
   abandon(): void {
-    if (!this.#ended) this.#end("gone");
+    if (!this.#ended) this.#end(PLAIN_OUTCOMES.gone);
   }
 
-  /** Ends the hold with `superseded` (a newer poll of the uid replaces it). */
+  /** Ends the hold as superseded: a newer poll of the uid replaces it. */
   supersede(): void {
     if (this.#ended) return;
     if (this.#popping) this.#superseded = true;
-    else this.#end("superseded");
+    else this.#end(PLAIN_OUTCOMES.superseded);
   }
 
   /**
-   * Pops nothing more: the hold waits for {@linkcode Hold.drain} (a pop in
-   * flight still delivers what it brings back).
+   * Pops nothing more on the schedule: the hold waits for
+   * {@linkcode Hold.drain}, or ends at once when woken, since its message
+   * is better taken by another process.
    */
   stopPolling(): void {
     if (this.#ended) return;
-    this.#draining = true;
-    this.#context.wheel.cancel(this);
+    this.#stopping = true;
+    this.#deps.wheel.cancel(this);
   }
 
-  /** Ends the hold with `drain`, once any pop in flight has come back. */
+  /** Ends the hold with `drain`, once a pop in flight has come back. */
   drain(): void {
     if (this.#ended) return;
-    if (this.#popping) this.#draining = true;
-    else this.#end("drain");
+    this.#stopping = true;
+    if (!this.#popping) this.#end(PLAIN_OUTCOMES.drain);
   }
 
   /** Pops once; a failure past the store (a bug) is reported, never left unhandled. */
   #poll(): void {
-    this.#pollOnce().catch((error) => this.#context.storeFailed(error));
+    this.#pollOnce().catch(this.#deps.onStoreError);
   }
 
   async #pollOnce(): Promise<void> {
     this.#popping = true;
-    let message: Taken | null;
+    let taken: Taken | null;
     try {
-      message = await this.#context.take(this);
+      taken = await this.#deps.taker.take(this.subject.uid, this.subject.ack);
     } catch (error) {
       this.#popping = false;
-      return this.#popFailed(error);
+      if (this.#ended) return;
+      this.#deps.onStoreError(error);
+      return this.#foundNothing(false);
     }
     this.#popping = false;
-    if (message !== null) {
-      if (this.#ended) return this.#giveBack(message);
-      return this.#end("message", message);
+    if (taken !== null) {
+      if (this.#ended) return this.#giveBack(taken);
+      return this.#end({ end: "message", taken });
     }
-    if (this.#ended) return;
-    this.#foundNothing();
+    if (!this.#ended) this.#foundNothing(true);
   }
 
-  #foundNothing(): void {
-    if (this.#draining) return this.#end("drain");
-    if (this.#superseded) return this.#end("superseded");
-    if (!this.#waiting) {
-      const refusal = this.#context.admit(this);
-      if (refusal === "drain") return this.#end("drain");
-      if (refusal !== undefined) return this.#end("error", refusal);
-      this.#waiting = true;
-    }
-    if (this.#wokenWhilePopping) {
+  #foundNothing(popAgainIfWoken: boolean): void {
+    if (this.#stopping) return this.#end(PLAIN_OUTCOMES.drain);
+    if (this.#superseded) return this.#end(PLAIN_OUTCOMES.superseded);
+    if (this.#wokenWhilePopping && popAgainIfWoken) {
       this.#wokenWhilePopping = false;
       return this.#poll();
     }
-    if (this.#scheduledPollDue) this.#scheduleNext();
-  }
-
-  #popFailed(error: unknown): void {
-    if (this.#ended) return;
-    if (!this.#waiting) return this.#end("error", error);
-    this.#context.storeFailed(error);
-    if (this.#draining) return this.#end("drain");
-    if (this.#scheduledPollDue) this.#scheduleNext();
+    this.#wokenWhilePopping = false;
+    if (this.#timerDue) this.#scheduleNext();
   }
 
   #scheduleNext(): void {
-    this.#scheduledPollDue = false;
-    const wait = this.#context.backoff(this.#attempt++);
-    if (wait > this.#context.maxWaitMs) return this.#end("timeout");
-    this.#context.wheel.schedule(this, wait);
+    this.#timerDue = false;
+    const { wheel, schedule } = this.#deps;
+    const wait = schedule.backoff(this.#attempt++);
+    if (wait > schedule.maxWaitMs) return this.#end(PLAIN_OUTCOMES.timeout);
+    const untilDeadline = this.#deadline - wheel.clock.now();
+    wheel.schedule(this, Math.min(wait, untilDeadline));
   }
 
   async #giveBack(taken: Taken): Promise<void> {
     try {
-      await this.#context.giveBack(this, taken);
-      this.#context.messageReturned(this.uid);
+      await this.#deps.taker.giveBack(this.subject.uid, taken);
     } catch (error) {
-      this.#context.storeFailed(error);
+      this.#deps.onStoreError(error);
     }
   }
 
-  #end(end: HoldEnd, payload?: unknown): void {
+  #end(outcome: Outcome): void {
     this.#ended = true;
-    this.#context.wheel.cancel(this);
-    this.#context.unwatch(this);
+    const { wheel, store } = this.#deps;
+    wheel.cancel(this);
+    store.unwatch(this.subject.uid, this);
     this.#signal?.removeEventListener("abort", this);
-    this.#context.settle(this, end, payload);
+    this.#resolve!(outcome);
   }
 }

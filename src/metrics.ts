@@ -1,6 +1,24 @@
+/** How one counter of {@linkcode Metrics} is exported. */
+export interface MetricSpec {
+  /** The property of {@linkcode Metrics} that holds the value. */
+  readonly key: MetricKey;
+  /** The Prometheus name. */
+  readonly name: string;
+  /** `counter` or `gauge`. */
+  readonly type: "counter" | "gauge";
+  /** The `# HELP` text. */
+  readonly help: string;
+}
+
+/** The numeric properties of {@linkcode Metrics}: one per exported metric. */
+export type MetricKey = {
+  [K in keyof Metrics]: Metrics[K] extends number ? K : never;
+}[keyof Metrics];
+
 /**
  * The server's counters, rendered in Prometheus text format by
- * {@linkcode Metrics.render}.
+ * {@linkcode Metrics.render}. Every numeric property is listed in
+ * {@linkcode METRIC_SPECS}, so none is counted and never shown.
  *
  * @example
  * ```ts
@@ -29,10 +47,10 @@ export class Metrics {
   redelivered = 0;
   /** Messages accepted by `POST /publish`. */
   published = 0;
-  /** Error answers, by status code. */
-  readonly errors: Map<number, number> = new Map();
   /** Store failures seen while polling. */
   storeErrors = 0;
+  /** Error answers, by status code. */
+  readonly errors: Map<number, number> = new Map();
 
   /** Counts one error answer with `status`. */
   countError(status: number): void {
@@ -41,53 +59,14 @@ export class Metrics {
 
   /** Renders every counter in Prometheus text exposition format. */
   render(): string {
-    const lines = [
-      ..._metric("longpoll_held_polls", "gauge", "Polls held open right now.", this.held),
-      ..._metric(
-        "longpoll_delivered_total",
-        "counter",
-        "Polls answered with a message.",
-        this.delivered,
-      ),
-      ..._metric(
-        "longpoll_timeouts_total",
-        "counter",
-        "Polls answered with the stop code after the full hold.",
-        this.timeouts,
-      ),
-      ..._metric(
-        "longpoll_drained_total",
-        "counter",
-        "Polls answered with the stop code during shutdown.",
-        this.drained,
-      ),
-      ..._metric(
-        "longpoll_pushed_back_total",
-        "counter",
-        "Popped messages returned to the head of their list.",
-        this.pushedBack,
-      ),
-      ..._metric(
-        "longpoll_abandoned_total",
-        "counter",
-        "Polls whose client left before the answer.",
-        this.abandoned,
-      ),
-      ..._metric(
-        "longpoll_published_total",
-        "counter",
-        "Messages accepted by POST /publish.",
-        this.published,
-      ),
-      ..._metric(
-        "longpoll_store_errors_total",
-        "counter",
-        "Store operations that failed.",
-        this.storeErrors,
-      ),
+    const lines: string[] = [];
+    for (const { key, name, type, help } of METRIC_SPECS) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${this[key]}`);
+    }
+    lines.push(
       "# HELP longpoll_errors_total Error answers by status code.",
       "# TYPE longpoll_errors_total counter",
-    ];
+    );
     for (const [status, count] of [...this.errors].sort((a, b) => a[0] - b[0])) {
       lines.push(`longpoll_errors_total{code="${status}"} ${count}`);
     }
@@ -95,6 +74,48 @@ export class Metrics {
   }
 }
 
-function _metric(name: string, type: string, help: string, value: number): string[] {
-  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`];
+/**
+ * How each numeric property of {@linkcode Metrics} is exported.
+ *
+ * @example
+ * ```ts
+ * import { METRIC_SPECS } from "./metrics.ts";
+ * console.log(METRIC_SPECS.find((spec) => spec.key === "held")?.name); // longpoll_held_polls
+ * ```
+ */
+export const METRIC_SPECS: readonly MetricSpec[] = [
+  { key: "held", name: "longpoll_held_polls", type: "gauge", help: "Polls held open right now." },
+  _counter("delivered", "longpoll_delivered_total", "Polls answered with a message."),
+  _counter(
+    "timeouts",
+    "longpoll_timeouts_total",
+    "Polls answered with the stop code after the full hold.",
+  ),
+  _counter(
+    "drained",
+    "longpoll_drained_total",
+    "Polls answered with the stop code during shutdown.",
+  ),
+  _counter(
+    "pushedBack",
+    "longpoll_pushed_back_total",
+    "Popped messages returned to the head of their list.",
+  ),
+  _counter("abandoned", "longpoll_abandoned_total", "Polls whose client left before the answer."),
+  _counter(
+    "superseded",
+    "longpoll_superseded_total",
+    "Polls replaced by a newer poll of the same uid.",
+  ),
+  _counter(
+    "redelivered",
+    "longpoll_redelivered_total",
+    "At-least-once messages delivered again after their lease ran out.",
+  ),
+  _counter("published", "longpoll_published_total", "Messages accepted by POST /publish."),
+  _counter("storeErrors", "longpoll_store_errors_total", "Store operations that failed."),
+];
+
+function _counter(key: MetricKey, name: string, help: string): MetricSpec {
+  return { key, name, type: "counter", help };
 }

@@ -40,6 +40,12 @@ export interface ParamNames {
    * @default {"ack"}
    */
   readonly ack: string;
+  /**
+   * The longest hold the client will wait for, in seconds: the server
+   * answers the stop code before it.
+   * @default {"wait"}
+   */
+  readonly wait: string;
 }
 
 /**
@@ -57,6 +63,7 @@ export const DEFAULT_PARAMS: ParamNames = Object.freeze({
   exp: "exp",
   callback: "jsonCallback",
   ack: "ack",
+  wait: "wait",
 });
 
 /**
@@ -80,11 +87,16 @@ export const DEFAULT_STOP_CODE = '{"stop":1}';
  * console.log(HEADER.redelivered); // X-Redelivered
  * ```
  */
-export const HEADER = Object.freeze({
+export const HEADER: {
   /** At-least-once: the id the next poll acknowledges with `ack=`. */
-  ackId: "X-Ack-Id",
+  readonly ackId: "X-Ack-Id";
   /** At-least-once: `true` when the message was handed out before. */
-  redelivered: "X-Redelivered",
+  readonly redelivered: "X-Redelivered";
+} = Object.freeze({
+  /** At-least-once: the id the next poll acknowledges with `ack=`. */
+  ackId: "X-Ack-Id" as const,
+  /** At-least-once: `true` when the message was handed out before. */
+  redelivered: "X-Redelivered" as const,
 });
 
 /**
@@ -96,7 +108,7 @@ export const HEADER = Object.freeze({
  * console.log(STATUS.superseded); // 409
  * ```
  */
-export const STATUS = Object.freeze({
+export const STATUS: { readonly [Name in StatusName]: number } = Object.freeze({
   /** A message, or the stop code. */
   ok: 200,
   /** The request itself is wrong (uid, callback, exp, ack); retrying can't help. */
@@ -112,6 +124,16 @@ export const STATUS = Object.freeze({
   /** Over capacity, or the store is unreachable: retry after `Retry-After`. */
   unavailable: 503,
 });
+
+/** The names of {@linkcode STATUS}. */
+export type StatusName =
+  | "ok"
+  | "badRequest"
+  | "forbidden"
+  | "methodNotAllowed"
+  | "superseded"
+  | "uriTooLong"
+  | "unavailable";
 
 /**
  * Statuses a client should not retry: the request itself is refused.

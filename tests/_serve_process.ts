@@ -26,6 +26,8 @@ export interface StartProcessOptions {
   env: Record<string, string>;
   /** The line that says it is ready, such as `/listening on/`. */
   ready: RegExp;
+  /** The working directory. */
+  cwd?: string;
 }
 
 /**
@@ -37,6 +39,7 @@ export async function startProcess(options: StartProcessOptions): Promise<ChildP
   const process = new Deno.Command(options.command, {
     args: options.args,
     env: options.env,
+    cwd: options.cwd,
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig, SETTINGS } from "../src/server/settings.ts";
 
-Deno.test("config: with nothing set, the defaults of the settings table", () => {
+Deno.test("config: with nothing set, the defaults of the README's settings table", () => {
   const config = loadConfig([], {});
   assert.equal(config.port, 8888);
   assert.equal(config.host, "127.0.0.1");
   assert.equal(config.redisUrl, undefined);
   assert.equal(config.keyPrefix, "Q/MSG");
-  assert.equal(config.signSecret, undefined);
+  assert.equal(config.secret, undefined);
   assert.equal(config.publishToken, undefined);
   assert.equal(config.minWait, 15);
   assert.equal(config.maxWait, 900);
@@ -17,7 +17,7 @@ Deno.test("config: with nothing set, the defaults of the settings table", () => 
   assert.equal(config.earlyHeaders, false);
 });
 
-Deno.test("config: every core variable of the settings table is a setting", () => {
+Deno.test("config: every documented variable is a setting", () => {
   const variables = SETTINGS.map((setting) => setting.variable);
   for (
     const variable of [
@@ -57,7 +57,7 @@ Deno.test("config: environment variables override the defaults", () => {
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.redisUrl, "redis://127.0.0.1:6380");
   assert.equal(config.keyPrefix, "msg:");
-  assert.equal(config.signSecret, "s3cret");
+  assert.equal(config.secret, "s3cret");
   assert.equal(config.publishToken, "t0ken");
   assert.equal(config.minWait, 0.2);
   assert.equal(config.maxWait, 0.5);

@@ -23,7 +23,7 @@ const SECRET = "fuzz-secret";
 const ALLOWED = ["http://allowed.test", "https://also-allowed.test:8443"];
 const STOP = '{"stop":1}';
 const MAX_BODY = 4096;
-/** The callback names protocol v1 allows, written out again rather than imported. */
+/** The callback pattern of the protocol, written out again rather than imported. */
 const CALLBACK_PATTERN = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 const STATUSES = new Set([200, 202, 204, 400, 401, 403, 404, 405, 409, 413, 414, 503]);
 const ENCODER = new TextEncoder();
@@ -191,6 +191,7 @@ Deno.test(`fuzz: ${RAW_REQUESTS} raw TCP requests through Deno.serve (seed ${SEE
 
 interface _View {
   url: string;
+  host: string | null;
   method: string;
   origin: string | null;
 }
@@ -306,7 +307,7 @@ class _Run {
   }
 
   /**
-   * Checks one answer against protocol v1 (the README's table). `early`: the
+   * Checks one answer against the protocol of the README. `early`: the
    * server sends headers early and is capacity-limited (server B).
    */
   check(label: string, early: boolean, view: _View, answer: _Answer): void {
@@ -328,6 +329,11 @@ class _Run {
     if (status === 405 && !headers.has("allow")) fail("405 without Allow");
     if (status === 503 && !headers.has("retry-after")) fail("503 without Retry-After");
     if (status === 401 && !headers.has("www-authenticate")) fail("401 without WWW-Authenticate");
+    // A Host that could move the path or the query is refused before anything else.
+    if (view.host !== null && /[/?#@\\\s]/.test(view.host)) {
+      if (status !== 400) fail(`a smuggling Host ${JSON.stringify(view.host)} was not refused`);
+      return;
+    }
 
     const url = URL.parse(view.url);
     const route = url?.pathname;
@@ -1089,7 +1095,12 @@ async function _deadline<T>(promise: Promise<T>, ms: number): Promise<T | "timeo
 }
 
 function _view(request: Request): _View {
-  return { url: request.url, method: request.method, origin: request.headers.get("origin") };
+  return {
+    url: request.url,
+    host: request.headers.get("host"),
+    method: request.method,
+    origin: request.headers.get("origin"),
+  };
 }
 
 async function _pool<T>(items: T[], concurrency: number, run: (item: T) => Promise<void>) {

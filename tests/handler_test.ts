@@ -472,6 +472,7 @@ Deno.test("handler: options out of range are refused when the handler is created
     ["lease", { lease: 0 }],
     ["maxPollsPerUid", { maxPollsPerUid: 0 }],
     ["maxPollsPerUid", { maxPollsPerUid: 1.5 }],
+    ["maxHeld", { maxHeld: 0 }],
   ];
   for (const [name, options] of bad) {
     assert.throws(() => createLongPollHandler({ store, ...options }), {
@@ -479,8 +480,4 @@ Deno.test("handler: options out of range are refused when the handler is created
       message: `Cannot create handler: "${name}" is out of range, got ${Object.values(options)[0]}`,
     });
   }
-  assert.throws(() => createLongPollHandler({ store, maxHeld: 0 }), {
-    name: "RangeError",
-    message: 'Cannot create handler: "maxHeld" must be at least 1, got 0',
-  });
 });

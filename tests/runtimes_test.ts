@@ -1,11 +1,14 @@
 /**
- * The same handler and Redis store under Node 20 (through the
- * `@hono/node-server` fetch adapter) and under Bun (`Bun.serve`).
+ * The whole serve application on every runtime: `deploy/serve.ts` under
+ * Deno, `deploy/serve_node.ts` under Node 20 (through the
+ * `@hono/node-server` fetch adapter) and `deploy/serve_bun.ts` under Bun
+ * (`Bun.serve`), on the Redis store: a poll, a wake from LPUSH, a client
+ * leaving, `/publish`, `/metrics`, the stop code, and a SIGTERM drain.
  *
- * Each runner in tests/runtimes/ is bundled with `deno bundle` into one
- * file of plain JavaScript (npm packages included), which `node` and `bun`
- * run with no `node_modules`. The source is the module's own `mod.ts` and
- * `src/store/redis.ts`, unchanged.
+ * The Node and Bun entries are bundled with `deno bundle` into one file of
+ * plain JavaScript (npm packages included), as `deno task serve:node` and
+ * `deno task serve:bun` do, which `node` and `bun` run with no
+ * `node_modules`.
  *
  * Where `node` or `bun` is missing the test is skipped with a line saying
  * so, except in CI (`CI` set), where it fails: .ci/install_runtimes.sh
@@ -23,15 +26,18 @@ const ROOT = new URL("../", import.meta.url).pathname;
 interface _Runtime {
   /** The binary, as on PATH. */
   binary: string;
-  /** The runner in tests/runtimes/. */
+  /** The serve entry in deploy/. */
   entry: string;
   /** Version this project supports, as `major.` prefix of `--version`. */
   wantedMajor?: string;
+  /** Run the entry as it is (Deno) rather than bundled. */
+  unbundled?: boolean;
 }
 
 const RUNTIMES: _Runtime[] = [
-  { binary: "node", entry: "tests/runtimes/node_server.ts", wantedMajor: "v20." },
-  { binary: "bun", entry: "tests/runtimes/bun_server.ts" },
+  { binary: Deno.execPath(), entry: "deploy/serve.ts", unbundled: true },
+  { binary: "node", entry: "deploy/serve_node.ts", wantedMajor: "v20." },
+  { binary: "bun", entry: "deploy/serve_bun.ts" },
 ];
 
 for (const runtime of RUNTIMES) {
@@ -49,9 +55,13 @@ for (const runtime of RUNTIMES) {
         `(run .ci/install_runtimes.sh)`,
     );
   }
-  const name = `runtimes: under ${runtime.binary} ${version ?? ""}`.trim();
+  const binaryName = runtime.binary.split("/").at(-1)!;
+  const versionLine = version?.split("\n")[0] ?? "";
+  const name = `runtimes: under ${
+    versionLine.startsWith(binaryName) ? versionLine : `${binaryName} ${versionLine}`
+  }`;
   const test = redisTest(
-    `${name}: a poll, a wake from LPUSH, a client leaving, the stop code`,
+    `${name}: a poll, a wake from LPUSH, a client leaving, /publish, /metrics, the stop code, a drain`,
     () => _exercise(runtime),
   );
   Deno.test({ ...test, ignore: test.ignore || missing });
@@ -63,17 +73,18 @@ async function _exercise(runtime: _Runtime): Promise<void> {
     assert.ok(version?.startsWith(runtime.wantedMajor), `${runtime.binary} ${version}`);
   }
   await using redis = await startRedisServer();
-  await using bundle = await _bundle(runtime.entry);
+  await using bundle = await _bundle(runtime);
   // Long waits: within this test only a wake can answer a held poll.
-  await using server = await _spawn(runtime.binary, bundle.file, {
+  await using server = await _spawn(runtime.binary, bundle.args, {
     REDIS_URL: redis.url,
     MIN_WAIT: "60",
     MAX_WAIT: "60",
+    PUBLISH_TOKEN: "t0ken",
+    DRAIN_WINDOW: "0",
   });
-  // Short waits: the hold runs out with the stop code.
-  await using short = await _spawn(runtime.binary, bundle.file, {
+  // Short waits, set by flags: the hold runs out with the stop code.
+  await using short = await _spawn(runtime.binary, [...bundle.args, "--min-wait", "0.2"], {
     REDIS_URL: redis.url,
-    MIN_WAIT: "0.2",
     MAX_WAIT: "0.4",
   });
   using client = Deno.createHttpClient({});
@@ -111,6 +122,21 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   assert.equal(await redis.cli("LRANGE", "Q/MSGc", "0", "-1"), '{"n":3}');
   assert.equal((await get(server.origin, "uid=c")).body, '{"n":3}');
 
+  // POST /publish wakes a held poll; /metrics counts it.
+  const viaPublish = get(server.origin, "uid=p");
+  await _waitUntilHeld(server, 1);
+  const published = await fetch(`${server.origin}/publish?uid=p`, {
+    method: "POST",
+    headers: { Authorization: "Bearer t0ken" },
+    body: '{"n":4}',
+  });
+  assert.equal(published.status, 202, await published.text());
+  assert.equal((await viaPublish).body, '{"n":4}');
+  const metrics = await (await fetch(`${server.origin}/metrics`)).text();
+  assert.match(metrics, /^longpoll_published_total 1$/m);
+  assert.match(metrics, /^longpoll_delivered_total 4$/m);
+  assert.match(server.output(), /longpoll listening on http:\/\/127\.0\.0\.1:\d+ \(pid \d+, /);
+
   // An error answer, as from Deno.
   const bad = await get(server.origin, "uid=");
   assert.equal(bad.status, 400);
@@ -126,13 +152,15 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   await _waitUntilHeld(server, 1);
   assert.equal(await server.stop("SIGTERM"), 0, server.output());
   assert.equal((await draining).body, STOP);
+  assert.match(server.output(), /SIGTERM: draining 1 held polls/);
 }
 
-/** Waits until the runner holds `count` polls (its `GET /held`). */
+/** Waits until the server holds `count` polls (its `/metrics`). */
 async function _waitUntilHeld(server: { origin: string }, count: number): Promise<void> {
-  let held: unknown;
+  let held: number | undefined;
   await waitUntil(async () => {
-    held = (await (await fetch(`${server.origin}/held`)).json()).held;
+    const metrics = await (await fetch(`${server.origin}/metrics`)).text();
+    held = Number(/^longpoll_held_polls (\d+)$/m.exec(metrics)?.[1]);
     return held === count;
   }, { what: () => `${count} held, got ${held}`, intervalMs: 20 });
 }
@@ -142,40 +170,46 @@ async function _lpush(redis: RedisServer, uid: string, message: string): Promise
 }
 
 interface _Bundle extends AsyncDisposable {
-  readonly file: string;
+  /** The arguments that run it. */
+  readonly args: string[];
 }
 
-/** Bundles a runner into one ES module, npm packages included. */
-async function _bundle(entry: string): Promise<_Bundle> {
+/** Bundles a serve entry into one ES module, npm packages included, as the tasks do. */
+async function _bundle(runtime: _Runtime): Promise<_Bundle> {
+  if (runtime.unbundled) {
+    const args = ["run", "--allow-all", "--unstable-no-legacy-abort", runtime.entry];
+    return { args, [Symbol.asyncDispose]: () => Promise.resolve() };
+  }
   const dir = await Deno.makeTempDir({ prefix: "longpoll-bundle-" });
   const file = `${dir}/server.mjs`;
   const { success, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "--output", file, entry],
+    args: ["bundle", "--quiet", "--platform", "deno", "--output", file, runtime.entry],
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdout: "null",
     stderr: "piped",
   }).output();
-  assert.ok(success, `deno bundle ${entry}: ${new TextDecoder().decode(stderr)}`);
+  assert.ok(success, `deno bundle ${runtime.entry}: ${new TextDecoder().decode(stderr)}`);
   return {
-    file,
+    args: [file],
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }).catch(() => {}),
   };
 }
 
-/** Runs `binary file` with `env`, waiting for its `listening <port>` line. */
+/** Runs `binary args` with `env`, waiting for its start-up line. */
 async function _spawn(
   binary: string,
-  file: string,
+  args: string[],
   env: Record<string, string>,
 ): Promise<ChildProcess & { origin: string }> {
   const child = await startProcess({
     command: binary,
-    args: [file],
-    env: { ...env, PORT: "0", NO_COLOR: "1" },
-    ready: /listening (\d+)/,
+    args,
+    env: { ...env, PORT: "0", NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "" },
+    ready: /listening on (http:\/\/\S+:\d+)/,
+    cwd: ROOT,
   });
-  return { ...child, origin: `http://127.0.0.1:${child.ready[1]}` };
+  return { ...child, origin: child.ready[1] };
 }
 
 async function _version(binary: string): Promise<string | undefined> {

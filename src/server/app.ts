@@ -1,12 +1,10 @@
-import {
-  createLongPollHandler,
-  type DrainOptions,
-  type LongPollHandler,
-  type LongPollOptions,
-} from "../handler.ts";
-import { demoPage } from "./demo_page.ts";
-import { clip, HttpError } from "../http_error.ts";
+import { createLongPollHandler, type DrainOptions, type LongPollHandler } from "../handler.ts";
+import { clip, HttpError, storeUnavailable } from "../http_error.ts";
+import { DEFAULTS, type LongPollOptions } from "../options.ts";
+import { requestTarget } from "../request_target.ts";
 import { validateUid } from "../uid.ts";
+import { demoPage } from "./demo_page.ts";
+import { SERVE_DEFAULTS } from "./settings.ts";
 
 /** Options of {@linkcode createServer}: the handler's, plus the publish route's. */
 export interface ServerOptions extends LongPollOptions {
@@ -68,11 +66,6 @@ export interface ConnectionInfo {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 
-const JSON_HEADERS = {
-  "Content-Type": "application/json; charset=utf-8",
-  "Cache-Control": "no-store",
-};
-
 /**
  * Creates the server's routes around a long-poll handler:
  *
@@ -104,14 +97,16 @@ const JSON_HEADERS = {
 export function createServer(options: ServerOptions): Server {
   const handler = createLongPollHandler(options);
   const { store } = options;
-  const metrics = handler.metrics;
-  const maxBodyBytes = options.maxBodyBytes ?? 65536;
+  const { metrics, responder } = handler;
+  const retryAfter = String(options.retryAfter ?? DEFAULTS.retryAfter);
+  const onError = options.onError ?? console.error;
+  const maxBodyBytes = options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes;
   const token = options.publishToken === undefined
     ? undefined
     : new TextEncoder().encode(options.publishToken);
   let draining = false;
 
-  const trustedProxies = new Set(options.trustedProxies ?? ["127.0.0.1", "::1"]);
+  const trustedProxies = new Set(options.trustedProxies ?? SERVE_DEFAULTS.trustedProxies);
   /** The client's address: the peer's, or X-Real-IP when the peer is a trusted proxy. */
   const clientAddress = (request: Request, info?: ConnectionInfo): string | undefined => {
     const peer = info?.remoteAddr?.hostname;
@@ -121,7 +116,7 @@ export function createServer(options: ServerOptions): Server {
 
   const publish = async (
     request: Request,
-    url: URL,
+    query: string,
     info: ConnectionInfo | undefined,
   ): Promise<Response> => {
     if (request.method !== "POST") {
@@ -132,7 +127,7 @@ export function createServer(options: ServerOptions): Server {
     const address = clientAddress(request, info);
     const local = address === undefined || LOOPBACK.test(address);
     _authorize(request, token, (options.openPublish ?? false) && local);
-    const uid = validateUid(url.searchParams.get("uid"), {
+    const uid = validateUid(new URLSearchParams(query).get("uid"), {
       action: "publish",
       maxBytes: options.maxUidBytes,
     });
@@ -140,48 +135,38 @@ export function createServer(options: ServerOptions): Server {
     try {
       await store.publish(uid, message);
     } catch (error) {
-      (options.onError ?? console.error)(error);
-      throw new HttpError(503, "Cannot publish: the message store is unavailable", {
-        "Retry-After": String(options.retryAfter ?? 1),
-      });
+      metrics.storeErrors++;
+      onError(error);
+      throw storeUnavailable("publish", retryAfter);
     }
     metrics.published++;
-    return Response.json({ published: true }, { status: 202, headers: JSON_HEADERS });
+    return responder.json({ published: true }, 202);
   };
 
   const route = (request: Request, info?: ConnectionInfo): Promise<Response> | Response => {
-    const url = URL.parse(request.url);
-    // A bad Host header (e.g. "a b", "x:99999") makes request.url unparsable.
-    if (url === null) {
-      throw new HttpError(400, `Cannot parse the request URL "${clip(request.url)}"`);
-    }
-    switch (url.pathname) {
+    const { path, query } = requestTarget(request);
+    switch (path) {
       case "/":
-        return handler(request);
+        return handler(request, { query });
       case "/publish":
-        return publish(request, url, info);
+        return publish(request, query, info);
       case "/healthz":
-        return Response.json({ status: "ok" }, { headers: JSON_HEADERS });
+        return responder.json({ status: "ok" });
       case "/readyz":
         if (draining) throw new HttpError(503, "Not ready: the server is draining");
         if (!store.ready) {
           throw new HttpError(503, `Not ready: the ${store.kind} store is unreachable`, {
-            "Retry-After": String(options.retryAfter ?? 1),
+            "Retry-After": retryAfter,
           });
         }
-        return Response.json({ status: "ready", store: store.kind }, { headers: JSON_HEADERS });
+        return responder.json({ status: "ready", store: store.kind });
       case "/demo":
         if (!options.demo) break;
         return demoPage();
       case "/metrics":
-        return new Response(metrics.render(), {
-          headers: {
-            "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-            "Cache-Control": "no-store",
-          },
-        });
+        return _prometheusText(metrics.render());
     }
-    throw new HttpError(404, `Cannot find "${clip(url.pathname)}"`);
+    throw new HttpError(404, `Cannot find "${clip(path)}"`);
   };
 
   return {
@@ -190,15 +175,7 @@ export function createServer(options: ServerOptions): Server {
       try {
         return await route(request, info);
       } catch (error) {
-        if (!(error instanceof HttpError)) (options.onError ?? console.error)(error);
-        const { status, message, headers } = error instanceof HttpError
-          ? error
-          : new HttpError(500, "Cannot answer: internal error");
-        metrics.countError(status);
-        return Response.json({ error: message }, {
-          status,
-          headers: { ...JSON_HEADERS, ...headers },
-        });
+        return responder.error(error, _PLAIN);
       }
     },
     drain(drainOptions) {
@@ -206,6 +183,15 @@ export function createServer(options: ServerOptions): Server {
       return handler.drain(drainOptions);
     },
   };
+}
+
+const _PLAIN = Object.freeze({ callback: null, cors: null });
+
+function _prometheusText(text: string): Response {
+  const response = new Response(text);
+  response.headers.set("content-type", "text/plain; version=0.0.4; charset=utf-8");
+  response.headers.set("cache-control", "no-store");
+  return response;
 }
 
 function _authorize(request: Request, token: Uint8Array | undefined, open: boolean): void {

@@ -1,71 +1,51 @@
 import { parseArgs } from "node:util";
+import { DEFAULTS } from "../options.ts";
 
-/** The settings of `deno task serve`, after flags, environment and defaults. */
-export interface ServeConfig {
-  /** Listen port. */
-  port: number;
-  /** Listen address. */
-  host: string;
-  /** Redis URL, or comma-separated cluster nodes; undefined means the in-memory store. */
-  redisUrl: string | undefined;
-  /** List key = prefix + uid. */
-  keyPrefix: string;
-  /** HMAC secret; undefined means signatures are not checked. */
-  signSecret: string | undefined;
-  /** Bearer token for `POST /publish`. */
-  publishToken: string | undefined;
-  /** First wait of the hold, in seconds. */
-  minWait: number;
-  /** The hold ends when the next wait would exceed this, in seconds. */
-  maxWait: number;
-  /** Body of the answer when the hold runs out. */
-  stopCode: string;
-  /** Largest `POST /publish` body, in bytes. */
-  maxBodyBytes: number;
-  /** Origins allowed by CORS. */
-  corsOrigins: string[];
-  /** Most polls held at once by the process. */
-  maxHeld: number;
-  /** Most polls held at once for one uid; a newer one supersedes the oldest. */
-  maxPollsPerUid: number;
-  /** Longest uid, in UTF-8 bytes. */
-  maxUidBytes: number;
-  /** Longest query string, in characters. */
-  maxQueryLength: number;
-  /** At-least-once delivery: messages stay in flight until acknowledged. */
-  atLeastOnce: boolean;
-  /** Seconds a client has to acknowledge, in at-least-once mode. */
-  lease: number;
-  /** Seconds over which a shutdown spreads the stop answers. */
-  drainWindow: number;
-  /** Send headers as soon as a poll is held. */
-  earlyHeaders: boolean;
-  /** Keyspace notifications: "auto" turns them on, "off" leaves Redis alone. */
-  redisNotifications: "auto" | "off";
-  /** Share the port with other processes (SO_REUSEPORT). */
-  reusePort: boolean;
-  /** Peers whose X-Real-IP names the client. */
-  trustedProxies: string[];
-  /** Serve the demo page at /demo. */
-  demo: boolean;
-}
-
-/** One setting: its variable, default, parser and meaning. */
-export interface SettingSpec {
+/**
+ * One setting of `deno task serve`: its variable, the option it sets, its
+ * default, its meaning, and how its text is read.
+ */
+export interface SettingSpec<K extends string = string, T = unknown, D = T | undefined> {
   /** Environment variable; the flag is its lower-case, dashed form. */
   readonly variable: string;
-  /** The key in {@linkcode ServeConfig}. */
-  readonly key: keyof ServeConfig;
-  /** Default as shown in docs, or "unset". */
+  /** The option it sets: a key of {@linkcode ServeConfig}. */
+  readonly key: K;
+  /** The default, or undefined for "unset". */
+  readonly defaultValue: D;
+  /** The default as the README shows it, or "unset". */
   readonly defaultText: string;
   /** What it means. */
   readonly meaning: string;
   /** Turns the raw text into the value; throws a message on bad input. */
-  readonly parse: (text: string) => unknown;
+  readonly parse: (text: string) => T;
 }
 
 /**
+ * The defaults of the settings that only the serve application has; the
+ * handler's own live in `DEFAULTS`.
+ *
+ * @example
+ * ```ts
+ * import { SERVE_DEFAULTS } from "./settings.ts";
+ * console.log(SERVE_DEFAULTS.port, SERVE_DEFAULTS.maxBodyBytes); // 8888 65536
+ * ```
+ */
+export const SERVE_DEFAULTS = Object.freeze({
+  port: 8888,
+  host: "127.0.0.1",
+  keyPrefix: "Q/MSG",
+  maxBodyBytes: 65536,
+  drainWindow: 5,
+  redisNotifications: "auto" as "auto" | "off",
+  trustedProxies: Object.freeze(["127.0.0.1", "::1"]) as readonly string[],
+  demo: false,
+  reusePort: false,
+});
+
+/**
  * Every setting of `deno task serve`, in the order of the README's table.
+ * Each key is the name of the option it sets, so the resolved settings go
+ * to `createServer` as they are.
  *
  * @example
  * ```ts
@@ -73,139 +53,152 @@ export interface SettingSpec {
  * console.log(SETTINGS.map((setting) => setting.variable).includes("REDIS_URL")); // true
  * ```
  */
-export const SETTINGS: readonly SettingSpec[] = [
-  _setting("PORT", "port", "8888", "listen port", (text) => _integer(text, 0, 65535)),
-  _setting("HOST", "host", "127.0.0.1", "listen address", _nonEmpty),
+export const SETTINGS = [
+  _setting("PORT", "port", SERVE_DEFAULTS.port, "listen port", (text) => _integer(text, 0, 65535)),
+  _setting("HOST", "host", SERVE_DEFAULTS.host, "listen address", _nonEmpty),
   _setting(
     "REDIS_URL",
     "redisUrl",
-    "unset",
+    undefined,
     "`redis://…`, or a comma-separated list of Redis Cluster nodes; unset means the in-memory store",
     _redisUrl,
   ),
-  _setting("KEY_PREFIX", "keyPrefix", "Q/MSG", "list key = prefix + uid", (text) => text),
+  _setting("KEY_PREFIX", "keyPrefix", SERVE_DEFAULTS.keyPrefix, "list key = prefix + uid", _text),
   _setting(
     "SIGN_SECRET",
-    "signSecret",
-    "unset",
+    "secret",
+    undefined,
     "HMAC-SHA256 secret; unset means no check, with a warning",
     _nonEmpty,
   ),
-  _setting("PUBLISH_TOKEN", "publishToken", "unset", "bearer token for `POST /publish`", _nonEmpty),
+  _setting(
+    "PUBLISH_TOKEN",
+    "publishToken",
+    undefined,
+    "bearer token for `POST /publish`",
+    _nonEmpty,
+  ),
   _setting(
     "MIN_WAIT",
     "minWait",
-    "15",
+    DEFAULTS.minWait,
     "seconds before the first re-poll; each next wait doubles",
     _positive,
   ),
   _setting(
     "MAX_WAIT",
     "maxWait",
-    "900",
+    DEFAULTS.maxWait,
     "seconds; the hold ends when the next wait would exceed it",
     _nonNegative,
   ),
-  _setting(
-    "STOP_CODE",
-    "stopCode",
-    '{"stop":1}',
-    "body sent when the hold runs out",
-    (text) => text,
-  ),
+  _setting("STOP_CODE", "stopCode", DEFAULTS.stopCode, "body sent when the hold runs out", _text),
   _setting(
     "MAX_BODY_BYTES",
     "maxBodyBytes",
-    "65536",
+    SERVE_DEFAULTS.maxBodyBytes,
     "largest `POST /publish` body",
     (text) => _integer(text, 1, 2 ** 31),
   ),
   _setting(
     "CORS_ORIGINS",
     "corsOrigins",
-    "unset",
+    [] as readonly string[],
     "comma-separated origins allowed by CORS, or `*`",
     _list,
   ),
   _setting(
     "MAX_HELD",
     "maxHeld",
-    "100000",
+    DEFAULTS.maxHeld,
     "most polls held at once by the process; more get 503",
     (text) => _integer(text, 1, 2 ** 31),
   ),
   _setting(
     "MAX_POLLS_PER_UID",
     "maxPollsPerUid",
-    "1",
+    DEFAULTS.maxPollsPerUid,
     "most polls held at once per uid; a newer poll supersedes the oldest (409)",
     (text) => _integer(text, 1, 2 ** 31),
   ),
   _setting(
     "MAX_UID_BYTES",
     "maxUidBytes",
-    "256",
+    DEFAULTS.maxUidBytes,
     "longest uid, in UTF-8 bytes",
     (text) => _integer(text, 1, 65536),
   ),
   _setting(
     "MAX_QUERY_LENGTH",
     "maxQueryLength",
-    "4096",
+    DEFAULTS.maxQueryLength,
     "longest query string; longer gets 414",
     (text) => _integer(text, 16, 1 << 20),
   ),
   _setting(
     "AT_LEAST_ONCE",
     "atLeastOnce",
-    "false",
+    DEFAULTS.atLeastOnce,
     "keep each message in flight until the next poll acknowledges it (`ack=`)",
     _boolean,
   ),
   _setting(
     "LEASE",
     "lease",
-    "60",
+    DEFAULTS.lease,
     "seconds to acknowledge before a message is delivered again (at-least-once)",
     _positive,
   ),
   _setting(
     "DRAIN_WINDOW",
     "drainWindow",
-    "5",
+    SERVE_DEFAULTS.drainWindow,
     "seconds over which a shutdown spreads the stop answers",
     _nonNegative,
   ),
   _setting(
     "EARLY_HEADERS",
     "earlyHeaders",
-    "false",
+    DEFAULTS.earlyHeaders,
     "send headers as soon as a poll is held",
     _boolean,
   ),
   _setting(
     "REDIS_NOTIFICATIONS",
     "redisNotifications",
-    "auto",
+    SERVE_DEFAULTS.redisNotifications,
     "`auto` turns keyspace notifications on; `off` leaves Redis alone",
-    (text) => _oneOf(text, ["auto", "off"]),
+    (text) => _oneOf(text, ["auto", "off"] as const),
   ),
   _setting(
     "TRUSTED_PROXIES",
     "trustedProxies",
-    "127.0.0.1,::1",
+    SERVE_DEFAULTS.trustedProxies,
     "peer addresses whose `X-Real-IP` names the client (the nginx in front)",
     _list,
   ),
-  _setting("DEMO", "demo", "false", "serve the demo page at `/demo`", _boolean),
+  _setting("DEMO", "demo", SERVE_DEFAULTS.demo, "serve the demo page at `/demo`", _boolean),
   _setting(
     "REUSE_PORT",
     "reusePort",
-    "false",
+    SERVE_DEFAULTS.reusePort,
     "share the port with other processes (SO_REUSEPORT)",
     _boolean,
   ),
-];
+] as const;
+
+type _Settings = typeof SETTINGS[number];
+
+/**
+ * The settings of `deno task serve`, after flags, environment and defaults:
+ * one property per entry of {@linkcode SETTINGS}, named after the option it
+ * sets, undefined where unset.
+ */
+export type ServeConfig = {
+  readonly [S in _Settings as S["key"]]: S extends SettingSpec<string, infer T, infer D>
+    ? undefined extends D ? T | undefined : T
+    : never;
+};
 
 /** Thrown by {@linkcode loadConfig} on a bad flag or value. */
 export class ConfigError extends Error {
@@ -254,33 +247,41 @@ export function loadConfig(
     throw new ConfigError(`Cannot read flags: ${(error as Error).message}`);
   }
   const config: Record<string, unknown> = {};
-  for (const setting of SETTINGS) {
+  for (const setting of SETTINGS as readonly SettingSpec<string, unknown, unknown>[]) {
     const flag = _flagName(setting.variable);
     const fromFlag = flags[flag];
     const text = typeof fromFlag === "string" ? fromFlag : env[setting.variable];
-    const source = typeof fromFlag === "string" ? `--${flag}` : setting.variable;
-    const raw = text ?? (setting.defaultText === "unset" ? undefined : setting.defaultText);
-    if (raw === undefined) {
-      config[setting.key] = setting.key === "corsOrigins" ? [] : undefined;
+    if (text === undefined) {
+      config[setting.key] = setting.defaultValue;
       continue;
     }
     try {
-      config[setting.key] = setting.parse(raw);
+      config[setting.key] = setting.parse(text);
     } catch (error) {
-      throw new ConfigError(`Cannot read "${source}": ${(error as Error).message}, got "${raw}"`);
+      const source = typeof fromFlag === "string" ? `--${flag}` : setting.variable;
+      throw new ConfigError(`Cannot read "${source}": ${(error as Error).message}, got "${text}"`);
     }
   }
-  return config as unknown as ServeConfig;
+  return config as ServeConfig;
 }
 
-function _setting(
+function _setting<K extends string, T, D extends T | undefined>(
   variable: string,
-  key: keyof ServeConfig,
-  defaultText: string,
+  key: K,
+  defaultValue: D,
   meaning: string,
-  parse: (text: string) => unknown,
-): SettingSpec {
-  return { variable, key, defaultText, meaning, parse };
+  parse: (text: string) => T,
+): SettingSpec<K, T, D> {
+  const defaultText = defaultValue === undefined
+    ? "unset"
+    : Array.isArray(defaultValue)
+    ? defaultValue.join(",") || "unset"
+    : String(defaultValue);
+  return { variable, key, defaultValue, defaultText, meaning, parse };
+}
+
+function _text(text: string): string {
+  return text;
 }
 
 function _flagName(variable: string): string {
@@ -332,7 +333,7 @@ function _boolean(text: string): boolean {
   throw new Error("expected true or false");
 }
 
-function _list(text: string): string[] {
+function _list(text: string): readonly string[] {
   return text.split(",").map((item) => item.trim()).filter((item) => item !== "");
 }
 

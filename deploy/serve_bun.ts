@@ -1,0 +1,54 @@
+/**
+ * `deno task serve:bun`: the serve application under Bun (`Bun.serve`).
+ * The task bundles it first (`deno bundle`), so that Bun needs no
+ * `node_modules` and installs nothing on its own.
+ *
+ * @module
+ */
+import process from "node:process";
+import { runServe } from "../src/server/serve.ts";
+
+/** The part of Bun's API this entry uses. */
+declare const Bun: {
+  readonly version: string;
+  serve(options: {
+    fetch: (request: Request, server: BunServer) => Promise<Response>;
+    hostname: string;
+    port: number;
+    reusePort: boolean;
+    idleTimeout: number;
+  }): BunServer;
+};
+
+interface BunServer {
+  readonly hostname: string;
+  readonly port: number;
+  stop(closeActive?: boolean): Promise<void>;
+  requestIP(request: Request): { address: string } | null;
+}
+
+await runServe({
+  runtime: `bun ${Bun.version}`,
+  args: process.argv.slice(2),
+  env: process.env,
+  pid: process.pid,
+  listen: (fetch, { host, port, reusePort }) => {
+    const server = Bun.serve({
+      fetch: (request, bun) =>
+        fetch(request, { remoteAddr: { hostname: bun.requestIP(request)?.address } }),
+      hostname: host,
+      port,
+      reusePort,
+      // Bun closes a request after 10 s of silence by default, which would
+      // cut long holds; 0 turns that off.
+      idleTimeout: 0,
+    });
+    return Promise.resolve({
+      hostname: server.hostname,
+      port: server.port,
+      close: () => server.stop(),
+    });
+  },
+  onSignal: (signal, listener) => process.on(signal, listener),
+  exit: (code) => process.exit(code),
+});

@@ -1,0 +1,142 @@
+import type { Clock } from "./clock.ts";
+import { HttpError } from "./http_error.ts";
+
+/** A held poll, as the registry sees it. */
+export interface HeldPoll {
+  /** What it waits for. */
+  readonly subject: { readonly uid: string };
+  /** Ends it: a newer poll of the same uid took its place. */
+  supersede(): void;
+  /** Stops its scheduled polls, ahead of a drain. */
+  stopPolling(): void;
+  /** Ends it with the stop code. */
+  drain(): void;
+  /** Pops now: its uid may have a message. */
+  wake(): void;
+}
+
+/** Options of {@linkcode HeldPolls}. */
+export interface HeldPollsOptions {
+  /** Most polls held at once; more are refused with 503. */
+  readonly maxHeld: number;
+  /** Most polls held at once per uid; a newer one supersedes the oldest. */
+  readonly maxPollsPerUid: number;
+  /** `Retry-After` of the 503 answer, as sent. */
+  readonly retryAfter: string;
+  /** Told the number held after every change. */
+  readonly onCount: (held: number) => void;
+}
+
+/**
+ * The registry of held polls, apart from the polls themselves: how many are
+ * held, which are held per uid, the caps on both, and a drain that spreads
+ * the stop answers over a window.
+ *
+ * @example
+ * ```ts
+ * import { HeldPolls } from "./held_polls.ts";
+ * const polls = new HeldPolls({
+ *   maxHeld: 10,
+ *   maxPollsPerUid: 1,
+ *   retryAfter: "1",
+ *   onCount: (held) => console.log("held", held),
+ * });
+ * const poll = {
+ *   subject: { uid: "42" },
+ *   supersede: () => console.log("superseded"),
+ *   stopPolling: () => {},
+ *   drain: () => {},
+ *   wake: () => {},
+ * };
+ * polls.add(poll); // held 1
+ * polls.add({ ...poll, supersede: () => {} }); // superseded, held 2
+ * ```
+ */
+export class HeldPolls<P extends HeldPoll = HeldPoll> {
+  readonly #options: HeldPollsOptions;
+  readonly #all = new Set<P>();
+  readonly #byUid = new Map<string, P[]>();
+  #drained: (() => void) | undefined;
+
+  /** Creates an empty registry. */
+  constructor(options: HeldPollsOptions) {
+    this.#options = options;
+  }
+
+  /** Polls held right now. */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** Throws a 503 {@linkcode HttpError} when one more poll would pass `maxHeld`. */
+  checkRoom(): void {
+    if (this.#all.size >= this.#options.maxHeld) {
+      throw new HttpError(503, "Cannot poll: the server holds too many polls", {
+        "Retry-After": this.#options.retryAfter,
+      });
+    }
+  }
+
+  /** Adds `poll`; the oldest polls of its uid beyond `maxPollsPerUid` are superseded. */
+  add(poll: P): void {
+    this.#all.add(poll);
+    this.#options.onCount(this.#all.size);
+    const uid = poll.subject.uid;
+    const siblings = this.#byUid.get(uid);
+    if (siblings === undefined) return void this.#byUid.set(uid, [poll]);
+    siblings.push(poll);
+    // The oldest go first; each leaves the list as it settles.
+    for (const older of siblings.slice(0, siblings.length - this.#options.maxPollsPerUid)) {
+      older.supersede();
+    }
+  }
+
+  /** Removes `poll`, once it has its outcome. */
+  delete(poll: P): void {
+    if (!this.#all.delete(poll)) return;
+    this.#options.onCount(this.#all.size);
+    const uid = poll.subject.uid;
+    const siblings = this.#byUid.get(uid);
+    if (siblings !== undefined) {
+      const index = siblings.indexOf(poll);
+      if (index !== -1) siblings.splice(index, 1);
+      if (siblings.length === 0) this.#byUid.delete(uid);
+    }
+    if (this.#all.size === 0) this.#drained?.();
+  }
+
+  /** Wakes the polls held for `uid`. */
+  wake(uid: string): void {
+    for (const poll of this.#byUid.get(uid) ?? []) poll.wake();
+  }
+
+  /**
+   * Stops every held poll's schedule, then ends them with the stop code,
+   * spread over `windowMs` so clients don't all come back at once. Resolves
+   * once none is held.
+   */
+  drain(windowMs: number, clock: Clock): Promise<void> {
+    const held = [...this.#all];
+    const done = held.length === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => (this.#drained = resolve));
+    for (const poll of held) poll.stopPolling();
+    _spread(held, windowMs, clock);
+    return done;
+  }
+}
+
+function _spread(polls: readonly HeldPoll[], windowMs: number, clock: Clock): void {
+  if (windowMs <= 0 || polls.length <= 1) {
+    for (const poll of polls) poll.drain();
+    return;
+  }
+  const start = clock.now();
+  let next = 0;
+  const step = () => {
+    const due = Math.ceil((polls.length * (clock.now() - start + 10)) / windowMs);
+    for (; next < Math.min(due, polls.length); next++) polls[next].drain();
+    if (next < polls.length) clock.setTimeout(step, 10);
+  };
+  step();
+}

@@ -1,0 +1,135 @@
+import type { Clock } from "./clock.ts";
+import type { Metrics } from "./metrics.ts";
+import type { Taken } from "./outcome.ts";
+import type { MessageStore } from "./store/types.ts";
+import type { TimerTask, TimerWheel } from "./timer_wheel.ts";
+
+/**
+ * How a poll takes its messages from the store, gives back one it could not
+ * deliver, and learns that one was delivered. Two kinds: plain pops, and
+ * at-least-once leases, made by {@linkcode createTaker}.
+ */
+export interface Taker {
+  /** Takes the next message of `uid`, or null; `ack` acknowledges a lease first. */
+  take(uid: string, ack: string | undefined): Promise<Taken | null>;
+  /** Puts back a message taken for a client that has gone. */
+  giveBack(uid: string, taken: Taken): Promise<void>;
+  /** Says that `taken` was handed to the client of `uid`. */
+  delivered(uid: string, taken: Taken): void;
+}
+
+/** Options of {@linkcode createTaker}. */
+export interface TakerOptions {
+  /** The store. */
+  readonly store: MessageStore;
+  /** Lease messages until acknowledged, instead of popping them. */
+  readonly atLeastOnce: boolean;
+  /** At-least-once: how long a client has to acknowledge, in milliseconds. */
+  readonly leaseMs: number;
+  /** The timers, for lease expiry. */
+  readonly wheel: TimerWheel;
+  /** The clock, for lease deadlines. */
+  readonly clock: Clock;
+  /** The counters (`pushedBack`, `redelivered`). */
+  readonly metrics: Metrics;
+  /** Wakes the polls held for a uid, when one of its leases runs out. */
+  readonly wake: (uid: string) => void;
+}
+
+/**
+ * Makes the {@linkcode Taker} for a handler: plain pops (`pop`, `pushBack`),
+ * or at-least-once leases (`take`, `release`), which also wake a uid's held
+ * polls when the earliest lease handed out here for it runs out, so the
+ * message is delivered again.
+ *
+ * @example
+ * ```ts
+ * import { createTaker } from "./leases.ts";
+ * import { Metrics } from "./metrics.ts";
+ * import { MemoryStore } from "./store/memory.ts";
+ * import { TimerWheel } from "./timer_wheel.ts";
+ * import { systemClock } from "./clock.ts";
+ * const store = new MemoryStore();
+ * const taker = createTaker({
+ *   store,
+ *   atLeastOnce: false,
+ *   leaseMs: 60_000,
+ *   wheel: new TimerWheel(),
+ *   clock: systemClock,
+ *   metrics: new Metrics(),
+ *   wake: () => {},
+ * });
+ * await store.publish("42", "hi");
+ * console.log(await taker.take("42", undefined)); // hi
+ * ```
+ */
+export function createTaker(options: TakerOptions): Taker {
+  return options.atLeastOnce ? new _LeaseTaker(options) : new _PopTaker(options);
+}
+
+class _PopTaker implements Taker {
+  readonly #store: MessageStore;
+  readonly #metrics: Metrics;
+
+  constructor(options: TakerOptions) {
+    this.#store = options.store;
+    this.#metrics = options.metrics;
+  }
+
+  take(uid: string): Promise<Taken | null> {
+    return this.#store.pop(uid);
+  }
+
+  async giveBack(uid: string, taken: Taken): Promise<void> {
+    await this.#store.pushBack(uid, taken as string);
+    this.#metrics.pushedBack++;
+  }
+
+  delivered(): void {}
+}
+
+class _LeaseTaker implements Taker {
+  readonly #options: TakerOptions;
+  readonly #expiries = new Map<string, _LeaseExpiry>();
+
+  constructor(options: TakerOptions) {
+    this.#options = options;
+  }
+
+  take(uid: string, ack: string | undefined): Promise<Taken | null> {
+    const { store, leaseMs, clock } = this.#options;
+    return store.take(uid, { ack, leaseMs, now: clock.now(), id: crypto.randomUUID() });
+  }
+
+  async giveBack(uid: string, taken: Taken): Promise<void> {
+    if (typeof taken === "string") return;
+    await this.#options.store.release(uid, taken.id);
+    this.#options.metrics.pushedBack++;
+  }
+
+  delivered(uid: string, taken: Taken): void {
+    if (typeof taken !== "string" && taken.deliveries > 1) this.#options.metrics.redelivered++;
+    if (this.#expiries.has(uid)) return;
+    const expiry = new _LeaseExpiry(uid, this);
+    this.#expiries.set(uid, expiry);
+    this.#options.wheel.schedule(expiry, this.#options.leaseMs);
+  }
+
+  expired(expiry: _LeaseExpiry): void {
+    this.#expiries.delete(expiry.uid);
+    this.#options.wake(expiry.uid);
+  }
+}
+
+/**
+ * One per uid at most, so memory follows the uids, not the deliveries; a
+ * later lease of the same uid is picked up by that wake's pop, or at the
+ * latest by the hold's next scheduled poll.
+ */
+class _LeaseExpiry implements TimerTask {
+  _slot?: number;
+  constructor(readonly uid: string, readonly owner: _LeaseTaker) {}
+  onTimer(): void {
+    this.owner.expired(this);
+  }
+}

@@ -1,0 +1,259 @@
+import { type Clock, systemClock } from "./clock.ts";
+import { Metrics } from "./metrics.ts";
+import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, type ParamNames } from "./protocol.ts";
+import type { VerifySignature } from "./signature.ts";
+import type { MessageStore } from "./store/types.ts";
+
+/** Options of `createLongPollHandler`. */
+export interface LongPollOptions {
+  /** Where the messages are: a `MemoryStore`, a `RedisStore`, or your own. */
+  store: MessageStore;
+  /**
+   * Query parameter names, for front ends that use others.
+   * @default {{ uid: "uid", sign: "sign", exp: "exp", callback: "jsonCallback", ack: "ack" }}
+   */
+  params?: Partial<ParamNames>;
+  /**
+   * HMAC-SHA256 secret for `sign`. Without it (and without `verify`),
+   * signatures are not checked.
+   */
+  secret?: string;
+  /** Replaces the HMAC check, e.g. for a legacy scheme. Return true to accept. */
+  verify?: VerifySignature;
+  /**
+   * First wait of the hold, in seconds; each next wait doubles.
+   * @default {15}
+   */
+  minWait?: number;
+  /**
+   * The hold ends with the stop code when the next wait would exceed this,
+   * in seconds.
+   * @default {900}
+   */
+  maxWait?: number;
+  /**
+   * Body sent when the hold runs out or the server drains.
+   * @default {'{"stop":1}'}
+   */
+  stopCode?: string;
+  /**
+   * Origins allowed by CORS; `"*"` allows any. JSONP needs none.
+   * @default {[]}
+   */
+  corsOrigins?: readonly string[];
+  /**
+   * Most polls held at once by this handler; more get 503.
+   * @default {100000}
+   */
+  maxHeld?: number;
+  /**
+   * Most polls held at once for one uid; a newer poll supersedes the oldest,
+   * which gets 409 instead of hanging on as a dead socket.
+   * @default {1}
+   */
+  maxPollsPerUid?: number;
+  /**
+   * At-least-once delivery: a message stays in flight until the client's
+   * next poll acknowledges it (`ack=<id>`), and is delivered again, marked
+   * as redelivered, when the lease runs out. The id travels in the
+   * `X-Ack-Id` header, and as a second callback argument through JSONP.
+   * @default {false}
+   */
+  atLeastOnce?: boolean;
+  /**
+   * Seconds a client has to acknowledge a message in at-least-once mode.
+   * @default {60}
+   */
+  lease?: number;
+  /**
+   * Longest query string accepted, in characters; longer gets 414.
+   * @default {4096}
+   */
+  maxQueryLength?: number;
+  /**
+   * Longest uid accepted, in UTF-8 bytes; longer gets 400.
+   * @default {256}
+   */
+  maxUidBytes?: number;
+  /**
+   * Seconds put in `Retry-After` on 503 answers.
+   * @default {1}
+   */
+  retryAfter?: number;
+  /**
+   * Send the headers as soon as the poll is held, and the body when it ends.
+   * Early headers keep proxies that cut silent requests happy; late headers
+   * (the default) cost less memory per held poll.
+   * @default {false}
+   */
+  earlyHeaders?: boolean;
+  /**
+   * Time source for the schedule; inject a fake one in tests.
+   * @default {systemClock}
+   */
+  clock?: Clock;
+  /**
+   * Where counters go; share one with the server's `/metrics`.
+   * @default {new Metrics()}
+   */
+  metrics?: Metrics;
+  /**
+   * Where failures the handler rides out are reported.
+   * @default {console.error}
+   */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The defaults of every numeric and text option, in one place: the handler
+ * and the settings of `deno task serve` both read them from here.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS } from "./options.ts";
+ * console.log(DEFAULTS.minWait, DEFAULTS.maxWait); // 15 900
+ * ```
+ */
+export const DEFAULTS: Readonly<{
+  minWait: number;
+  maxWait: number;
+  stopCode: string;
+  maxHeld: number;
+  maxPollsPerUid: number;
+  atLeastOnce: boolean;
+  lease: number;
+  maxQueryLength: number;
+  maxUidBytes: number;
+  retryAfter: number;
+  earlyHeaders: boolean;
+}> = Object.freeze({
+  minWait: 15,
+  maxWait: 900,
+  stopCode: DEFAULT_STOP_CODE,
+  maxHeld: 100_000,
+  maxPollsPerUid: 1,
+  atLeastOnce: false,
+  lease: 60,
+  maxQueryLength: 4096,
+  maxUidBytes: 256,
+  retryAfter: 1,
+  earlyHeaders: false,
+});
+
+/**
+ * {@linkcode LongPollOptions} with every default filled in and every range
+ * checked; times in milliseconds.
+ */
+export interface ResolvedOptions {
+  /** The store. */
+  readonly store: MessageStore;
+  /** Query parameter names. */
+  readonly params: ParamNames;
+  /** HMAC secret, if any. */
+  readonly secret: string | undefined;
+  /** Custom signature check, if any. */
+  readonly verify: VerifySignature | undefined;
+  /** First wait of the hold, in milliseconds. */
+  readonly minWaitMs: number;
+  /** Longest single wait of the hold, in milliseconds. */
+  readonly maxWaitMs: number;
+  /** The stop code. */
+  readonly stopCode: string;
+  /** CORS allowlist. */
+  readonly corsOrigins: ReadonlySet<string>;
+  /** Most polls held at once. */
+  readonly maxHeld: number;
+  /** Most polls held at once per uid. */
+  readonly maxPollsPerUid: number;
+  /** At-least-once mode. */
+  readonly atLeastOnce: boolean;
+  /** Lease, in milliseconds. */
+  readonly leaseMs: number;
+  /** Longest query string. */
+  readonly maxQueryLength: number;
+  /** Longest uid, in UTF-8 bytes. */
+  readonly maxUidBytes: number;
+  /** `Retry-After` of 503 answers, as sent. */
+  readonly retryAfter: string;
+  /** Early headers. */
+  readonly earlyHeaders: boolean;
+  /** The clock. */
+  readonly clock: Clock;
+  /** The counters. */
+  readonly metrics: Metrics;
+  /** Where ridden-out failures go. */
+  readonly onError: (error: unknown) => void;
+}
+
+/**
+ * Fills in the defaults and checks every range, naming the first option
+ * out of range in a RangeError.
+ *
+ * @example
+ * ```ts
+ * import { resolveOptions } from "./options.ts";
+ * import { MemoryStore } from "./store/memory.ts";
+ * const options = resolveOptions({ store: new MemoryStore(), minWait: 0.5 });
+ * console.log(options.minWaitMs, options.params.callback); // 500 jsonCallback
+ * try {
+ *   resolveOptions({ store: new MemoryStore(), maxHeld: 0 });
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // Cannot create handler: "maxHeld" is out of range, got 0
+ * }
+ * ```
+ */
+export function resolveOptions(options: LongPollOptions): ResolvedOptions {
+  const clock = options.clock ?? systemClock;
+  return {
+    store: options.store,
+    params: { ...DEFAULT_PARAMS, ...options.params },
+    secret: options.secret,
+    verify: options.verify,
+    minWaitMs: 1000 * _checked("minWait", options.minWait ?? DEFAULTS.minWait, _positive),
+    maxWaitMs: 1000 * _checked("maxWait", options.maxWait ?? DEFAULTS.maxWait, _atLeastZero),
+    stopCode: options.stopCode ?? DEFAULTS.stopCode,
+    corsOrigins: new Set(options.corsOrigins ?? []),
+    maxHeld: _checked("maxHeld", options.maxHeld ?? DEFAULTS.maxHeld, _count),
+    maxPollsPerUid: _checked(
+      "maxPollsPerUid",
+      options.maxPollsPerUid ?? DEFAULTS.maxPollsPerUid,
+      _count,
+    ),
+    atLeastOnce: options.atLeastOnce ?? DEFAULTS.atLeastOnce,
+    leaseMs: 1000 * _checked("lease", options.lease ?? DEFAULTS.lease, _positive),
+    maxQueryLength: _checked(
+      "maxQueryLength",
+      options.maxQueryLength ?? DEFAULTS.maxQueryLength,
+      _count,
+    ),
+    maxUidBytes: _checked("maxUidBytes", options.maxUidBytes ?? DEFAULTS.maxUidBytes, _count),
+    retryAfter: String(
+      _checked("retryAfter", options.retryAfter ?? DEFAULTS.retryAfter, _atLeastZero),
+    ),
+    earlyHeaders: options.earlyHeaders ?? DEFAULTS.earlyHeaders,
+    clock,
+    metrics: options.metrics ?? new Metrics(),
+    onError: options.onError ?? ((error) => console.error(error)),
+  };
+}
+
+function _positive(value: number): boolean {
+  return value > 0;
+}
+
+function _atLeastZero(value: number): boolean {
+  return value >= 0;
+}
+
+function _count(value: number): boolean {
+  return Number.isInteger(value) && value >= 1;
+}
+
+/** Returns `value` when it is finite and `valid`; throws a RangeError naming `name` otherwise. */
+function _checked(name: string, value: number, valid: (value: number) => boolean): number {
+  if (!Number.isFinite(value) || !valid(value)) {
+    throw new RangeError(`Cannot create handler: "${name}" is out of range, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,151 @@
+import { clip, HttpError } from "./http_error.ts";
+import { isValidCallback, MAX_CALLBACK_LENGTH } from "./jsonp.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { requestTarget } from "./request_target.ts";
+import { validateUid } from "./uid.ts";
+
+/** A poll, as read from its request: plain values, no `Request` or `URL`. */
+export interface PollRequest {
+  /** The uid whose queue is polled. */
+  readonly uid: string;
+  /** `sign`, as given. */
+  readonly sign: string | null;
+  /** `exp`, as given. */
+  readonly exp: string | null;
+  /** The JSONP callback, or null for a plain JSON answer. */
+  readonly callback: string | null;
+  /** The CORS origin to allow in the answer, or null. */
+  readonly cors: string | null;
+  /** At-least-once: the delivery id this poll acknowledges. */
+  readonly ack: string | undefined;
+  /** The longest hold the client waits for, in milliseconds, or undefined. */
+  readonly waitMs: number | undefined;
+  /** True for HEAD: check the request, consume nothing. */
+  readonly headOnly: boolean;
+}
+
+/** What the responder needs to answer a request that failed before it was read. */
+export interface AnswerFormat {
+  /** The JSONP callback, once known to be valid. */
+  callback: string | null;
+  /** The CORS origin to allow. */
+  cors: string | null;
+}
+
+const ALLOW = "GET, HEAD, OPTIONS";
+const ACK_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const WAIT_PATTERN = /^\d{1,6}(\.\d{1,3})?$/;
+
+/**
+ * Reads a poll from its request, or throws the {@linkcode HttpError} that
+ * says what is wrong: 405 for a method other than GET and HEAD, 414 for an
+ * overlong query, 400 for a bad uid, callback, ack or wait. `format` is
+ * filled in as soon as the callback is known, so the error can be answered
+ * through JSONP.
+ *
+ * @example
+ * ```ts
+ * import { parsePollRequest } from "./poll_request.ts";
+ * import { resolveOptions } from "./options.ts";
+ * import { MemoryStore } from "./store/memory.ts";
+ * const options = resolveOptions({ store: new MemoryStore() });
+ * const format = { callback: null, cors: null };
+ * const poll = parsePollRequest(new Request("http://x/?uid=42&jsonCallback=cb"), {
+ *   options,
+ *   format,
+ * });
+ * console.log(poll.uid, poll.callback, format.callback); // 42 cb cb
+ * ```
+ */
+export function parsePollRequest(
+  request: Request,
+  context: {
+    readonly options: ResolvedOptions;
+    readonly format: AnswerFormat;
+    /** The query, when the caller has read the request target already. */
+    readonly query?: string;
+  },
+): PollRequest {
+  const { options, format } = context;
+  const method = request.method;
+  if (method !== "GET" && method !== "HEAD") {
+    throw new HttpError(405, `Cannot poll with method "${clip(method)}": use GET`, {
+      Allow: ALLOW,
+    });
+  }
+  const query = _queryOf(context.query ?? requestTarget(request).query, options.maxQueryLength);
+  const { params } = options;
+  const callback = query.get(params.callback);
+  if (callback !== null) {
+    if (!isValidCallback(callback)) {
+      throw new HttpError(
+        400,
+        `Cannot poll: "${params.callback}" must be a JS identifier path of at most ${MAX_CALLBACK_LENGTH} characters`,
+      );
+    }
+    format.callback = callback;
+  }
+  const uid = validateUid(query.get(params.uid), {
+    name: params.uid,
+    maxBytes: options.maxUidBytes,
+  });
+  return {
+    uid,
+    sign: query.get(params.sign),
+    exp: query.get(params.exp),
+    callback,
+    cors: format.cors,
+    ack: options.atLeastOnce ? _ackOf(query.get(params.ack), params.ack) : undefined,
+    waitMs: _waitOf(query.get(params.wait), params.wait),
+    headOnly: method === "HEAD",
+  };
+}
+
+/**
+ * The CORS origin to allow for `request`, from the allowlist: the request's
+ * own origin when listed, `*` when the list has it, null otherwise.
+ *
+ * @example
+ * ```ts
+ * import { allowedOrigin } from "./poll_request.ts";
+ * const request = new Request("http://x/", { headers: { Origin: "https://a.example" } });
+ * console.log(allowedOrigin(request, new Set(["https://a.example"]))); // https://a.example
+ * ```
+ */
+export function allowedOrigin(request: Request, allowlist: ReadonlySet<string>): string | null {
+  if (allowlist.size === 0) return null;
+  const origin = request.headers.get("origin");
+  if (origin === null) return null;
+  if (allowlist.has(origin)) return origin;
+  return allowlist.has("*") ? "*" : null;
+}
+
+/** The methods a poll route allows, for `Allow` headers. */
+export const POLL_METHODS = ALLOW;
+
+function _queryOf(query: string, maxQueryLength: number): URLSearchParams {
+  if (query.length > maxQueryLength) {
+    throw new HttpError(414, `Cannot poll: the query is longer than ${maxQueryLength} characters`);
+  }
+  return new URLSearchParams(query);
+}
+
+function _ackOf(ack: string | null, name: string): string | undefined {
+  if (ack === null || ack === "") return undefined;
+  if (!ACK_PATTERN.test(ack)) {
+    throw new HttpError(400, `Cannot poll: "${name}" is not a delivery id`);
+  }
+  return ack;
+}
+
+function _waitOf(wait: string | null, name: string): number | undefined {
+  if (wait === null) return undefined;
+  const seconds = Number(wait);
+  if (!WAIT_PATTERN.test(wait) || seconds <= 0) {
+    throw new HttpError(
+      400,
+      `Cannot poll: "${name}" must be a number of seconds above 0, got "${clip(wait)}"`,
+    );
+  }
+  return seconds * 1000;
+}

@@ -1,0 +1,50 @@
+import { clip, HttpError } from "./http_error.ts";
+
+/** The path and the query of a request, as its request line gave them (dot segments resolved). */
+export interface RequestTarget {
+  /** The path, such as `/publish`. */
+  readonly path: string;
+  /** The query, without its `?`; empty when there is none. */
+  readonly query: string;
+}
+
+/** The usual Host: a name or IPv4 address, or an IPv6 one, with an optional port. */
+const PLAIN_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/** A Host with any of these would move where the path or query seem to start. */
+const SMUGGLING_HOST = /[/?#@\\\s]/;
+
+/**
+ * Reads the path and query of `request` from its request target. A runtime
+ * builds `request.url` from the `Host` header and the target, so a `?` or
+ * `#` smuggled into `Host` could replace the query or the route: such a
+ * `Host`, or one that is no valid host at all, is refused with 400.
+ *
+ * @example
+ * ```ts
+ * import { requestTarget } from "./request_target.ts";
+ * console.log(requestTarget(new Request("http://x/publish?uid=42")));
+ * // { path: "/publish", query: "uid=42" }
+ * ```
+ */
+export function requestTarget(request: Request): RequestTarget {
+  const host = request.headers.get("host");
+  if (host !== null && !PLAIN_HOST.test(host) && !_isValidHost(host)) {
+    throw new HttpError(
+      400,
+      `Cannot read the request: the Host header "${clip(host)}" is malformed`,
+    );
+  }
+  const url = URL.parse(request.url);
+  if (url === null) {
+    throw new HttpError(
+      400,
+      `Cannot read the request: the URL "${clip(request.url)}" is not valid`,
+    );
+  }
+  return { path: url.pathname, query: url.search.slice(1) };
+}
+
+function _isValidHost(host: string): boolean {
+  return !SMUGGLING_HOST.test(host) && URL.parse(`http://${host}/`) !== null;
+}

@@ -1,0 +1,232 @@
+import { HttpError } from "./http_error.ts";
+import { wrapJsonp } from "./jsonp.ts";
+import type { Metrics } from "./metrics.ts";
+import { ENDS, type Outcome, type Taken } from "./outcome.ts";
+import type { AnswerFormat } from "./poll_request.ts";
+import { HEADER } from "./protocol.ts";
+
+/** Options of {@linkcode Responder}. */
+export interface ResponderOptions {
+  /** The body of a hold that ran out. */
+  readonly stopCode: string;
+  /** At-least-once mode: CORS answers expose the delivery headers. */
+  readonly atLeastOnce: boolean;
+  /** Counts every error answer by status. */
+  readonly metrics: Metrics;
+  /** Told about errors that are not an {@linkcode HttpError}: bugs. */
+  readonly onError: (error: unknown) => void;
+}
+
+/** An answer whose headers are out and whose body comes later. */
+export interface EarlyAnswer {
+  /** The response to return now. */
+  readonly response: Response;
+  /** Where the body goes; see {@linkcode Responder.finish}. */
+  readonly body: ReadableStreamDefaultController<Uint8Array>;
+}
+
+const JSON_TYPE = "application/json; charset=utf-8";
+const SCRIPT_TYPE = "text/javascript; charset=utf-8";
+const ALLOW = "GET, HEAD, OPTIONS";
+const ENCODER = new TextEncoder();
+
+/**
+ * Renders every answer of every route: messages, the stop code, errors,
+ * HEAD and preflight answers, JSONP and CORS, late headers (one response
+ * once the outcome is known) and early headers (a stream opened at once).
+ * It is the one boundary where errors become responses: an
+ * {@linkcode HttpError} knows its status, anything else is a 500.
+ *
+ * @example
+ * ```ts
+ * import { Responder } from "./responder.ts";
+ * import { HttpError } from "./http_error.ts";
+ * import { Metrics } from "./metrics.ts";
+ * const responder = new Responder({
+ *   stopCode: '{"stop":1}',
+ *   atLeastOnce: false,
+ *   metrics: new Metrics(),
+ *   onError: console.error,
+ * });
+ * const format = { callback: "cb", cors: null };
+ * console.log(await responder.stop(format).text()); // /**\/cb({"stop":1});
+ * const error = responder.error(new HttpError(400, 'Cannot poll: "uid" is missing'), {
+ *   callback: null,
+ *   cors: null,
+ * });
+ * console.log(error.status, await error.text()); // 400 {"error":"Cannot poll: \"uid\" is missing"}
+ * ```
+ */
+export class Responder {
+  readonly #options: ResponderOptions;
+
+  /** Creates the responder. */
+  constructor(options: ResponderOptions) {
+    this.#options = options;
+  }
+
+  /** The answer carrying `taken`. */
+  message(format: AnswerFormat, taken: Taken): Response {
+    return this.#answer(200, format, this.#messageBody(format, taken), taken);
+  }
+
+  /** The stop code. */
+  stop(format: AnswerFormat): Response {
+    return this.#answer(200, format, this.#wrap(format, this.#options.stopCode));
+  }
+
+  /** The answer to HEAD: the headers of a poll, no body. */
+  head(format: AnswerFormat): Response {
+    return this.#answer(200, format, null);
+  }
+
+  /** The answer to a CORS preflight. */
+  preflight(cors: string | null): Response {
+    const response = new Response(null, { status: 204 });
+    const headers = response.headers;
+    headers.set("cache-control", "no-store");
+    headers.set("allow", ALLOW);
+    if (cors !== null) {
+      headers.set("access-control-allow-origin", cors);
+      headers.set("access-control-allow-methods", ALLOW);
+      headers.set("access-control-max-age", "600");
+      headers.set("vary", "Origin");
+    }
+    return response;
+  }
+
+  /**
+   * The answer to an outcome; undefined when there is none to give (the
+   * client is gone).
+   */
+  outcome(format: AnswerFormat, outcome: Outcome): Response | undefined {
+    switch (outcome.end) {
+      case "message":
+        return this.message(format, outcome.taken);
+      case "error":
+        return this.error(outcome.error, format);
+    }
+    const spec = ENDS[outcome.end];
+    if (spec.answer === "stop") return this.stop(format);
+    if (spec.answer === "error") return this.error(spec.error, format);
+    return undefined;
+  }
+
+  /** Any error, as its answer; JSON with `{"error": …}`, or through JSONP. */
+  error(error: unknown, format: AnswerFormat): Response {
+    const httpError = this.#httpErrorOf(error);
+    const response = this.#answer(httpError.status, format, this.#errorBody(format, httpError));
+    if (httpError.headers !== undefined) {
+      for (const [name, value] of Object.entries(httpError.headers)) {
+        response.headers.set(name, value);
+      }
+    }
+    return response;
+  }
+
+  /** A JSON answer of a route other than the poll, such as `/healthz`. */
+  json(body: unknown, status = 200): Response {
+    return this.#answer(status, _PLAIN, JSON.stringify(body));
+  }
+
+  /**
+   * Opens an answer whose headers go out now, as a 200: the outcome is
+   * written into its body later, by {@linkcode Responder.finish}.
+   * `onCancel` runs when the client goes away first.
+   */
+  open(format: AnswerFormat, onCancel: () => void): EarlyAnswer {
+    let body!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => (body = controller),
+      cancel: onCancel,
+    });
+    return { response: this.#answer(200, format, stream), body };
+  }
+
+  /**
+   * Writes an outcome into an early answer and ends it. Returns false when
+   * a message could not be written (the client has gone), so the caller
+   * gives it back. An error, its status already sent as 200, goes in the
+   * body as `{"error": …}`.
+   */
+  finish(answer: EarlyAnswer, format: AnswerFormat, outcome: Outcome): boolean {
+    const text = this.#bodyOf(format, outcome);
+    try {
+      if (text !== undefined) answer.body.enqueue(ENCODER.encode(text));
+      answer.body.close();
+      return true;
+    } catch {
+      // The client is gone: the runtime cancelled the stream, so enqueue or
+      // close throws; uncaught, that would end the process.
+      return outcome.end !== "message";
+    }
+  }
+
+  #bodyOf(format: AnswerFormat, outcome: Outcome): string | undefined {
+    switch (outcome.end) {
+      case "message":
+        return this.#messageBody(format, outcome.taken);
+      case "error":
+        return this.#errorBody(format, this.#httpErrorOf(outcome.error));
+    }
+    const spec = ENDS[outcome.end];
+    if (spec.answer === "stop") return this.#wrap(format, this.#options.stopCode);
+    if (spec.answer === "error") return this.#errorBody(format, this.#httpErrorOf(spec.error));
+    return undefined;
+  }
+
+  /** The error as an HttpError, counted; anything else is reported as a bug. */
+  #httpErrorOf(error: unknown): HttpError {
+    let httpError: HttpError;
+    if (error instanceof HttpError) httpError = error;
+    else {
+      this.#options.onError(error);
+      httpError = new HttpError(500, "Cannot answer: internal error");
+    }
+    this.#options.metrics.countError(httpError.status);
+    return httpError;
+  }
+
+  #errorBody(format: AnswerFormat, error: HttpError): string {
+    return this.#wrap(format, JSON.stringify({ error: error.message }));
+  }
+
+  #messageBody(format: AnswerFormat, taken: Taken): string {
+    if (typeof taken === "string") return this.#wrap(format, taken);
+    if (format.callback === null) return taken.message;
+    return wrapJsonp(format.callback, taken.message, {
+      ack: taken.id,
+      redelivered: taken.deliveries > 1,
+    });
+  }
+
+  #wrap(format: AnswerFormat, body: string): string {
+    return format.callback === null ? body : wrapJsonp(format.callback, body);
+  }
+
+  /**
+   * Builds an answer. Setting headers on a fresh Response costs a fraction
+   * of passing them in its init, and this is on every answer's path.
+   */
+  #answer(status: number, format: AnswerFormat, body: BodyInit | null, taken?: Taken): Response {
+    const response = status === 200 ? new Response(body) : new Response(body, { status });
+    const headers = response.headers;
+    headers.set("cache-control", "no-store");
+    headers.set("content-type", format.callback === null ? JSON_TYPE : SCRIPT_TYPE);
+    headers.set("x-content-type-options", "nosniff");
+    if (format.cors !== null) {
+      headers.set("access-control-allow-origin", format.cors);
+      headers.set("vary", "Origin");
+      if (this.#options.atLeastOnce) {
+        headers.set("access-control-expose-headers", `${HEADER.ackId}, ${HEADER.redelivered}`);
+      }
+    }
+    if (taken !== undefined && typeof taken !== "string") {
+      headers.set(HEADER.ackId, taken.id);
+      headers.set(HEADER.redelivered, String(taken.deliveries > 1));
+    }
+    return response;
+  }
+}
+
+const _PLAIN: AnswerFormat = Object.freeze({ callback: null, cors: null });

@@ -1,0 +1,138 @@
+/**
+ * The `deno task serve` application, apart from any runtime: it reads the
+ * settings, opens the store, serves the routes, says where it listens, and
+ * drains on SIGINT/SIGTERM so that held polls get the stop code and no
+ * popped message is lost. Each runtime's entry in `deploy/` hands it a
+ * {@linkcode ServeHost}: a few lines that listen and hear signals.
+ *
+ * @module
+ */
+import type { MessageStore } from "../store/types.ts";
+import { type ConnectionInfo, createServer } from "./app.ts";
+import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
+
+/** A server listening, as a runtime reports it. */
+export interface Listener {
+  /** The address it listens on. */
+  readonly hostname: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops accepting, and resolves once the open requests are answered. */
+  close(): Promise<void>;
+}
+
+/** What the serve application needs of a runtime. */
+export interface ServeHost {
+  /** The runtime's name and version, for the start-up line, e.g. `deno 2.9.6`. */
+  readonly runtime: string;
+  /** Command-line arguments after the entry. */
+  readonly args: readonly string[];
+  /** The environment. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** This process's id. */
+  readonly pid: number;
+  /** Serves `fetch` on the address of `options`. */
+  listen(
+    fetch: (request: Request, info?: ConnectionInfo) => Promise<Response>,
+    options: { readonly host: string; readonly port: number; readonly reusePort: boolean },
+  ): Promise<Listener>;
+  /** Calls `listener` on `signal`. */
+  onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
+  /** Ends the process with `code`. */
+  exit(code: number): void;
+}
+
+/**
+ * Runs the serve application on `host` until a signal drains it.
+ *
+ * @example
+ * ```ts ignore
+ * import { runServe } from "./serve.ts";
+ * await runServe(denoHost); // see deploy/serve.ts
+ * ```
+ */
+export async function runServe(host: ServeHost): Promise<void> {
+  let config: ServeConfig;
+  try {
+    config = loadConfig(host.args, host.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return host.exit(2);
+  }
+  const store = await _openStore(config);
+  const loopback = /^(127\.|::1$|localhost$)/.test(config.host);
+  const openPublish = store.kind === "memory" && loopback;
+  const server = createServer({ ...config, store, openPublish });
+  if (config.secret === undefined) {
+    console.warn(
+      "WARNING: SIGN_SECRET is not set, so signatures are NOT checked: anyone can read any uid's messages",
+    );
+  }
+  const listener = await host.listen(server.fetch, config);
+  const origin = `http://${listener.hostname}:${listener.port}`;
+  const signatures = config.secret === undefined ? "NOT checked" : "checked (HMAC-SHA256)";
+  const publish = config.publishToken !== undefined
+    ? "on (bearer token)"
+    : openPublish
+    ? "open (in-memory store on loopback)"
+    : "off";
+  console.log(
+    `longpoll listening on ${origin} (pid ${host.pid}, ${host.runtime}), store: ${
+      _describe(config)
+    }, signatures: ${signatures}, publish: ${publish}${
+      config.demo ? `, demo: ${origin}/demo` : ""
+    }`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const windowMs = config.drainWindow * 1000;
+    console.log(`${signal}: draining ${server.handler.held} held polls over ${windowMs} ms`);
+    await Promise.all([server.drain({ windowMs }), listener.close()]);
+    await store.close();
+    const metrics = server.handler.metrics;
+    console.log(
+      `stopped: delivered=${metrics.delivered} timeouts=${metrics.timeouts} drained=${metrics.drained} pushed_back=${metrics.pushedBack}`,
+    );
+    host.exit(0);
+  };
+  host.onSignal("SIGINT", () => stop("SIGINT"));
+  host.onSignal("SIGTERM", () => stop("SIGTERM"));
+}
+
+async function _openStore(config: ServeConfig): Promise<MessageStore> {
+  if (config.redisUrl === undefined) {
+    const { MemoryStore } = await import("../store/memory.ts");
+    return new MemoryStore();
+  }
+  const { RedisStore } = await import("../store/redis.ts");
+  const urls = config.redisUrl.split(",").map((url) => url.trim());
+  const redis = new RedisStore({
+    ...(urls.length > 1 ? { nodes: urls } : { url: urls[0] }),
+    keyPrefix: config.keyPrefix,
+    notifications: config.redisNotifications,
+  });
+  if (!await redis.whenReady(5_000)) {
+    console.warn(
+      `WARNING: Redis at ${
+        _redactUrl(config.redisUrl)
+      } does not answer yet; polls get 503 until it does`,
+    );
+  }
+  return redis;
+}
+
+function _describe(config: ServeConfig): string {
+  return config.redisUrl === undefined
+    ? "memory (set REDIS_URL to use Redis)"
+    : `${config.redisUrl.includes(",") ? "redis cluster" : "redis"} ${
+      _redactUrl(config.redisUrl)
+    } prefix "${config.keyPrefix}"`;
+}
+
+function _redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/g, "//***@");
+}
