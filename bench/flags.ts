@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { type Runtime, RUNTIMES } from "./runtime.ts";
 
 /** Scenarios that can be chosen. */
 export const SCENARIOS = ["held", "wake", "hit", "cross", "scale"] as const;
@@ -14,6 +15,8 @@ export type Scenario = typeof SCENARIOS[number];
 export interface BenchOptions {
   /** Scenarios to run. */
   scenarios: Set<Scenario>;
+  /** Runtimes to run ours on, in order. */
+  runtimes: Runtime[];
   /** Held counts of the held sweep, rising. */
   heldSteps: number[];
   /** Wake messages at 10k held (the issue's figure). */
@@ -57,6 +60,8 @@ export interface BenchOptions {
 /** Usage text. */
 export const USAGE = `deno task bench [flags]
 
+  --runtime deno,bun,node          runtimes to run ours on, each through its serve task
+                                   (default: all three)
   --scenarios held,wake,hit,cross,scale  scenarios to run (default: all; --quick: all but scale)
   --quick                          a smoke run in under 2 minutes: 1k held, 100 wakes, hit 1 round
                                    of 2 s, cross-check 1k held and 100 wakes, no scale
@@ -81,8 +86,8 @@ export const USAGE = `deno task bench [flags]
  * @example
  * ```ts
  * import { parseBenchFlags } from "./flags.ts";
- * const options = parseBenchFlags(["--scenarios", "hit", "--no-nchan"]);
- * console.log([...options.scenarios], options.nchan); // [ "hit" ] false
+ * const options = parseBenchFlags(["--scenarios", "hit", "--runtime", "bun", "--no-nchan"]);
+ * console.log([...options.scenarios], options.runtimes, options.nchan); // [ "hit" ] [ "bun" ] false
  * ```
  */
 export function parseBenchFlags(args: readonly string[]): BenchOptions {
@@ -92,6 +97,7 @@ export function parseBenchFlags(args: readonly string[]): BenchOptions {
       args: [...args],
       options: {
         "scenarios": { type: "string" },
+        "runtime": { type: "string" },
         "full": { type: "boolean", default: false },
         "quick": { type: "boolean", default: false },
         "held-steps": { type: "string" },
@@ -130,6 +136,16 @@ export function parseBenchFlags(args: readonly string[]): BenchOptions {
     }
     scenarios.add(trimmed);
   }
+  const runtimes: Runtime[] = [];
+  for (const name of (values.runtime ?? RUNTIMES.join(",")).split(",")) {
+    const trimmed = name.trim() as Runtime;
+    if (!RUNTIMES.includes(trimmed)) {
+      throw new Error(
+        `Cannot read "--runtime": expected some of ${RUNTIMES.join(", ")}, got "${name}"`,
+      );
+    }
+    if (!runtimes.includes(trimmed)) runtimes.push(trimmed);
+  }
   const heldSteps = values["held-steps"] === undefined
     ? quick ? [1_000] : [1_000, 5_000, 10_000, 19_000]
     : values["held-steps"].split(",").map((text) => _count("--held-steps", text, 19_500));
@@ -141,6 +157,7 @@ export function parseBenchFlags(args: readonly string[]): BenchOptions {
   );
   const options: BenchOptions = {
     scenarios,
+    runtimes,
     heldSteps,
     wakeMessages,
     wakeMessagesOtherSteps: full ? wakeMessages : Math.min(500, wakeMessages),

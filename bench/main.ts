@@ -1,7 +1,7 @@
 /**
- * `deno task bench`: starts Redis, the project's server and Nchan, runs the
- * held, wake, hit and scale scenarios on each, prints one table with the
- * ratios, and writes it to `bench/results/latest.md` with a chart in
+ * `deno task bench`: starts Redis, the project's server on each runtime
+ * (Deno, Bun, Node) and Nchan, runs the held, wake, hit, cross-check and
+ * scale scenarios on each, prints one table per runtime with the ratios, and writes it to `bench/results/latest.md` with a chart in
  * `bench/chart.svg`. Every process it starts is stopped before it exits.
  *
  * @module
@@ -17,7 +17,8 @@ import { initClockTicks } from "./proc_stats.ts";
 import { ProcessGroup } from "./process_group.ts";
 import type { RedisServer } from "../tests/_support/redis_server.ts";
 import { renderReport } from "./report.ts";
-import { type BenchResults, NAMES } from "./results.ts";
+import { type BenchResults, NAMES, oursName } from "./results.ts";
+import { type PreparedRuntime, prepareRuntime, RUNTIME_LABELS } from "./runtime.ts";
 import { runHeldSweep } from "./scenario_held.ts";
 import { runHit } from "./scenario_hit.ts";
 import { runScale } from "./scenario_scale.ts";
@@ -70,15 +71,37 @@ async function _main(): Promise<number> {
     sizes: options.sizes,
     durationSeconds: 0,
     held: [],
+    runtimes: [],
+    runtimesMissing: [],
     hit: [],
     cross: [],
     scale: [],
   };
   const log = (line: string) => console.log(line);
-  const ours = (name: string, early: boolean, processes = 1) => (redis: RedisServer) =>
-    startOurServer({ group, dir, redisUrl: redis.url, name, earlyHeaders: early, processes });
+  const prepared: PreparedRuntime[] = [];
+  for (const runtime of options.runtimes) {
+    try {
+      prepared.push(await prepareRuntime(runtime));
+    } catch (error) {
+      const why = `${RUNTIME_LABELS[runtime]} not run: ${(error as Error).message}`;
+      log(why);
+      results.runtimesMissing.push(why);
+    }
+  }
+  results.runtimes = prepared.map(({ runtime, task, version }) => ({ runtime, task, version }));
+  const ours = (serve: PreparedRuntime, early = false, processes = 1) => (redis: RedisServer) =>
+    startOurServer({
+      group,
+      dir,
+      redisUrl: redis.url,
+      serve,
+      name: oursName(serve.runtime, early),
+      earlyHeaders: early,
+      processes,
+    });
   const nchan = (workers = 1) => (redis: RedisServer): Promise<BenchTarget> =>
     startNchan({ group, dir, redisPort: redis.port, workers });
+  const deno = prepared.find((serve) => serve.runtime === "deno");
   let failed = false;
   try {
     const { scenarios } = options;
@@ -90,11 +113,12 @@ async function _main(): Promise<number> {
           : n === 10_000
           ? options.wakeMessages
           : options.wakeMessagesOtherSteps;
-      const runs: [string, (redis: RedisServer) => Promise<BenchTarget>][] = [
-        [NAMES.ours, ours(NAMES.ours, false)],
-      ];
-      if (options.early && scenarios.has("held")) {
-        runs.push([NAMES.oursEarly, ours(NAMES.oursEarly, true)]);
+      const runs: [string, (redis: RedisServer) => Promise<BenchTarget>][] = [];
+      for (const serve of prepared) {
+        runs.push([oursName(serve.runtime), ours(serve)]);
+        if (serve.runtime === "deno" && options.early && scenarios.has("held")) {
+          runs.push([oursName("deno", true), ours(serve, true)]);
+        }
       }
       if (missing === undefined) runs.push([NAMES.nchan, nchan()]);
       for (const [name, start] of runs) {
@@ -104,14 +128,14 @@ async function _main(): Promise<number> {
         );
       }
     }
-    if (scenarios.has("wake")) {
+    if (scenarios.has("wake") && deno !== undefined) {
       log(
         `wake: Redis CPU with and without keyspace notifications, ${options.notifyPairs} LPUSH + RPOP`,
       );
       results.notify = await measureNotifyCost({
         group,
         dir,
-        start: ours(NAMES.ours, false),
+        start: ours(deno),
         pairs: options.notifyPairs,
       });
       log(
@@ -130,7 +154,10 @@ async function _main(): Promise<number> {
         log(
           `cross-check: a second client (Node), ${options.crossHeld} held, ${options.crossWakes} wakes`,
         );
-        const targets = [ours(NAMES.ours, false), ...(missing === undefined ? [nchan()] : [])];
+        const targets = [
+          ...prepared.map((serve) => ours(serve)),
+          ...(missing === undefined ? [nchan()] : []),
+        ];
         for (const start of targets) {
           results.cross.push(
             await runCrossCheck({
@@ -163,9 +190,11 @@ async function _main(): Promise<number> {
         } uids, best of ${options.hitRounds} × ${options.hitRoundS} s`,
       );
       const uidCounts = options.hitUids;
-      results.hit.push(
-        ...await runHit({ ...common, uidCounts, start: ours(NAMES.ours, false), preload: "lpush" }),
-      );
+      for (const serve of prepared) {
+        results.hit.push(
+          ...await runHit({ ...common, uidCounts, start: ours(serve), preload: "lpush" }),
+        );
+      }
       if (missing === undefined) {
         results.hit.push(
           ...await runHit({ ...common, uidCounts, start: nchan(), preload: "nchan-publish" }),
@@ -180,7 +209,7 @@ async function _main(): Promise<number> {
         }),
       );
     }
-    if (scenarios.has("scale")) {
+    if (scenarios.has("scale") && deno !== undefined) {
       const n = options.scaleProcesses * options.scalePolls;
       const common = {
         group,
@@ -192,7 +221,7 @@ async function _main(): Promise<number> {
       };
       log(`scale: ${options.scaleProcesses} processes × ${options.scalePolls} polls`);
       results.scale.push(
-        await runScale({ ...common, start: ours(NAMES.ours, false, options.scaleProcesses) }),
+        await runScale({ ...common, start: ours(deno, false, options.scaleProcesses) }),
       );
       if (missing === undefined) {
         results.scale.push(await runScale({ ...common, start: nchan(options.scaleProcesses) }));
