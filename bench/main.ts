@@ -20,7 +20,7 @@ import { renderReport } from "./report.ts";
 import { type BenchResults, NAMES, oursName } from "./results.ts";
 import { type PreparedRuntime, prepareRuntime, RUNTIME_LABELS } from "./runtime.ts";
 import { runHeldSweep } from "./scenario_held.ts";
-import { runHit } from "./scenario_hit.ts";
+import { runHits } from "./scenario_hit.ts";
 import { runScale } from "./scenario_scale.ts";
 import type { BenchTarget } from "./target.ts";
 import { wrkMissing } from "./wrk.ts";
@@ -187,25 +187,27 @@ async function _main(): Promise<number> {
       log(
         `hit: wrk -t1 -c${options.hitConnections}, ${
           options.hitUids.join(" and ")
-        } uids, best of ${options.hitRounds} × ${options.hitRoundS} s`,
+        } uids, best of ${options.hitRounds} × ${options.hitRoundS} s, every target in turn`,
       );
       const uidCounts = options.hitUids;
-      for (const serve of prepared) {
-        results.hit.push(
-          ...await runHit({ ...common, uidCounts, start: ours(serve), preload: "lpush" }),
-        );
-      }
-      if (missing === undefined) {
-        results.hit.push(
-          ...await runHit({ ...common, uidCounts, start: nchan(), preload: "nchan-publish" }),
-        );
-      }
       results.hit.push(
-        ...await runHit({
+        ...await runHits({
           ...common,
-          uidCounts: [Math.max(...uidCounts)],
-          start: () => startHelloServer({ group, dir }),
-          preload: "none",
+          targets: [
+            ...prepared.map((serve) => ({
+              start: ours(serve),
+              preload: "lpush" as const,
+              uidCounts,
+            })),
+            ...(missing === undefined
+              ? [{ start: nchan(), preload: "nchan-publish" as const, uidCounts }]
+              : []),
+            {
+              start: () => startHelloServer({ group, dir }),
+              preload: "none" as const,
+              uidCounts: [Math.max(...uidCounts)],
+            },
+          ],
         }),
       );
     }

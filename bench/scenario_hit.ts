@@ -1,7 +1,7 @@
 /**
  * The hit scenario: polls that find a message at once, as fast as they go,
  * driven by `wrk` (one thread, 64 keep-alive connections), on one uid and
- * spread over many. Every poll must find a message: for ours the lists are
+ * spread over many, every target's rounds taken in turns. Every poll must find a message: for ours the lists are
  * filled beforehand (`LPUSH` in pipelined batches) and the messages taken
  * are checked against the answers counted; for Nchan each channel holds a
  * stored message. A short check run then compares every answer's body with
@@ -13,7 +13,7 @@ import type { RedisServer } from "../tests/_support/redis_server.ts";
 import { sleep } from "../tests/_support/wait_until.ts";
 import { totalCpuMs } from "./measure.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { startRig } from "./rig.ts";
+import { type Rig, startRig } from "./rig.ts";
 import { RespClient } from "./resp_client.ts";
 import type { BenchTarget } from "./target.ts";
 import { CLIENT_BOUND_PCT, runWrk, type WrkResult } from "./wrk.ts";
@@ -29,8 +29,6 @@ const RATE_BOUND = 150_000;
 export interface HitResult {
   /** Name of the target. */
   name: string;
-  /** Runtime of the target, for ours (`deno`, `bun`, `node`). */
-  runtime?: string;
   /** Uids the requests rotate over. */
   uids: number;
   /** Answers with status 200 per second. */
@@ -54,20 +52,24 @@ export interface HitResult {
 /** How the target's messages are put in place before the run. */
 export type Preload = "lpush" | "nchan-publish" | "none";
 
-/** Options of {@linkcode runHit}. */
+/** One server to hit. */
+export interface HitTarget {
+  /** Starts the server under test on a fresh Redis. */
+  start: (redis: RedisServer) => Promise<BenchTarget>;
+  /** How messages are put in place. */
+  preload: Preload;
+  /** The uid counts to measure, e.g. `[1, 64]`. */
+  uidCounts: readonly number[];
+}
+
+/** Options of {@linkcode runHits}. */
 export interface HitOptions {
   /** The group that owns the processes. */
   group: ProcessGroup;
   /** Directory for logs. */
   dir: string;
-  /** Starts the server under test on a fresh Redis. */
-  start: (redis: RedisServer) => Promise<BenchTarget>;
-  /** Runtime of ours, for the table. */
-  runtime?: string;
-  /** How messages are put in place. */
-  preload: Preload;
-  /** The uid counts to measure, e.g. `[1, 64]`. */
-  uidCounts: readonly number[];
+  /** The servers to hit. */
+  targets: readonly HitTarget[];
   /** Keep-alive connections. */
   connections: number;
   /** Untimed warm-up before the rounds, in s. */
@@ -81,95 +83,140 @@ export interface HitOptions {
 }
 
 /**
- * Runs the hit scenario on a fresh Redis and server, for each uid count, and
- * stops both after.
+ * Starts every target, each on a fresh Redis, then runs the rounds in turns:
+ * round 1 of every target and uid count, then round 2 of each, and so on,
+ * so that other work on the machine weighs on all of them alike and the
+ * ratios hold. Stops everything after.
  *
  * @example
  * ```ts ignore
- * import { runHit } from "./scenario_hit.ts";
- * const [one, many] = await runHit({
- *   group, dir, start, preload: "lpush", uidCounts: [1, 64], connections: 64,
- *   warmupS: 1, roundS: 5, rounds: 3, log: console.log,
+ * import { runHits } from "./scenario_hit.ts";
+ * const results = await runHits({
+ *   group, dir, targets: [{ start, preload: "lpush", uidCounts: [1, 64] }],
+ *   connections: 64, warmupS: 1, roundS: 5, rounds: 3, log: console.log,
  * });
  * ```
  */
-export async function runHit(options: HitOptions): Promise<HitResult[]> {
-  await using rig = await startRig(options);
-  const { redis, target } = rig;
+export async function runHits(options: HitOptions): Promise<HitResult[]> {
+  await using stack = new AsyncDisposableStack();
+  const variants: _Variant[] = [];
+  for (const spec of options.targets) {
+    const rig = stack.use(await startRig({ ...options, start: spec.start }));
+    for (const uids of spec.uidCounts) {
+      if (spec.preload === "nchan-publish") await _publishAll(rig.target, uids);
+      variants.push(new _Variant({ ...options, rig, preload: spec.preload, uids }));
+    }
+  }
+  for (const variant of variants) await variant.run(options.warmupS);
+  for (let round = 0; round < options.rounds; round++) {
+    for (const variant of variants) await variant.round(round);
+  }
   const results: HitResult[] = [];
-  for (const uids of options.uidCounts) {
-    const queues = new _Queues(redis.port, uids);
-    if (options.preload === "nchan-publish") await _publishAll(target, uids);
-    const run = async (durationS: number, expectBody?: string) => {
-      const before = options.preload === "lpush" ? await queues.fill(durationS) : 0;
-      const cpuBefore = totalCpuMs(target.pids());
-      const wrk = await runWrk({
-        url: `http://127.0.0.1:${target.port}${target.pollPath}`,
-        connections: options.connections,
-        durationS,
-        uids,
-        uidPrefix: PREFIX,
-        expectBody,
-      });
-      const cpuMs = totalCpuMs(target.pids()) - cpuBefore;
-      // Answers cut off by the end of the run give their message back: let that settle.
-      if (options.preload === "lpush") await sleep(200);
-      const taken = options.preload === "lpush" ? await queues.taken(before) : undefined;
-      return { wrk, cpuMs, taken };
-    };
-    await run(options.warmupS);
-    let best: (WrkResult & { cpuMs: number }) | undefined;
-    let errors = 0;
-    const checks: string[] = [];
-    const cutOff: number[] = [];
-    for (let round = 0; round < options.rounds; round++) {
-      const { wrk, cpuMs, taken } = await run(options.roundS);
-      errors += wrk.errors;
-      if (wrk.errors > 0) {
-        options.log(`  ${target.name}, ${uids} uid(s): round ${round + 1}: errors ${_kinds(wrk)}`);
-      }
-      if (taken !== undefined) {
-        const problem = _takenProblem(taken, wrk, options.connections);
-        cutOff.push(taken.taken - wrk.ok);
-        if (problem !== undefined) {
-          errors++;
-          checks.push(`round ${round + 1}: ${problem}`);
-        }
-      }
-      if (best === undefined || wrk.ok / wrk.durationMs > best.ok / best.durationMs) {
-        best = { ...wrk, cpuMs };
+  for (const variant of variants) results.push(await variant.finish());
+  return results;
+}
+
+/** One target and uid count: its runs, its best round, its checks. */
+class _Variant {
+  readonly #options: HitOptions & { rig: Rig; preload: Preload; uids: number };
+  readonly #queues: _Queues;
+  #best: (WrkResult & { cpuMs: number }) | undefined;
+  #errors = 0;
+  readonly #problems: string[] = [];
+  readonly #cutOff: number[] = [];
+
+  constructor(options: HitOptions & { rig: Rig; preload: Preload; uids: number }) {
+    this.#options = options;
+    this.#queues = new _Queues(options.rig.redis.port, options.uids);
+  }
+
+  get #label(): string {
+    return `${this.#options.rig.target.name}, ${this.#options.uids} uid(s)`;
+  }
+
+  /** One wrk run, with the lists filled before and counted after. */
+  async run(durationS: number, expectBody?: string) {
+    const { rig, preload, uids, connections } = this.#options;
+    const lpush = preload === "lpush";
+    const before = lpush ? await this.#queues.fill(durationS) : 0;
+    const cpuBefore = totalCpuMs(rig.target.pids());
+    const wrk = await runWrk({
+      url: `http://127.0.0.1:${rig.target.port}${rig.target.pollPath}`,
+      connections,
+      durationS,
+      uids,
+      uidPrefix: PREFIX,
+      expectBody,
+    });
+    const cpuMs = totalCpuMs(rig.target.pids()) - cpuBefore;
+    // Answers cut off by the end of the run give their message back: let that settle.
+    if (lpush) await sleep(200);
+    const taken = lpush ? await this.#queues.taken(before) : undefined;
+    return { wrk, cpuMs, taken };
+  }
+
+  /** A timed round: keeps it if it is the best so far, and checks the count. */
+  async round(index: number): Promise<void> {
+    const { wrk, cpuMs, taken } = await this.run(this.#options.roundS);
+    this.#errors += wrk.errors;
+    this.#options.log(
+      `  round ${index + 1}: ${this.#label}: ${
+        Math.round(wrk.ok / (wrk.durationMs / 1000))
+      } req/s, wrk CPU ${wrk.cpuPct.toFixed(0)}%`,
+    );
+    if (wrk.errors > 0) {
+      this.#options.log(`  ${this.#label}: round ${index + 1}: errors ${_kinds(wrk)}`);
+    }
+    if (taken !== undefined) {
+      this.#cutOff.push(taken.taken - wrk.ok);
+      const problem = _takenProblem(taken, wrk, this.#options.connections);
+      if (problem !== undefined) {
+        this.#errors++;
+        this.#problems.push(`round ${index + 1}: ${problem}`);
       }
     }
+    const best = this.#best;
+    if (best === undefined || wrk.ok / wrk.durationMs > best.ok / best.durationMs) {
+      this.#best = { ...wrk, cpuMs };
+    }
+  }
+
+  /** The check run, then the figures of the best round. */
+  async finish(): Promise<HitResult> {
+    const best = this.#best;
     if (best === undefined) throw new Error("Cannot run the hit scenario: no rounds");
-    const expected = target.hitBody ?? HIT_MESSAGE;
-    const checked = await run(1, expected);
-    errors += checked.wrk.mismatched;
+    const { rig, preload, connections } = this.#options;
+    const expected = rig.target.hitBody ?? HIT_MESSAGE;
+    const checked = await this.run(1, expected);
+    this.#errors += checked.wrk.mismatched;
+    const checks = [...this.#problems];
+    if (preload === "lpush" && checks.length === 0) {
+      checks.push(
+        `no list ran dry; messages taken minus 200s counted, by round: ${
+          this.#cutOff.join(", ")
+        } ` +
+          `(answers cut off by the end of the run and not given back, at most ${connections})`,
+      );
+    }
     checks.push(
       `${checked.wrk.matched} of ${checked.wrk.requests} answers in a check run were 200 ${
         JSON.stringify(expected)
       }`,
     );
-    if (options.preload === "lpush" && !checks.some((text) => text.startsWith("round"))) {
-      checks.unshift(
-        `no list ran dry; messages taken minus 200s counted, by round: ${cutOff.join(", ")} ` +
-          `(answers cut off by the end of the run and not given back, at most ${options.connections})`,
-      );
-    }
     const result: HitResult = {
-      name: target.name,
-      runtime: options.runtime,
-      uids,
+      name: rig.target.name,
+      uids: this.#options.uids,
       reqPerSec: best.ok / (best.durationMs / 1000),
       p50: best.p50,
       p99: best.p99,
-      errors,
+      errors: this.#errors,
       cpuMsPer1k: best.ok > 0 ? (best.cpuMs / best.ok) * 1000 : NaN,
       clientCpuPct: best.cpuPct,
       clientBound: best.cpuPct > CLIENT_BOUND_PCT,
       check: checks.join("; "),
     };
-    options.log(
-      `  ${target.name}, ${uids} uid(s): ${Math.round(result.reqPerSec)} req/s, p50 ${
+    this.#options.log(
+      `  ${this.#label}: ${Math.round(result.reqPerSec)} req/s, p50 ${
         result.p50.toFixed(2)
       } ms, p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}, server CPU ${
         result.cpuMsPer1k.toFixed(1)
@@ -177,9 +224,8 @@ export async function runHit(options: HitOptions): Promise<HitResult[]> {
         result.clientBound ? " (client-bound)" : ""
       }; ${result.check}`,
     );
-    results.push(result);
+    return result;
   }
-  return results;
 }
 
 /** Messages taken from the lists during one run, and the shortest list after it. */
