@@ -112,10 +112,16 @@ export class Responder {
     return undefined;
   }
 
-  /** Any error, as its answer; JSON with `{"error": …}`, or through JSONP. */
+  /**
+   * Any error, as its answer: JSON `{"error": …}` with the error's status.
+   * Through JSONP the status is 200, since a browser runs no script served
+   * with an error status: the callback gets `{"error", "status"}` and
+   * `retryAfter` where the error has one.
+   */
   error(error: unknown, format: AnswerFormat): Response {
     const httpError = this.#httpErrorOf(error);
-    const response = this.#answer(httpError.status, format, this.#errorBody(format, httpError));
+    const status = format.callback === null ? httpError.status : 200;
+    const response = this.#answer(status, format, this.#errorBody(format, httpError));
     if (httpError.headers !== undefined) {
       for (const [name, value] of Object.entries(httpError.headers)) {
         response.headers.set(name, value);
@@ -188,7 +194,16 @@ export class Responder {
   }
 
   #errorBody(format: AnswerFormat, error: HttpError): string {
-    return this.#wrap(format, JSON.stringify({ error: error.message }));
+    if (format.callback === null) return JSON.stringify({ error: error.message });
+    const retryAfter = error.headers?.["Retry-After"];
+    return wrapJsonp(
+      format.callback,
+      JSON.stringify({
+        error: error.message,
+        status: error.status,
+        ...(retryAfter === undefined ? {} : { retryAfter: Number(retryAfter) }),
+      }),
+    );
   }
 
   #messageBody(format: AnswerFormat, taken: Taken): string {

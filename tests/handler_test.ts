@@ -376,15 +376,20 @@ Deno.test("handler: a store that fails on the first pop gives 503 with Retry-Aft
     clock: new FakeClock(),
     onError: (error) => errors.push(error),
   });
+  const plain = await handler(get("uid=42"));
+  assert.equal(plain.status, 503);
+  assert.equal(plain.headers.get("retry-after"), "1");
+  assert.deepEqual(await plain.json(), { error: "Cannot poll: the message store is unavailable" });
+  // Through JSONP: 200, so the page's script runs, with what the status said.
   const response = await handler(get("uid=42&jsonCallback=cb"));
-  assert.equal(response.status, 503);
+  assert.equal(response.status, 200);
   assert.equal(response.headers.get("retry-after"), "1");
   assert.equal(
     await response.text(),
-    '/**/cb({"error":"Cannot poll: the message store is unavailable"});',
+    '/**/cb({"error":"Cannot poll: the message store is unavailable","status":503,"retryAfter":1});',
   );
-  assert.equal(errors.length, 1);
-  assert.equal(handler.metrics.storeErrors, 1);
+  assert.equal(errors.length, 2);
+  assert.equal(handler.metrics.storeErrors, 2);
 });
 
 async function readAll(response: Response): Promise<string> {
