@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { MemoryStore } from "../mod.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { FakeClock, until } from "./_fake_clock.ts";
+import { startServe } from "./_serve_process.ts";
 
 const TOKEN = "t0ken";
 
@@ -262,4 +263,19 @@ Deno.test("server: a publisher that leaves mid-body gets 400, logs nothing, and 
   assert.deepEqual(errors, []);
   assert.doesNotMatch(server.handler.metrics.render(), /code="5\d\d"/);
   assert.equal(store.size("7"), 0);
+});
+
+Deno.test("server: LOG_FORMAT=json writes one JSON object per line, with a level", async () => {
+  await using server = await startServe({ LOG_FORMAT: "json" });
+  assert.equal((await fetch(`${server.origin}/healthz`)).status, 200);
+  assert.equal(await server.stop("SIGTERM"), 0);
+  const lines = server.output().trim().split("\n");
+  assert.ok(lines.length >= 3, server.output());
+  for (const line of lines) {
+    const entry = JSON.parse(line);
+    assert.ok(["info", "warn", "error"].includes(entry.level), line);
+    assert.equal(typeof entry.msg, "string");
+    assert.ok(!Number.isNaN(Date.parse(entry.time)));
+  }
+  assert.match(lines.map((line) => JSON.parse(line).msg).join("\n"), /longpoll listening on/);
 });

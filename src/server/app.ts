@@ -66,7 +66,6 @@ export interface ConnectionInfo {
   readonly remoteAddr?: { readonly hostname?: string };
 }
 
-
 /**
  * Creates the server's routes around a long-poll handler:
  *
@@ -100,7 +99,6 @@ export function createServer(options: ServerOptions): Server {
   const { store } = options;
   const { metrics, responder } = handler;
   const retryAfter = String(options.retryAfter ?? DEFAULTS.retryAfter);
-  const onError = options.onError ?? console.error;
   const maxBodyBytes = options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes;
   const token = options.publishToken === undefined
     ? undefined
@@ -134,10 +132,10 @@ export function createServer(options: ServerOptions): Server {
     try {
       await store.publish(uid, message);
     } catch (error) {
-      metrics.storeErrors++;
-      onError(error);
+      handler.storeHealth.failed(error);
       throw storeUnavailable("publish", retryAfter);
     }
+    handler.storeHealth.succeeded();
     metrics.published++;
     return responder.json({ published: true }, 202);
   };

@@ -40,6 +40,7 @@ export const SERVE_DEFAULTS = Object.freeze({
   trustedProxies: Object.freeze(["127.0.0.1", "::1"]) as readonly string[],
   demo: false,
   reusePort: false,
+  logFormat: "text" as "text" | "json",
 });
 
 /**
@@ -176,6 +177,13 @@ export const SETTINGS = [
     SERVE_DEFAULTS.trustedProxies,
     "peer addresses whose `X-Real-IP` names the client (the nginx in front)",
     _list,
+  ),
+  _setting(
+    "LOG_FORMAT",
+    "logFormat",
+    SERVE_DEFAULTS.logFormat,
+    "`text`, or `json`: one JSON object per line with a level",
+    (text) => _oneOf(text, ["text", "json"] as const),
   ),
   _setting("DEMO", "demo", SERVE_DEFAULTS.demo, "serve the demo page at `/demo`", _boolean),
   _setting(
