@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createLongPollClient, type EndReason } from "../src/client/long_poll_client.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../mod.ts";
-import { waitFor } from "./_wait.ts";
+import { sleep, waitFor } from "./_wait.ts";
 
 function setUp(options: Partial<ServerOptions> = {}) {
   const store = new MemoryStore();
@@ -167,4 +167,168 @@ Deno.test("client: a bad url or an empty uid is refused at once, not retried for
     () => createLongPollClient({ url: "http://local/", uid: "", onMessage }),
     { name: "TypeError", message: 'Cannot create client: "uid" is empty' },
   );
+});
+
+Deno.test("client: sends wait=60 by default, or the wait given, and abandons only a poll past it", async () => {
+  const urls: URL[] = [];
+  const aborted: number[] = [];
+  const polls: number[] = [];
+  let answerLate = true;
+  const started = performance.now();
+  const fetch = (request: Request) => {
+    urls.push(new URL(request.url));
+    polls.push(performance.now() - started);
+    if (answerLate) {
+      // Later than the wait asked for, yet before the client's timeout.
+      answerLate = false;
+      return sleep(600).then(() => new Response('{"stop":1}'));
+    }
+    return new Promise<Response>((_, reject) =>
+      request.signal.addEventListener("abort", () => {
+        aborted.push(performance.now() - started);
+        reject(request.signal.reason);
+      })
+    );
+  };
+  const byDefault = createLongPollClient({
+    url: "http://local/",
+    uid: "w1",
+    fetch: (request) => {
+      urls.push(new URL(request.url));
+      return new Promise(() => {});
+    },
+    onMessage: () => {},
+  });
+  byDefault.start();
+  await waitFor("the default poll", () => urls.length === 1);
+  byDefault.stop();
+  assert.equal(urls[0].searchParams.get("wait"), "60");
+  assert.equal(urls[0].searchParams.has("max"), false);
+
+  const client = createLongPollClient({
+    url: "http://local/",
+    uid: "w2",
+    wait: 0.2,
+    retry: () => 0,
+    fetch,
+    onMessage: () => {},
+  });
+  client.start();
+  await waitFor("a poll after the abandoned one", () => polls.length === 3, 5000);
+  const abandoned = [...aborted];
+  client.stop();
+  assert.deepEqual(urls.slice(1).map((url) => url.searchParams.get("wait")), ["0.2", "0.2", "0.2"]);
+  // The late answer came at 600 ms and was taken; the next poll, never
+  // answered, was abandoned at 0.2 s plus 10 % plus a second.
+  assert.equal(abandoned.length, 1);
+  const heldFor = abandoned[0] - polls[1];
+  assert.ok(heldFor >= 1200 && heldFor < 2500, `abandoned after ${heldFor.toFixed(0)} ms`);
+});
+
+Deno.test("client: max=<n> takes a batch; each element goes to onMessage in order, as its exact JSON text", async () => {
+  const urls: URL[] = [];
+  const answers = [
+    new Response('[{"n":1.0}, "plain text", [3], {"n":12345678901234567890}]'),
+    new Response('{"stop":1}'),
+    // An older server ignores max: a message that is not an array is one message.
+    new Response('{"n":5}'),
+  ];
+  const received: string[] = [];
+  const client = createLongPollClient({
+    url: "http://local/",
+    uid: "b1",
+    max: 10,
+    fetch: (request) => {
+      urls.push(new URL(request.url));
+      const answer = answers.shift();
+      return answer === undefined ? new Promise(() => {}) : Promise.resolve(answer);
+    },
+    onMessage: (message) => void received.push(message),
+  });
+  client.start();
+  await waitFor("five messages", () => received.length === 5);
+  client.stop();
+  assert.deepEqual(received, [
+    '{"n":1.0}',
+    '"plain text"',
+    "[3]",
+    '{"n":12345678901234567890}',
+    '{"n":5}',
+  ]);
+  assert.ok(urls.every((url) => url.searchParams.get("max") === "10"));
+});
+
+Deno.test("client: at-least-once batch: acknowledged once all were handled; a throw stops the rest, which come again", async () => {
+  // A server of batches in at-least-once mode, whose leases run out at
+  // once: a batch the next poll does not acknowledge comes again.
+  const queue = ['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}'];
+  const leased = new Map<string, string[]>();
+  const acks: (string | null)[] = [];
+  let ids = 0;
+  const fetch = (request: Request) => {
+    const url = new URL(request.url);
+    const ack = url.searchParams.get("ack");
+    acks.push(ack);
+    if (ack !== null) leased.delete(ack);
+    const [again] = leased.values();
+    leased.clear();
+    const batch = again ?? queue.splice(0, Number(url.searchParams.get("max")));
+    if (batch.length === 0) return new Promise<Response>(() => {});
+    const id = `id${++ids}`;
+    leased.set(id, batch);
+    return Promise.resolve(
+      new Response(`[${batch.join(",")}]`, {
+        headers: { "X-Ack-Id": id, "X-Redelivered": String(again !== undefined) },
+      }),
+    );
+  };
+  const received: [string, string | undefined, boolean][] = [];
+  let failOnce = true;
+  const client = createLongPollClient({
+    url: "http://local/",
+    uid: "b2",
+    max: 3,
+    fetch,
+    onMessage: (message, info) => {
+      received.push([message, info.ack, info.redelivered]);
+      if (message === '{"n":2}' && failOnce) {
+        failOnce = false;
+        throw new Error("the page could not handle it");
+      }
+    },
+  });
+  client.start();
+  await waitFor("every message", () => received.length === 6 && acks.length === 4);
+  client.stop();
+  assert.deepEqual(received, [
+    ['{"n":1}', "id1", false],
+    ['{"n":2}', "id1", false],
+    ['{"n":1}', "id2", true],
+    ['{"n":2}', "id2", true],
+    ['{"n":3}', "id2", true],
+    ['{"n":4}', "id3", false],
+  ]);
+  assert.deepEqual(acks, [null, null, "id2", "id3"]);
+});
+
+Deno.test("client: refuses a bad wait or max at once", () => {
+  const onMessage = () => {};
+  for (const wait of [0, -1, NaN, Infinity]) {
+    assert.throws(
+      () => createLongPollClient({ url: "http://local/", uid: "1", wait, onMessage }),
+      {
+        name: "RangeError",
+        message: `Cannot create client: "wait" must be a number of seconds above 0, got "${wait}"`,
+      },
+    );
+  }
+  for (const max of [0, 1.5, -2]) {
+    assert.throws(
+      () => createLongPollClient({ url: "http://local/", uid: "1", max, onMessage }),
+      {
+        name: "RangeError",
+        message: `Cannot create client: "max" must be an integer of 1 or more, got "${max}"`,
+      },
+    );
+  }
 });
