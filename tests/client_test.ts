@@ -69,7 +69,7 @@ Deno.test("client: at-least-once: acknowledges after onMessage, and a failed one
   assert.equal(acks.length >= 2, true, "the polls after a handled message carry its ack");
 });
 
-Deno.test("client: ends on 409 (superseded) and on a refused request, with the server's reason", async () => {
+Deno.test("client: without tab sharing, ends on 409 (superseded) and on a refused request, with the server's reason", async () => {
   const { fetch, server } = setUp({ minWait: 5, maxWait: 5, secret: "s3cret" });
   const ends: [EndReason, string | undefined][] = [];
   const refused = createLongPollClient({
@@ -90,6 +90,7 @@ Deno.test("client: ends on 409 (superseded) and on a refused request, with the s
     url: "http://local/",
     uid: "4",
     sign,
+    shareTabs: false,
     fetch,
     onMessage: () => {},
     onEnd: (reason, detail) => void ends.push([reason, detail]),
@@ -104,6 +105,35 @@ Deno.test("client: ends on 409 (superseded) and on a refused request, with the s
   ]);
   await server.drain();
   await newer;
+});
+
+Deno.test("client: with tab sharing, a 409 (a poll from elsewhere) is retried after the backoff", async () => {
+  const { fetch, server, seen } = setUp({ minWait: 5, maxWait: 5 });
+  const ends: EndReason[] = [];
+  const retries: number[] = [];
+  const client = createLongPollClient({
+    url: "http://local/",
+    uid: "4b",
+    fetch,
+    retry: (attempt) => {
+      retries.push(attempt);
+      return 50;
+    },
+    onMessage: () => {},
+    onEnd: (reason) => void ends.push(reason),
+  });
+  client.start();
+  await waitFor("the client's poll to be held", () => server.handler.held === 1);
+  const elsewhere = server.fetch(new Request("http://local/?uid=4b"));
+  // The client's retry takes the place back, and that poll gets the 409.
+  assert.equal((await elsewhere).status, 409);
+  await waitFor("the client to poll again", () => server.handler.held === 1);
+  assert.deepEqual(seen.map((poll) => poll.status), [409]);
+  assert.deepEqual(retries, [0]);
+  assert.deepEqual(ends, []);
+  assert.equal(client.running, true);
+  client.stop();
+  await server.drain();
 });
 
 Deno.test("client: retries a failing server with backoff, honouring Retry-After", async () => {

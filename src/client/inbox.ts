@@ -1,6 +1,7 @@
 /**
- * Where deliveries meet the page's `onMessage`: one at a time, in the order
- * they came, and never twice for the same ack id.
+ * Where a tab's deliveries meet the page's `onMessage`: one at a time, in
+ * the order they came, whether from this tab's own poll or from the tab
+ * that polls for it, and never twice for the same ack id.
  *
  * @module
  */

@@ -1,8 +1,11 @@
 /**
  * The browser side of the protocol: a long-poll loop over `fetch` that
  * hands each message to a callback, polls again at once, acknowledges in
- * at-least-once mode, and backs off on failures. It runs wherever `fetch`
- * does: browsers, Deno, Bun, Node 18+.
+ * at-least-once mode, and backs off on failures. The tabs of one uid on
+ * one origin share a single poll: one tab leads and polls, the others get
+ * every message from it over a `BroadcastChannel`, and when the leader
+ * closes or crashes another tab takes over. It runs wherever `fetch` does:
+ * browsers, Deno, Bun, Node 18+.
  *
  * @example
  * ```ts ignore
@@ -22,19 +25,29 @@
  */
 import { type Backoff, exponentialBackoff, type ExponentialBackoffOptions } from "../backoff.ts";
 import { DEFAULT_PARAMS, DEFAULT_STOP_CODE } from "../protocol.ts";
-import { createInbox } from "./inbox.ts";
+import { createInbox, type Inbox } from "./inbox.ts";
 import {
+  type Delivery,
   type DeliveryInfo,
   type EndReason,
   type PollLoopOptions,
   runPollLoop,
 } from "./poll_loop.ts";
+import { sleep } from "./sleep.ts";
+import { openTabChannel, type TabChannel } from "./tab_channel.ts";
+import { electLeader } from "./tab_leadership.ts";
 
 export type { DeliveryInfo, EndReason };
 export { type Backoff, exponentialBackoff, type ExponentialBackoffOptions };
 
 /** The hold asked for by default, in seconds. */
 const DEFAULT_WAIT = 60;
+/**
+ * A tab that takes over waits this long before its first poll, in
+ * milliseconds, so the last deliveries the previous leader shared reach it
+ * first: in at-least-once mode it acknowledges the newest of them.
+ */
+const HANDOVER_MS = 50;
 
 /** Options of {@linkcode createLongPollClient}. */
 export interface LongPollClientOptions {
@@ -74,8 +87,20 @@ export interface LongPollClientOptions {
    */
   max?: number;
   /**
+   * Share one poll among the tabs of this uid and URL on this origin: one
+   * tab polls and hands every message to the others over a
+   * `BroadcastChannel`, and another tab takes over when it goes (the Web
+   * Locks API picks it, or an election over the channel where that API is
+   * missing). A `409` (a poll from elsewhere, such as another browser, took
+   * this one's place) is then retried after the backoff instead of ending
+   * the client. Off, or where `BroadcastChannel` is missing, each client
+   * polls on its own and ends on `409`.
+   * @default {true}
+   */
+  shareTabs?: boolean;
+  /**
    * Wait before retry number `attempt` after a failed poll (network error,
-   * timeout, 5xx), in milliseconds; a `Retry-After`
+   * timeout, 5xx, or a 409 while sharing), in milliseconds; a `Retry-After`
    * header wins when longer.
    * @default {exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 })}
    */
@@ -109,12 +134,14 @@ export interface LongPollClientOptions {
  * ```
  */
 export interface LongPollClient {
-  /** Starts polling; calling it while running does nothing. */
+  /** Starts polling, or following the tab that polls; calling it while running does nothing. */
   start(): void;
-  /** Stops polling and aborts the poll in flight. */
+  /** Stops polling and aborts the poll in flight; another tab takes over. */
   stop(): void;
   /** True between {@linkcode LongPollClient.start} and the end. */
   readonly running: boolean;
+  /** True while this client is the one that polls (always, while running, when not sharing). */
+  readonly leading: boolean;
 }
 
 /**
@@ -146,25 +173,53 @@ export interface LongPollClient {
  */
 export function createLongPollClient(options: LongPollClientOptions): LongPollClient {
   const poll = _pollOptions(options);
+  const share = options.shareTabs !== false && typeof BroadcastChannel === "function";
+  const name = `redis-longpoll ${new URL(options.url).href} ${options.uid}`;
   let run: AbortController | undefined;
+  let leader: AbortController | undefined;
 
   const end = (current: AbortController, reason: EndReason, detail?: string) => {
     if (run !== current) return;
-    run = undefined;
+    run = leader = undefined;
     current.abort();
     options.onEnd?.(reason, detail);
   };
 
-  const start = async (current: AbortController) => {
+  const start = (current: AbortController) => {
     const inbox = createInbox(options.onMessage);
-    const result = await runPollLoop({
-      ...poll,
-      ack: undefined,
-      retrySuperseded: false,
-      deliver: (delivery) => inbox.handle(delivery, delivery.info.ack !== undefined),
+    const lead = async (
+      signal: AbortSignal,
+      deliver: (delivery: Delivery) => Promise<boolean>,
+      tabs?: TabChannel,
+    ) => {
+      if (run === current) leader = current;
+      const result = await runPollLoop({
+        ...poll,
+        ack: tabs?.lastAck,
+        retrySuperseded: tabs !== undefined,
+        deliver,
+        signal,
+      });
+      if (leader === current) leader = undefined;
+      if (result.reason !== "stopped") end(current, result.reason, result.detail);
+    };
+    if (!share) {
+      lead(current.signal, (delivery) => inbox.handle(delivery, delivery.info.ack !== undefined));
+      return;
+    }
+    const tabs = openTabChannel({
+      name,
       signal: current.signal,
+      onDelivery: (delivery) => void inbox.handle(delivery, false),
     });
-    if (result.reason !== "stopped") end(current, result.reason, result.detail);
+    electLeader({
+      name,
+      signal: current.signal,
+      lead: async (lost, takeover) => {
+        if (takeover) await sleep(HANDOVER_MS, lost);
+        if (!lost.aborted) await lead(lost, (delivery) => _handOut(delivery, inbox, tabs), tabs);
+      },
+    });
   };
 
   return {
@@ -179,7 +234,25 @@ export function createLongPollClient(options: LongPollClientOptions): LongPollCl
     get running() {
       return run !== undefined;
     },
+    get leading() {
+      return leader !== undefined;
+    },
   };
+}
+
+/**
+ * The leader's delivery: shared with the other tabs and handled here. In
+ * at-least-once mode it is shared only once handled, as it is acknowledged
+ * only then: if this tab fails or dies first, it comes again to all.
+ */
+async function _handOut(delivery: Delivery, inbox: Inbox, tabs: TabChannel): Promise<boolean> {
+  if (delivery.info.ack === undefined) {
+    tabs.share(delivery);
+    return inbox.handle(delivery, false);
+  }
+  const handled = await inbox.handle(delivery, true);
+  if (handled) tabs.share(delivery);
+  return handled;
 }
 
 /** The poll loop's settings from the client's options, each checked. */

@@ -33,7 +33,7 @@ export interface Delivery {
  * Why a client stopped polling for good:
  * - `stopped`: {@linkcode LongPollClient.stop} was called;
  * - `superseded`: a newer poll of the same uid took this one's place (409),
- *   e.g. another tab; polling again would push that one out;
+ *   with tab sharing off; polling again would push that one out;
  * - `refused`: the server refused the request itself (400, 403, 404, 405,
  *   414), so retrying can't help; `detail` has its error message.
  */
