@@ -54,8 +54,7 @@ for (
     `three tabs share one poll (${variant.name}); the leader ${variant.end} mid-run; each gets all 60 once, in order`,
     { atLeastOnce: variant.atLeastOnce },
     async (env) => {
-      const tabs = [];
-      for (const name of ["A", "B", "C"]) tabs.push(await env.open(name, { locks: variant.locks }));
+      const tabs = await _openTabs(env, { locks: variant.locks });
       const leader = await _theLeader(env, tabs);
       const publish = async (from: number, to: number) => {
         for (let n = from; n <= to; n++) {
@@ -121,8 +120,7 @@ tabsTest(
   "at-least-once: the leader closes while messages flow; each tab still gets each message once",
   { atLeastOnce: true, lease: 1 },
   async (env) => {
-    const tabs = [];
-    for (const name of ["A", "B", "C"]) tabs.push(await env.open(name, { locks: true }));
+    const tabs = await _openTabs(env, { locks: true });
     const leader = await _theLeader(env, tabs);
     let closing: Promise<void> | undefined;
     for (let n = 1; n <= 60; n++) {
@@ -152,8 +150,7 @@ tabsTest(
   "at-least-once hand-over: the next leader acknowledges what the closed one delivered, only that",
   { atLeastOnce: true, lease: 1 },
   async (env) => {
-    const tabs = [];
-    for (const name of ["A", "B", "C"]) tabs.push(await env.open(name, { locks: true }));
+    const tabs = await _openTabs(env, { locks: true });
     const first = await _theLeader(env, tabs);
 
     // 1. Delivered to every tab, but the ack never left the leader: its next
@@ -375,6 +372,13 @@ function tabsTest(
     });
     assert.deepEqual(errors, [], "the server reported errors");
   });
+}
+
+/** Opens tabs A, B and C, one after the other. */
+async function _openTabs(env: _TabsEnv, options: { locks: boolean }): Promise<_Tab[]> {
+  const tabs = [];
+  for (const name of ["A", "B", "C"]) tabs.push(await env.open(name, options));
+  return tabs;
 }
 
 /** The one tab of `tabs` that leads, once it polls. */
