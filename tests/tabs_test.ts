@@ -146,3 +146,22 @@ Deno.test("tabs: the BroadcastChannel election picks one leader, and another whe
   assert.ok(takeover < 1000, `took over after ${takeover.toFixed(0)} ms`);
   for (const c of candidates) c.stop.abort();
 });
+
+Deno.test("tabs: a leader hands over on stop() even when its fetch ignores the abort", async () => {
+  const clients = ["A", "B"].map(() =>
+    createLongPollClient({
+      url: "http://local/",
+      uid: "t3",
+      fetch: () => new Promise<Response>(() => {}),
+      onMessage: () => {},
+    })
+  );
+  clients[0].start();
+  await waitFor("A to lead", () => clients[0].leading);
+  clients[1].start();
+  await sleep(100);
+  assert.equal(clients[1].leading, false);
+  clients[0].stop();
+  await waitFor("B to lead", () => clients[1].leading, 1000);
+  clients[1].stop();
+});

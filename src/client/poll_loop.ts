@@ -144,18 +144,29 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
   return { reason: "stopped" };
 }
 
-/** One poll, abandoned on `signal` or after `timeoutMs`. */
+/**
+ * One poll, abandoned on `signal` or after `timeoutMs`, even when the
+ * `fetch` given does not heed the request's signal.
+ */
 async function _poll(
   options: PollLoopOptions,
   url: URL,
 ): Promise<{ response: Response; body: string }> {
   const controller = new AbortController();
-  const abort = () => controller.abort();
+  let reject = (_reason: unknown) => {};
+  const abandoned = new Promise<never>((_, fail) => (reject = fail));
+  const abort = () => {
+    controller.abort();
+    reject(controller.signal.reason);
+  };
   options.signal.addEventListener("abort", abort);
   const timer = setTimeout(abort, options.timeoutMs);
-  try {
+  const read = async () => {
     const response = await options.fetch(new Request(url, { signal: controller.signal }));
     return { response, body: await response.text() };
+  };
+  try {
+    return await Promise.race([read(), abandoned]);
   } finally {
     clearTimeout(timer);
     options.signal.removeEventListener("abort", abort);
