@@ -220,20 +220,25 @@ Deno.test("client: sends wait=60 by default, or the wait given, and abandons onl
       })
     );
   };
-  const byDefault = createLongPollClient({
-    url: "http://local/",
-    uid: "w1",
-    fetch: (request) => {
-      urls.push(new URL(request.url));
-      return new Promise(() => {});
-    },
-    onMessage: () => {},
-  });
-  byDefault.start();
-  await waitFor("the default poll", () => urls.length === 1);
-  byDefault.stop();
-  assert.equal(urls[0].searchParams.get("wait"), "60");
+  for (const wait of [undefined, 1 / 3]) {
+    const sent = urls.length;
+    const other = createLongPollClient({
+      url: "http://local/",
+      uid: "w1",
+      wait,
+      fetch: (request) => {
+        urls.push(new URL(request.url));
+        return new Promise(() => {});
+      },
+      onMessage: () => {},
+    });
+    other.start();
+    await waitFor("its poll", () => urls.length === sent + 1);
+    other.stop();
+  }
+  assert.deepEqual(urls.map((url) => url.searchParams.get("wait")), ["60", "0.333"]);
   assert.equal(urls[0].searchParams.has("max"), false);
+  urls.length = 0;
 
   const client = createLongPollClient({
     url: "http://local/",
@@ -247,7 +252,7 @@ Deno.test("client: sends wait=60 by default, or the wait given, and abandons onl
   await waitFor("a poll after the abandoned one", () => polls.length === 3, 5000);
   const abandoned = [...aborted];
   client.stop();
-  assert.deepEqual(urls.slice(1).map((url) => url.searchParams.get("wait")), ["0.2", "0.2", "0.2"]);
+  assert.deepEqual(urls.map((url) => url.searchParams.get("wait")), ["0.2", "0.2", "0.2"]);
   // The late answer came at 600 ms and was taken; the next poll, never
   // answered, was abandoned at 0.2 s plus 10 % plus a second.
   assert.equal(abandoned.length, 1);
@@ -343,12 +348,13 @@ Deno.test("client: at-least-once batch: acknowledged once all were handled; a th
 
 Deno.test("client: refuses a bad wait or max at once", () => {
   const onMessage = () => {};
-  for (const wait of [0, -1, NaN, Infinity]) {
+  for (const wait of [0, -1, 0.0004, 1_000_000, NaN, Infinity]) {
     assert.throws(
       () => createLongPollClient({ url: "http://local/", uid: "1", wait, onMessage }),
       {
         name: "RangeError",
-        message: `Cannot create client: "wait" must be a number of seconds above 0, got "${wait}"`,
+        message:
+          `Cannot create client: "wait" must be a number of seconds from 0.001 to 999999, got "${wait}"`,
       },
     );
   }

@@ -42,6 +42,9 @@ export { type Backoff, exponentialBackoff, type ExponentialBackoffOptions };
 
 /** The hold asked for by default, in seconds. */
 const DEFAULT_WAIT = 60;
+/** The shortest and longest hold the protocol lets a client ask for, in seconds. */
+const MIN_WAIT = 0.001;
+const MAX_WAIT = 999_999;
 /**
  * A tab that takes over waits this long before its first poll, in
  * milliseconds, so the last deliveries the previous leader shared reach it
@@ -75,7 +78,8 @@ export interface LongPollClientOptions {
    * answers (with the stop code, when nothing came) before then. The client
    * abandons a poll unanswered after `wait` plus 10 % plus a second, and
    * polls again, so a dead connection is noticed, and a poll the server
-   * would answer is never abandoned.
+   * would answer is never abandoned. From 0.001 to 999999, rounded to
+   * milliseconds.
    * @default {60}
    */
   wait?: number;
@@ -259,15 +263,19 @@ async function _handOut(delivery: Delivery, inbox: Inbox, tabs: TabChannel): Pro
 function _pollOptions(
   options: LongPollClientOptions,
 ): Omit<PollLoopOptions, "ack" | "retrySuperseded" | "deliver" | "signal"> {
-  const url = URL.parse(options.url);
-  if (url === null) {
+  let url: URL;
+  try {
+    url = new URL(options.url); // not URL.parse, which browsers before 2024 lack
+  } catch {
     throw new TypeError(`Cannot create client: "url" is not a valid URL, got "${options.url}"`);
   }
   if (options.uid === "") throw new TypeError('Cannot create client: "uid" is empty');
-  const { wait = DEFAULT_WAIT, max } = options;
-  if (!(wait > 0 && Number.isFinite(wait))) {
+  const { max } = options;
+  // Sent with at most 3 decimals, as the server reads it.
+  const wait = Math.round((options.wait ?? DEFAULT_WAIT) * 1000) / 1000;
+  if (!(wait >= MIN_WAIT && wait <= MAX_WAIT)) {
     throw new RangeError(
-      `Cannot create client: "wait" must be a number of seconds above 0, got "${wait}"`,
+      `Cannot create client: "wait" must be a number of seconds from ${MIN_WAIT} to ${MAX_WAIT}, got "${options.wait}"`,
     );
   }
   if (max !== undefined && !(Number.isSafeInteger(max) && max >= 1)) {
