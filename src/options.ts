@@ -99,6 +99,15 @@ export interface LongPollOptions {
    */
   metrics?: Metrics;
   /**
+   * Parses a message that is not JSON, such as a JavaScript object literal
+   * `{'type':'chat','seq':1}` from a producer written for the original
+   * service, and delivers what it returns as JSON; e.g. `JSON5.parse` from
+   * npm `json5`. A message it cannot parse is delivered as before (through
+   * JSONP as a string): raw text is never sent as script.
+   * @default {undefined}
+   */
+  parseLiteral?: (text: string) => unknown;
+  /**
    * Where the handler's lines go: a store unreachable and back, bugs.
    * @default {createLogger()}
    */
@@ -188,6 +197,8 @@ export interface ResolvedOptions {
   readonly clock: Clock;
   /** The counters. */
   readonly metrics: Metrics;
+  /** Parses messages that are not JSON, if set. */
+  readonly parseLiteral: ((text: string) => unknown) | undefined;
   /** Where lines go. */
   readonly logger: Logger;
   /** Where failures that should not happen go. */
@@ -244,6 +255,7 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     earlyHeaders: options.earlyHeaders ?? DEFAULTS.earlyHeaders,
     clock,
     metrics: options.metrics ?? new Metrics(),
+    parseLiteral: options.parseLiteral,
     logger,
     onError: options.onError ?? ((error) => _logError(logger, error)),
   };

@@ -15,6 +15,12 @@ export interface ResponderOptions {
   readonly metrics: Metrics;
   /** Told about errors that are not an {@linkcode HttpError}: bugs. */
   readonly onError: (error: unknown) => void;
+  /**
+   * Parses a message that is not JSON, such as a JavaScript object literal
+   * `{'stop':1}`; what it returns is delivered as JSON. A message it
+   * cannot parse is delivered as before.
+   */
+  readonly parseLiteral?: (text: string) => unknown;
 }
 
 /** An answer whose headers are out and whose body comes later. */
@@ -207,12 +213,30 @@ export class Responder {
   }
 
   #messageBody(format: AnswerFormat, taken: Taken): string {
-    if (typeof taken === "string") return this.#wrap(format, taken);
-    if (format.callback === null) return taken.message;
-    return wrapJsonp(format.callback, taken.message, {
+    if (typeof taken === "string") return this.#wrap(format, this.#asJson(taken));
+    const message = this.#asJson(taken.message);
+    if (format.callback === null) return message;
+    return wrapJsonp(format.callback, message, {
       ack: taken.id,
       redelivered: taken.deliveries > 1,
     });
+  }
+
+  /** The message, or with `parseLiteral`, a message that is not JSON turned into JSON. */
+  #asJson(message: string): string {
+    const parse = this.#options.parseLiteral;
+    if (parse === undefined) return message;
+    try {
+      JSON.parse(message);
+      return message;
+    } catch {
+      // Not JSON: maybe a literal.
+    }
+    try {
+      return JSON.stringify(parse(message)) ?? message;
+    } catch {
+      return message;
+    }
   }
 
   #wrap(format: AnswerFormat, body: string): string {

@@ -65,7 +65,8 @@ export async function runServe(host: ServeHost): Promise<void> {
   const store = await _openStore(config, logger);
   const loopback = /^(127\.|::1$|localhost$)/.test(config.host);
   const openPublish = store.kind === "memory" && loopback;
-  const server = createServer({ ...config, store, openPublish, logger });
+  const parseLiteral = config.jsLiterals ? (await import("json5")).default.parse : undefined;
+  const server = createServer({ ...config, store, openPublish, logger, parseLiteral });
   if (config.secret === undefined) {
     logger.warn(
       "SIGN_SECRET is not set, so signatures are NOT checked: anyone can read any uid's messages",

@@ -41,6 +41,7 @@ export const SERVE_DEFAULTS = Object.freeze({
   demo: false,
   reusePort: false,
   logFormat: "text" as "text" | "json",
+  jsLiterals: false,
 });
 
 /**
@@ -177,6 +178,13 @@ export const SETTINGS = [
     SERVE_DEFAULTS.trustedProxies,
     "peer addresses whose `X-Real-IP` names the client (the nginx in front)",
     _list,
+  ),
+  _setting(
+    "JS_LITERALS",
+    "jsLiterals",
+    SERVE_DEFAULTS.jsLiterals,
+    "deliver messages written as JavaScript object literals (`{'stop':1}`) as JSON, parsed by JSON5",
+    _boolean,
   ),
   _setting(
     "LOG_FORMAT",
