@@ -31,6 +31,8 @@ export {
   type RequestContext,
 } from "./src/handler.ts";
 export { HttpError, storeUnavailable } from "./src/http_error.ts";
+export { createLogger, type LogFields, type Logger, type LoggerOptions } from "./src/logger.ts";
+export { StoreHealth } from "./src/store_health.ts";
 export { isValidCallback, wrapJsonp } from "./src/jsonp.ts";
 export { METRIC_SPECS, type MetricKey, Metrics, type MetricSpec } from "./src/metrics.ts";
 export { DEFAULTS, type LongPollOptions } from "./src/options.ts";

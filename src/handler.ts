@@ -14,6 +14,7 @@ import {
   type PollRequest,
 } from "./poll_request.ts";
 import { Responder } from "./responder.ts";
+import { StoreHealth } from "./store_health.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 
 /** Options of {@linkcode LongPollHandler.drain}. */
@@ -52,6 +53,8 @@ export interface LongPollHandler {
   readonly metrics: Metrics;
   /** The renderer of every answer, for the routes around the handler. */
   readonly responder: Responder;
+  /** Logs the store's outages; the routes around the handler report to it too. */
+  readonly storeHealth: StoreHealth;
   /**
    * Answers every held poll with the stop code, pops nothing new, and
    * resolves once every poll has its answer. Later polls get the stop code
@@ -87,6 +90,7 @@ export function createLongPollHandler(options: LongPollOptions): LongPollHandler
     held: { get: () => longPoll.polls.size },
     metrics: { value: longPoll.options.metrics },
     responder: { value: longPoll.responder },
+    storeHealth: { value: longPoll.storeHealth },
     drain: { value: (drainOptions?: DrainOptions) => longPoll.drain(drainOptions) },
   }) as LongPollHandler;
 }
@@ -103,6 +107,7 @@ class _LongPoll {
   readonly options: ResolvedOptions;
   readonly responder: Responder;
   readonly polls: HeldPolls<Hold>;
+  readonly storeHealth: StoreHealth;
   readonly #taker: Taker;
   readonly #authorize: Authorize | undefined;
   readonly #holdDeps: HoldDeps;
@@ -112,10 +117,7 @@ class _LongPoll {
     this.options = options;
     const { store, clock, metrics } = options;
     const wheel = new TimerWheel({ clock });
-    const onStoreError = (error: unknown) => {
-      metrics.storeErrors++;
-      options.onError(error);
-    };
+    this.storeHealth = new StoreHealth(options);
     this.responder = new Responder(options);
     this.polls = new HeldPolls<Hold>({
       ...options,
@@ -131,7 +133,7 @@ class _LongPoll {
         backoff: exponentialBackoff({ base: options.minWaitMs }),
         maxWaitMs: options.maxWaitMs,
       },
-      onStoreError,
+      storeHealth: this.storeHealth,
     };
   }
 
@@ -172,11 +174,12 @@ class _LongPoll {
     try {
       taken = await this.#taker.take(poll.uid, poll.ack);
     } catch (error) {
-      this.#holdDeps.onStoreError(error);
+      this.storeHealth.failed(error);
       throw storeUnavailable("poll", this.options.retryAfter);
     } finally {
       store.unwatch(poll.uid, firstPop);
     }
+    this.storeHealth.succeeded();
     if (taken !== null) return this.#deliver(poll, taken, signal);
     if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
     this.polls.checkRoom();
@@ -224,7 +227,7 @@ class _LongPoll {
     try {
       await this.#taker.giveBack(uid, taken);
     } catch (error) {
-      this.#holdDeps.onStoreError(error);
+      this.storeHealth.failed(error);
     }
   }
 }

@@ -25,8 +25,13 @@ export interface HoldDeps {
   readonly wheel: TimerWheel;
   /** The schedule. */
   readonly schedule: HoldSchedule;
-  /** Told about store failures the hold rides out. */
-  readonly onStoreError: (error: unknown) => void;
+  /** Told how the store's operations went: failures the hold rides out, and successes. */
+  readonly storeHealth: {
+    /** An operation failed. */
+    failed(error: unknown): void;
+    /** An operation succeeded. */
+    succeeded(): void;
+  };
 }
 
 /** What a hold waits for: a uid, and what the client asked of the hold. */
@@ -73,7 +78,7 @@ export interface HoldSubject {
  *   store,
  *   wheel,
  *   schedule: { backoff: exponentialBackoff({ base: 15_000 }), maxWaitMs: 900_000 },
- *   onStoreError: console.error,
+ *   storeHealth: { failed: console.error, succeeded: () => {} },
  * }, { uid: "42", ack: undefined, waitMs: undefined });
  * const outcome = hold.start({ woken: false });
  * await store.publish("42", "hi");
@@ -180,7 +185,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
 
   /** Pops once; a failure past the store (a bug) is reported, never left unhandled. */
   #poll(): void {
-    this.#pollOnce().catch(this.#deps.onStoreError);
+    this.#pollOnce().catch((error) => this.#deps.storeHealth.failed(error));
   }
 
   async #pollOnce(): Promise<void> {
@@ -191,10 +196,11 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     } catch (error) {
       this.#popping = false;
       if (this.#ended) return;
-      this.#deps.onStoreError(error);
+      this.#deps.storeHealth.failed(error);
       return this.#foundNothing(false);
     }
     this.#popping = false;
+    this.#deps.storeHealth.succeeded();
     if (taken !== null) {
       if (this.#ended) return this.#giveBack(taken);
       return this.#end({ end: "message", taken });
@@ -226,7 +232,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     try {
       await this.#deps.taker.giveBack(this.subject.uid, taken);
     } catch (error) {
-      this.#deps.onStoreError(error);
+      this.#deps.storeHealth.failed(error);
     }
   }
 

@@ -21,7 +21,8 @@ export function isValidCallback(name: string): boolean {
 
 /**
  * Wraps a message as a JSONP script: `/**\/name(<message>);`. A message that
- * is not valid JSON is passed as a JSON string, so the script always parses.
+ * is not valid JSON, or nested more than 512 levels deep, is passed as a
+ * JSON string, so the script always parses.
  * U+2028 and U+2029 are escaped for older engines. `name` must have passed
  * {@linkcode isValidCallback}. `meta`, when given, is a second argument, such
  * as the delivery id in at-least-once mode.
@@ -39,11 +40,35 @@ export function wrapJsonp(name: string, message: string, meta?: object): string 
   return `/**/${name}(${args.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")});`;
 }
 
+/**
+ * Deepest nesting a message may have to be passed as a value. V8 parses
+ * JSON far deeper than it parses a script, so a deeper message would make
+ * the script fail; such a message goes as a string instead.
+ */
+const MAX_NESTING = 512;
+
 function _isJson(text: string): boolean {
   try {
     JSON.parse(text);
-    return true;
   } catch {
     return false;
   }
+  return _nesting(text) <= MAX_NESTING;
+}
+
+/** The deepest nesting of arrays and objects in valid JSON `text`. */
+function _nesting(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i++; // a backslash: skip the escaped character
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (code === 0x5d || code === 0x7d) depth--;
+  }
+  return deepest;
 }

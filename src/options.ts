@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from "./clock.ts";
+import { createLogger, type Logger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
 import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, type ParamNames } from "./protocol.ts";
 import type { VerifySignature } from "./signature.ts";
@@ -98,8 +99,23 @@ export interface LongPollOptions {
    */
   metrics?: Metrics;
   /**
-   * Where failures the handler rides out are reported.
-   * @default {console.error}
+   * Parses a message that is not JSON, such as a JavaScript object literal
+   * `{'type':'chat','seq':1}` from a producer written for the original
+   * service, and delivers what it returns as JSON; e.g. `JSON5.parse` from
+   * npm `json5`. A message it cannot parse is delivered as before (through
+   * JSONP as a string): raw text is never sent as script.
+   * @default {undefined}
+   */
+  parseLiteral?: (text: string) => unknown;
+  /**
+   * Where the handler's lines go: a store unreachable and back, bugs.
+   * @default {createLogger()}
+   */
+  logger?: Logger;
+  /**
+   * Where failures that should not happen are reported, such as a custom
+   * `verify` that throws.
+   * @default {an error line in `logger`, with the stack}
    */
   onError?: (error: unknown) => void;
 }
@@ -181,7 +197,11 @@ export interface ResolvedOptions {
   readonly clock: Clock;
   /** The counters. */
   readonly metrics: Metrics;
-  /** Where ridden-out failures go. */
+  /** Parses messages that are not JSON, if set. */
+  readonly parseLiteral: ((text: string) => unknown) | undefined;
+  /** Where lines go. */
+  readonly logger: Logger;
+  /** Where failures that should not happen go. */
   readonly onError: (error: unknown) => void;
 }
 
@@ -205,6 +225,7 @@ export interface ResolvedOptions {
  */
 export function resolveOptions(options: LongPollOptions): ResolvedOptions {
   const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger();
   return {
     store: options.store,
     params: { ...DEFAULT_PARAMS, ...options.params },
@@ -234,8 +255,15 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     earlyHeaders: options.earlyHeaders ?? DEFAULTS.earlyHeaders,
     clock,
     metrics: options.metrics ?? new Metrics(),
-    onError: options.onError ?? ((error) => console.error(error)),
+    parseLiteral: options.parseLiteral,
+    logger,
+    onError: options.onError ?? ((error) => _logError(logger, error)),
   };
+}
+
+function _logError(logger: Logger, error: unknown): void {
+  if (!(error instanceof Error)) return logger.error(String(error));
+  logger.error(error.message, { stack: error.stack });
 }
 
 function _positive(value: number): boolean {

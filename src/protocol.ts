@@ -41,11 +41,22 @@ export interface ParamNames {
    */
   readonly ack: string;
   /**
-   * The longest hold the client will wait for, in seconds: the server
-   * answers the stop code before it.
+   * The longest hold, in seconds, the client will wait for: the server
+   * answers (with the stop code, when nothing came) before that time, so a
+   * client with a timeout never abandons a poll the server would answer.
+   * Optional; the server caps it at its own longest hold.
    * @default {"wait"}
    */
   readonly wait: string;
+  /**
+   * The most messages the client takes in one answer. With it, every
+   * delivery is a JSON array of up to that many messages, oldest first (a
+   * message that is not JSON is an element as a JSON string), with one ack
+   * id for the whole array in at-least-once mode. Optional; the server caps
+   * it.
+   * @default {"max"}
+   */
+  readonly max: string;
 }
 
 /**
@@ -64,6 +75,7 @@ export const DEFAULT_PARAMS: ParamNames = Object.freeze({
   callback: "jsonCallback",
   ack: "ack",
   wait: "wait",
+  max: "max",
 });
 
 /**

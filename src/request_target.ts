@@ -29,7 +29,7 @@ const SMUGGLING_HOST = /[/?#@\\\s]/;
  */
 export function requestTarget(request: Request): RequestTarget {
   const host = request.headers.get("host");
-  if (host !== null && !PLAIN_HOST.test(host) && !_isValidHost(host)) {
+  if (host !== null && host !== "" && !PLAIN_HOST.test(host) && !_isValidHost(host)) {
     throw new HttpError(
       400,
       `Cannot read the request: the Host header "${clip(host)}" is malformed`,

@@ -15,6 +15,12 @@ export interface ResponderOptions {
   readonly metrics: Metrics;
   /** Told about errors that are not an {@linkcode HttpError}: bugs. */
   readonly onError: (error: unknown) => void;
+  /**
+   * Parses a message that is not JSON, such as a JavaScript object literal
+   * `{'stop':1}`; what it returns is delivered as JSON. A message it
+   * cannot parse is delivered as before.
+   */
+  readonly parseLiteral?: (text: string) => unknown;
 }
 
 /** An answer whose headers are out and whose body comes later. */
@@ -112,10 +118,16 @@ export class Responder {
     return undefined;
   }
 
-  /** Any error, as its answer; JSON with `{"error": …}`, or through JSONP. */
+  /**
+   * Any error, as its answer: JSON `{"error": …}` with the error's status.
+   * Through JSONP the status is 200, since a browser runs no script served
+   * with an error status: the callback gets `{"error", "status"}` and
+   * `retryAfter` where the error has one.
+   */
   error(error: unknown, format: AnswerFormat): Response {
     const httpError = this.#httpErrorOf(error);
-    const response = this.#answer(httpError.status, format, this.#errorBody(format, httpError));
+    const status = format.callback === null ? httpError.status : 200;
+    const response = this.#answer(status, format, this.#errorBody(format, httpError));
     if (httpError.headers !== undefined) {
       for (const [name, value] of Object.entries(httpError.headers)) {
         response.headers.set(name, value);
@@ -188,16 +200,43 @@ export class Responder {
   }
 
   #errorBody(format: AnswerFormat, error: HttpError): string {
-    return this.#wrap(format, JSON.stringify({ error: error.message }));
+    if (format.callback === null) return JSON.stringify({ error: error.message });
+    const retryAfter = error.headers?.["Retry-After"];
+    return wrapJsonp(
+      format.callback,
+      JSON.stringify({
+        error: error.message,
+        status: error.status,
+        ...(retryAfter === undefined ? {} : { retryAfter: Number(retryAfter) }),
+      }),
+    );
   }
 
   #messageBody(format: AnswerFormat, taken: Taken): string {
-    if (typeof taken === "string") return this.#wrap(format, taken);
-    if (format.callback === null) return taken.message;
-    return wrapJsonp(format.callback, taken.message, {
+    if (typeof taken === "string") return this.#wrap(format, this.#asJson(taken));
+    const message = this.#asJson(taken.message);
+    if (format.callback === null) return message;
+    return wrapJsonp(format.callback, message, {
       ack: taken.id,
       redelivered: taken.deliveries > 1,
     });
+  }
+
+  /** The message, or with `parseLiteral`, a message that is not JSON turned into JSON. */
+  #asJson(message: string): string {
+    const parse = this.#options.parseLiteral;
+    if (parse === undefined) return message;
+    try {
+      JSON.parse(message);
+      return message;
+    } catch {
+      // Not JSON: maybe a literal.
+    }
+    try {
+      return JSON.stringify(parse(message)) ?? message;
+    } catch {
+      return message;
+    }
   }
 
   #wrap(format: AnswerFormat, body: string): string {

@@ -13,25 +13,15 @@
  * saying so; `REQUIRE_BROWSER=1` turns that skip into a failure.
  */
 import assert from "node:assert/strict";
-// Pinned inline: only this test needs it (the lead may move it to deno.json "imports").
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { createServer, type Server } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
+import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chromium.ts";
 import { startServe } from "./_serve_process.ts";
 import { waitUntil } from "./_support/wait_until.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TESTS = 5;
-const haveChromium = await Deno.stat(CHROMIUM).then((info) => info.isFile, () => false);
-if (!haveChromium) {
-  if (Deno.env.get("REQUIRE_BROWSER") === "1") {
-    throw new Error(`Cannot run browser tests: REQUIRE_BROWSER=1 but ${CHROMIUM} is not found`);
-  }
-  console.log(
-    `Skipping ${TESTS} browser tests: ${CHROMIUM} not found ` +
-      `(install Debian's chromium, or set REQUIRE_BROWSER=1 to fail instead)`,
-  );
-}
+const haveChromium = await checkChromium(TESTS);
 
 browserTest("the client module polls, delivers in order, and stops", async (env) => {
   const page = await env.open(env.allowed);
@@ -109,18 +99,10 @@ browserTest("the /demo page listens, publishes and shows the message", async (en
 
 /** Runs `fn` with a fresh browser, API server and page origins; cleans up always. */
 function browserTest(name: string, fn: (env: _Env) => Promise<void>): void {
-  Deno.test({
-    name: `browser: ${name}`,
-    ignore: !haveChromium,
-    // playwright-core drives Chromium over a pipe from node:child_process,
-    // whose handles outlive the test by a tick.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      await using env = await _start();
-      await fn(env);
-      assert.deepEqual(env.errors, [], "the server reported errors");
-    },
+  chromiumTest(`browser: ${name}`, !haveChromium, async () => {
+    await using env = await _start();
+    await fn(env);
+    assert.deepEqual(env.errors, [], "the server reported errors");
   });
 }
 
@@ -323,50 +305,13 @@ const PAGE = `<!doctype html>
 <p>longpoll browser test</p>
 `;
 
-let _bundle: Promise<string> | undefined;
-/** src/client/long_poll_client.ts bundled for the browser by `deno bundle`, once per run. */
-function _clientBundle(): Promise<string> {
-  return _bundle ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "longpoll-client-" });
-    const file = `${dir}/client.js`;
-    const entry = new URL("../src/client/long_poll_client.ts", import.meta.url).pathname;
-    const { success, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "browser", "--output", file, entry],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.ok(
-      success,
-      `deno bundle src/client/long_poll_client.ts: ${new TextDecoder().decode(stderr)}`,
-    );
-    const code = await Deno.readTextFile(file);
-    await Deno.remove(dir, { recursive: true });
-    return code;
-  })();
-}
-
 async function _start(): Promise<_Env> {
   await using stack = new AsyncDisposableStack();
   const store = new MemoryStore();
   stack.defer(() => store.close());
 
-  const servePage = () => {
-    const http = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      async (request) =>
-        new URL(request.url).pathname === "/client.js"
-          ? new Response(await _clientBundle(), {
-            headers: { "Content-Type": "text/javascript; charset=utf-8" },
-          })
-          : new Response(PAGE, {
-            headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
-          }),
-    );
-    stack.defer(() => http.shutdown());
-    return `http://127.0.0.1:${http.addr.port}`;
-  };
-  const allowed = servePage();
-  const other = servePage();
+  const allowed = stack.use(servePage(PAGE)).origin;
+  const other = stack.use(servePage(PAGE)).origin;
 
   const errors: unknown[] = [];
   const requests: _Env["requests"] = [];
@@ -391,19 +336,7 @@ async function _start(): Promise<_Env> {
   // Held polls end at once with the stop code, so shutdown doesn't wait.
   stack.defer(() => server.drain());
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchChromium();
   stack.defer(() => browser.close());
 
   const open = async (origin: string) => {

@@ -158,7 +158,7 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
   await sleep(2000);
   if (faults.includes("sigterm")) {
     await servers[1]!.stop("SIGTERM");
-    serverDelivered += Number(/stopped: delivered=(\d+)/.exec(servers[1]!.output())?.[1]);
+    serverDelivered += Number(/stopped delivered=(\d+)/.exec(servers[1]!.output())?.[1]);
     servers[1] = await startServe(env(ports[1]));
   }
 

@@ -377,7 +377,9 @@ class _Run {
       if (asked === null && jsonp) fail("JSONP without a callback");
     }
 
-    // Errors: {"error": string}, or that through JSONP.
+    // Errors through JSONP are answered 200, or the page would never see them.
+    if (status >= 400 && jsonp) fail("a JSONP error with an error status, which no page can read");
+    // Errors: {"error": string}.
     if (status >= 400 && bodyRead) {
       if (!jsonp && !contentType.startsWith("application/json")) fail("error is not JSON");
       let value: unknown;
@@ -406,6 +408,7 @@ class _Run {
       }
       const delivered = this.#decode(payload, jsonp);
       if (delivered === "stop") this.count("stop codes");
+      else if (delivered === "jsonp error") this.count("JSONP errors answered 200");
       else if (delivered === "error") {
         // Superseded after early headers: the 409's body comes with the 200.
         if (!early) fail("an error body in a 200 answer");
@@ -420,7 +423,10 @@ class _Run {
     }
   }
 
-  #decode(payload: string, jsonp: boolean): "stop" | "error" | _Entry | undefined {
+  #decode(
+    payload: string,
+    jsonp: boolean,
+  ): "stop" | "error" | "jsonp error" | _Entry | undefined {
     let value: unknown;
     try {
       value = JSON.parse(payload);
@@ -428,6 +434,7 @@ class _Run {
       value = undefined;
     }
     if (_isErrorBody(value)) return "error";
+    if (jsonp && _isJsonpErrorBody(value)) return "jsonp error";
     // Lone surrogates can't cross UTF-8: they arrive as U+FFFD.
     if (!jsonp) return payload === STOP ? "stop" : this.#byText.get(payload.toWellFormed());
     if (value === undefined) return undefined;
@@ -1082,6 +1089,15 @@ function _isErrorBody(value: unknown): boolean {
     Object.keys(value).join() === "error" &&
     typeof (value as { error: unknown }).error === "string" &&
     (value as { error: string }).error !== "";
+}
+
+/** `{"error": string, "status": 4xx or 5xx}`, with `retryAfter` seconds for a 503. */
+function _isJsonpErrorBody(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const { error, status, retryAfter, ...rest } = value as Record<string, unknown>;
+  return typeof error === "string" && error !== "" && Object.keys(rest).length === 0 &&
+    Number.isInteger(status) && (status as number) >= 400 && (status as number) < 600 &&
+    (retryAfter === undefined ? status !== 503 : typeof retryAfter === "number");
 }
 
 async function _deadline<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {

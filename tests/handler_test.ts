@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { createLongPollHandler, type LongPollOptions, MemoryStore } from "../mod.ts";
+import { createLogger, createLongPollHandler, type LongPollOptions, MemoryStore } from "../mod.ts";
 import { FakeClock, until } from "./_fake_clock.ts";
 import { SpyStore } from "./_spy_store.ts";
 
@@ -372,20 +372,30 @@ Deno.test("handler: a store that fails on the first pop gives 503 with Retry-Aft
   await inner.publish("42", "m");
   await inner.close();
   const errors: unknown[] = [];
+  const lines: string[] = [];
   const handler = createLongPollHandler({
     store: inner,
     clock: new FakeClock(),
     onError: (error) => errors.push(error),
+    logger: createLogger({ write: (_level, line) => lines.push(line) }),
   });
+  const plain = await handler(get("uid=42"));
+  assert.equal(plain.status, 503);
+  assert.equal(plain.headers.get("retry-after"), "1");
+  assert.deepEqual(await plain.json(), { error: "Cannot poll: the message store is unavailable" });
+  // Through JSONP: 200, so the page's script runs, with what the status said.
   const response = await handler(get("uid=42&jsonCallback=cb"));
-  assert.equal(response.status, 503);
+  assert.equal(response.status, 200);
   assert.equal(response.headers.get("retry-after"), "1");
   assert.equal(
     await response.text(),
-    '/**/cb({"error":"Cannot poll: the message store is unavailable"});',
+    '/**/cb({"error":"Cannot poll: the message store is unavailable","status":503,"retryAfter":1});',
   );
-  assert.equal(errors.length, 1);
-  assert.equal(handler.metrics.storeErrors, 1);
+  assert.deepEqual(errors, [], "a store failure is no bug");
+  assert.equal(handler.metrics.storeErrors, 2);
+  assert.deepEqual(lines, [
+    "WARNING: Cannot reach the message store: Cannot pop: the memory store is closed; polls get 503 until it is back",
+  ], "one line for the whole outage");
 });
 
 async function readAll(response: Response): Promise<string> {

@@ -18,8 +18,13 @@ function setUp(options: { minWait?: number; maxWait?: number } = {}) {
 
 /** Starts a poll and records when (fake ms since start) its response came. */
 function poll(handler: LongPollHandler, clock: FakeClock, uid: string) {
+  return pollWith(handler, clock, `uid=${uid}`);
+}
+
+/** Starts a poll with `query` and records when its response came. */
+function pollWith(handler: LongPollHandler, clock: FakeClock, query: string) {
   const result: { response?: Response; at?: number } = {};
-  const done = handler(new Request(`http://x/?uid=${uid}`)).then((response) => {
+  const done = handler(new Request(`http://x/?${query}`)).then((response) => {
     result.response = response;
     result.at = clock.elapsed;
     return response;
@@ -137,4 +142,47 @@ Deno.test("hold: a custom stop code and MAX_WAIT 0 answer after the first empty 
   assert.equal(await response.text(), "STOP");
   assert.deepEqual(store.popTimes("42"), [0]);
   assert.equal(handler.metrics.timeouts, 1);
+});
+
+Deno.test("hold: wait=20 answers the stop code at 20 s, after the pops at 0 and 15 s", async () => {
+  const { clock, store, handler } = setUp();
+  const { result, done } = pollWith(handler, clock, "uid=42&wait=20");
+  await until(() => handler.held === 1, "the poll being held");
+  await clock.advance(20 * SECOND - 1);
+  assert.equal(result.response, undefined, "not a moment before the client's wait");
+  await clock.advance(1);
+  const response = await done;
+  assert.equal(result.at, 20 * SECOND);
+  assert.equal(await response.text(), '{"stop":1}');
+  assert.deepEqual(store.popTimes("42"), [0, 15 * SECOND]);
+  assert.equal(handler.metrics.timeouts, 1);
+  assert.equal(clock.pending, 0, "no timer is left behind");
+});
+
+Deno.test("hold: a wait longer than the schedule changes nothing; a message still comes at once", async () => {
+  const { clock, store, handler } = setUp({ minWait: 1, maxWait: 2 });
+  const long = pollWith(handler, clock, "uid=a&wait=3600");
+  await until(() => handler.held === 1, "the poll being held");
+  await clock.runUntil(() => long.result.response !== undefined, { what: "the stop code" });
+  assert.equal(long.result.at, 3 * SECOND, "the schedule's own end: polls at 0, 1, 3 s");
+  const short = pollWith(handler, clock, "uid=b&wait=0.5&jsonCallback=cb");
+  await until(() => handler.held === 1, "the second poll being held");
+  await store.publish("b", '{"hi":1}');
+  assert.equal(await (await short.done).text(), '/**/cb({"hi":1});');
+});
+
+Deno.test("hold: a bad wait is refused with 400 and consumes nothing", async () => {
+  const { store, handler } = setUp();
+  await store.publish("42", "kept");
+  for (const wait of ["", "0", "-1", "abc", "1e3", "0x10", "9999999", "1.2345", " 5"]) {
+    const response = await handler(
+      new Request(`http://x/?uid=42&wait=${encodeURIComponent(wait)}`),
+    );
+    assert.equal(response.status, 400, JSON.stringify(wait));
+    assert.match(
+      (await response.json()).error,
+      /^Cannot poll: "wait" must be a number of seconds above 0, got ".*"$/,
+    );
+  }
+  assert.equal(store.size("42"), 1);
 });

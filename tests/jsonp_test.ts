@@ -81,3 +81,24 @@ Deno.test("jsonp: a dotted callback calls the nested function", () => {
   new Function("app", script)({ on: (value: unknown) => calls.push(value) });
   assert.deepEqual(calls, [[1, 2]]);
 });
+
+Deno.test("jsonp: a message nested too deep for a script parser goes as a string, and the script parses", () => {
+  for (
+    const [depth, open, close] of [[512, "[", "]"], [20_000, "[", "]"], [
+      20_000,
+      '{"a":',
+      "}",
+    ]] as const
+  ) {
+    const message = `${open.repeat(depth)}${depth === 512 ? "" : "1"}${close.repeat(depth)}`;
+    const script = wrapJsonp("cb", message);
+    // Compiled, not run: it must parse as a script.
+    new Function(script);
+    const passed = script.slice("/**/cb(".length, -2);
+    if (depth === 512) assert.equal(passed, message, "512 levels go as a value");
+    else assert.equal(JSON.parse(passed), message, `${depth} levels go as a string`);
+  }
+  // A string that merely holds brackets is not nesting.
+  const brackets = JSON.stringify("[".repeat(5000));
+  assert.equal(wrapJsonp("cb", brackets), `/**/cb(${brackets});`);
+});

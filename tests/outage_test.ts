@@ -4,6 +4,7 @@
  * code over the drain window, pops nothing new, and exits in time.
  */
 import assert from "node:assert/strict";
+import { createLogger } from "../mod.ts";
 import { createServer } from "../src/server/app.ts";
 import { redisTest } from "./_redis_gate.ts";
 import { connectStore } from "./_store_fixtures.ts";
@@ -45,6 +46,53 @@ Deno.test(
         ...Array.from({ length: 5 }, (_, i) => `early${i}`),
         ...Array.from({ length: 5 }, (_, i) => `late${i + 5}`),
       ]);
+    },
+  ),
+);
+
+Deno.test(
+  redisTest(
+    "outage: the log gets one line when Redis goes and one when it is back, however many polls failed",
+    async () => {
+      await using redis = await startRedisServer();
+      await using store = await connectStore(redis);
+      const lines: { level: string; line: string }[] = [];
+      const server = createServer({
+        store,
+        minWait: 0.05,
+        maxWait: 60,
+        logger: createLogger({
+          format: "json",
+          write: (level, line) => lines.push({ level, line }),
+        }),
+      });
+      const get = (path: string) => server.fetch(new Request(`http://x${path}`));
+      // Held polls that keep popping on the schedule, all through the outage.
+      const held = Array.from({ length: 20 }, (_, i) => get(`/?uid=held${i}`));
+      await waitUntil(() => server.handler.held === 20, { what: "20 held polls" });
+      await redis.stop();
+      await waitUntil(() => !store.ready, { what: "the store to notice" });
+      for (let i = 0; i < 30; i++) assert.equal((await get(`/?uid=new${i}`)).status, 503);
+      await sleep(400);
+      await redis.start();
+      await waitUntil(() => store.ready, { what: "the store to reconnect" });
+      await waitUntil(async () => {
+        const response = await get("/?uid=after&wait=0.05");
+        return response.status === 200;
+      }, { what: "a poll to succeed" });
+      for (let i = 0; i < 20; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `m${i}`);
+      assert.deepEqual(
+        await Promise.all(held.map(async (poll) => await (await poll).text())),
+        Array.from({ length: 20 }, (_, i) => `m${i}`),
+      );
+      const parsed = lines.map(({ level, line }) => ({ level, ...JSON.parse(line) }));
+      assert.equal(parsed.length, 2, lines.map(({ line }) => line).join("\n"));
+      assert.equal(parsed[0].level, "warn");
+      assert.match(parsed[0].msg, /^Cannot reach the message store: /);
+      assert.equal(parsed[1].level, "info");
+      assert.match(parsed[1].msg, /^The message store is back after \d+\.\d s$/);
+      assert.ok(parsed[1].failed >= 30, `failed=${parsed[1].failed}`);
+      assert.equal(server.handler.metrics.storeErrors, parsed[1].failed);
     },
   ),
 );

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { MemoryStore } from "../mod.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { FakeClock, until } from "./_fake_clock.ts";
+import { startServe } from "./_serve_process.ts";
 
 const TOKEN = "t0ken";
 
@@ -203,4 +204,78 @@ Deno.test("server: open publishing admits loopback clients only, judged through 
   });
   assert.equal((await publish("203.0.113.9", "127.0.0.1")).status, 403, "a spoofed X-Real-IP");
   assert.equal((await publish("198.51.100.4")).status, 403, "a remote client");
+});
+
+Deno.test("server: open publishing refuses a proxied request that names no client, a foreign Host and a cross-origin page", async () => {
+  const store = new MemoryStore();
+  const server = createServer({ store, openPublish: true });
+  const publish = (headers: Record<string, string>) =>
+    server.fetch(
+      new Request("http://127.0.0.1:8888/publish?uid=7", { method: "POST", body: "m", headers }),
+      { remoteAddr: { hostname: "127.0.0.1" } },
+    );
+  const refused: [string, Record<string, string>][] = [
+    ["nginx with only X-Forwarded-For", { "X-Forwarded-For": "203.0.113.9" }],
+    ["a Forwarded header", { Forwarded: "for=203.0.113.9" }],
+    ["a Via header", { Via: "1.1 proxy" }],
+    ["an upstream name as Host (plain proxy_pass)", { Host: "backend" }],
+    ["a DNS-rebinding Host", { Host: "attacker.example:8888" }],
+    ["a cross-origin page", { Host: "127.0.0.1:8888", Origin: "https://evil.example" }],
+    ["a null origin", { Origin: "null" }],
+  ];
+  for (const [what, headers] of refused) {
+    const response = await publish(headers);
+    assert.equal(response.status, 403, what);
+  }
+  const accepted: [string, Record<string, string>][] = [
+    ["curl on the machine", { Host: "127.0.0.1:8888" }],
+    ["localhost by name", { Host: "localhost:8888" }],
+    ["the demo page, same origin", { Host: "127.0.0.1:8888", Origin: "http://127.0.0.1:8888" }],
+    ["IPv6 loopback", { Host: "[::1]:8888", Origin: "http://[::1]:8888" }],
+  ];
+  for (const [what, headers] of accepted) {
+    assert.equal((await publish(headers)).status, 202, what);
+  }
+  assert.equal(store.size("7"), accepted.length);
+});
+
+Deno.test("server: a publisher that leaves mid-body gets 400, logs nothing, and counts no server error", async () => {
+  const errors: unknown[] = [];
+  const store = new MemoryStore();
+  const server = createServer({ store, publishToken: "t", onError: (error) => errors.push(error) });
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"partial":'));
+      controller.error(new Error("connection reset"));
+    },
+  });
+  const response = await server.fetch(
+    new Request("http://x/publish?uid=7", {
+      method: "POST",
+      body,
+      headers: { Authorization: "Bearer t" },
+    }),
+  );
+  assert.equal(response.status, 400);
+  assert.deepEqual(await response.json(), {
+    error: "Cannot publish: the body was cut off before its end",
+  });
+  assert.deepEqual(errors, []);
+  assert.doesNotMatch(server.handler.metrics.render(), /code="5\d\d"/);
+  assert.equal(store.size("7"), 0);
+});
+
+Deno.test("server: LOG_FORMAT=json writes one JSON object per line, with a level", async () => {
+  await using server = await startServe({ LOG_FORMAT: "json" });
+  assert.equal((await fetch(`${server.origin}/healthz`)).status, 200);
+  assert.equal(await server.stop("SIGTERM"), 0);
+  const lines = server.output().trim().split("\n");
+  assert.ok(lines.length >= 3, server.output());
+  for (const line of lines) {
+    const entry = JSON.parse(line);
+    assert.ok(["info", "warn", "error"].includes(entry.level), line);
+    assert.equal(typeof entry.msg, "string");
+    assert.ok(!Number.isNaN(Date.parse(entry.time)));
+  }
+  assert.match(lines.map((line) => JSON.parse(line).msg).join("\n"), /longpoll listening on/);
 });

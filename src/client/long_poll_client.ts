@@ -1,8 +1,11 @@
 /**
- * The browser side of protocol v1: a long-poll loop over `fetch` that
+ * The browser side of the protocol: a long-poll loop over `fetch` that
  * hands each message to a callback, polls again at once, acknowledges in
- * at-least-once mode, and backs off on failures. It runs wherever `fetch`
- * does: browsers, Deno, Bun, Node 18+.
+ * at-least-once mode, and backs off on failures. The tabs of one uid on
+ * one origin share a single poll: one tab leads and polls, the others get
+ * every message from it over a `BroadcastChannel`, and when the leader
+ * closes or crashes another tab takes over. It runs wherever `fetch` does:
+ * browsers, Deno, Bun, Node 18+.
  *
  * @example
  * ```ts ignore
@@ -20,32 +23,34 @@
  *
  * @module
  */
-import { type Backoff, exponentialBackoff } from "../backoff.ts";
+import { type Backoff, exponentialBackoff, type ExponentialBackoffOptions } from "../backoff.ts";
+import { DEFAULT_PARAMS, DEFAULT_STOP_CODE } from "../protocol.ts";
+import { createInbox, type Inbox } from "./inbox.ts";
 import {
-  DEFAULT_PARAMS,
-  DEFAULT_STOP_CODE,
-  HEADER,
-  REFUSED_STATUSES,
-  STATUS,
-} from "../protocol.ts";
+  type Delivery,
+  type DeliveryInfo,
+  type EndReason,
+  type PollLoopOptions,
+  runPollLoop,
+} from "./poll_loop.ts";
+import { sleep } from "./sleep.ts";
+import { openTabChannel, type TabChannel } from "./tab_channel.ts";
+import { electLeader } from "./tab_leadership.ts";
 
-/** What came with a message, besides its text. */
-export interface DeliveryInfo {
-  /** In at-least-once mode, the id the next poll acknowledges. */
-  readonly ack: string | undefined;
-  /** True when the server says this message was handed out before. */
-  readonly redelivered: boolean;
-}
+export type { DeliveryInfo, EndReason };
+export { type Backoff, exponentialBackoff, type ExponentialBackoffOptions };
 
+/** The hold asked for by default, in seconds. */
+const DEFAULT_WAIT = 60;
+/** The shortest and longest hold the protocol lets a client ask for, in seconds. */
+const MIN_WAIT = 0.001;
+const MAX_WAIT = 999_999;
 /**
- * Why a client stopped polling for good:
- * - `stopped`: {@linkcode LongPollClient.stop} was called;
- * - `superseded`: a newer poll of the same uid took this one's place (409),
- *   e.g. another tab; polling again would push that one out;
- * - `refused`: the server refused the request itself (400, 403, 404, 405,
- *   414), so retrying can't help; `detail` has its error message.
+ * A tab that takes over waits this long before its first poll, in
+ * milliseconds, so the last deliveries the previous leader shared reach it
+ * first: in at-least-once mode it acknowledges the newest of them.
  */
-export type EndReason = "stopped" | "superseded" | "refused";
+const HANDOVER_MS = 50;
 
 /** Options of {@linkcode createLongPollClient}. */
 export interface LongPollClientOptions {
@@ -58,17 +63,49 @@ export interface LongPollClientOptions {
   /** The signature's expiry, in unix seconds, when it has one. */
   exp?: number;
   /**
-   * Called with each message, exactly as stored. Polling resumes once it
-   * returns (or its promise settles). In at-least-once mode a message is
-   * acknowledged only if it returned without throwing; otherwise it comes
-   * again once its lease runs out.
+   * Called with each message, exactly as stored (in a batch, the element's
+   * JSON text: a message that is not JSON arrives as a JSON string). Calls
+   * come one at a time, in order; polling resumes once it returns (or its
+   * promise settles). In at-least-once mode a message is acknowledged only
+   * if it returned without throwing; otherwise it comes again once its
+   * lease runs out (in a batch, the messages after it wait for that).
    */
   onMessage: (message: string, info: DeliveryInfo) => void | Promise<void>;
   /** Called once when polling ends for good. */
   onEnd?: (reason: EndReason, detail?: string) => void;
   /**
+   * The longest hold to ask for, in seconds, sent as `wait=`: the server
+   * answers (with the stop code, when nothing came) before then. The client
+   * abandons a poll unanswered after `wait` plus 10 % plus a second, and
+   * polls again, so a dead connection is noticed, and a poll the server
+   * would answer is never abandoned. From 0.001 to 999999, rounded to
+   * milliseconds.
+   * @default {60}
+   */
+  wait?: number;
+  /**
+   * The most messages to take in one answer, sent as `max=`; the server
+   * answers up to that many as a JSON array, and each element goes to
+   * `onMessage` in order (in at-least-once mode, acknowledged together once
+   * all were handled). Unset: one message per answer.
+   */
+  max?: number;
+  /**
+   * Share one poll among the tabs of this uid and URL on this origin: one
+   * tab polls and hands every message to the others over a
+   * `BroadcastChannel`, and another tab takes over when it goes (the Web
+   * Locks API picks it, or an election over the channel where that API is
+   * missing). A `409` (a poll from elsewhere, such as another browser, took
+   * this one's place) is then retried after the backoff instead of ending
+   * the client. Off, or where `BroadcastChannel` is missing, each client
+   * polls on its own and ends on `409`.
+   * @default {true}
+   */
+  shareTabs?: boolean;
+  /**
    * Wait before retry number `attempt` after a failed poll (network error,
-   * 5xx), in milliseconds; a `Retry-After` header wins when longer.
+   * timeout, 5xx, or a 409 while sharing), in milliseconds; a `Retry-After`
+   * header wins when longer.
    * @default {exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 })}
    */
   retry?: Backoff;
@@ -79,9 +116,9 @@ export interface LongPollClientOptions {
   stopCode?: string;
   /**
    * Query parameter names, if the server uses others.
-   * @default {{ uid: "uid", sign: "sign", exp: "exp", ack: "ack" }}
+   * @default {{ uid: "uid", sign: "sign", exp: "exp", ack: "ack", wait: "wait", max: "max" }}
    */
-  params?: Partial<Record<"uid" | "sign" | "exp" | "ack", string>>;
+  params?: Partial<Record<"uid" | "sign" | "exp" | "ack" | "wait" | "max", string>>;
   /**
    * The `fetch` to use; inject one in tests or to add headers.
    * @default {globalThis.fetch}
@@ -101,12 +138,14 @@ export interface LongPollClientOptions {
  * ```
  */
 export interface LongPollClient {
-  /** Starts polling; calling it while running does nothing. */
+  /** Starts polling, or following the tab that polls; calling it while running does nothing. */
   start(): void;
-  /** Stops polling and aborts the poll in flight. */
+  /** Stops polling and aborts the poll in flight; another tab takes over. */
   stop(): void;
   /** True between {@linkcode LongPollClient.start} and the end. */
   readonly running: boolean;
+  /** True while this client is the one that polls (always, while running, when not sharing). */
+  readonly leading: boolean;
 }
 
 /**
@@ -137,105 +176,126 @@ export interface LongPollClient {
  * ```
  */
 export function createLongPollClient(options: LongPollClientOptions): LongPollClient {
-  if (URL.parse(options.url) === null) {
-    throw new TypeError(`Cannot create client: "url" is not a valid URL, got "${options.url}"`);
-  }
-  if (options.uid === "") throw new TypeError('Cannot create client: "uid" is empty');
-  const retry = options.retry ?? exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 });
-  const stopCode = options.stopCode ?? DEFAULT_STOP_CODE;
-  const names = { ...DEFAULT_PARAMS, ...options.params };
-  const doFetch = options.fetch ?? ((request: Request) => fetch(request));
-  let running = false;
-  let inFlight: AbortController | undefined;
-  let wake: (() => void) | undefined;
+  const poll = _pollOptions(options);
+  const share = options.shareTabs !== false && typeof BroadcastChannel === "function";
+  const name = `redis-longpoll ${new URL(options.url).href} ${options.uid}`;
+  let run: AbortController | undefined;
+  let leader: AbortController | undefined;
 
-  const end = (reason: EndReason, detail?: string) => {
-    if (!running) return;
-    running = false;
-    inFlight?.abort();
-    wake?.();
+  const end = (current: AbortController, reason: EndReason, detail?: string) => {
+    if (run !== current) return;
+    run = leader = undefined;
+    current.abort();
     options.onEnd?.(reason, detail);
   };
 
-  const pollUrl = (ack: string | undefined): URL => {
-    const url = new URL(options.url);
-    url.searchParams.set(names.uid, options.uid);
-    if (options.sign !== undefined) url.searchParams.set(names.sign, options.sign);
-    if (options.exp !== undefined) url.searchParams.set(names.exp, String(options.exp));
-    if (ack !== undefined) url.searchParams.set(names.ack, ack);
-    return url;
-  };
-
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
-
-  const loop = async () => {
-    let ack: string | undefined;
-    let failures = 0;
-    while (running) {
-      inFlight = new AbortController();
-      let response: Response;
-      let body: string;
-      try {
-        response = await doFetch(new Request(pollUrl(ack), { signal: inFlight.signal }));
-        body = await response.text();
-      } catch {
-        if (!running) return;
-        await pause(retry(failures++));
-        continue;
-      }
-      if (!running) return;
-      if (response.status === STATUS.ok) {
-        failures = 0;
-        if (body === stopCode) continue;
-        const info: DeliveryInfo = {
-          ack: response.headers.get(HEADER.ackId) ?? undefined,
-          redelivered: response.headers.get(HEADER.redelivered) === "true",
-        };
-        try {
-          await options.onMessage(body, info);
-          ack = info.ack;
-        } catch {
-          // Not acknowledged: in at-least-once mode it comes again.
-        }
-        continue;
-      }
-      if (response.status === STATUS.superseded) return end("superseded", _errorOf(body));
-      if (REFUSED_STATUSES.has(response.status)) return end("refused", _errorOf(body));
-      const retryAfter = Number(response.headers.get("retry-after")) * 1000;
-      await pause(Math.max(retry(failures++), Number.isFinite(retryAfter) ? retryAfter : 0));
+  const start = (current: AbortController) => {
+    const inbox = createInbox(options.onMessage);
+    const lead = async (
+      signal: AbortSignal,
+      deliver: (delivery: Delivery) => Promise<boolean>,
+      tabs?: TabChannel,
+    ) => {
+      if (run === current) leader = current;
+      const result = await runPollLoop({
+        ...poll,
+        ack: tabs?.lastAck,
+        retrySuperseded: tabs !== undefined,
+        deliver,
+        signal,
+      });
+      if (leader === current) leader = undefined;
+      if (result.reason !== "stopped") end(current, result.reason, result.detail);
+    };
+    if (!share) {
+      lead(current.signal, (delivery) => inbox.handle(delivery, delivery.info.ack !== undefined));
+      return;
     }
+    const tabs = openTabChannel({
+      name,
+      signal: current.signal,
+      onDelivery: (delivery) => void inbox.handle(delivery, false),
+    });
+    electLeader({
+      name,
+      signal: current.signal,
+      lead: async (lost, takeover) => {
+        if (takeover) await sleep(HANDOVER_MS, lost);
+        if (!lost.aborted) await lead(lost, (delivery) => _handOut(delivery, inbox, tabs), tabs);
+      },
+    });
   };
 
   return {
     start() {
-      if (running) return;
-      running = true;
-      loop();
+      if (run !== undefined) return;
+      run = new AbortController();
+      start(run);
     },
     stop() {
-      end("stopped");
+      if (run !== undefined) end(run, "stopped");
     },
     get running() {
-      return running;
+      return run !== undefined;
+    },
+    get leading() {
+      return leader !== undefined;
     },
   };
 }
 
-function _errorOf(body: string): string {
-  try {
-    const parsed = JSON.parse(body);
-    if (typeof parsed?.error === "string") return parsed.error;
-  } catch {
-    // not JSON
+/**
+ * The leader's delivery: shared with the other tabs and handled here. In
+ * at-least-once mode it is shared only once handled, as it is acknowledged
+ * only then: if this tab fails or dies first, it comes again to all.
+ */
+async function _handOut(delivery: Delivery, inbox: Inbox, tabs: TabChannel): Promise<boolean> {
+  if (delivery.info.ack === undefined) {
+    tabs.share(delivery);
+    return inbox.handle(delivery, false);
   }
-  return body;
+  const handled = await inbox.handle(delivery, true);
+  if (handled) tabs.share(delivery);
+  return handled;
+}
+
+/** The poll loop's settings from the client's options, each checked. */
+function _pollOptions(
+  options: LongPollClientOptions,
+): Omit<PollLoopOptions, "ack" | "retrySuperseded" | "deliver" | "signal"> {
+  let url: URL;
+  try {
+    url = new URL(options.url); // not URL.parse, which browsers before 2024 lack
+  } catch {
+    throw new TypeError(`Cannot create client: "url" is not a valid URL, got "${options.url}"`);
+  }
+  if (options.uid === "") throw new TypeError('Cannot create client: "uid" is empty');
+  const { max } = options;
+  // Sent with at most 3 decimals, as the server reads it.
+  const wait = Math.round((options.wait ?? DEFAULT_WAIT) * 1000) / 1000;
+  if (!(wait >= MIN_WAIT && wait <= MAX_WAIT)) {
+    throw new RangeError(
+      `Cannot create client: "wait" must be a number of seconds from ${MIN_WAIT} to ${MAX_WAIT}, got "${options.wait}"`,
+    );
+  }
+  if (max !== undefined && !(Number.isSafeInteger(max) && max >= 1)) {
+    throw new RangeError(
+      `Cannot create client: "max" must be an integer of 1 or more, got "${max}"`,
+    );
+  }
+  const names = { ...DEFAULT_PARAMS, ...options.params };
+  url.searchParams.set(names.uid, options.uid);
+  if (options.sign !== undefined) url.searchParams.set(names.sign, options.sign);
+  if (options.exp !== undefined) url.searchParams.set(names.exp, String(options.exp));
+  url.searchParams.set(names.wait, String(wait));
+  if (max !== undefined) url.searchParams.set(names.max, String(max));
+  return {
+    url,
+    ackParam: names.ack,
+    fetch: options.fetch ?? ((request: Request) => fetch(request)),
+    timeoutMs: wait * 1100 + 1000,
+    retry: options.retry ?? exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 }),
+    stopCode: options.stopCode ?? DEFAULT_STOP_CODE,
+    batch: max !== undefined,
+  };
 }

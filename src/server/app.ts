@@ -4,6 +4,7 @@ import { DEFAULTS, type LongPollOptions } from "../options.ts";
 import { requestTarget } from "../request_target.ts";
 import { validateUid } from "../uid.ts";
 import { demoPage } from "./demo_page.ts";
+import { isLocalRequest } from "./local_request.ts";
 import { SERVE_DEFAULTS } from "./settings.ts";
 
 /** Options of {@linkcode createServer}: the handler's, plus the publish route's. */
@@ -11,8 +12,9 @@ export interface ServerOptions extends LongPollOptions {
   /** Bearer token that `POST /publish` requires. */
   publishToken?: string;
   /**
-   * Let `POST /publish` in without a token, from loopback clients only (see
-   * `trustedProxies`). Meant for the in-memory store bound to loopback.
+   * Let `POST /publish` in without a token, from local requests only: a
+   * loopback client (see `trustedProxies`), a loopback `Host`, and no
+   * cross-origin `Origin`. Meant for the in-memory store bound to loopback.
    * @default {false}
    */
   openPublish?: boolean;
@@ -64,8 +66,6 @@ export interface ConnectionInfo {
   readonly remoteAddr?: { readonly hostname?: string };
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
-
 /**
  * Creates the server's routes around a long-poll handler:
  *
@@ -99,20 +99,15 @@ export function createServer(options: ServerOptions): Server {
   const { store } = options;
   const { metrics, responder } = handler;
   const retryAfter = String(options.retryAfter ?? DEFAULTS.retryAfter);
-  const onError = options.onError ?? console.error;
   const maxBodyBytes = options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes;
   const token = options.publishToken === undefined
     ? undefined
     : new TextEncoder().encode(options.publishToken);
   let draining = false;
 
-  const trustedProxies = new Set(options.trustedProxies ?? SERVE_DEFAULTS.trustedProxies);
-  /** The client's address: the peer's, or X-Real-IP when the peer is a trusted proxy. */
-  const clientAddress = (request: Request, info?: ConnectionInfo): string | undefined => {
-    const peer = info?.remoteAddr?.hostname;
-    if (peer === undefined || !trustedProxies.has(peer)) return peer;
-    return request.headers.get("x-real-ip")?.trim() || peer;
-  };
+  const trustedProxies: ReadonlySet<string> = new Set(
+    options.trustedProxies ?? SERVE_DEFAULTS.trustedProxies,
+  );
 
   const publish = async (
     request: Request,
@@ -124,9 +119,11 @@ export function createServer(options: ServerOptions): Server {
         Allow: "POST",
       });
     }
-    const address = clientAddress(request, info);
-    const local = address === undefined || LOOPBACK.test(address);
-    _authorize(request, token, (options.openPublish ?? false) && local);
+    _authorize(
+      request,
+      token,
+      (options.openPublish ?? false) && isLocalRequest(request, info, trustedProxies),
+    );
     const uid = validateUid(new URLSearchParams(query).get("uid"), {
       action: "publish",
       maxBytes: options.maxUidBytes,
@@ -135,10 +132,10 @@ export function createServer(options: ServerOptions): Server {
     try {
       await store.publish(uid, message);
     } catch (error) {
-      metrics.storeErrors++;
-      onError(error);
+      handler.storeHealth.failed(error);
       throw storeUnavailable("publish", retryAfter);
     }
+    handler.storeHealth.succeeded();
     metrics.published++;
     return responder.json({ published: true }, 202);
   };
@@ -232,7 +229,10 @@ async function _readBody(request: Request, maxBytes: number): Promise<string> {
   if (request.body !== null) {
     const reader = request.body.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch(() => {
+        // The publisher left mid-body: its fault, not the server's.
+        throw new HttpError(400, "Cannot publish: the body was cut off before its end");
+      });
       if (done) break;
       size += value.byteLength;
       if (size > maxBytes) {

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { createLogger, type Logger } from "../logger.ts";
 import type { MessageStore } from "../store/types.ts";
 import { type ConnectionInfo, createServer } from "./app.ts";
 import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
@@ -60,13 +61,15 @@ export async function runServe(host: ServeHost): Promise<void> {
     console.error(error.message);
     return host.exit(2);
   }
-  const store = await _openStore(config);
+  const logger = createLogger({ format: config.logFormat });
+  const store = await _openStore(config, logger);
   const loopback = /^(127\.|::1$|localhost$)/.test(config.host);
   const openPublish = store.kind === "memory" && loopback;
-  const server = createServer({ ...config, store, openPublish });
+  const parseLiteral = config.jsLiterals ? (await import("json5")).default.parse : undefined;
+  const server = createServer({ ...config, store, openPublish, logger, parseLiteral });
   if (config.secret === undefined) {
-    console.warn(
-      "WARNING: SIGN_SECRET is not set, so signatures are NOT checked: anyone can read any uid's messages",
+    logger.warn(
+      "SIGN_SECRET is not set, so signatures are NOT checked: anyone can read any uid's messages",
     );
   }
   const listener = await host.listen(server.fetch, config);
@@ -77,7 +80,7 @@ export async function runServe(host: ServeHost): Promise<void> {
     : openPublish
     ? "open (in-memory store on loopback)"
     : "off";
-  console.log(
+  logger.info(
     `longpoll listening on ${origin} (pid ${host.pid}, ${host.runtime}), store: ${
       _describe(config)
     }, signatures: ${signatures}, publish: ${publish}${
@@ -90,20 +93,23 @@ export async function runServe(host: ServeHost): Promise<void> {
     if (stopping) return;
     stopping = true;
     const windowMs = config.drainWindow * 1000;
-    console.log(`${signal}: draining ${server.handler.held} held polls over ${windowMs} ms`);
+    logger.info(`${signal}: draining ${server.handler.held} held polls over ${windowMs} ms`);
     await Promise.all([server.drain({ windowMs }), listener.close()]);
     await store.close();
     const metrics = server.handler.metrics;
-    console.log(
-      `stopped: delivered=${metrics.delivered} timeouts=${metrics.timeouts} drained=${metrics.drained} pushed_back=${metrics.pushedBack}`,
-    );
+    logger.info("stopped", {
+      delivered: metrics.delivered,
+      timeouts: metrics.timeouts,
+      drained: metrics.drained,
+      pushed_back: metrics.pushedBack,
+    });
     host.exit(0);
   };
   host.onSignal("SIGINT", () => stop("SIGINT"));
   host.onSignal("SIGTERM", () => stop("SIGTERM"));
 }
 
-async function _openStore(config: ServeConfig): Promise<MessageStore> {
+async function _openStore(config: ServeConfig, logger: Logger): Promise<MessageStore> {
   if (config.redisUrl === undefined) {
     const { MemoryStore } = await import("../store/memory.ts");
     return new MemoryStore();
@@ -114,12 +120,11 @@ async function _openStore(config: ServeConfig): Promise<MessageStore> {
     ...(urls.length > 1 ? { nodes: urls } : { url: urls[0] }),
     keyPrefix: config.keyPrefix,
     notifications: config.redisNotifications,
+    onWarning: (message) => logger.warn(message),
   });
   if (!await redis.whenReady(5_000)) {
-    console.warn(
-      `WARNING: Redis at ${
-        _redactUrl(config.redisUrl)
-      } does not answer yet; polls get 503 until it does`,
+    logger.warn(
+      `Redis at ${_redactUrl(config.redisUrl)} does not answer yet; polls get 503 until it does`,
     );
   }
   return redis;

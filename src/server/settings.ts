@@ -40,6 +40,8 @@ export const SERVE_DEFAULTS = Object.freeze({
   trustedProxies: Object.freeze(["127.0.0.1", "::1"]) as readonly string[],
   demo: false,
   reusePort: false,
+  logFormat: "text" as "text" | "json",
+  jsLiterals: false,
 });
 
 /**
@@ -176,6 +178,20 @@ export const SETTINGS = [
     SERVE_DEFAULTS.trustedProxies,
     "peer addresses whose `X-Real-IP` names the client (the nginx in front)",
     _list,
+  ),
+  _setting(
+    "JS_LITERALS",
+    "jsLiterals",
+    SERVE_DEFAULTS.jsLiterals,
+    "deliver messages written as JavaScript object literals (`{'stop':1}`) as JSON, parsed by JSON5",
+    _boolean,
+  ),
+  _setting(
+    "LOG_FORMAT",
+    "logFormat",
+    SERVE_DEFAULTS.logFormat,
+    "`text`, or `json`: one JSON object per line with a level",
+    (text) => _oneOf(text, ["text", "json"] as const),
   ),
   _setting("DEMO", "demo", SERVE_DEFAULTS.demo, "serve the demo page at `/demo`", _boolean),
   _setting(

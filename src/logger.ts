@@ -1,0 +1,95 @@
+/** Extra facts of a log line, such as counts. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/**
+ * Where the server's lines go: one call per line, with a level.
+ *
+ * @example
+ * ```ts
+ * import type { Logger } from "./logger.ts";
+ * const lines: string[] = [];
+ * const logger: Logger = {
+ *   info: (message) => lines.push(message),
+ *   warn: (message) => lines.push(message),
+ *   error: (message) => lines.push(message),
+ * };
+ * logger.info("hello");
+ * console.log(lines); // [ "hello" ]
+ * ```
+ */
+export interface Logger {
+  /** Something worth knowing: start, stop, a store back. */
+  info(message: string, fields?: LogFields): void;
+  /** Something wrong that the server rides out: a store unreachable. */
+  warn(message: string, fields?: LogFields): void;
+  /** Something that should not happen: a bug. */
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Options of {@linkcode createLogger}. */
+export interface LoggerOptions {
+  /**
+   * `text`: the message, warnings and errors prefixed, fields as
+   * `key=value`; `json`: one JSON object per line with `time`, `level`,
+   * `msg` and the fields.
+   * @default {"text"}
+   */
+  format?: "text" | "json";
+  /**
+   * Where a finished line goes, by level.
+   * @default {console.log for info, console.warn for warn, console.error for error}
+   */
+  write?: (level: "info" | "warn" | "error", line: string) => void;
+  /**
+   * Current time in milliseconds, for `time` in JSON lines.
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/**
+ * Makes a {@linkcode Logger} writing text or JSON lines.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "./logger.ts";
+ * const json = createLogger({ format: "json", now: () => 0, write: (_level, line) => console.log(line) });
+ * json.warn("Cannot reach the message store", { failed: 3 });
+ * // {"time":"1970-01-01T00:00:00.000Z","level":"warn","msg":"Cannot reach the message store","failed":3}
+ * const text = createLogger({ write: (_level, line) => console.log(line) });
+ * text.warn("Cannot reach the message store", { failed: 3 });
+ * // WARNING: Cannot reach the message store failed=3
+ * ```
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const write = options.write ?? _console;
+  const now = options.now ?? Date.now;
+  const line = options.format === "json"
+    ? (level: "info" | "warn" | "error", message: string, fields?: LogFields) =>
+      write(
+        level,
+        JSON.stringify({ time: new Date(now()).toISOString(), level, msg: message, ...fields }),
+      )
+    : (level: "info" | "warn" | "error", message: string, fields?: LogFields) =>
+      write(level, `${_PREFIX[level]}${message}${_textFields(fields)}`);
+  return {
+    info: (message, fields) => line("info", message, fields),
+    warn: (message, fields) => line("warn", message, fields),
+    error: (message, fields) => line("error", message, fields),
+  };
+}
+
+const _PREFIX = { info: "", warn: "WARNING: ", error: "ERROR: " } as const;
+
+function _textFields(fields: LogFields | undefined): string {
+  if (fields === undefined) return "";
+  return Object.entries(fields)
+    .map(([key, value]) => ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .join("");
+}
+
+function _console(level: "info" | "warn" | "error", line: string): void {
+  if (level === "info") console.log(line);
+  else if (level === "warn") console.warn(line);
+  else console.error(line);
+}

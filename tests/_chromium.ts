@@ -1,0 +1,103 @@
+/**
+ * Real headless Chromium for the browser tests: Debian's `/usr/bin/chromium`
+ * driven by npm `playwright-core`, and the browser client bundled for it.
+ *
+ * Where `/usr/bin/chromium` is missing, {@linkcode haveChromium} is false
+ * and the tests say so and skip; `REQUIRE_BROWSER=1` turns that skip into
+ * a failure.
+ */
+import assert from "node:assert/strict";
+import { type Browser, chromium } from "playwright-core";
+
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** True when Chromium is there; logs the skip (or throws, with `REQUIRE_BROWSER=1`) when not. */
+export async function checkChromium(tests: number): Promise<boolean> {
+  const found = await Deno.stat(CHROMIUM).then((info) => info.isFile, () => false);
+  if (found) return true;
+  if (Deno.env.get("REQUIRE_BROWSER") === "1") {
+    throw new Error(`Cannot run browser tests: REQUIRE_BROWSER=1 but ${CHROMIUM} is not found`);
+  }
+  console.log(
+    `Skipping ${tests} browser tests: ${CHROMIUM} not found ` +
+      `(install Debian's chromium, or set REQUIRE_BROWSER=1 to fail instead)`,
+  );
+  return false;
+}
+
+/** Launches headless Chromium, quiet and offline. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+let _bundle: Promise<string> | undefined;
+/** src/client/long_poll_client.ts bundled for the browser by `deno bundle`, once per run. */
+export function clientBundle(): Promise<string> {
+  return _bundle ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "longpoll-client-" });
+    const file = `${dir}/client.js`;
+    const entry = new URL("../src/client/long_poll_client.ts", import.meta.url).pathname;
+    const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "browser", "--output", file, entry],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(
+      success,
+      `deno bundle src/client/long_poll_client.ts: ${new TextDecoder().decode(stderr)}`,
+    );
+    const code = await Deno.readTextFile(file);
+    await Deno.remove(dir, { recursive: true });
+    return code;
+  })();
+}
+
+/** A page server: `html` at every path, and the bundled client at `/client.js`. */
+export interface PageServer extends AsyncDisposable {
+  /** Its origin, such as `http://127.0.0.1:41234`. */
+  readonly origin: string;
+}
+
+/** Serves `html` and the bundled client on a free loopback port. */
+export function servePage(html: string): PageServer {
+  const http = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (request) =>
+      new URL(request.url).pathname === "/client.js"
+        ? new Response(await clientBundle(), {
+          headers: { "Content-Type": "text/javascript; charset=utf-8" },
+        })
+        : new Response(html, {
+          headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
+        }),
+  );
+  return {
+    origin: `http://127.0.0.1:${http.addr.port}`,
+    [Symbol.asyncDispose]: () => http.shutdown(),
+  };
+}
+
+/** A test in Chromium, skipped where there is none (see {@linkcode checkChromium}). */
+export function chromiumTest(name: string, ignore: boolean, fn: () => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore,
+    // playwright-core drives Chromium over a pipe from node:child_process,
+    // whose handles outlive the test by a tick.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn,
+  });
+}
