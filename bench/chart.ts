@@ -140,10 +140,13 @@ function _panel(
 }
 
 function _legend(lines: _Series[], x: number, y: number): string {
-  return lines.map((line, i) => {
-    const left = x + i * 160;
-    return `<rect x="${left}" y="${y - 9}" width="14" height="4" fill="${line.color}"/>` +
+  let left = x;
+  return lines.map((line) => {
+    const item = `<rect x="${left}" y="${y - 9}" width="14" height="4" fill="${line.color}"/>` +
       `<text x="${left + 20}" y="${y}">${_escape(line.name)}</text>`;
+    // About 7 px per character at font-size 12, then a gap.
+    left += 20 + line.name.length * 7 + 24;
+    return item;
   }).join("\n");
 }
 
