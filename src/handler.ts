@@ -171,6 +171,7 @@ class _LongPoll {
     const firstPop = new _FirstPop();
     store.watch(poll.uid, firstPop);
     let taken: Taken | null;
+    const started = performance.now();
     try {
       taken = await this.#taker.take(poll.uid, poll.ack);
     } catch (error) {
@@ -180,6 +181,7 @@ class _LongPoll {
       store.unwatch(poll.uid, firstPop);
     }
     this.storeHealth.succeeded();
+    this.options.metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
     if (taken !== null) return this.#deliver(poll, taken, signal);
     if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
     this.polls.checkRoom();
@@ -217,9 +219,17 @@ class _LongPoll {
 
   /** Takes the poll out of the registry and counts its end. */
   #count(poll: PollRequest, outcome: Outcome, hold: Hold | undefined): void {
-    if (hold !== undefined) this.polls.delete(hold);
+    const { metrics } = this.options;
+    if (hold !== undefined) {
+      this.polls.delete(hold);
+      const now = performance.now();
+      metrics.holdDuration.get(outcome.end)!.observe((now - hold.startedAt) / 1000);
+      if (outcome.end === "message" && hold.wokenAt !== undefined) {
+        metrics.wakeLatency.observe((now - hold.wokenAt) / 1000);
+      }
+    }
     const metric = ENDS[outcome.end].metric;
-    if (metric !== undefined) this.options.metrics[metric]++;
+    if (metric !== undefined) metrics[metric]++;
     if (outcome.end === "message") this.#taker.delivered(poll.uid, outcome.taken);
   }
 

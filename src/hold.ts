@@ -90,6 +90,10 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
   readonly subject: HoldSubject;
   /** @internal */
   _slot?: number;
+  /** When the hold started, by `performance.now()`. */
+  readonly startedAt: number = performance.now();
+  /** When the store last woke it, by `performance.now()`; undefined if never. */
+  wokenAt: number | undefined;
   readonly #deps: HoldDeps;
   readonly #signal: AbortSignal | undefined;
   #resolve: ((outcome: Outcome) => void) | undefined;
@@ -135,6 +139,11 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
   /** The store says a message may be there: pop now (during a drain: end at once). */
   wake(): void {
     if (this.#ended) return;
+    this.wokenAt = performance.now();
+    this.#popSoon();
+  }
+
+  #popSoon(): void {
     if (this.#stopping) return this.drain();
     if (this.#popping) this.#wokenWhilePopping = true;
     else this.#poll();
@@ -145,7 +154,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     if (this.#ended) return;
     if (this.#deps.wheel.clock.now() >= this.#deadline) return this.#end(PLAIN_OUTCOMES.timeout);
     this.#timerDue = true;
-    this.wake();
+    this.#popSoon();
   }
 
   /** The client has gone (its request signal aborted). */
