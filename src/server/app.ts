@@ -1,7 +1,7 @@
 import { createLongPollHandler, type DrainOptions, type LongPollHandler } from "../handler.ts";
 import { clip, HttpError, storeUnavailable } from "../http_error.ts";
 import { DEFAULTS, type LongPollOptions } from "../options.ts";
-import { requestTarget } from "../request_target.ts";
+import { checkHost, requestTarget } from "../request_target.ts";
 import { validateUid } from "../uid.ts";
 import { demoPage } from "./demo_page.ts";
 import { isLocalRequest } from "./local_request.ts";
@@ -53,7 +53,7 @@ export interface Server {
    * `/metrics`. `info` is the connection, as `Deno.serve` passes it; without
    * it the caller is taken to be local.
    */
-  fetch(request: Request, info?: ConnectionInfo): Promise<Response>;
+  fetch(request: Request, info?: ConnectionInfo): Response | Promise<Response>;
   /** The long-poll handler behind `GET /`. */
   readonly handler: LongPollHandler;
   /** Drains the handler; `/readyz` answers 503 from now on. */
@@ -141,11 +141,14 @@ export function createServer(options: ServerOptions): Server {
   };
 
   const route = (request: Request, info?: ConnectionInfo): Promise<Response> | Response => {
-    const { path, query } = requestTarget(request);
+    // The Host is checked only where a smuggled path or query could harm.
+    const { path, query } = requestTarget(request, { hostChecked: true });
     switch (path) {
       case "/":
+        checkHost(request);
         return handler(request, { query });
       case "/publish":
+        checkHost(request);
         return publish(request, query, info);
       case "/healthz":
         return responder.json({ status: "ok" });
@@ -166,13 +169,16 @@ export function createServer(options: ServerOptions): Server {
     throw new HttpError(404, `Cannot find "${clip(path)}"`);
   };
 
+  const answerError = (error: unknown) => responder.error(error, _PLAIN);
+
   return {
     handler,
-    async fetch(request, info) {
+    fetch(request, info) {
       try {
-        return await route(request, info);
+        const answer = route(request, info);
+        return answer instanceof Promise ? answer.catch(answerError) : answer;
       } catch (error) {
-        return responder.error(error, _PLAIN);
+        return answerError(error);
       }
     },
     drain(drainOptions) {

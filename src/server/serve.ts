@@ -34,7 +34,7 @@ export interface ServeHost {
   readonly pid: number;
   /** Serves `fetch` on the address of `options`. */
   listen(
-    fetch: (request: Request, info?: ConnectionInfo) => Promise<Response>,
+    fetch: (request: Request, info?: ConnectionInfo) => Response | Promise<Response>,
     options: { readonly host: string; readonly port: number; readonly reusePort: boolean },
   ): Promise<Listener>;
   /** Calls `listener` on `signal`. */
