@@ -13,15 +13,13 @@
  * saying so; `REQUIRE_BROWSER=1` turns that skip into a failure.
  */
 import assert from "node:assert/strict";
-// Pinned inline: only this test needs it (the lead may move it to deno.json "imports").
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { createServer, type Server } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
+import { CHROMIUM, haveChromium, launchChromium } from "./_chromium.ts";
 import { startServe } from "./_serve_process.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TESTS = 5;
-const haveChromium = await Deno.stat(CHROMIUM).then((info) => info.isFile, () => false);
 if (!haveChromium) {
   if (Deno.env.get("REQUIRE_BROWSER") === "1") {
     throw new Error(`Cannot run browser tests: REQUIRE_BROWSER=1 but ${CHROMIUM} is not found`);
@@ -378,19 +376,7 @@ async function _start(): Promise<_Env> {
   // Held polls end at once with the stop code, so shutdown doesn't wait.
   stack.defer(() => server.drain());
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser: Browser = await launchChromium();
   stack.defer(() => browser.close());
 
   const open = async (origin: string) => {
