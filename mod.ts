@@ -33,6 +33,7 @@ export {
 export { HttpError, storeUnavailable } from "./src/http_error.ts";
 export { createLogger, type LogFields, type Logger, type LoggerOptions } from "./src/logger.ts";
 export { StoreHealth } from "./src/store_health.ts";
+export { MemoryPresence, type Presence, type PresenceInfo } from "./src/presence.ts";
 export { isValidCallback, wrapJsonp } from "./src/jsonp.ts";
 export { METRIC_SPECS, type MetricKey, Metrics, type MetricSpec } from "./src/metrics.ts";
 export { DEFAULTS, type LongPollOptions } from "./src/options.ts";

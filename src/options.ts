@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
+import type { Presence } from "./presence.ts";
 import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, type ParamNames } from "./protocol.ts";
 import type { VerifySignature } from "./signature.ts";
 import type { MessageStore } from "./store/types.ts";
@@ -98,6 +99,13 @@ export interface LongPollOptions {
    * @default {new Metrics()}
    */
   metrics?: Metrics;
+  /**
+   * Where held polls are announced, for `GET /presence` and producers that
+   * ask whether a user is connected: `new MemoryPresence()` in one
+   * process, `redisStore.presence()` across processes.
+   * @default {undefined}
+   */
+  presence?: Presence;
   /**
    * Parses a message that is not JSON, such as a JavaScript object literal
    * `{'type':'chat','seq':1}` from a producer written for the original
@@ -197,6 +205,8 @@ export interface ResolvedOptions {
   readonly clock: Clock;
   /** The counters. */
   readonly metrics: Metrics;
+  /** Where held polls are announced, if anywhere. */
+  readonly presence: Presence | undefined;
   /** Parses messages that are not JSON, if set. */
   readonly parseLiteral: ((text: string) => unknown) | undefined;
   /** Where lines go. */
@@ -255,6 +265,7 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     earlyHeaders: options.earlyHeaders ?? DEFAULTS.earlyHeaders,
     clock,
     metrics: options.metrics ?? new Metrics(),
+    presence: options.presence,
     parseLiteral: options.parseLiteral,
     logger,
     onError: options.onError ?? ((error) => _logError(logger, error)),

@@ -109,6 +109,41 @@ export function createServer(options: ServerOptions): Server {
     options.trustedProxies ?? SERVE_DEFAULTS.trustedProxies,
   );
 
+  /** Lets a producer in: the bearer token, or open publishing for local requests. */
+  const authorize = (request: Request, info: ConnectionInfo | undefined, action: string) =>
+    _authorize(request, {
+      token,
+      open: (options.openPublish ?? false) && isLocalRequest(request, info, trustedProxies),
+      action,
+    });
+
+  const presenceOf = async (
+    request: Request,
+    query: string,
+    info: ConnectionInfo | undefined,
+  ): Promise<Response> => {
+    if (options.presence === undefined) throw new HttpError(404, 'Cannot find "/presence"');
+    authorize(request, info, "read presence");
+    const uid = validateUid(new URLSearchParams(query).get("uid"), {
+      action: "read presence",
+      maxBytes: options.maxUidBytes,
+    });
+    let found;
+    try {
+      found = await options.presence.lookup(uid);
+    } catch (error) {
+      handler.storeHealth.failed(error);
+      throw new HttpError(503, "Cannot read presence: the store is unavailable", {
+        "Retry-After": retryAfter,
+      });
+    }
+    return responder.json({
+      uid,
+      present: found.present,
+      ...(found.since === undefined ? {} : { since: new Date(found.since).toISOString() }),
+    });
+  };
+
   const publish = async (
     request: Request,
     query: string,
@@ -119,11 +154,7 @@ export function createServer(options: ServerOptions): Server {
         Allow: "POST",
       });
     }
-    _authorize(
-      request,
-      token,
-      (options.openPublish ?? false) && isLocalRequest(request, info, trustedProxies),
-    );
+    authorize(request, info, "publish");
     const uid = validateUid(new URLSearchParams(query).get("uid"), {
       action: "publish",
       maxBytes: options.maxUidBytes,
@@ -150,6 +181,9 @@ export function createServer(options: ServerOptions): Server {
       case "/publish":
         checkHost(request);
         return publish(request, query, info);
+      case "/presence":
+        checkHost(request);
+        return presenceOf(request, query, info);
       case "/healthz":
         return responder.json({ status: "ok" });
       case "/readyz":
@@ -197,23 +231,26 @@ function _prometheusText(text: string): Response {
   return response;
 }
 
-function _authorize(request: Request, token: Uint8Array | undefined, open: boolean): void {
+function _authorize(
+  request: Request,
+  { token, open, action }: { token: Uint8Array | undefined; open: boolean; action: string },
+): void {
   if (token === undefined) {
     if (open) return;
     throw new HttpError(
       403,
-      "Cannot publish: the route is off; set PUBLISH_TOKEN to turn it on",
+      `Cannot ${action}: the route is off; set PUBLISH_TOKEN to turn it on`,
     );
   }
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer (.+)$/i.exec(header);
   if (match === null) {
-    throw new HttpError(401, 'Cannot publish: "Authorization: Bearer <token>" is missing', {
+    throw new HttpError(401, `Cannot ${action}: "Authorization: Bearer <token>" is missing`, {
       "WWW-Authenticate": "Bearer",
     });
   }
   if (!_equalInConstantTime(new TextEncoder().encode(match[1]), token)) {
-    throw new HttpError(401, "Cannot publish: the bearer token is wrong", {
+    throw new HttpError(401, `Cannot ${action}: the bearer token is wrong`, {
       "WWW-Authenticate": "Bearer",
     });
   }

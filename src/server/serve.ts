@@ -8,6 +8,7 @@
  * @module
  */
 import { createLogger, type Logger } from "../logger.ts";
+import type { Presence } from "../presence.ts";
 import type { MessageStore } from "../store/types.ts";
 import { type ConnectionInfo, createServer } from "./app.ts";
 import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
@@ -66,7 +67,8 @@ export async function runServe(host: ServeHost): Promise<void> {
   const loopback = /^(127\.|::1$|localhost$)/.test(config.host);
   const openPublish = store.kind === "memory" && loopback;
   const parseLiteral = config.jsLiterals ? (await import("json5")).default.parse : undefined;
-  const server = createServer({ ...config, store, openPublish, logger, parseLiteral });
+  const presence = await _presenceOf(store);
+  const server = createServer({ ...config, store, openPublish, logger, parseLiteral, presence });
   if (config.secret === undefined) {
     logger.warn(
       "SIGN_SECRET is not set, so signatures are NOT checked: anyone can read any uid's messages",
@@ -128,6 +130,15 @@ async function _openStore(config: ServeConfig, logger: Logger): Promise<MessageS
     );
   }
   return redis;
+}
+
+/** Presence across the processes that share the store: in memory, this process alone. */
+async function _presenceOf(store: MessageStore): Promise<Presence> {
+  if (store.kind === "memory") {
+    const { MemoryPresence } = await import("../presence.ts");
+    return new MemoryPresence();
+  }
+  return (store as unknown as { presence(): Presence }).presence();
 }
 
 function _describe(config: ServeConfig): string {
