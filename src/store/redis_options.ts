@@ -1,0 +1,50 @@
+/**
+ * The options of the Redis store.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * Where Redis is: `redis://[user:pass@]host:port[/db]`.
+   * @default {"redis://127.0.0.1:6379"}
+   */
+  url?: string;
+  /**
+   * Redis Cluster: the URLs of some of its nodes (the rest are discovered).
+   * When given, `url` is ignored; credentials come from the first URL.
+   * Keyspace notifications are heard from every master.
+   */
+  nodes?: readonly string[];
+  /**
+   * List key of a uid = prefix + uid.
+   * @default {"Q/MSG"}
+   */
+  keyPrefix?: string;
+  /**
+   * Pub/sub channel on which `publish` announces a uid, so waiters wake even
+   * with keyspace notifications off.
+   * @default {keyPrefix + ":wake"}
+   */
+  wakeChannel?: string;
+  /**
+   * Wake on keyspace notifications, so a plain `LPUSH` by any producer wakes
+   * waiters at once. `"auto"` turns the needed flags on with `CONFIG SET`
+   * (adding to those already set) and warns when it can't; `"off"` relies on
+   * the wake channel and the hold's backoff schedule.
+   * @default {"auto"}
+   */
+  notifications?: "auto" | "off";
+  /**
+   * A pop not answered within this many milliseconds fails, so the poll gets
+   * 503; a message it brings back later is pushed back.
+   * @default {1500}
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Where warnings go, such as "CONFIG is not allowed".
+   * @default {console.warn}
+   */
+  onWarning?: (message: string) => void;
+}

@@ -1,0 +1,111 @@
+/**
+ * The store's listening side: subscriber connections that hear keyspace
+ * notifications and the wake channel, and wake waiters through the uid map.
+ *
+ * @module
+ */
+import { createClient, type RedisClientType } from "redis";
+import { connectionOptions } from "./redis_connection.ts";
+import type { WaiterRegistry } from "./waiters.ts";
+
+/** Options of {@linkcode RedisSubscriber}. */
+export interface RedisSubscriberOptions {
+  /** List key prefix: a notification for prefix + uid wakes that uid. */
+  readonly keyPrefix: string;
+  /** The channel on which `publish` announces a uid. */
+  readonly wakeChannel: string;
+  /** Key-event channels to hear, such as `__keyevent@0__:lpush`; none when off. */
+  readonly keyEventChannels: readonly string[];
+  /** Whom to wake. */
+  readonly waiters: WaiterRegistry;
+}
+
+/**
+ * One subscriber connection per node URL, all feeding the uid map; the
+ * first also hears the wake channel (a PUBLISH reaches every node of a
+ * cluster). After a subscriber reconnects, every held uid checks again,
+ * since notifications sent in the gap are gone.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisSubscriber } from "./redis_subscriber.ts";
+ * import { WaiterRegistry } from "./waiters.ts";
+ * const subscriber = new RedisSubscriber({
+ *   keyPrefix: "Q/MSG",
+ *   wakeChannel: "Q/MSG:wake",
+ *   keyEventChannels: ["__keyevent@0__:lpush"],
+ *   waiters: new WaiterRegistry(),
+ * });
+ * await subscriber.subscribe(["redis://127.0.0.1:6379"]);
+ * await subscriber.close();
+ * ```
+ */
+export class RedisSubscriber {
+  readonly #options: RedisSubscriberOptions;
+  readonly #clients: RedisClientType[] = [];
+  #subscribed = false;
+
+  /** Connects nothing yet: see {@linkcode RedisSubscriber.subscribe}. */
+  constructor(options: RedisSubscriberOptions) {
+    this.#options = options;
+  }
+
+  /** True once subscribed and while every subscriber connection is up. */
+  get ready(): boolean {
+    return this.#subscribed && this.#clients.every((client) => client.isReady);
+  }
+
+  /** Connects to each of `urls` and subscribes; then wakes every waiter once. */
+  async subscribe(urls: readonly string[]): Promise<void> {
+    const { keyPrefix, wakeChannel, keyEventChannels, waiters } = this.#options;
+    const listener = (message: string, channel: string) => {
+      if (channel === wakeChannel) return waiters.wake(message);
+      if (message.startsWith(keyPrefix)) waiters.wake(message.slice(keyPrefix.length));
+    };
+    await Promise.all(urls.map(async (url, index) => {
+      const client = createClient({
+        ...connectionOptions(),
+        url,
+        name: "longpoll-subscriber",
+      }) as RedisClientType;
+      this.#clients.push(client);
+      client.on("error", _ignore);
+      let readyBefore = false;
+      client.on("ready", () => {
+        if (readyBefore) waiters.wakeAll();
+        readyBefore = true;
+      });
+      await client.connect();
+      const channels = [...(index === 0 ? [wakeChannel] : []), ...keyEventChannels];
+      if (channels.length > 0) await client.subscribe(channels, listener);
+    }));
+    this.#subscribed = true;
+    // Polls held before the subscriptions were in place may have missed a push.
+    waiters.wakeAll();
+  }
+
+  /** Closes every subscriber connection, or stops its reconnecting. */
+  async close(): Promise<void> {
+    await Promise.all(this.#clients.map(closeClient));
+  }
+}
+
+/**
+ * Closes a connected client gracefully, after its replies; tears down one
+ * still trying to connect, which also stops its retries.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "redis";
+ * import { closeClient } from "./redis_subscriber.ts";
+ * await closeClient(createClient()); // never connected: nothing to do
+ * ```
+ */
+export async function closeClient(
+  client: { isReady: boolean; isOpen: boolean; close(): Promise<void>; destroy(): void },
+): Promise<void> {
+  if (client.isReady) await client.close().catch(_ignore);
+  else if (client.isOpen) client.destroy();
+}
+
+function _ignore(): void {}
