@@ -17,14 +17,14 @@
 import { createClient, createCluster, type RedisClientType } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
-import { inFlightKey } from "./redis_keys.ts";
+import { sideKey } from "./redis_keys.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { type ConfigurableNode, NotificationSettings } from "./redis_notifications.ts";
 import { connectionOptions, credentialsOf, databaseOf, messageOf } from "./redis_connection.ts";
 
-export { inFlightKey } from "./redis_keys.ts";
+export { sideKey } from "./redis_keys.ts";
 export type { RedisStoreOptions } from "./redis_options.ts";
 
 type Client = RedisClientType;
@@ -50,6 +50,8 @@ interface _PendingPop {
 }
 
 const TIMEOUT_CHECK_MS = 100;
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 
 /**
  * A {@linkcode MessageStore} on Redis. One command connection per process
@@ -101,6 +103,9 @@ export class RedisStore implements MessageStore {
       }
     }
     this.keyPrefix = options.keyPrefix ?? "Q/MSG";
+    if (CONTROL_CHARACTERS.test(this.keyPrefix)) {
+      throw new TypeError('Cannot create RedisStore: "keyPrefix" holds control characters');
+    }
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 1500;
     const mode = options.notifications ?? "auto";
@@ -195,11 +200,11 @@ export class RedisStore implements MessageStore {
   }
 
   async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
-    const key = this.keyPrefix + uid;
+    const key = this.#listKey("take", uid);
     let reply;
     try {
       reply = await this.#client.eval(TAKE, {
-        keys: [key, inFlightKey(key)],
+        keys: [key, sideKey(key, "inflight")],
         arguments: [options.ack ?? "", String(options.now), String(options.leaseMs), options.id],
       }) as [string, number, string] | null;
     } catch (error) {
@@ -212,7 +217,7 @@ export class RedisStore implements MessageStore {
   async release(uid: string, id: string): Promise<void> {
     try {
       await this.#client.eval(RELEASE, {
-        keys: [inFlightKey(this.keyPrefix + uid)],
+        keys: [sideKey(this.#listKey("release", uid), "inflight")],
         arguments: [id, this.wakeChannel, uid],
       });
     } catch (error) {
@@ -249,6 +254,17 @@ export class RedisStore implements MessageStore {
   /** Closes the store at the end of an `await using` block. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * The list key of `uid`, for the at-least-once calls: their side keys
+   * stay apart from every list only while uids hold no control characters.
+   */
+  #listKey(action: string, uid: string): string {
+    if (CONTROL_CHARACTERS.test(uid)) {
+      throw new TypeError(`Cannot ${action}: "uid" holds control characters`);
+    }
+    return this.keyPrefix + uid;
   }
 
   /** Cluster: connect, then subscribe to and configure every master. */
