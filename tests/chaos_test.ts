@@ -199,7 +199,7 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
   for (let u = 0; u < UIDS; u++) {
     for (const message of await inspector.lRange(`Q/MSGc${u}`, 0, -1)) remaining.add(message);
     for (const value of await inspector.hVals(sideKey(`Q/MSGc${u}`, "inflight"))) {
-      remaining.add(value.replace(/^\d+\|\d+\|/, ""));
+      remaining.add(value.replace(/^\d+\|/, ""));
       counts.inFlight++;
     }
   }

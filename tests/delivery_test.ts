@@ -151,12 +151,19 @@ Deno.test(
     const delivered = await poll(handler, "uid=6");
     assert.equal(delivered.body, "payload");
     assert.equal(await server.cli("LLEN", "Q/MSG6"), "0");
-    assert.match(
+    assert.equal(
       await server.cli("HGET", sideKey("Q/MSG6", "inflight"), delivered.ack!),
-      /^\d+\|1\|payload$/,
+      "1|payload",
     );
+    const deadline = Number(
+      await server.cli("ZSCORE", sideKey("Q/MSG6", "leases"), delivered.ack!),
+    );
+    assert.ok(deadline > Date.now() + 50_000, `a lease of about 60 s: ${deadline}`);
     await poll(handler, `uid=6&ack=${delivered.ack}`);
-    assert.equal(await server.cli("EXISTS", sideKey("Q/MSG6", "inflight")), "0");
+    assert.equal(
+      await server.cli("EXISTS", sideKey("Q/MSG6", "inflight"), sideKey("Q/MSG6", "leases")),
+      "0",
+    );
   }),
 );
 

@@ -112,7 +112,10 @@ Deno.test("keys: a key prefix or an at-least-once uid with control characters is
       name: "TypeError",
       message: 'Cannot take: "uid" holds control characters',
     });
-    await assert.rejects(store.release("x\n", "a"), /Cannot release: "uid" holds control/);
+    await assert.rejects(store.release("x\n", "a"), {
+      name: "TypeError",
+      message: 'Cannot release: "uid" holds control characters',
+    });
   } finally {
     await store.close();
   }

@@ -1,6 +1,7 @@
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { Fifo } from "./fifo.ts";
 import { WaiterRegistry } from "./waiters.ts";
+import { maxInFlightOf, RELEASED } from "./leases.ts";
 
 /**
  * The embedded default store: per-uid FIFO queues in this process's memory.
@@ -63,23 +64,25 @@ export class MemoryStore implements MessageStore {
 
   take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
     if (this.#closed) return _closed("take");
+    let maxInFlight: number;
+    try {
+      maxInFlight = maxInFlightOf(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     let leases = this.#inFlight.get(uid);
     if (options.ack !== undefined) leases?.delete(options.ack);
-    let expired: [string, _Lease] | undefined;
+    let due: [string, _Lease] | undefined;
     for (const entry of leases ?? []) {
-      if (
-        entry[1].deadline <= options.now && (!expired || entry[1].deadline < expired[1].deadline)
-      ) {
-        expired = entry;
-      }
+      if (due === undefined || entry[1].deadline < due[1].deadline) due = entry;
     }
     let lease: _Lease;
-    if (expired !== undefined) {
-      leases!.delete(expired[0]);
-      lease = { ...expired[1], deliveries: expired[1].deliveries + 1 };
+    if (due !== undefined && due[1].deadline <= options.now) {
+      leases!.delete(due[0]);
+      lease = { message: due[1].message, deliveries: due[1].deliveries + 1, deadline: 0 };
     } else {
       const queue = this.#queues.get(uid);
-      if (queue === undefined) {
+      if (queue === undefined || (leases?.size ?? 0) >= maxInFlight) {
         if (leases?.size === 0) this.#inFlight.delete(uid);
         return Promise.resolve(null);
       }
@@ -87,7 +90,10 @@ export class MemoryStore implements MessageStore {
       if (queue.length === 0) this.#queues.delete(uid);
       lease = { message, deliveries: 1, deadline: 0 };
     }
-    lease.deadline = options.now + options.leaseMs;
+    // Deadlines of one uid only grow, so leases come due in the order taken.
+    let last = -Infinity;
+    for (const other of leases?.values() ?? []) last = Math.max(last, other.deadline);
+    lease.deadline = Math.max(options.now + options.leaseMs, last + 1);
     if (leases === undefined) this.#inFlight.set(uid, leases = new Map());
     leases.set(options.id, lease);
     return Promise.resolve({
@@ -101,7 +107,7 @@ export class MemoryStore implements MessageStore {
     if (this.#closed) return _closed("release");
     const lease = this.#inFlight.get(uid)?.get(id);
     if (lease !== undefined) {
-      lease.deadline = 0;
+      if (lease.deadline >= 0) lease.deadline -= RELEASED;
       this.#waiters.wake(uid);
     }
     return Promise.resolve();

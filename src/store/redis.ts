@@ -18,6 +18,7 @@ import { createClient, createCluster, type RedisClientType } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { sideKey } from "./redis_keys.ts";
+import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
@@ -201,11 +202,18 @@ export class RedisStore implements MessageStore {
 
   async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
     const key = this.#listKey("take", uid);
+    const maxInFlight = String(maxInFlightOf(options));
     let reply;
     try {
       reply = await this.#client.eval(TAKE, {
-        keys: [key, sideKey(key, "inflight")],
-        arguments: [options.ack ?? "", String(options.now), String(options.leaseMs), options.id],
+        keys: [key, sideKey(key, "inflight"), sideKey(key, "leases")],
+        arguments: [
+          options.ack ?? "",
+          String(options.now),
+          String(options.leaseMs),
+          options.id,
+          maxInFlight,
+        ],
       }) as [string, number, string] | null;
     } catch (error) {
       throw _storeError("take", error);
@@ -215,10 +223,11 @@ export class RedisStore implements MessageStore {
   }
 
   async release(uid: string, id: string): Promise<void> {
+    const key = this.#listKey("release", uid);
     try {
       await this.#client.eval(RELEASE, {
-        keys: [sideKey(this.#listKey("release", uid), "inflight")],
-        arguments: [id, this.wakeChannel, uid],
+        keys: [sideKey(key, "leases")],
+        arguments: [id, this.wakeChannel, uid, String(RELEASED)],
       });
     } catch (error) {
       throw _storeError("release", error);

@@ -6,11 +6,13 @@
  */
 
 /**
- * At-least-once take. KEYS: the list, its in-flight hash (same hash slot).
- * ARGV: ack id or "", now, lease ms, new id. In-flight values read
- * "<deadline>|<deliveries>|<message>". Acks, then re-leases the in-flight
- * message whose lease ran out first, else moves the oldest queued message
- * in flight.
+ * At-least-once take. KEYS: the list, its in-flight hash, its lease set
+ * (all in one hash slot). ARGV: ack id or "", now, lease ms, new id, most
+ * in flight. The hash maps a delivery id to "<deliveries>|<message>"; the
+ * sorted set scores each id by its lease deadline, growing per uid, so the
+ * lowest is due first and leases come due in the order taken. Acks, then
+ * re-leases the lease due first if it ran out, else moves the oldest queued
+ * message in flight unless the bound is reached. Every step is O(log n).
  *
  * @example
  * ```ts
@@ -18,31 +20,37 @@
  * console.log(TAKE.includes('"RPOP"')); // true
  * ```
  */
-export const TAKE = `if ARGV[1] ~= "" then redis.call("HDEL", KEYS[2], ARGV[1]) end
-local now = tonumber(ARGV[2])
-local entries = redis.call("HGETALL", KEYS[2])
-local due, dueDeadline
-for i = 1, #entries, 2 do
-  local deadline = tonumber(string.match(entries[i + 1], "^(%d+)|"))
-  if deadline <= now and (due == nil or deadline < dueDeadline) then
-    due, dueDeadline = i, deadline
-  end
+export const TAKE = `local now = tonumber(ARGV[2])
+if ARGV[1] ~= "" and redis.call("ZREM", KEYS[3], ARGV[1]) == 1 then
+  redis.call("HDEL", KEYS[2], ARGV[1])
 end
 local deliveries, message
-if due ~= nil then
-  local _, _, count, body = string.find(entries[due + 1], "^%d+|(%d+)|(.*)$")
-  redis.call("HDEL", KEYS[2], entries[due])
-  deliveries, message = tonumber(count) + 1, body
+local due = redis.call("ZRANGE", KEYS[3], 0, 0, "WITHSCORES")
+if due[1] and tonumber(due[2]) <= now then
+  local entry = redis.call("HGET", KEYS[2], due[1])
+  redis.call("ZREM", KEYS[3], due[1])
+  redis.call("HDEL", KEYS[2], due[1])
+  local bar = string.find(entry, "|", 1, true)
+  deliveries = tonumber(string.sub(entry, 1, bar - 1)) + 1
+  message = string.sub(entry, bar + 1)
+elseif redis.call("ZCARD", KEYS[3]) >= tonumber(ARGV[5]) then
+  return false
 else
   message = redis.call("RPOP", KEYS[1])
   if not message then return false end
   deliveries = 1
 end
-redis.call("HSET", KEYS[2], ARGV[4], (now + tonumber(ARGV[3])) .. "|" .. deliveries .. "|" .. message)
+local deadline = now + tonumber(ARGV[3])
+local last = redis.call("ZRANGE", KEYS[3], -1, -1, "WITHSCORES")
+if last[2] and tonumber(last[2]) >= deadline then deadline = tonumber(last[2]) + 1 end
+redis.call("ZADD", KEYS[3], string.format("%.0f", deadline), ARGV[4])
+redis.call("HSET", KEYS[2], ARGV[4], deliveries .. "|" .. message)
 return {ARGV[4], deliveries, message}`;
 
 /**
- * Ends a lease now. KEYS: the in-flight hash. ARGV: id, wake channel, uid.
+ * Ends a lease now: its deadline drops by an offset larger than any
+ * deadline, so it is due first, and released leases keep their order.
+ * KEYS: the lease set. ARGV: id, wake channel, uid, offset.
  *
  * @example
  * ```ts
@@ -50,9 +58,12 @@ return {ARGV[4], deliveries, message}`;
  * console.log(RELEASE.includes('"PUBLISH"')); // true
  * ```
  */
-export const RELEASE = `local value = redis.call("HGET", KEYS[1], ARGV[1])
-if not value then return 0 end
-redis.call("HSET", KEYS[1], ARGV[1], (string.gsub(value, "^%d+", "0", 1)))
+export const RELEASE = `local score = redis.call("ZSCORE", KEYS[1], ARGV[1])
+if not score then return 0 end
+score = tonumber(score)
+if score >= 0 then
+  redis.call("ZADD", KEYS[1], string.format("%.0f", score - tonumber(ARGV[4])), ARGV[1])
+end
 redis.call("PUBLISH", ARGV[2], ARGV[3])
 return 1`;
 
