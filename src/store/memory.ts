@@ -30,6 +30,11 @@ export class MemoryStore implements MessageStore {
     return !this.#closed;
   }
 
+  /** Resolves true until {@linkcode MemoryStore.close}. */
+  checkReady(): Promise<boolean> {
+    return Promise.resolve(!this.#closed);
+  }
+
   /** Number of messages queued for `uid`. */
   size(uid: string): number {
     return this.#queues.get(uid)?.length ?? 0;

@@ -17,6 +17,7 @@
 import { createClient, createCluster, type RedisClientType } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
+import { Deadlines } from "./deadlines.ts";
 import { sideKey } from "./redis_keys.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
@@ -43,14 +44,6 @@ interface _Commands {
   readonly isOpen: boolean;
 }
 
-interface _PendingPop {
-  readonly uid: string;
-  readonly startedAt: number;
-  readonly reject: (error: Error) => void;
-  timedOut: boolean;
-}
-
-const TIMEOUT_CHECK_MS = 100;
 // deno-lint-ignore no-control-regex -- finding control characters is the point
 const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 
@@ -86,10 +79,9 @@ export class RedisStore implements MessageStore {
   readonly #subscriber: RedisSubscriber;
   readonly #notifications: NotificationSettings;
   readonly #waiters = new WaiterRegistry();
-  readonly #pending = new Set<_PendingPop>();
-  readonly #commandTimeoutMs: number;
+  readonly #deadlines: Deadlines;
+  readonly #ping: () => Promise<unknown>;
   readonly #connected: Promise<unknown>;
-  #timeoutTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   /** Starts connecting; polls fail with 503 until Redis answers. */
@@ -108,7 +100,7 @@ export class RedisStore implements MessageStore {
       throw new TypeError('Cannot create RedisStore: "keyPrefix" holds control characters');
     }
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
-    this.#commandTimeoutMs = options.commandTimeoutMs ?? 1500;
+    this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
     this.#notifications = new NotificationSettings({ mode, onWarning });
@@ -132,6 +124,7 @@ export class RedisStore implements MessageStore {
       // Standalone: set the notification flags at each (re)connect.
       client.on("ready", () => this.#notifications.apply([client]));
       this.#client = client;
+      this.#ping = () => client.ping();
       this.#connected = Promise.all([
         client.connect().catch(_ignore),
         this.#subscriber.subscribe([url]).catch(_ignore),
@@ -144,6 +137,10 @@ export class RedisStore implements MessageStore {
         commandOptions: connection.commandOptions,
       });
       this.#client = cluster as unknown as _Commands;
+      this.#ping = () =>
+        Promise.all(
+          cluster.masters.map(async (master) => await (await cluster.nodeClient(master)).ping()),
+        );
       this.#connected = this.#startCluster(cluster, url).catch(_ignore);
     }
     // Errors surface as failed commands and through `ready`; the event only
@@ -175,73 +172,74 @@ export class RedisStore implements MessageStore {
   }
 
   pop(uid: string): Promise<string | null> {
-    return new Promise((resolve, reject) => {
-      const pending: _PendingPop = { uid, startedAt: Date.now(), reject, timedOut: false };
-      this.#track(pending);
-      this.#client.rPop(this.keyPrefix + uid).then(
-        (message) => {
-          this.#pending.delete(pending);
-          if (!pending.timedOut) resolve(message);
-          else if (message !== null) this.pushBack(uid, message).catch(_ignore);
-        },
-        (error) => {
-          this.#pending.delete(pending);
-          reject(_storeError("pop", error));
-        },
-      );
+    return this.#run("pop", () => this.#client.rPop(this.keyPrefix + uid), (message) => {
+      if (message !== null) this.pushBack(uid, message).catch(_ignore);
     });
   }
 
-  async pushBack(uid: string, message: string): Promise<void> {
-    try {
+  pushBack(uid: string, message: string): Promise<void> {
+    return this.#run("push back", async () => {
       await this.#client.rPush(this.keyPrefix + uid, message);
-    } catch (error) {
-      throw _storeError("push back", error);
-    }
+    });
   }
 
   async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
     const key = this.#listKey("take", uid);
     const maxInFlight = String(maxInFlightOf(options));
-    let reply;
-    try {
-      reply = await this.#client.eval(TAKE, {
-        keys: [key, sideKey(key, "inflight"), sideKey(key, "leases")],
-        arguments: [
-          options.ack ?? "",
-          String(options.now),
-          String(options.leaseMs),
-          options.id,
-          maxInFlight,
-        ],
-      }) as [string, number, string] | null;
-    } catch (error) {
-      throw _storeError("take", error);
-    }
+    const script = {
+      keys: [key, sideKey(key, "inflight"), sideKey(key, "leases")],
+      arguments: [
+        options.ack ?? "",
+        String(options.now),
+        String(options.leaseMs),
+        options.id,
+        maxInFlight,
+      ],
+    };
+    // A lease granted after the caller gave up is ended at once, so the
+    // next take hands the message out again without waiting for the lease.
+    const reply = await this.#run(
+      "take",
+      () => this.#client.eval(TAKE, script) as Promise<[string, number, string] | null>,
+      (late) => {
+        if (late !== null) this.release(uid, late[0]).catch(_ignore);
+      },
+    );
     if (reply === null) return null;
     return { id: reply[0], deliveries: Number(reply[1]), message: reply[2] };
   }
 
   async release(uid: string, id: string): Promise<void> {
     const key = this.#listKey("release", uid);
-    try {
-      await this.#client.eval(RELEASE, {
+    await this.#run("release", () =>
+      this.#client.eval(RELEASE, {
         keys: [sideKey(key, "leases")],
         arguments: [id, this.wakeChannel, uid, String(RELEASED)],
-      });
-    } catch (error) {
-      throw _storeError("release", error);
-    }
+      }));
   }
 
+  /**
+   * Appends `message` and wakes the uid's waiters. A publish that fails on
+   * its deadline may still be carried out by Redis afterwards.
+   */
   async publish(uid: string, message: string): Promise<void> {
-    try {
-      await this.#client.eval(PUSH_AND_WAKE, {
+    await this.#run("publish", () =>
+      this.#client.eval(PUSH_AND_WAKE, {
         keys: [this.keyPrefix + uid],
         arguments: [message, this.wakeChannel, uid],
-      });
-    } catch (error) {
-      throw _storeError("publish", error);
+      }));
+  }
+
+  /**
+   * Resolves true when Redis answers a PING (every master, on a cluster)
+   * within the command deadline, false otherwise; it never rejects.
+   */
+  async checkReady(): Promise<boolean> {
+    try {
+      await this.#run("check readiness", () => this.#ping());
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -256,7 +254,7 @@ export class RedisStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timeoutTimer);
+    this.#deadlines.close();
     await Promise.all([closeClient(this.#client), this.#subscriber.close()]);
     await this.#connected;
   }
@@ -300,25 +298,15 @@ export class RedisStore implements MessageStore {
     await this.#notifications.apply(configTargets as ConfigurableNode[]);
   }
 
-  #track(pending: _PendingPop): void {
-    this.#pending.add(pending);
-    if (this.#timeoutTimer !== undefined) return;
-    this.#timeoutTimer = setInterval(() => this.#expirePops(), TIMEOUT_CHECK_MS);
-  }
-
-  #expirePops(): void {
-    const now = Date.now();
-    for (const pending of this.#pending) {
-      if (pending.timedOut || now - pending.startedAt < this.#commandTimeoutMs) continue;
-      pending.timedOut = true;
-      pending.reject(
-        new Error(`Cannot pop: Redis did not answer within ${this.#commandTimeoutMs} ms`),
-      );
-    }
-    if (this.#pending.size === 0) {
-      clearInterval(this.#timeoutTimer);
-      this.#timeoutTimer = undefined;
-    }
+  /**
+   * Runs a command under the deadline; its failure reads
+   * `Cannot <action>: Redis failed: <why>`.
+   */
+  #run<T>(action: string, command: () => Promise<T>, onLate?: (value: T) => void): Promise<T> {
+    return this.#deadlines.run(action, () =>
+      command().catch((error) => {
+        throw _storeError(action, error);
+      }), onLate);
   }
 }
 

@@ -101,8 +101,13 @@ export interface MessageStore {
   watch(uid: string, waiter: Waiter): void;
   /** Undoes {@linkcode MessageStore.watch}. */
   unwatch(uid: string, waiter: Waiter): void;
-  /** True while the store can serve pops. */
+  /** True while the store can serve pops, as far as it knows without asking. */
   readonly ready: boolean;
+  /**
+   * Asks the store whether it answers now, within its command deadline:
+   * resolves true or false, never rejects. For a readiness probe.
+   */
+  checkReady(): Promise<boolean>;
   /** Short name for logs and metrics, such as `memory` or `redis`. */
   readonly kind: string;
   /** Releases connections and timers. The store is unusable afterwards. */
