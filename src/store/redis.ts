@@ -18,6 +18,7 @@ import { createClient, createCluster, type RedisClientType } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { Deadlines } from "./deadlines.ts";
+import { exponentialBackoff } from "../backoff.ts";
 import { sideKey } from "./redis_keys.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
@@ -81,6 +82,11 @@ export class RedisStore implements MessageStore {
   readonly #waiters = new WaiterRegistry();
   readonly #deadlines: Deadlines;
   readonly #ping: () => Promise<unknown>;
+  readonly #onWarning: (message: string) => void;
+  readonly #onPushedBack: (uid: string) => void;
+  readonly #onLost: (uid: string, message: string, error: unknown) => void;
+  readonly #returning = new Set<Promise<void>>();
+  readonly #closing = new AbortController();
   readonly #connected: Promise<unknown>;
   #closed = false;
 
@@ -103,6 +109,9 @@ export class RedisStore implements MessageStore {
     this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
+    this.#onWarning = onWarning;
+    this.#onPushedBack = options.onPushedBack ?? _ignore;
+    this.#onLost = options.onLost ?? _ignore;
     this.#notifications = new NotificationSettings({ mode, onWarning });
     const db = nodes.length > 0 ? 0 : databaseOf(url);
     this.#subscriber = new RedisSubscriber({
@@ -173,7 +182,7 @@ export class RedisStore implements MessageStore {
 
   pop(uid: string): Promise<string | null> {
     return this.#run("pop", () => this.#client.rPop(this.keyPrefix + uid), (message) => {
-      if (message !== null) this.pushBack(uid, message).catch(_ignore);
+      if (message !== null) this.#putBackLate(uid, message);
     });
   }
 
@@ -254,6 +263,9 @@ export class RedisStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Late messages still refused get one last attempt, within the deadline.
+    this.#closing.abort();
+    await Promise.all([...this.#returning]);
     this.#deadlines.close();
     await Promise.all([closeClient(this.#client), this.#subscriber.close()]);
     await this.#connected;
@@ -298,6 +310,31 @@ export class RedisStore implements MessageStore {
     await this.#notifications.apply(configTargets as ConfigurableNode[]);
   }
 
+  /** Puts a message popped too late back at the head of its queue, whatever it takes. */
+  #putBackLate(uid: string, message: string): void {
+    const job = this.#retryPushBack(uid, message).finally(() => this.#returning.delete(job));
+    this.#returning.add(job);
+  }
+
+  async #retryPushBack(uid: string, message: string): Promise<void> {
+    const delay = exponentialBackoff({ base: 50, max: 2000, jitter: 0.2 });
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.pushBack(uid, message);
+        return this.#onPushedBack(uid);
+      } catch (error) {
+        if (this.#closing.signal.aborted) {
+          const why = messageOf(error).replace(/^Cannot push back: /, "");
+          this.#onWarning(
+            `Cannot push back a message of "${uid}" before closing: ${why}; it is lost`,
+          );
+          return this.#onLost(uid, message, error);
+        }
+        await _sleep(delay(attempt), this.#closing.signal);
+      }
+    }
+  }
+
   /**
    * Runs a command under the deadline; its failure reads
    * `Cannot <action>: Redis failed: <why>`.
@@ -315,3 +352,16 @@ function _storeError(action: string, cause: unknown): Error {
 }
 
 function _ignore(): void {}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function _sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

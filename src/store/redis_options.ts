@@ -43,6 +43,22 @@ export interface RedisStoreOptions {
    */
   commandTimeoutMs?: number;
   /**
+   * Called each time a message that a timed-out pop brought back late is
+   * at the head of its queue again. The handler counts the push-backs it
+   * makes itself; count these with them (e.g. in `pushed_back_total`).
+   * Such a push-back is retried, with a backoff up to 2 s, until Redis
+   * takes it or the store closes.
+   * @default {() => {}}
+   */
+  onPushedBack?: (uid: string) => void;
+  /**
+   * Called when such a message could not be put back before the store
+   * closed: it is no longer in Redis, and `message` is its only copy. It is
+   * also reported through `onWarning`.
+   * @default {() => {}}
+   */
+  onLost?: (uid: string, message: string, error: unknown) => void;
+  /**
    * Where warnings go, such as "CONFIG is not allowed".
    * @default {console.warn}
    */
