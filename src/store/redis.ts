@@ -14,11 +14,13 @@
  *
  * @module
  */
-import { createClient, createCluster, type RedisClientType } from "redis";
+import { Buffer } from "node:buffer";
+import { createClient, createCluster, type RedisClientType, RESP_TYPES } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { Deadlines } from "./deadlines.ts";
-import { exponentialBackoff } from "../backoff.ts";
+import { MessageEncodingError } from "./errors.ts";
+import { PushBackRetry } from "./push_back_retry.ts";
 import { sideKey } from "./redis_keys.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
@@ -34,8 +36,7 @@ type Client = RedisClientType;
 
 /** What the store needs of a client or a cluster to run its commands. */
 interface _Commands {
-  rPop(key: string): Promise<string | null>;
-  rPush(key: string, value: string): Promise<number>;
+  rPush(key: string, value: string | Buffer): Promise<number>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   connect(): Promise<unknown>;
   close(): Promise<void>;
@@ -43,7 +44,16 @@ interface _Commands {
   on(event: "error", listener: () => void): unknown;
   readonly isReady: boolean;
   readonly isOpen: boolean;
+  withTypeMapping(mapping: { [RESP_TYPES.BLOB_STRING]: typeof Buffer }): _ByteCommands;
 }
+
+/** The commands whose replies come as bytes, checked for UTF-8 by the store. */
+interface _ByteCommands {
+  rPop(key: string): Promise<Uint8Array | null>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 // deno-lint-ignore no-control-regex -- finding control characters is the point
 const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
@@ -82,11 +92,8 @@ export class RedisStore implements MessageStore {
   readonly #waiters = new WaiterRegistry();
   readonly #deadlines: Deadlines;
   readonly #ping: () => Promise<unknown>;
-  readonly #onWarning: (message: string) => void;
-  readonly #onPushedBack: (uid: string) => void;
-  readonly #onLost: (uid: string, message: string, error: unknown) => void;
-  readonly #returning = new Set<Promise<void>>();
-  readonly #closing = new AbortController();
+  readonly #bytes: _ByteCommands;
+  readonly #pushBacks: PushBackRetry;
   readonly #connected: Promise<unknown>;
   #closed = false;
 
@@ -109,9 +116,12 @@ export class RedisStore implements MessageStore {
     this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
-    this.#onWarning = onWarning;
-    this.#onPushedBack = options.onPushedBack ?? _ignore;
-    this.#onLost = options.onLost ?? _ignore;
+    this.#pushBacks = new PushBackRetry({
+      push: (uid, message) => this.#pushBack(uid, message),
+      onPushedBack: options.onPushedBack ?? _ignore,
+      onLost: options.onLost ?? _ignore,
+      onWarning,
+    });
     this.#notifications = new NotificationSettings({ mode, onWarning });
     const db = nodes.length > 0 ? 0 : databaseOf(url);
     this.#subscriber = new RedisSubscriber({
@@ -152,6 +162,7 @@ export class RedisStore implements MessageStore {
         );
       this.#connected = this.#startCluster(cluster, url).catch(_ignore);
     }
+    this.#bytes = this.#client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     // Errors surface as failed commands and through `ready`; the event only
     // needs a listener so that it doesn't crash the process.
     this.#client.on("error", _ignore);
@@ -180,16 +191,28 @@ export class RedisStore implements MessageStore {
     return up();
   }
 
-  pop(uid: string): Promise<string | null> {
-    return this.#run("pop", () => this.#client.rPop(this.keyPrefix + uid), (message) => {
-      if (message !== null) this.#putBackLate(uid, message);
-    });
+  async pop(uid: string): Promise<string | null> {
+    const message = await this.#run(
+      "pop",
+      () => this.#bytes.rPop(this.keyPrefix + uid),
+      (late) => {
+        if (late !== null) this.#pushBacks.start(uid, late);
+      },
+    );
+    if (message === null) return null;
+    const text = _utf8(message);
+    if (text !== undefined) return text;
+    // Refused, and put back as it was, first in line.
+    try {
+      await this.#pushBack(uid, message);
+    } catch {
+      this.#pushBacks.start(uid, message);
+    }
+    throw new MessageEncodingError(uid);
   }
 
   pushBack(uid: string, message: string): Promise<void> {
-    return this.#run("push back", async () => {
-      await this.#client.rPush(this.keyPrefix + uid, message);
-    });
+    return this.#pushBack(uid, message);
   }
 
   async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
@@ -209,13 +232,19 @@ export class RedisStore implements MessageStore {
     // next take hands the message out again without waiting for the lease.
     const reply = await this.#run(
       "take",
-      () => this.#client.eval(TAKE, script) as Promise<[string, number, string] | null>,
+      () => this.#bytes.eval(TAKE, script) as Promise<[Uint8Array, number, Uint8Array] | null>,
       (late) => {
-        if (late !== null) this.release(uid, late[0]).catch(_ignore);
+        if (late !== null) this.release(uid, options.id).catch(_ignore);
       },
     );
     if (reply === null) return null;
-    return { id: reply[0], deliveries: Number(reply[1]), message: reply[2] };
+    const message = _utf8(reply[2]);
+    if (message === undefined) {
+      // Refused, and kept in flight as it was, due at once.
+      await this.release(uid, options.id);
+      throw new MessageEncodingError(uid);
+    }
+    return { id: options.id, deliveries: Number(reply[1]), message };
   }
 
   async release(uid: string, id: string): Promise<void> {
@@ -263,9 +292,8 @@ export class RedisStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Late messages still refused get one last attempt, within the deadline.
-    this.#closing.abort();
-    await Promise.all([...this.#returning]);
+    // Messages still refused get one last attempt, within the deadline.
+    await this.#pushBacks.close();
     this.#deadlines.close();
     await Promise.all([closeClient(this.#client), this.#subscriber.close()]);
     await this.#connected;
@@ -310,29 +338,13 @@ export class RedisStore implements MessageStore {
     await this.#notifications.apply(configTargets as ConfigurableNode[]);
   }
 
-  /** Puts a message popped too late back at the head of its queue, whatever it takes. */
-  #putBackLate(uid: string, message: string): void {
-    const job = this.#retryPushBack(uid, message).finally(() => this.#returning.delete(job));
-    this.#returning.add(job);
-  }
-
-  async #retryPushBack(uid: string, message: string): Promise<void> {
-    const delay = exponentialBackoff({ base: 50, max: 2000, jitter: 0.2 });
-    for (let attempt = 0;; attempt++) {
-      try {
-        await this.pushBack(uid, message);
-        return this.#onPushedBack(uid);
-      } catch (error) {
-        if (this.#closing.signal.aborted) {
-          const why = messageOf(error).replace(/^Cannot push back: /, "");
-          this.#onWarning(
-            `Cannot push back a message of "${uid}" before closing: ${why}; it is lost`,
-          );
-          return this.#onLost(uid, message, error);
-        }
-        await _sleep(delay(attempt), this.#closing.signal);
-      }
-    }
+  #pushBack(uid: string, message: string | Uint8Array): Promise<void> {
+    return this.#run("push back", async () => {
+      const value = typeof message === "string"
+        ? message
+        : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+      await this.#client.rPush(this.keyPrefix + uid, value);
+    });
   }
 
   /**
@@ -353,15 +365,11 @@ function _storeError(action: string, cause: unknown): Error {
 
 function _ignore(): void {}
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function _sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
+/** The text of `bytes`, or undefined when they are not valid UTF-8. */
+function _utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
