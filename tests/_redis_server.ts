@@ -196,7 +196,10 @@ async function _waitForPing(port: number): Promise<void> {
       const buffer = new Uint8Array(16);
       const n = await conn.read(buffer);
       conn.close();
-      if (n !== null && new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG")) return;
+      // A server that needs a password is up too: it answers NOAUTH.
+      if (n !== null && /^(\+PONG|-NOAUTH)/.test(new TextDecoder().decode(buffer.subarray(0, n)))) {
+        return;
+      }
     } catch {
       // not up yet
     }

@@ -21,36 +21,32 @@ import { WaiterRegistry } from "./waiters.ts";
 import { Deadlines } from "./deadlines.ts";
 import { MessageEncodingError } from "./errors.ts";
 import { PushBackRetry } from "./push_back_retry.ts";
+import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
 import { sideKey } from "./redis_keys.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { type ConfigurableNode, NotificationSettings } from "./redis_notifications.ts";
-import { connectionOptions, credentialsOf, databaseOf, messageOf } from "./redis_connection.ts";
+import {
+  connectionOptions,
+  credentialsOf,
+  databaseOf,
+  messageOf,
+  type RedisByteCommands,
+  type RedisCommands,
+} from "./redis_connection.ts";
 
 export { sideKey } from "./redis_keys.ts";
 export type { RedisStoreOptions } from "./redis_options.ts";
 
 type Client = RedisClientType;
 
-/** What the store needs of a client or a cluster to run its commands. */
-interface _Commands {
-  rPush(key: string, value: string | Buffer): Promise<number>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  connect(): Promise<unknown>;
-  close(): Promise<void>;
-  destroy(): void;
-  on(event: "error", listener: () => void): unknown;
-  readonly isReady: boolean;
-  readonly isOpen: boolean;
-  withTypeMapping(mapping: { [RESP_TYPES.BLOB_STRING]: typeof Buffer }): _ByteCommands;
-}
-
-/** The commands whose replies come as bytes, checked for UTF-8 by the store. */
-interface _ByteCommands {
-  rPop(key: string): Promise<Uint8Array | null>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+interface _RunOptions<T> {
+  /** Takes what the command brings back after its deadline. */
+  readonly onLate?: (value: T) => void;
+  /** The keys it touches and their types, to name the wrong one on WRONGTYPE. */
+  readonly expect?: readonly ExpectedType[];
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -86,14 +82,15 @@ export class RedisStore implements MessageStore {
   readonly keyPrefix: string;
   /** The wake channel. */
   readonly wakeChannel: string;
-  readonly #client: _Commands;
+  readonly #client: RedisCommands;
   readonly #subscriber: RedisSubscriber;
   readonly #notifications: NotificationSettings;
   readonly #waiters = new WaiterRegistry();
   readonly #deadlines: Deadlines;
   readonly #ping: () => Promise<unknown>;
-  readonly #bytes: _ByteCommands;
+  readonly #bytes: RedisByteCommands;
   readonly #pushBacks: PushBackRetry;
+  readonly #diagnosis: RedisDiagnosis;
   readonly #connected: Promise<unknown>;
   #closed = false;
 
@@ -116,6 +113,7 @@ export class RedisStore implements MessageStore {
     this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
+    this.#diagnosis = new RedisDiagnosis(onWarning);
     this.#pushBacks = new PushBackRetry({
       push: (uid, message) => this.#pushBack(uid, message),
       onPushedBack: options.onPushedBack ?? _ignore,
@@ -155,7 +153,7 @@ export class RedisStore implements MessageStore {
         defaults: { ...connection, username, password, disableOfflineQueue: true },
         commandOptions: connection.commandOptions,
       });
-      this.#client = cluster as unknown as _Commands;
+      this.#client = cluster as unknown as RedisCommands;
       this.#ping = () =>
         Promise.all(
           cluster.masters.map(async (master) => await (await cluster.nodeClient(master)).ping()),
@@ -163,14 +161,25 @@ export class RedisStore implements MessageStore {
       this.#connected = this.#startCluster(cluster, url).catch(_ignore);
     }
     this.#bytes = this.#client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
-    // Errors surface as failed commands and through `ready`; the event only
-    // needs a listener so that it doesn't crash the process.
-    this.#client.on("error", _ignore);
+    // Errors surface as failed commands, through `ready` and through
+    // `notReadyReason`; the listener also keeps them from crashing the process.
+    this.#client.on("error", (error) => this.#diagnosis.connectionFailed(error));
+    this.#client.on("ready", () => this.#diagnosis.connected());
   }
 
   /** True while the command connection is up. */
   get ready(): boolean {
     return this.#client.isReady;
+  }
+
+  /**
+   * Why the store is not ready, when Redis said why: such as `Cannot
+   * connect to Redis: it needs a password, and none was given (NOAUTH …)`.
+   * Undefined while connected. Refused credentials are also warned about
+   * once through `onWarning`.
+   */
+  get notReadyReason(): string | undefined {
+    return this.#diagnosis.reason;
   }
 
   /** True once keyspace notifications for list pushes are known to be on. */
@@ -192,13 +201,13 @@ export class RedisStore implements MessageStore {
   }
 
   async pop(uid: string): Promise<string | null> {
-    const message = await this.#run(
-      "pop",
-      () => this.#bytes.rPop(this.keyPrefix + uid),
-      (late) => {
+    const key = this.keyPrefix + uid;
+    const message = await this.#run("pop", () => this.#bytes.rPop(key), {
+      expect: [[key, "list"]],
+      onLate: (late) => {
         if (late !== null) this.#pushBacks.start(uid, late);
       },
-    );
+    });
     if (message === null) return null;
     const text = _utf8(message);
     if (text !== undefined) return text;
@@ -233,8 +242,11 @@ export class RedisStore implements MessageStore {
     const reply = await this.#run(
       "take",
       () => this.#bytes.eval(TAKE, script) as Promise<[Uint8Array, number, Uint8Array] | null>,
-      (late) => {
-        if (late !== null) this.release(uid, options.id).catch(_ignore);
+      {
+        expect: [[key, "list"], [script.keys[1], "hash"], [script.keys[2], "zset"]],
+        onLate: (late) => {
+          if (late !== null) this.release(uid, options.id).catch(_ignore);
+        },
       },
     );
     if (reply === null) return null;
@@ -248,12 +260,12 @@ export class RedisStore implements MessageStore {
   }
 
   async release(uid: string, id: string): Promise<void> {
-    const key = this.#listKey("release", uid);
+    const leases = sideKey(this.#listKey("release", uid), "leases");
     await this.#run("release", () =>
       this.#client.eval(RELEASE, {
-        keys: [sideKey(key, "leases")],
+        keys: [leases],
         arguments: [id, this.wakeChannel, uid, String(RELEASED)],
-      }));
+      }), { expect: [[leases, "zset"]] });
   }
 
   /**
@@ -261,11 +273,12 @@ export class RedisStore implements MessageStore {
    * its deadline may still be carried out by Redis afterwards.
    */
   async publish(uid: string, message: string): Promise<void> {
+    const key = this.keyPrefix + uid;
     await this.#run("publish", () =>
       this.#client.eval(PUSH_AND_WAKE, {
-        keys: [this.keyPrefix + uid],
+        keys: [key],
         arguments: [message, this.wakeChannel, uid],
-      }));
+      }), { expect: [[key, "list"]] });
   }
 
   /**
@@ -339,23 +352,35 @@ export class RedisStore implements MessageStore {
   }
 
   #pushBack(uid: string, message: string | Uint8Array): Promise<void> {
+    const key = this.keyPrefix + uid;
     return this.#run("push back", async () => {
       const value = typeof message === "string"
         ? message
         : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-      await this.#client.rPush(this.keyPrefix + uid, value);
-    });
+      await this.#client.rPush(key, value);
+    }, { expect: [[key, "list"]] });
   }
 
   /**
    * Runs a command under the deadline; its failure reads
    * `Cannot <action>: Redis failed: <why>`.
    */
-  #run<T>(action: string, command: () => Promise<T>, onLate?: (value: T) => void): Promise<T> {
-    return this.#deadlines.run(action, () =>
-      command().catch((error) => {
+  #run<T>(action: string, command: () => Promise<T>, options: _RunOptions<T> = {}): Promise<T> {
+    return this.#deadlines.run(action, async () => {
+      try {
+        return await command();
+      } catch (error) {
+        if (options.expect !== undefined && /^WRONGTYPE/.test(messageOf(error))) {
+          const explained = await this.#diagnosis.wrongType(
+            action,
+            options.expect,
+            (key) => this.#client.type(key),
+          ).catch(_ignore);
+          if (explained !== undefined) throw explained;
+        }
         throw _storeError(action, error);
-      }), onLate);
+      }
+    }, options.onLate);
   }
 }
 

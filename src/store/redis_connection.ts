@@ -4,7 +4,43 @@
  *
  * @module
  */
+import type { Buffer } from "node:buffer";
+import type { RESP_TYPES } from "redis";
 import { exponentialBackoff } from "../backoff.ts";
+
+/** What the store needs of a client or a cluster to run its commands. */
+export interface RedisCommands {
+  /** `RPUSH key value`. */
+  rPush(key: string, value: string | Buffer): Promise<number>;
+  /** `TYPE key`. */
+  type(key: string): Promise<string>;
+  /** `EVAL script`. */
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** Connects, retrying on the reconnect strategy. */
+  connect(): Promise<unknown>;
+  /** Closes after the replies due. */
+  close(): Promise<void>;
+  /** Closes at once. */
+  destroy(): void;
+  /** A connection error. */
+  on(event: "error", listener: (error: unknown) => void): unknown;
+  /** Connected and ready for commands. */
+  on(event: "ready", listener: () => void): unknown;
+  /** True while connected and ready. */
+  readonly isReady: boolean;
+  /** True while connected or trying to. */
+  readonly isOpen: boolean;
+  /** The same connection, with bulk-string replies as bytes. */
+  withTypeMapping(mapping: { [RESP_TYPES.BLOB_STRING]: typeof Buffer }): RedisByteCommands;
+}
+
+/** The commands whose replies the store reads as bytes, to check their UTF-8. */
+export interface RedisByteCommands {
+  /** `RPOP key`. */
+  rPop(key: string): Promise<Uint8Array | null>;
+  /** `EVAL script`. */
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
 
 /** The options every connection shares, command or subscriber, node or cluster. */
 export interface ConnectionOptions {
