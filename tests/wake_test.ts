@@ -212,3 +212,35 @@ Deno.test(
     },
   ),
 );
+
+Deno.test(
+  redisTest(
+    "wake: notifications turned off by an operator are turned back on, warned and counted",
+    async () => {
+      await using redis = await startRedisServer();
+      const warnings: string[] = [];
+      await using store = await connectStore(redis, {
+        notificationsCheckMs: 100,
+        onWarning: (warning: string) => warnings.push(warning),
+      });
+      const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
+      const { poll } = await heldPoll(handler, "off");
+      await redis.cli("CONFIG", "SET", "notify-keyspace-events", "");
+      // Pushed while they are off: heard by the check that follows.
+      await redis.cli("LPUSH", "Q/MSGoff", "while off");
+      await waitFor("the flags to be back", () => store.notificationsRestored === 1);
+      const flags = (await redis.cli("CONFIG", "GET", "notify-keyspace-events")).split("\n")[1];
+      assert.ok(flags.includes("E") && flags.includes("l"), `flags "${flags}"`);
+      assert.deepEqual(warnings, [
+        'Keyspace notifications were turned off on Redis ("notify-keyspace-events" was ""); ' +
+        "turned them back on. Plain LPUSH producers were heard only on the backoff schedule meanwhile",
+      ]);
+      assert.equal(await answeredWithin(poll, 5000), "while off");
+      // And heard at once again.
+      const next = await heldPoll(handler, "off");
+      await redis.cli("LPUSH", "Q/MSGoff", "after");
+      assert.equal(await answeredWithin(next.poll, 5000), "after");
+      assert.equal(store.notificationsRestored, 1);
+    },
+  ),
+);

@@ -15,7 +15,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createClient, createCluster, type RedisClientType, RESP_TYPES } from "redis";
+import { RESP_TYPES } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { Deadlines } from "./deadlines.ts";
@@ -27,10 +27,9 @@ import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
-import { type ConfigurableNode, NotificationSettings } from "./redis_notifications.ts";
+import { NotificationSettings } from "./redis_notifications.ts";
+import { RedisTopology } from "./redis_topology.ts";
 import {
-  connectionOptions,
-  credentialsOf,
   databaseOf,
   messageOf,
   type RedisByteCommands,
@@ -39,8 +38,6 @@ import {
 
 export { sideKey } from "./redis_keys.ts";
 export type { RedisStoreOptions } from "./redis_options.ts";
-
-type Client = RedisClientType;
 
 interface _RunOptions<T> {
   /** Takes what the command brings back after its deadline. */
@@ -87,11 +84,11 @@ export class RedisStore implements MessageStore {
   readonly #notifications: NotificationSettings;
   readonly #waiters = new WaiterRegistry();
   readonly #deadlines: Deadlines;
-  readonly #ping: () => Promise<unknown>;
+  readonly #topology: RedisTopology;
   readonly #bytes: RedisByteCommands;
   readonly #pushBacks: PushBackRetry;
   readonly #diagnosis: RedisDiagnosis;
-  readonly #connected: Promise<unknown>;
+  readonly #notificationsTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   /** Starts connecting; polls fail with 503 until Redis answers. */
@@ -130,35 +127,18 @@ export class RedisStore implements MessageStore {
         : [],
       waiters: this.#waiters,
     });
-    const connection = connectionOptions();
-    if (nodes.length === 0) {
-      const client = createClient({
-        ...connection,
-        url,
-        disableOfflineQueue: true,
-        name: "longpoll",
-      }) as Client;
-      // Standalone: set the notification flags at each (re)connect.
-      client.on("ready", () => this.#notifications.apply([client]));
-      this.#client = client;
-      this.#ping = () => client.ping();
-      this.#connected = Promise.all([
-        client.connect().catch(_ignore),
-        this.#subscriber.subscribe([url]).catch(_ignore),
-      ]);
-    } else {
-      const { username, password } = credentialsOf(url);
-      const cluster = createCluster({
-        rootNodes: nodes.map((node) => ({ url: node })),
-        defaults: { ...connection, username, password, disableOfflineQueue: true },
-        commandOptions: connection.commandOptions,
-      });
-      this.#client = cluster as unknown as RedisCommands;
-      this.#ping = () =>
-        Promise.all(
-          cluster.masters.map(async (master) => await (await cluster.nodeClient(master)).ping()),
-        );
-      this.#connected = this.#startCluster(cluster, url).catch(_ignore);
+    this.#topology = new RedisTopology({
+      url,
+      nodes,
+      subscriber: this.#subscriber,
+      notifications: this.#notifications,
+    });
+    this.#client = this.#topology.client;
+    if (mode === "auto") {
+      this.#notificationsTimer = setInterval(
+        () => this.#checkNotifications(),
+        options.notificationsCheckMs ?? 30_000,
+      );
     }
     this.#bytes = this.#client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     // Errors surface as failed commands, through `ready` and through
@@ -170,6 +150,14 @@ export class RedisStore implements MessageStore {
   /** True while the command connection is up. */
   get ready(): boolean {
     return this.#client.isReady;
+  }
+
+  /**
+   * How many times the keyspace notification flags were found turned off
+   * on Redis and turned back on (see `notificationsCheckMs`).
+   */
+  get notificationsRestored(): number {
+    return this.#notifications.restored;
   }
 
   /**
@@ -287,7 +275,7 @@ export class RedisStore implements MessageStore {
    */
   async checkReady(): Promise<boolean> {
     try {
-      await this.#run("check readiness", () => this.#ping());
+      await this.#run("check readiness", () => this.#topology.ping());
       return true;
     } catch {
       return false;
@@ -305,11 +293,12 @@ export class RedisStore implements MessageStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#notificationsTimer);
     // Messages still refused get one last attempt, within the deadline.
     await this.#pushBacks.close();
     this.#deadlines.close();
     await Promise.all([closeClient(this.#client), this.#subscriber.close()]);
-    await this.#connected;
+    await this.#topology.connected;
   }
   /** Closes the store at the end of an `await using` block. */
   [Symbol.asyncDispose](): Promise<void> {
@@ -327,28 +316,15 @@ export class RedisStore implements MessageStore {
     return this.keyPrefix + uid;
   }
 
-  /** Cluster: connect, then subscribe to and configure every master. */
-  async #startCluster<Master extends { host: string; port: number }>(
-    cluster: {
-      connect(): Promise<unknown>;
-      readonly masters: Master[];
-      nodeClient(master: Master): Promise<unknown>;
-    },
-    firstUrl: string,
-  ): Promise<void> {
-    await cluster.connect();
-    const { username, password } = credentialsOf(firstUrl);
-    const auth = username || password
-      ? `${encodeURIComponent(username ?? "")}:${encodeURIComponent(password ?? "")}@`
-      : "";
-    const masters = cluster.masters;
-    await this.#subscriber.subscribe(
-      masters.map((master) => `redis://${auth}${master.host}:${master.port}`),
-    );
-    const configTargets = await Promise.all(
-      masters.map((master) => cluster.nodeClient(master)),
-    );
-    await this.#notifications.apply(configTargets as ConfigurableNode[]);
+  /** Turns the notification flags back on if someone turned them off; held uids check again. */
+  async #checkNotifications(): Promise<void> {
+    try {
+      if (await this.#notifications.check(await this.#topology.configNodes())) {
+        this.#waiters.wakeAll();
+      }
+    } catch {
+      // A node is away: the next check will tell.
+    }
   }
 
   #pushBack(uid: string, message: string | Uint8Array): Promise<void> {

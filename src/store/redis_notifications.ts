@@ -44,6 +44,7 @@ export class NotificationSettings {
   #on = false;
   #applied = false;
   #warned = false;
+  #restored = 0;
 
   /** Changes nothing yet: see {@linkcode NotificationSettings.apply}. */
   constructor(options: NotificationSettingsOptions) {
@@ -60,6 +61,35 @@ export class NotificationSettings {
     return this.#applied;
   }
 
+  /** How many times the flags were found turned off and turned back on. */
+  get restored(): number {
+    return this.#restored;
+  }
+
+  /**
+   * Checks that the flags are still on, on every node, and turns them back
+   * on where someone turned them off, with a warning. Resolves true when it
+   * had to, since pushes made meanwhile were not heard. Does nothing in mode
+   * `"off"` or where CONFIG is refused.
+   */
+  async check(nodes: readonly ConfigurableNode[]): Promise<boolean> {
+    if (this.#options.mode === "off" || !this.#on) return false;
+    let before: string[];
+    try {
+      before = await _ensureListEvents(nodes);
+    } catch {
+      return false; // a node is away: the next check will tell
+    }
+    if (before.length === 0) return false;
+    this.#restored++;
+    this.#options.onWarning(
+      `Keyspace notifications were turned off on Redis ("notify-keyspace-events" was ` +
+        `${before.map((flags) => `"${flags}"`).join(", ")}); turned them back on. ` +
+        `Plain LPUSH producers were heard only on the backoff schedule meanwhile`,
+    );
+    return true;
+  }
+
   /** Turns the flags on, on every node (nothing in mode `"off"`). */
   async apply(nodes: readonly ConfigurableNode[]): Promise<void> {
     try {
@@ -71,13 +101,7 @@ export class NotificationSettings {
 
   async #turnOn(nodes: readonly ConfigurableNode[]): Promise<void> {
     try {
-      for (const node of nodes) {
-        const current = (await node.configGet("notify-keyspace-events"))[
-          "notify-keyspace-events"
-        ] ?? "";
-        const wanted = _withListEvents(current);
-        if (wanted !== current) await node.configSet("notify-keyspace-events", wanted);
-      }
+      await _ensureListEvents(nodes);
       this.#on = true;
     } catch (error) {
       this.#on = false;
@@ -90,6 +114,20 @@ export class NotificationSettings {
       );
     }
   }
+}
+
+/** Adds the list-push flags on every node; resolves the flags of the nodes that lacked them. */
+async function _ensureListEvents(nodes: readonly ConfigurableNode[]): Promise<string[]> {
+  const changed: string[] = [];
+  for (const node of nodes) {
+    const current = (await node.configGet("notify-keyspace-events"))["notify-keyspace-events"] ??
+      "";
+    const wanted = _withListEvents(current);
+    if (wanted === current) continue;
+    await node.configSet("notify-keyspace-events", wanted);
+    changed.push(current);
+  }
+  return changed;
 }
 
 /** Adds the flags for list-push key-event notifications to `flags`. */

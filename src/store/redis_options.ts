@@ -37,8 +37,17 @@ export interface RedisStoreOptions {
    */
   notifications?: "auto" | "off";
   /**
-   * A pop not answered within this many milliseconds fails, so the poll gets
-   * 503; a message it brings back later is pushed back.
+   * With `notifications: "auto"`, how often to check that the flags are
+   * still on, in milliseconds: an operator who turns them off is answered
+   * by turning them back on, with a warning, counted in
+   * `notificationsRestored`, and every held uid checks again.
+   * @default {30000}
+   */
+  notificationsCheckMs?: number;
+  /**
+   * Every Redis call not answered within this many milliseconds fails, so
+   * a poll gets 503 in time; what Redis does late is undone or kept (a late
+   * pop's message is pushed back, a late lease released).
    * @default {1500}
    */
   commandTimeoutMs?: number;
