@@ -25,7 +25,8 @@ import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
 import { sideKey } from "./redis_keys.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
-import { PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
+import { LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
+import { QueueLimits } from "./queue_limits.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { NotificationSettings } from "./redis_notifications.ts";
 import { RedisTopology } from "./redis_topology.ts";
@@ -36,7 +37,7 @@ import {
   type RedisCommands,
 } from "./redis_connection.ts";
 
-export { sideKey } from "./redis_keys.ts";
+export { sideKey, type SideKind } from "./redis_keys.ts";
 export type { RedisStoreOptions } from "./redis_options.ts";
 
 interface _RunOptions<T> {
@@ -85,6 +86,7 @@ export class RedisStore implements MessageStore {
   readonly #waiters = new WaiterRegistry();
   readonly #deadlines: Deadlines;
   readonly #topology: RedisTopology;
+  readonly #limits: QueueLimits;
   readonly #bytes: RedisByteCommands;
   readonly #pushBacks: PushBackRetry;
   readonly #diagnosis: RedisDiagnosis;
@@ -107,6 +109,7 @@ export class RedisStore implements MessageStore {
       throw new TypeError('Cannot create RedisStore: "keyPrefix" holds control characters');
     }
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
+    this.#limits = new QueueLimits(options, "RedisStore");
     this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
@@ -126,6 +129,7 @@ export class RedisStore implements MessageStore {
         ? [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`]
         : [],
       waiters: this.#waiters,
+      onListPush: this.#limits.active ? (uid) => this.#limit(uid) : undefined,
     });
     this.#topology = new RedisTopology({
       url,
@@ -223,6 +227,7 @@ export class RedisStore implements MessageStore {
         String(options.leaseMs),
         options.id,
         maxInFlight,
+        String(this.#limits.sideTtlSeconds(options.leaseMs)),
       ],
     };
     // A lease granted after the caller gave up is ended at once, so the
@@ -262,11 +267,13 @@ export class RedisStore implements MessageStore {
    */
   async publish(uid: string, message: string): Promise<void> {
     const key = this.keyPrefix + uid;
-    await this.#run("publish", () =>
+    const { ttlSeconds, max } = this.#limits;
+    const dropped = await this.#run("publish", () =>
       this.#client.eval(PUSH_AND_WAKE, {
         keys: [key],
-        arguments: [message, this.wakeChannel, uid],
+        arguments: [message, this.wakeChannel, uid, String(ttlSeconds), String(max)],
       }), { expect: [[key, "list"]] });
+    this.#limits.trimmed(uid, Number(dropped));
   }
 
   /**
@@ -314,6 +321,23 @@ export class RedisStore implements MessageStore {
       throw new TypeError(`Cannot ${action}: "uid" holds control characters`);
     }
     return this.keyPrefix + uid;
+  }
+
+  /**
+   * Applies the queue limits after a push by someone else: a plain EXPIRE
+   * when there is no trim to do, which costs Redis less than a script.
+   */
+  #limit(uid: string): void {
+    const key = this.keyPrefix + uid;
+    const { ttlSeconds, max } = this.#limits;
+    const limit = max === 0
+      ? () => this.#client.expire(key, ttlSeconds).then(() => 0)
+      : () =>
+        this.#client.eval(LIMIT, { keys: [key], arguments: [String(ttlSeconds), String(max)] });
+    this.#run("limit", limit).then(
+      (dropped) => this.#limits.trimmed(uid, Number(dropped)),
+      _ignore, // the next push tries again
+    );
   }
 
   /** Turns the notification flags back on if someone turned them off; held uids check again. */

@@ -12,6 +12,8 @@ import { exponentialBackoff } from "../backoff.ts";
 export interface RedisCommands {
   /** `RPUSH key value`. */
   rPush(key: string, value: string | Buffer): Promise<number>;
+  /** `EXPIRE key seconds`. */
+  expire(key: string, seconds: number): Promise<number>;
   /** `TYPE key`. */
   type(key: string): Promise<string>;
   /** `EVAL script`. */

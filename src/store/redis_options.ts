@@ -4,8 +4,16 @@
  * @module
  */
 
-/** Options of {@linkcode RedisStore}. */
-export interface RedisStoreOptions {
+import type { QueueLimitOptions } from "./queue_limits.ts";
+
+/**
+ * Options of `RedisStore`. With `queueTtlSeconds` or `queueMax`,
+ * `publish` applies them in the same script as its push, and for plain
+ * `LPUSH` producers each store that hears the keyspace notification does
+ * (one `EXPIRE`, and an `LTRIM` where needed, per store per push); with
+ * `notifications: "off"` they apply to `publish` only.
+ */
+export interface RedisStoreOptions extends QueueLimitOptions {
   /**
    * Where Redis is: `redis://[user:pass@]host:port[/db]`.
    * @default {"redis://127.0.0.1:6379"}

@@ -8,7 +8,7 @@
 /**
  * At-least-once take. KEYS: the list, its in-flight hash, its lease set
  * (all in one hash slot). ARGV: ack id or "", now, lease ms, new id, most
- * in flight. The hash maps a delivery id to "<deliveries>|<message>"; the
+ * in flight, seconds both side keys live after it ("0": for ever). The hash maps a delivery id to "<deliveries>|<message>"; the
  * sorted set scores each id by its lease deadline, growing per uid, so the
  * lowest is due first and leases come due in the order taken. Acks, then
  * re-leases the lease due first if it ran out, else moves the oldest queued
@@ -45,6 +45,10 @@ local last = redis.call("ZRANGE", KEYS[3], -1, -1, "WITHSCORES")
 if last[2] and tonumber(last[2]) >= deadline then deadline = tonumber(last[2]) + 1 end
 redis.call("ZADD", KEYS[3], string.format("%.0f", deadline), ARGV[4])
 redis.call("HSET", KEYS[2], ARGV[4], deliveries .. "|" .. message)
+if ARGV[6] ~= "0" then
+  redis.call("EXPIRE", KEYS[2], ARGV[6])
+  redis.call("EXPIRE", KEYS[3], ARGV[6])
+end
 return {ARGV[4], deliveries, message}`;
 
 /**
@@ -68,10 +72,11 @@ redis.call("PUBLISH", ARGV[2], ARGV[3])
 return 1`;
 
 /**
- * LPUSH, then announce the uid on the wake channel, atomically. A push that
- * fails (e.g. WRONGTYPE) raises before the PUBLISH, so it wakes nobody,
- * which MULTI would not guarantee. KEYS: the list. ARGV: message, wake
- * channel, uid.
+ * LPUSH, applies the queue limits, then announces the uid on the wake
+ * channel, atomically. A push that fails (e.g. WRONGTYPE) raises before
+ * the PUBLISH, so it wakes nobody, which MULTI would not guarantee. KEYS:
+ * the list. ARGV: message, wake channel, uid, TTL seconds ("0": none),
+ * most messages ("0": no limit). Returns how many old messages it dropped.
  *
  * @example
  * ```ts
@@ -79,6 +84,37 @@ return 1`;
  * console.log(PUSH_AND_WAKE.includes('"LPUSH"')); // true
  * ```
  */
-export const PUSH_AND_WAKE = `redis.call("LPUSH", KEYS[1], ARGV[1])
+export const PUSH_AND_WAKE = `local length = redis.call("LPUSH", KEYS[1], ARGV[1])
+local dropped = 0
+local max = tonumber(ARGV[5])
+if max > 0 and length > max then
+  redis.call("LTRIM", KEYS[1], 0, max - 1)
+  dropped = length - max
+end
+if ARGV[4] ~= "0" then redis.call("EXPIRE", KEYS[1], ARGV[4]) end
 redis.call("PUBLISH", ARGV[2], ARGV[3])
-return 1`;
+return dropped`;
+
+/**
+ * The queue limits, after a push by someone else (a plain LPUSH producer).
+ * KEYS: the list. ARGV: TTL seconds ("0": none), most messages ("0": no
+ * limit). Returns how many old messages it dropped: every store hears the
+ * push, the first one trims, and the others find nothing left to drop.
+ *
+ * @example
+ * ```ts
+ * import { LIMIT } from "./redis_scripts.ts";
+ * console.log(LIMIT.includes('"LTRIM"')); // true
+ * ```
+ */
+export const LIMIT = `local dropped = 0
+local max = tonumber(ARGV[2])
+if max > 0 then
+  local length = redis.call("LLEN", KEYS[1])
+  if length > max then
+    redis.call("LTRIM", KEYS[1], 0, max - 1)
+    dropped = length - max
+  end
+end
+if ARGV[1] ~= "0" then redis.call("EXPIRE", KEYS[1], ARGV[1]) end
+return dropped`;

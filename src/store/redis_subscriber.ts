@@ -18,6 +18,8 @@ export interface RedisSubscriberOptions {
   readonly keyEventChannels: readonly string[];
   /** Whom to wake. */
   readonly waiters: WaiterRegistry;
+  /** Told of each LPUSH to a uid's list heard as a keyspace notification. */
+  readonly onListPush?: (uid: string) => void;
 }
 
 /**
@@ -57,10 +59,13 @@ export class RedisSubscriber {
 
   /** Connects to each of `urls` and subscribes; then wakes every waiter once. */
   async subscribe(urls: readonly string[]): Promise<void> {
-    const { keyPrefix, wakeChannel, keyEventChannels, waiters } = this.#options;
+    const { keyPrefix, wakeChannel, keyEventChannels, waiters, onListPush } = this.#options;
     const listener = (message: string, channel: string) => {
       if (channel === wakeChannel) return waiters.wake(message);
-      if (message.startsWith(keyPrefix)) waiters.wake(message.slice(keyPrefix.length));
+      if (!message.startsWith(keyPrefix)) return;
+      const uid = message.slice(keyPrefix.length);
+      waiters.wake(uid);
+      if (channel.endsWith(":lpush")) onListPush?.(uid);
     };
     await Promise.all(urls.map(async (url, index) => {
       const client = createClient({
