@@ -134,20 +134,50 @@ export interface RedisCluster extends AsyncDisposable {
   cli(...args: string[]): Promise<string>;
 }
 
-/** Starts `size` masters and joins them into one cluster, all slots covered. */
-export async function startRedisCluster(size = 3): Promise<RedisCluster> {
+/** Options of {@linkcode startRedisCluster}. */
+export interface RedisClusterOptions {
+  /** Replicas per master (the first `masters` nodes are the masters). */
+  replicas?: number;
+  /** `cluster-node-timeout`, in ms: how soon a dead master is failed over. */
+  nodeTimeoutMs?: number;
+}
+
+/**
+ * Starts `masters` masters (and their replicas) and joins them into one
+ * cluster, all slots covered.
+ */
+export async function startRedisCluster(
+  masters = 3,
+  options: RedisClusterOptions = {},
+): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
+  const replicas = options.replicas ?? 0;
   try {
-    for (let i = 0; i < size; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       nodes.push(
         await startRedisServer({
-          extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+          extraArgs: [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            ...(options.nodeTimeoutMs === undefined
+              ? []
+              : ["--cluster-node-timeout", String(options.nodeTimeoutMs)]),
+          ],
         }),
       );
     }
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
     const created = await new Deno.Command("redis-cli", {
-      args: ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"],
+      args: [
+        "--cluster",
+        "create",
+        ...addresses,
+        "--cluster-replicas",
+        String(replicas),
+        "--cluster-yes",
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -161,6 +191,15 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
       while (!(await node.cli("CLUSTER", "INFO")).includes("cluster_state:ok")) {
         if (Date.now() > deadline) {
           throw new Error("Cannot create the cluster: no cluster_state:ok");
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // A replica counts once it is in sync with its master.
+      while (
+        /role:slave(?![^]*master_link_status:up)/.test(await node.cli("INFO", "replication"))
+      ) {
+        if (Date.now() > deadline) {
+          throw new Error("Cannot create the cluster: a replica is not in sync");
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

@@ -22,7 +22,7 @@ import { Deadlines } from "./deadlines.ts";
 import { MessageEncodingError } from "./errors.ts";
 import { PushBackRetry } from "./push_back_retry.ts";
 import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
-import { sideKey } from "./redis_keys.ts";
+import { hasControlCharacters, listKeyOf, sideKey } from "./redis_keys.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
@@ -48,9 +48,6 @@ interface _RunOptions<T> {
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-// deno-lint-ignore no-control-regex -- finding control characters is the point
-const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 
 /**
  * A {@linkcode MessageStore} on Redis. One command connection per process
@@ -105,7 +102,7 @@ export class RedisStore implements MessageStore {
       }
     }
     this.keyPrefix = options.keyPrefix ?? "Q/MSG";
-    if (CONTROL_CHARACTERS.test(this.keyPrefix)) {
+    if (hasControlCharacters(this.keyPrefix)) {
       throw new TypeError('Cannot create RedisStore: "keyPrefix" holds control characters');
     }
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
@@ -136,6 +133,7 @@ export class RedisStore implements MessageStore {
       nodes,
       subscriber: this.#subscriber,
       notifications: this.#notifications,
+      onMastersAdded: (owns) => this.#waiters.wakeWhere((uid) => owns(this.keyPrefix + uid)),
     });
     this.#client = this.#topology.client;
     if (mode === "auto") {
@@ -217,7 +215,7 @@ export class RedisStore implements MessageStore {
   }
 
   async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
-    const key = this.#listKey("take", uid);
+    const key = listKeyOf(this.keyPrefix, uid, "take");
     const maxInFlight = String(maxInFlightOf(options));
     const script = {
       keys: [key, sideKey(key, "inflight"), sideKey(key, "leases")],
@@ -253,7 +251,7 @@ export class RedisStore implements MessageStore {
   }
 
   async release(uid: string, id: string): Promise<void> {
-    const leases = sideKey(this.#listKey("release", uid), "leases");
+    const leases = sideKey(listKeyOf(this.keyPrefix, uid, "release"), "leases");
     await this.#run("release", () =>
       this.#client.eval(RELEASE, {
         keys: [leases],
@@ -301,6 +299,7 @@ export class RedisStore implements MessageStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#notificationsTimer);
+    this.#topology.close();
     // Messages still refused get one last attempt, within the deadline.
     await this.#pushBacks.close();
     this.#deadlines.close();
@@ -310,17 +309,6 @@ export class RedisStore implements MessageStore {
   /** Closes the store at the end of an `await using` block. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  /**
-   * The list key of `uid`, for the at-least-once calls: their side keys
-   * stay apart from every list only while uids hold no control characters.
-   */
-  #listKey(action: string, uid: string): string {
-    if (CONTROL_CHARACTERS.test(uid)) {
-      throw new TypeError(`Cannot ${action}: "uid" holds control characters`);
-    }
-    return this.keyPrefix + uid;
   }
 
   /**

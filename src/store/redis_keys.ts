@@ -12,6 +12,8 @@
  */
 const SEPARATOR = "\x1f";
 const SLOTS = 16384;
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 
 /** The structures kept beside a uid's list in at-least-once mode. */
 export type SideKind = "inflight" | "leases";
@@ -38,6 +40,38 @@ export function sideKey(key: string, kind: SideKind): string {
   if (tag !== undefined) return `{${tag}}${key}${SEPARATOR}${kind}`;
   if (!key.includes("}")) return `{${key}}${SEPARATOR}${kind}`;
   return `{${_tagOfSlot(keySlot(key))}}${key}${SEPARATOR}${kind}`;
+}
+
+/**
+ * True when `text` holds a control character (such as 0x1F, which side keys
+ * use as their separator).
+ *
+ * @example
+ * ```ts
+ * import { hasControlCharacters } from "./redis_keys.ts";
+ * console.log(hasControlCharacters("a\nb"), hasControlCharacters("a b")); // true false
+ * ```
+ */
+export function hasControlCharacters(text: string): boolean {
+  return CONTROL_CHARACTERS.test(text);
+}
+
+/**
+ * The list key of `uid` for a call whose side keys must stay apart from
+ * every list: refused with a TypeError naming `action` when the uid holds
+ * control characters.
+ *
+ * @example
+ * ```ts
+ * import { listKeyOf } from "./redis_keys.ts";
+ * console.log(listKeyOf("Q/MSG", "42", "take")); // Q/MSG42
+ * ```
+ */
+export function listKeyOf(prefix: string, uid: string, action: string): string {
+  if (hasControlCharacters(uid)) {
+    throw new TypeError(`Cannot ${action}: "uid" holds control characters`);
+  }
+  return prefix + uid;
 }
 
 /**

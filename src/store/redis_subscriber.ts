@@ -44,54 +44,88 @@ export interface RedisSubscriberOptions {
  */
 export class RedisSubscriber {
   readonly #options: RedisSubscriberOptions;
-  readonly #clients: RedisClientType[] = [];
+  /** By node URL; one of them hears the wake channel. */
+  readonly #entries = new Map<string, { client: RedisClientType; wake: boolean }>();
+  readonly #listener: (message: string, channel: string) => void;
   #subscribed = false;
 
   /** Connects nothing yet: see {@linkcode RedisSubscriber.subscribe}. */
   constructor(options: RedisSubscriberOptions) {
     this.#options = options;
-  }
-
-  /** True once subscribed and while every subscriber connection is up. */
-  get ready(): boolean {
-    return this.#subscribed && this.#clients.every((client) => client.isReady);
-  }
-
-  /** Connects to each of `urls` and subscribes; then wakes every waiter once. */
-  async subscribe(urls: readonly string[]): Promise<void> {
-    const { keyPrefix, wakeChannel, keyEventChannels, waiters, onListPush } = this.#options;
-    const listener = (message: string, channel: string) => {
+    const { keyPrefix, wakeChannel, waiters, onListPush } = options;
+    this.#listener = (message, channel) => {
       if (channel === wakeChannel) return waiters.wake(message);
       if (!message.startsWith(keyPrefix)) return;
       const uid = message.slice(keyPrefix.length);
       waiters.wake(uid);
       if (channel.endsWith(":lpush")) onListPush?.(uid);
     };
-    await Promise.all(urls.map(async (url, index) => {
-      const client = createClient({
-        ...connectionOptions(),
-        url,
-        name: "longpoll-subscriber",
-      }) as RedisClientType;
-      this.#clients.push(client);
-      client.on("error", _ignore);
-      let readyBefore = false;
-      client.on("ready", () => {
-        if (readyBefore) waiters.wakeAll();
-        readyBefore = true;
-      });
-      await client.connect();
-      const channels = [...(index === 0 ? [wakeChannel] : []), ...keyEventChannels];
-      if (channels.length > 0) await client.subscribe(channels, listener);
-    }));
+  }
+
+  /** True once subscribed and while every subscriber connection is up. */
+  get ready(): boolean {
+    return this.#subscribed && [...this.#entries.values()].every((entry) => entry.client.isReady);
+  }
+
+  /** The node URLs subscribed to. */
+  get urls(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /** Connects to each of `urls` and subscribes; then wakes every waiter once. */
+  async subscribe(urls: readonly string[]): Promise<void> {
+    await Promise.all(urls.map((url, index) => this.#add(url, index === 0)));
     this.#subscribed = true;
     // Polls held before the subscriptions were in place may have missed a push.
-    waiters.wakeAll();
+    this.#options.waiters.wakeAll();
+  }
+
+  /** Subscribes to one more node, such as a newly promoted master. */
+  async add(url: string): Promise<void> {
+    if (this.#entries.has(url)) return;
+    const wake = ![...this.#entries.values()].some((entry) => entry.wake);
+    await this.#add(url, wake);
+  }
+
+  /**
+   * Stops hearing a node, such as a master that failed over. If it heard
+   * the wake channel, another node hears it from now on.
+   */
+  async remove(url: string): Promise<void> {
+    const entry = this.#entries.get(url);
+    if (entry === undefined) return;
+    this.#entries.delete(url);
+    await closeClient(entry.client);
+    const heir = this.#entries.values().next().value;
+    if (!entry.wake || heir === undefined) return;
+    heir.wake = true;
+    await heir.client.subscribe(this.#options.wakeChannel, this.#listener).catch(_ignore);
+    // Without notifications, wakes sent meanwhile were heard by nobody.
+    if (this.#options.keyEventChannels.length === 0) this.#options.waiters.wakeAll();
   }
 
   /** Closes every subscriber connection, or stops its reconnecting. */
   async close(): Promise<void> {
-    await Promise.all(this.#clients.map(closeClient));
+    await Promise.all([...this.#entries.values()].map((entry) => closeClient(entry.client)));
+  }
+
+  async #add(url: string, wake: boolean): Promise<void> {
+    const { wakeChannel, keyEventChannels, waiters } = this.#options;
+    const client = createClient({
+      ...connectionOptions(),
+      url,
+      name: "longpoll-subscriber",
+    }) as RedisClientType;
+    this.#entries.set(url, { client, wake });
+    client.on("error", _ignore);
+    let readyBefore = false;
+    client.on("ready", () => {
+      if (readyBefore) waiters.wakeAll();
+      readyBefore = true;
+    });
+    await client.connect();
+    const channels = [...(wake ? [wakeChannel] : []), ...keyEventChannels];
+    if (channels.length > 0) await client.subscribe(channels, this.#listener);
   }
 }
 
