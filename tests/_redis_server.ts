@@ -49,11 +49,11 @@ export interface RedisServer extends AsyncDisposable {
 export async function startRedisServer(
   options: { extraArgs?: string[] } = {},
 ): Promise<RedisServer> {
-  const port = freePort();
+  let port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "longpoll-redis-" });
   let process: Deno.ChildProcess | undefined;
-  const start = async () => {
-    process = new Deno.Command("redis-server", {
+  const spawn = () =>
+    new Deno.Command("redis-server", {
       args: [
         "--port",
         String(port),
@@ -72,7 +72,26 @@ export async function startRedisServer(
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await _waitForPing(port);
+  // The port was free a moment ago; other tests, here or in other processes,
+  // may take it first. The server then exits at once: the first start tries
+  // another port, up to 3 times; a restart keeps its port.
+  const start = async (firstStart = false) => {
+    for (let attempt = 1;; attempt++) {
+      const child = process = spawn();
+      let exited = false;
+      child.status.then(() => (exited = true));
+      try {
+        await _waitForPing(port, () => exited);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (!exited) return;
+      } catch (error) {
+        if (!exited) throw error;
+      }
+      if (!firstStart || attempt === 3) {
+        throw new Error(`Cannot start redis-server: it exited at once on port ${port}`);
+      }
+      port = freePort();
+    }
   };
   const cli = async (...args: string[]) => {
     const output = await new Deno.Command("redis-cli", {
@@ -92,17 +111,21 @@ export async function startRedisServer(
     await process.status;
     process = undefined;
   };
-  await start();
+  await start(true);
   return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
+    get port() {
+      return port;
+    },
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
     cli,
     stop: async () => {
       await cli("SHUTDOWN", "NOSAVE").catch(() => {});
       await process?.status;
       process = undefined;
     },
-    restart: start,
+    restart: () => start(),
     async [Symbol.asyncDispose]() {
       await stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -226,9 +249,9 @@ export function freePort(): number {
   return port;
 }
 
-async function _waitForPing(port: number): Promise<void> {
+async function _waitForPing(port: number, gaveUp: () => boolean): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !gaveUp()) {
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       await conn.write(new TextEncoder().encode("PING\r\n"));

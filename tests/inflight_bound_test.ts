@@ -2,7 +2,7 @@
  * At-least-once against a client that never acknowledges: its messages in
  * flight stay bounded, its backlog costs Redis nothing per poll, and other
  * uids' wakes stay fast: p99 under 10 ms, or, on a machine too loaded by
- * other tests to measure that, no slower than without the hog.
+ * other tests to measure that, no slower than with the hog paused.
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
@@ -12,7 +12,8 @@ import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
 import { sleep, waitFor } from "./_wait.ts";
 
 const QUEUED = 20_000;
-const WAKES = 200;
+const WAKES = 400;
+const BLOCKS = 20;
 
 function p99(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -68,34 +69,23 @@ Deno.test(
       };
       const background = [hog(), hog(), ping()];
 
-      // Another uid, woken through the handler, one wake at a time.
-      const wakeP99 = async () => {
-        pings.length = 0;
-        const wakes: number[] = [];
-        for (let i = 0; i < WAKES; i++) {
-          const poll = others(new Request("http://x/?uid=other"));
-          await waitFor("the other poll to be held", () => others.held === 1);
-          const started = performance.now();
-          await store.publish("other", `wake ${i}`);
-          assert.equal(await (await poll).text(), `wake ${i}`);
-          wakes.push(performance.now() - started);
-        }
-        return { wakes: p99(wakes), pings: p99(pings) };
-      };
-      // The machine is shared with other tests: a round spoiled by their
-      // load is measured again, up to 3 times, while the hog goes on
-      // polling. Should all three miss, a round with the hog paused tells
-      // whether the hog or the machine is to blame.
-      const rounds: { wakes: number; pings: number }[] = [];
-      let baseline: { wakes: number; pings: number } | undefined;
+      // Another uid, woken through the handler, one wake at a time, in
+      // blocks with the hog running and paused in turn: the machine is
+      // shared with other tests, whose load comes and goes, and falls on
+      // both kinds of block alike.
+      const withHog: number[] = [];
+      const withoutHog: number[] = [];
       try {
-        while (rounds.length < 3) {
-          rounds.push(await wakeP99());
-          if (rounds.at(-1)!.wakes < 10) break;
-        }
-        if (rounds.at(-1)!.wakes >= 10) {
-          paused = true;
-          baseline = await wakeP99();
+        for (let block = 0; block < BLOCKS; block++) {
+          paused = block % 2 === 1;
+          for (let i = 0; i < WAKES / BLOCKS; i++) {
+            const poll = others(new Request("http://x/?uid=other"));
+            await waitFor("the other poll to be held", () => others.held === 1);
+            const started = performance.now();
+            await store.publish("other", `wake ${block}.${i}`);
+            assert.equal(await (await poll).text(), `wake ${block}.${i}`);
+            (paused ? withoutHog : withHog).push(performance.now() - started);
+          }
         }
       } finally {
         running = false;
@@ -112,12 +102,11 @@ Deno.test(
         Array.from({ length: 16 }, (_, i) => String(i + 1).padStart(5, "0")),
         "the 16 oldest, in order, each once (their leases of 60 s have not run out)",
       );
-      const best = Math.min(...rounds.map((round) => round.wakes));
-      const figures = `wake p99 / PING p99 per round, ms: ${
-        rounds.map((round) => `${round.wakes.toFixed(1)}/${round.pings.toFixed(1)}`).join(", ")
-      }; without the hog: ${baseline?.wakes.toFixed(1) ?? "not needed"}`;
-      assert.ok(best < 10 || best < baseline!.wakes * 1.5 + 1, figures);
-      assert.ok(Math.min(...rounds.map((round) => round.pings)) < 10, figures);
+      const figures = `wake p99 ${p99(withHog).toFixed(1)} ms with the hog, ` +
+        `${p99(withoutHog).toFixed(1)} ms without; Redis PING p99 ${p99(pings).toFixed(1)} ms`;
+      // Under 10 ms; on a machine too loaded to see that, no slower than without the hog.
+      assert.ok(p99(withHog) < Math.max(10, p99(withoutHog) * 1.5 + 2), figures);
+      assert.ok(p99(pings) < 10, figures);
       // What Redis spends per script (the takes, and the publishes, which
       // cost less), whatever the machine's load.
       const stats = await redis.cli("INFO", "commandstats");
