@@ -2,7 +2,7 @@
  * At-least-once against a client that never acknowledges: its messages in
  * flight stay bounded, its backlog costs Redis nothing per poll, and other
  * uids' wakes stay fast: p99 under 10 ms, or, on a machine too loaded by
- * other tests to measure that, no slower than with the hog paused.
+ * other tests to measure that, p90 not much worse than with the hog paused.
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
@@ -15,10 +15,12 @@ const QUEUED = 20_000;
 const WAKES = 400;
 const BLOCKS = 20;
 
-function p99(samples: number[]): number {
+function percentile(samples: number[], share: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.ceil(sorted.length * 0.99) - 1];
+  return sorted[Math.ceil(sorted.length * share) - 1];
 }
+const p99 = (samples: number[]) => percentile(samples, 0.99);
+const p90 = (samples: number[]) => percentile(samples, 0.9);
 
 Deno.test(
   redisTest(
@@ -102,10 +104,13 @@ Deno.test(
         Array.from({ length: 16 }, (_, i) => String(i + 1).padStart(5, "0")),
         "the 16 oldest, in order, each once (their leases of 60 s have not run out)",
       );
-      const figures = `wake p99 ${p99(withHog).toFixed(1)} ms with the hog, ` +
-        `${p99(withoutHog).toFixed(1)} ms without; Redis PING p99 ${p99(pings).toFixed(1)} ms`;
-      // Under 10 ms; on a machine too loaded to see that, no slower than without the hog.
-      assert.ok(p99(withHog) < Math.max(10, p99(withoutHog) * 1.5 + 2), figures);
+      const figures = `wake p99/p90 ${p99(withHog).toFixed(1)}/${p90(withHog).toFixed(1)} ms ` +
+        `with the hog, ${p99(withoutHog).toFixed(1)}/${p90(withoutHog).toFixed(1)} ms without; ` +
+        `Redis PING p99 ${p99(pings).toFixed(1)} ms`;
+      if (p99(withoutHog) < 10) assert.ok(p99(withHog) < 10, figures);
+      // A machine too loaded by other tests for 10 ms without the hog has
+      // spikes that p99 can't tell apart; p90 must then not be much worse.
+      else assert.ok(p90(withHog) < p90(withoutHog) * 2 + 2, figures);
       assert.ok(p99(pings) < 10, figures);
       // What Redis spends per script (the takes, and the publishes, which
       // cost less), whatever the machine's load.
