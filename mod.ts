@@ -56,5 +56,7 @@ export {
   SignatureError,
   type VerifySignature,
 } from "./src/signature.ts";
-export { MemoryStore } from "./src/store/memory.ts";
+export { KeyTypeError, MessageEncodingError } from "./src/store/errors.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
+export type { QueueLimitOptions } from "./src/store/queue_limits.ts";
 export type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./src/store/types.ts";

@@ -49,11 +49,11 @@ export interface RedisServer extends AsyncDisposable {
 export async function startRedisServer(
   options: { extraArgs?: string[] } = {},
 ): Promise<RedisServer> {
-  const port = freePort();
+  let port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "longpoll-redis-" });
   let process: Deno.ChildProcess | undefined;
-  const start = async () => {
-    process = new Deno.Command("redis-server", {
+  const spawn = () =>
+    new Deno.Command("redis-server", {
       args: [
         "--port",
         String(port),
@@ -72,7 +72,26 @@ export async function startRedisServer(
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await _waitForPing(port);
+  // The port was free a moment ago; other tests, here or in other processes,
+  // may take it first. The server then exits at once: the first start tries
+  // another port, up to 3 times; a restart keeps its port.
+  const start = async (firstStart = false) => {
+    for (let attempt = 1;; attempt++) {
+      const child = process = spawn();
+      let exited = false;
+      child.status.then(() => (exited = true));
+      try {
+        await _waitForPing(port, () => exited);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (!exited) return;
+      } catch (error) {
+        if (!exited) throw error;
+      }
+      if (!firstStart || attempt === 3) {
+        throw new Error(`Cannot start redis-server: it exited at once on port ${port}`);
+      }
+      port = freePort();
+    }
   };
   const cli = async (...args: string[]) => {
     const output = await new Deno.Command("redis-cli", {
@@ -92,17 +111,21 @@ export async function startRedisServer(
     await process.status;
     process = undefined;
   };
-  await start();
+  await start(true);
   return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
+    get port() {
+      return port;
+    },
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
     cli,
     stop: async () => {
       await cli("SHUTDOWN", "NOSAVE").catch(() => {});
       await process?.status;
       process = undefined;
     },
-    restart: start,
+    restart: () => start(),
     async [Symbol.asyncDispose]() {
       await stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -134,20 +157,50 @@ export interface RedisCluster extends AsyncDisposable {
   cli(...args: string[]): Promise<string>;
 }
 
-/** Starts `size` masters and joins them into one cluster, all slots covered. */
-export async function startRedisCluster(size = 3): Promise<RedisCluster> {
+/** Options of {@linkcode startRedisCluster}. */
+export interface RedisClusterOptions {
+  /** Replicas per master (the first `masters` nodes are the masters). */
+  replicas?: number;
+  /** `cluster-node-timeout`, in ms: how soon a dead master is failed over. */
+  nodeTimeoutMs?: number;
+}
+
+/**
+ * Starts `masters` masters (and their replicas) and joins them into one
+ * cluster, all slots covered.
+ */
+export async function startRedisCluster(
+  masters = 3,
+  options: RedisClusterOptions = {},
+): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
+  const replicas = options.replicas ?? 0;
   try {
-    for (let i = 0; i < size; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       nodes.push(
         await startRedisServer({
-          extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+          extraArgs: [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            ...(options.nodeTimeoutMs === undefined
+              ? []
+              : ["--cluster-node-timeout", String(options.nodeTimeoutMs)]),
+          ],
         }),
       );
     }
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
     const created = await new Deno.Command("redis-cli", {
-      args: ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"],
+      args: [
+        "--cluster",
+        "create",
+        ...addresses,
+        "--cluster-replicas",
+        String(replicas),
+        "--cluster-yes",
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -161,6 +214,15 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
       while (!(await node.cli("CLUSTER", "INFO")).includes("cluster_state:ok")) {
         if (Date.now() > deadline) {
           throw new Error("Cannot create the cluster: no cluster_state:ok");
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // A replica counts once it is in sync with its master.
+      while (
+        /role:slave(?![^]*master_link_status:up)/.test(await node.cli("INFO", "replication"))
+      ) {
+        if (Date.now() > deadline) {
+          throw new Error("Cannot create the cluster: a replica is not in sync");
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -187,16 +249,19 @@ export function freePort(): number {
   return port;
 }
 
-async function _waitForPing(port: number): Promise<void> {
+async function _waitForPing(port: number, gaveUp: () => boolean): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !gaveUp()) {
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       await conn.write(new TextEncoder().encode("PING\r\n"));
       const buffer = new Uint8Array(16);
       const n = await conn.read(buffer);
       conn.close();
-      if (n !== null && new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG")) return;
+      // A server that needs a password is up too: it answers NOAUTH.
+      if (n !== null && /^(\+PONG|-NOAUTH)/.test(new TextDecoder().decode(buffer.subarray(0, n)))) {
+        return;
+      }
     } catch {
       // not up yet
     }

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
+import { sideKey } from "../src/store/redis.ts";
 import { type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
 import { type ServeProcess, startServe } from "./_serve_process.ts";
 import { freePort } from "./_redis_server.ts";
@@ -197,8 +198,8 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
   await inspector.connect();
   for (let u = 0; u < UIDS; u++) {
     for (const message of await inspector.lRange(`Q/MSGc${u}`, 0, -1)) remaining.add(message);
-    for (const value of await inspector.hVals(`{Q/MSGc${u}}:inflight`)) {
-      remaining.add(value.replace(/^\d+\|\d+\|/, ""));
+    for (const value of await inspector.hVals(sideKey(`Q/MSGc${u}`, "inflight"))) {
+      remaining.add(value.replace(/^\d+\|/, ""));
       counts.inFlight++;
     }
   }
