@@ -2,7 +2,7 @@ import { type Authorize, createAuthorize } from "./authorize.ts";
 import { exponentialBackoff } from "./backoff.ts";
 import { HeldPolls } from "./held_polls.ts";
 import { Hold, type HoldDeps } from "./hold.ts";
-import { storeUnavailable } from "./http_error.ts";
+import { HttpError, storeUnavailable } from "./http_error.ts";
 import { createTaker, type Taker } from "./leases.ts";
 import type { Metrics } from "./metrics.ts";
 import { type LongPollOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -175,6 +175,9 @@ class _LongPoll {
     try {
       taken = await this.#taker.take(poll.uid, poll.ack);
     } catch (error) {
+      // A store error that knows its answer (a key of the wrong type, say) is
+      // no outage: it is answered as it is.
+      if (error instanceof HttpError) throw error;
       this.storeHealth.failed(error);
       throw storeUnavailable("poll", this.options.retryAfter);
     } finally {

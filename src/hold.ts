@@ -1,4 +1,5 @@
 import type { Backoff } from "./backoff.ts";
+import { HttpError } from "./http_error.ts";
 import type { Taker } from "./leases.ts";
 import { type Outcome, PLAIN_OUTCOMES, type Taken } from "./outcome.ts";
 import type { MessageStore, Waiter } from "./store/types.ts";
@@ -68,6 +69,7 @@ export interface HoldSubject {
  *   store,
  *   atLeastOnce: false,
  *   leaseMs: 60_000,
+ *   maxInFlight: 16,
  *   wheel,
  *   clock: systemClock,
  *   metrics: new Metrics(),
@@ -205,6 +207,9 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     } catch (error) {
       this.#popping = false;
       if (this.#ended) return;
+      // An error that knows its answer (a key of the wrong type, say) ends the
+      // hold with it; any other is an outage the hold rides out.
+      if (error instanceof HttpError) return this.#end({ end: "error", error });
       this.#deps.storeHealth.failed(error);
       return this.#foundNothing(false);
     }

@@ -51,6 +51,12 @@ export class Metrics {
   published = 0;
   /** Store failures seen while polling. */
   storeErrors = 0;
+  /** Messages dropped from the old end of a queue over `QUEUE_MAX`. */
+  trimmed = 0;
+  /** Messages the store took and could not put back: logged one by one. */
+  lost = 0;
+  /** Times keyspace notifications were found turned off on Redis and turned back on. */
+  notificationsRestored = 0;
   /** Error answers, by status code. */
   readonly errors: Map<number, number> = new Map();
   /** Seconds from the store's wake of a held poll to its answer with a message. */
@@ -134,6 +140,13 @@ export const METRIC_SPECS: readonly MetricSpec[] = [
   ),
   _counter("published", "longpoll_published_total", "Messages accepted by POST /publish."),
   _counter("storeErrors", "longpoll_store_errors_total", "Store operations that failed."),
+  _counter("trimmed", "longpoll_trimmed_total", "Messages dropped over QUEUE_MAX."),
+  _counter("lost", "longpoll_lost_total", "Messages taken that could not be put back."),
+  _counter(
+    "notificationsRestored",
+    "longpoll_notifications_restored_total",
+    "Times keyspace notifications were found off on Redis and turned back on.",
+  ),
 ];
 
 /** Bucket bounds of latencies, in seconds: 0.1 ms to 2.5 s. */

@@ -68,6 +68,13 @@ export interface LongPollOptions {
    */
   lease?: number;
   /**
+   * At-least-once: most messages of one uid handed out and not yet
+   * acknowledged. A client that never acknowledges gets its unacknowledged
+   * messages again, in order, and no new ones; it slows nobody else.
+   * @default {16}
+   */
+  maxInFlight?: number;
+  /**
    * Longest query string accepted, in characters; longer gets 414.
    * @default {4096}
    */
@@ -146,6 +153,7 @@ export const DEFAULTS: Readonly<{
   maxPollsPerUid: number;
   atLeastOnce: boolean;
   lease: number;
+  maxInFlight: number;
   maxQueryLength: number;
   maxUidBytes: number;
   retryAfter: number;
@@ -158,6 +166,7 @@ export const DEFAULTS: Readonly<{
   maxPollsPerUid: 1,
   atLeastOnce: false,
   lease: 60,
+  maxInFlight: 16,
   maxQueryLength: 4096,
   maxUidBytes: 256,
   retryAfter: 1,
@@ -193,6 +202,8 @@ export interface ResolvedOptions {
   readonly atLeastOnce: boolean;
   /** Lease, in milliseconds. */
   readonly leaseMs: number;
+  /** At-least-once: most messages of a uid in flight. */
+  readonly maxInFlight: number;
   /** Longest query string. */
   readonly maxQueryLength: number;
   /** Longest uid, in UTF-8 bytes. */
@@ -253,6 +264,7 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     ),
     atLeastOnce: options.atLeastOnce ?? DEFAULTS.atLeastOnce,
     leaseMs: 1000 * _checked("lease", options.lease ?? DEFAULTS.lease, _positive),
+    maxInFlight: _checked("maxInFlight", options.maxInFlight ?? DEFAULTS.maxInFlight, _count),
     maxQueryLength: _checked(
       "maxQueryLength",
       options.maxQueryLength ?? DEFAULTS.maxQueryLength,

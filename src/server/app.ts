@@ -1,5 +1,6 @@
 import { createLongPollHandler, type DrainOptions, type LongPollHandler } from "../handler.ts";
 import { clip, HttpError, storeUnavailable } from "../http_error.ts";
+import type { Metrics } from "../metrics.ts";
 import { DEFAULTS, type LongPollOptions } from "../options.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
 import { validateUid } from "../uid.ts";
@@ -18,6 +19,11 @@ export interface ServerOptions extends LongPollOptions {
    * @default {false}
    */
   openPublish?: boolean;
+  /**
+   * Called before `/metrics` renders, to copy figures kept elsewhere (such
+   * as the store's) into the counters.
+   */
+  collectMetrics?: (metrics: Metrics) => void;
   /**
    * Serve the demo page at `GET /demo`.
    * @default {false}
@@ -117,6 +123,16 @@ export function createServer(options: ServerOptions): Server {
       action,
     });
 
+  const ready = async (): Promise<Response> => {
+    if (draining) throw new HttpError(503, "Not ready: the server is draining");
+    if (!await store.checkReady()) {
+      throw new HttpError(503, `Not ready: the ${store.kind} store is unreachable`, {
+        "Retry-After": retryAfter,
+      });
+    }
+    return responder.json({ status: "ready", store: store.kind });
+  };
+
   const presenceOf = async (
     request: Request,
     query: string,
@@ -187,17 +203,12 @@ export function createServer(options: ServerOptions): Server {
       case "/healthz":
         return responder.json({ status: "ok" });
       case "/readyz":
-        if (draining) throw new HttpError(503, "Not ready: the server is draining");
-        if (!store.ready) {
-          throw new HttpError(503, `Not ready: the ${store.kind} store is unreachable`, {
-            "Retry-After": retryAfter,
-          });
-        }
-        return responder.json({ status: "ready", store: store.kind });
+        return ready();
       case "/demo":
         if (!options.demo) break;
         return demoPage();
       case "/metrics":
+        options.collectMetrics?.(metrics);
         return _prometheusText(metrics.render());
     }
     throw new HttpError(404, `Cannot find "${clip(path)}"`);

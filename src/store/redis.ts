@@ -23,6 +23,7 @@ import { MessageEncodingError } from "./errors.ts";
 import { PushBackRetry } from "./push_back_retry.ts";
 import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
 import { hasControlCharacters, listKeyOf, sideKey } from "./redis_keys.ts";
+import { RedisPresence } from "./redis_presence.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
@@ -88,6 +89,7 @@ export class RedisStore implements MessageStore {
   readonly #pushBacks: PushBackRetry;
   readonly #diagnosis: RedisDiagnosis;
   readonly #notificationsTimer: ReturnType<typeof setInterval> | undefined;
+  #presence: RedisPresence | undefined;
   #closed = false;
 
   /** Starts connecting; polls fail with 503 until Redis answers. */
@@ -295,9 +297,24 @@ export class RedisStore implements MessageStore {
     this.#waiters.delete(uid, waiter);
   }
 
+  /**
+   * Presence on this Redis, shared by every process on it: what
+   * `GET /presence` answers from. One per store; it lives until the store
+   * closes.
+   */
+  presence(options: { aliveMs?: number } = {}): RedisPresence {
+    return this.#presence ??= new RedisPresence({
+      client: this.#client,
+      keyPrefix: this.keyPrefix,
+      aliveMs: options.aliveMs,
+      onError: _ignore,
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#presence?.close();
     clearInterval(this.#notificationsTimer);
     this.#topology.close();
     // Messages still refused get one last attempt, within the deadline.

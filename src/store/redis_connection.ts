@@ -64,7 +64,9 @@ export interface ConnectionOptions {
  * ```
  */
 export function connectionOptions(): ConnectionOptions {
-  const reconnect = exponentialBackoff({ base: 50, max: 1000, jitter: 0.5 });
+  // Short and capped: once Redis is back, polls are served again within about
+  // 100 ms. A refused connection costs next to nothing meanwhile.
+  const reconnect = exponentialBackoff({ base: 20, max: 100, jitter: 0.5 });
   return {
     socket: { reconnectStrategy: (retries: number) => reconnect(retries) },
     // node-redis 6 gives every command a 5 s timeout of its own: a timer

@@ -16,7 +16,7 @@ const SLOTS = 16384;
 const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 
 /** The structures kept beside a uid's list in at-least-once mode. */
-export type SideKind = "inflight" | "leases";
+export type SideKind = "inflight" | "leases" | "presence";
 
 /**
  * The key of the structure `kind` kept beside list `key`: `inflight` (a hash
