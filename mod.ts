@@ -33,6 +33,7 @@ export {
 export { HttpError, storeUnavailable } from "./src/http_error.ts";
 export { createLogger, type LogFields, type Logger, type LoggerOptions } from "./src/logger.ts";
 export { StoreHealth } from "./src/store_health.ts";
+export { MemoryPresence, type Presence, type PresenceInfo } from "./src/presence.ts";
 export { isValidCallback, wrapJsonp } from "./src/jsonp.ts";
 export { METRIC_SPECS, type MetricKey, Metrics, type MetricSpec } from "./src/metrics.ts";
 export { DEFAULTS, type LongPollOptions } from "./src/options.ts";
@@ -55,5 +56,7 @@ export {
   SignatureError,
   type VerifySignature,
 } from "./src/signature.ts";
-export { MemoryStore } from "./src/store/memory.ts";
+export { KeyTypeError, MessageEncodingError } from "./src/store/errors.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
+export type { QueueLimitOptions } from "./src/store/queue_limits.ts";
 export type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./src/store/types.ts";

@@ -12,7 +12,7 @@ import { runServe } from "../src/server/serve.ts";
 declare const Bun: {
   readonly version: string;
   serve(options: {
-    fetch: (request: Request, server: BunServer) => Promise<Response>;
+    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
     hostname: string;
     port: number;
     reusePort: boolean;

@@ -6,6 +6,7 @@
  * @module
  */
 import { serve } from "@hono/node-server";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { runServe } from "../src/server/serve.ts";
@@ -26,9 +27,30 @@ await runServe({
         resolve({
           hostname: host,
           port: info.port,
-          close: () => new Promise((done) => server.close(() => done())),
+          close: () => _close(server as Server),
         }));
     }),
   onSignal: (signal, listener) => process.on(signal, listener),
   exit: (code) => process.exit(code),
 });
+
+/**
+ * Stops accepting, and resolves once every connection is closed. Node keeps
+ * a connection open for 5 s after its last answer (`keepAliveTimeout`) and
+ * serves new requests on it meanwhile, so `close()` alone would outlive the
+ * drain by 5 s, or for ever behind a proxy that reuses its connections. So
+ * from now on every answer closes its connection, and a connection whose
+ * held poll the drain has answered is closed within 50 ms.
+ */
+function _close(server: Server): Promise<void> {
+  server.prependListener("request", (_request, response) => {
+    response.setHeader("Connection", "close");
+  });
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  return new Promise((done) =>
+    server.close(() => {
+      clearInterval(sweep);
+      done();
+    })
+  );
+}

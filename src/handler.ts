@@ -2,7 +2,7 @@ import { type Authorize, createAuthorize } from "./authorize.ts";
 import { exponentialBackoff } from "./backoff.ts";
 import { HeldPolls } from "./held_polls.ts";
 import { Hold, type HoldDeps } from "./hold.ts";
-import { storeUnavailable } from "./http_error.ts";
+import { HttpError, storeUnavailable } from "./http_error.ts";
 import { createTaker, type Taker } from "./leases.ts";
 import type { Metrics } from "./metrics.ts";
 import { type LongPollOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -171,15 +171,20 @@ class _LongPoll {
     const firstPop = new _FirstPop();
     store.watch(poll.uid, firstPop);
     let taken: Taken | null;
+    const started = performance.now();
     try {
       taken = await this.#taker.take(poll.uid, poll.ack);
     } catch (error) {
+      // A store error that knows its answer (a key of the wrong type, say) is
+      // no outage: it is answered as it is.
+      if (error instanceof HttpError) throw error;
       this.storeHealth.failed(error);
       throw storeUnavailable("poll", this.options.retryAfter);
     } finally {
       store.unwatch(poll.uid, firstPop);
     }
     this.storeHealth.succeeded();
+    this.options.metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
     if (taken !== null) return this.#deliver(poll, taken, signal);
     if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
     this.polls.checkRoom();
@@ -217,9 +222,17 @@ class _LongPoll {
 
   /** Takes the poll out of the registry and counts its end. */
   #count(poll: PollRequest, outcome: Outcome, hold: Hold | undefined): void {
-    if (hold !== undefined) this.polls.delete(hold);
+    const { metrics } = this.options;
+    if (hold !== undefined) {
+      this.polls.delete(hold);
+      const now = performance.now();
+      metrics.holdDuration.get(outcome.end)!.observe((now - hold.startedAt) / 1000);
+      if (outcome.end === "message" && hold.wokenAt !== undefined) {
+        metrics.wakeLatency.observe((now - hold.wokenAt) / 1000);
+      }
+    }
     const metric = ENDS[outcome.end].metric;
-    if (metric !== undefined) this.options.metrics[metric]++;
+    if (metric !== undefined) metrics[metric]++;
     if (outcome.end === "message") this.#taker.delivered(poll.uid, outcome.taken);
   }
 

@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.ts";
 import { HttpError } from "./http_error.ts";
+import type { Presence } from "./presence.ts";
 
 /** A held poll, as the registry sees it. */
 export interface HeldPoll {
@@ -25,6 +26,10 @@ export interface HeldPollsOptions {
   readonly retryAfter: string;
   /** Told the number held after every change. */
   readonly onCount: (held: number) => void;
+  /** Told when a uid's first poll is held and when its last one ends. */
+  readonly presence?: Presence;
+  /** The clock, for the time a uid's first poll was held. */
+  readonly clock: Clock;
 }
 
 /**
@@ -35,11 +40,13 @@ export interface HeldPollsOptions {
  * @example
  * ```ts
  * import { HeldPolls } from "./held_polls.ts";
+ * import { systemClock } from "./clock.ts";
  * const polls = new HeldPolls({
  *   maxHeld: 10,
  *   maxPollsPerUid: 1,
  *   retryAfter: "1",
  *   onCount: (held) => console.log("held", held),
+ *   clock: systemClock,
  * });
  * const poll = {
  *   subject: { uid: "42" },
@@ -83,7 +90,11 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
     this.#options.onCount(this.#all.size);
     const uid = poll.subject.uid;
     const siblings = this.#byUid.get(uid);
-    if (siblings === undefined) return void this.#byUid.set(uid, [poll]);
+    if (siblings === undefined) {
+      this.#byUid.set(uid, [poll]);
+      this.#options.presence?.enter(uid, this.#options.clock.now());
+      return;
+    }
     siblings.push(poll);
     // The oldest go first; each leaves the list as it settles.
     for (const older of siblings.slice(0, siblings.length - this.#options.maxPollsPerUid)) {
@@ -100,7 +111,10 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
     if (siblings !== undefined) {
       const index = siblings.indexOf(poll);
       if (index !== -1) siblings.splice(index, 1);
-      if (siblings.length === 0) this.#byUid.delete(uid);
+      if (siblings.length === 0) {
+        this.#byUid.delete(uid);
+        this.#options.presence?.leave(uid);
+      }
     }
     if (this.#all.size === 0) this.#drained?.();
   }

@@ -1,4 +1,5 @@
 import type { Backoff } from "./backoff.ts";
+import { HttpError } from "./http_error.ts";
 import type { Taker } from "./leases.ts";
 import { type Outcome, PLAIN_OUTCOMES, type Taken } from "./outcome.ts";
 import type { MessageStore, Waiter } from "./store/types.ts";
@@ -68,6 +69,7 @@ export interface HoldSubject {
  *   store,
  *   atLeastOnce: false,
  *   leaseMs: 60_000,
+ *   maxInFlight: 16,
  *   wheel,
  *   clock: systemClock,
  *   metrics: new Metrics(),
@@ -90,6 +92,10 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
   readonly subject: HoldSubject;
   /** @internal */
   _slot?: number;
+  /** When the hold started, by `performance.now()`. */
+  readonly startedAt: number = performance.now();
+  /** When the store last woke it, by `performance.now()`; undefined if never. */
+  wokenAt: number | undefined;
   readonly #deps: HoldDeps;
   readonly #signal: AbortSignal | undefined;
   #resolve: ((outcome: Outcome) => void) | undefined;
@@ -135,6 +141,11 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
   /** The store says a message may be there: pop now (during a drain: end at once). */
   wake(): void {
     if (this.#ended) return;
+    this.wokenAt = performance.now();
+    this.#popSoon();
+  }
+
+  #popSoon(): void {
     if (this.#stopping) return this.drain();
     if (this.#popping) this.#wokenWhilePopping = true;
     else this.#poll();
@@ -145,7 +156,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     if (this.#ended) return;
     if (this.#deps.wheel.clock.now() >= this.#deadline) return this.#end(PLAIN_OUTCOMES.timeout);
     this.#timerDue = true;
-    this.wake();
+    this.#popSoon();
   }
 
   /** The client has gone (its request signal aborted). */
@@ -196,6 +207,9 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     } catch (error) {
       this.#popping = false;
       if (this.#ended) return;
+      // An error that knows its answer (a key of the wrong type, say) ends the
+      // hold with it; any other is an outage the hold rides out.
+      if (error instanceof HttpError) return this.#end({ end: "error", error });
       this.#deps.storeHealth.failed(error);
       return this.#foundNothing(false);
     }

@@ -26,6 +26,8 @@ export interface TakerOptions {
   readonly atLeastOnce: boolean;
   /** At-least-once: how long a client has to acknowledge, in milliseconds. */
   readonly leaseMs: number;
+  /** At-least-once: most messages of a uid in flight. */
+  readonly maxInFlight: number;
   /** The timers, for lease expiry. */
   readonly wheel: TimerWheel;
   /** The clock, for lease deadlines. */
@@ -54,6 +56,7 @@ export interface TakerOptions {
  *   store,
  *   atLeastOnce: false,
  *   leaseMs: 60_000,
+ *   maxInFlight: 16,
  *   wheel: new TimerWheel(),
  *   clock: systemClock,
  *   metrics: new Metrics(),
@@ -97,8 +100,14 @@ class _LeaseTaker implements Taker {
   }
 
   take(uid: string, ack: string | undefined): Promise<Taken | null> {
-    const { store, leaseMs, clock } = this.#options;
-    return store.take(uid, { ack, leaseMs, now: clock.now(), id: crypto.randomUUID() });
+    const { store, leaseMs, maxInFlight, clock } = this.#options;
+    return store.take(uid, {
+      ack,
+      leaseMs,
+      maxInFlight,
+      now: clock.now(),
+      id: crypto.randomUUID(),
+    });
   }
 
   async giveBack(uid: string, taken: Taken): Promise<void> {

@@ -1,3 +1,5 @@
+import { Histogram } from "./histogram.ts";
+import { type End, ENDS } from "./outcome.ts";
 /** How one counter of {@linkcode Metrics} is exported. */
 export interface MetricSpec {
   /** The property of {@linkcode Metrics} that holds the value. */
@@ -49,8 +51,22 @@ export class Metrics {
   published = 0;
   /** Store failures seen while polling. */
   storeErrors = 0;
+  /** Messages dropped from the old end of a queue over `QUEUE_MAX`. */
+  trimmed = 0;
+  /** Messages the store took and could not put back: logged one by one. */
+  lost = 0;
+  /** Times keyspace notifications were found turned off on Redis and turned back on. */
+  notificationsRestored = 0;
   /** Error answers, by status code. */
   readonly errors: Map<number, number> = new Map();
+  /** Seconds from the store's wake of a held poll to its answer with a message. */
+  readonly wakeLatency: Histogram = new Histogram(LATENCY_BOUNDS);
+  /** Seconds from a poll's first pop to the answer of its store, for every first pop. */
+  readonly storeRoundTrip: Histogram = new Histogram(LATENCY_BOUNDS);
+  /** Seconds a poll was held, by how its hold ended. */
+  readonly holdDuration: ReadonlyMap<End, Histogram> = new Map(
+    (Object.keys(ENDS) as End[]).map((end) => [end, new Histogram(HOLD_BOUNDS)]),
+  );
 
   /** Counts one error answer with `status`. */
   countError(status: number): void {
@@ -69,6 +85,16 @@ export class Metrics {
     );
     for (const [status, count] of [...this.errors].sort((a, b) => a[0] - b[0])) {
       lines.push(`longpoll_errors_total{code="${status}"} ${count}`);
+    }
+    lines.push(
+      ..._histogramHead("longpoll_wake_latency_seconds", "From a store's wake to the answer."),
+      ...this.wakeLatency.render("longpoll_wake_latency_seconds"),
+      ..._histogramHead("longpoll_store_round_trip_seconds", "A poll's first pop, to its reply."),
+      ...this.storeRoundTrip.render("longpoll_store_round_trip_seconds"),
+      ..._histogramHead("longpoll_hold_duration_seconds", "How long polls were held, by end."),
+    );
+    for (const [end, histogram] of this.holdDuration) {
+      lines.push(...histogram.render("longpoll_hold_duration_seconds", `end="${end}"`));
     }
     return lines.join("\n") + "\n";
   }
@@ -114,7 +140,39 @@ export const METRIC_SPECS: readonly MetricSpec[] = [
   ),
   _counter("published", "longpoll_published_total", "Messages accepted by POST /publish."),
   _counter("storeErrors", "longpoll_store_errors_total", "Store operations that failed."),
+  _counter("trimmed", "longpoll_trimmed_total", "Messages dropped over QUEUE_MAX."),
+  _counter("lost", "longpoll_lost_total", "Messages taken that could not be put back."),
+  _counter(
+    "notificationsRestored",
+    "longpoll_notifications_restored_total",
+    "Times keyspace notifications were found off on Redis and turned back on.",
+  ),
 ];
+
+/** Bucket bounds of latencies, in seconds: 0.1 ms to 2.5 s. */
+const LATENCY_BOUNDS = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+];
+
+/** Bucket bounds of hold durations, in seconds: up to the default hold of 945 s. */
+const HOLD_BOUNDS = [0.01, 0.1, 1, 5, 15, 45, 105, 225, 465, 945, 1800];
+
+function _histogramHead(name: string, help: string): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+}
 
 function _counter(key: MetricKey, name: string, help: string): MetricSpec {
   return { key, name, type: "counter", help };

@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
+import type { Presence } from "./presence.ts";
 import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, type ParamNames } from "./protocol.ts";
 import type { VerifySignature } from "./signature.ts";
 import type { MessageStore } from "./store/types.ts";
@@ -67,6 +68,13 @@ export interface LongPollOptions {
    */
   lease?: number;
   /**
+   * At-least-once: most messages of one uid handed out and not yet
+   * acknowledged. A client that never acknowledges gets its unacknowledged
+   * messages again, in order, and no new ones; it slows nobody else.
+   * @default {16}
+   */
+  maxInFlight?: number;
+  /**
    * Longest query string accepted, in characters; longer gets 414.
    * @default {4096}
    */
@@ -98,6 +106,13 @@ export interface LongPollOptions {
    * @default {new Metrics()}
    */
   metrics?: Metrics;
+  /**
+   * Where held polls are announced, for `GET /presence` and producers that
+   * ask whether a user is connected: `new MemoryPresence()` in one
+   * process, `redisStore.presence()` across processes.
+   * @default {undefined}
+   */
+  presence?: Presence;
   /**
    * Parses a message that is not JSON, such as a JavaScript object literal
    * `{'type':'chat','seq':1}` from a producer written for the original
@@ -138,6 +153,7 @@ export const DEFAULTS: Readonly<{
   maxPollsPerUid: number;
   atLeastOnce: boolean;
   lease: number;
+  maxInFlight: number;
   maxQueryLength: number;
   maxUidBytes: number;
   retryAfter: number;
@@ -150,6 +166,7 @@ export const DEFAULTS: Readonly<{
   maxPollsPerUid: 1,
   atLeastOnce: false,
   lease: 60,
+  maxInFlight: 16,
   maxQueryLength: 4096,
   maxUidBytes: 256,
   retryAfter: 1,
@@ -185,6 +202,8 @@ export interface ResolvedOptions {
   readonly atLeastOnce: boolean;
   /** Lease, in milliseconds. */
   readonly leaseMs: number;
+  /** At-least-once: most messages of a uid in flight. */
+  readonly maxInFlight: number;
   /** Longest query string. */
   readonly maxQueryLength: number;
   /** Longest uid, in UTF-8 bytes. */
@@ -197,6 +216,8 @@ export interface ResolvedOptions {
   readonly clock: Clock;
   /** The counters. */
   readonly metrics: Metrics;
+  /** Where held polls are announced, if anywhere. */
+  readonly presence: Presence | undefined;
   /** Parses messages that are not JSON, if set. */
   readonly parseLiteral: ((text: string) => unknown) | undefined;
   /** Where lines go. */
@@ -243,6 +264,7 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     ),
     atLeastOnce: options.atLeastOnce ?? DEFAULTS.atLeastOnce,
     leaseMs: 1000 * _checked("lease", options.lease ?? DEFAULTS.lease, _positive),
+    maxInFlight: _checked("maxInFlight", options.maxInFlight ?? DEFAULTS.maxInFlight, _count),
     maxQueryLength: _checked(
       "maxQueryLength",
       options.maxQueryLength ?? DEFAULTS.maxQueryLength,
@@ -255,6 +277,7 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     earlyHeaders: options.earlyHeaders ?? DEFAULTS.earlyHeaders,
     clock,
     metrics: options.metrics ?? new Metrics(),
+    presence: options.presence,
     parseLiteral: options.parseLiteral,
     logger,
     onError: options.onError ?? ((error) => _logError(logger, error)),

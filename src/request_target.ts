@@ -14,11 +14,23 @@ const PLAIN_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 /** A Host with any of these would move where the path or query seem to start. */
 const SMUGGLING_HOST = /[/?#@\\\s]/;
 
+/** Options of {@linkcode requestTarget}. */
+export interface RequestTargetOptions {
+  /**
+   * Skip the `Host` check, for a caller that checks it itself where it
+   * matters (with {@linkcode checkHost}), such as a router whose read-only
+   * routes a smuggled path can't harm.
+   * @default {false}
+   */
+  readonly hostChecked?: boolean;
+}
+
 /**
  * Reads the path and query of `request` from its request target. A runtime
  * builds `request.url` from the `Host` header and the target, so a `?` or
  * `#` smuggled into `Host` could replace the query or the route: such a
- * `Host`, or one that is no valid host at all, is refused with 400.
+ * `Host`, or one that is no valid host at all, is refused with 400 (see
+ * {@linkcode checkHost}).
  *
  * @example
  * ```ts
@@ -27,14 +39,11 @@ const SMUGGLING_HOST = /[/?#@\\\s]/;
  * // { path: "/publish", query: "uid=42" }
  * ```
  */
-export function requestTarget(request: Request): RequestTarget {
-  const host = request.headers.get("host");
-  if (host !== null && host !== "" && !PLAIN_HOST.test(host) && !_isValidHost(host)) {
-    throw new HttpError(
-      400,
-      `Cannot read the request: the Host header "${clip(host)}" is malformed`,
-    );
-  }
+export function requestTarget(
+  request: Request,
+  options: RequestTargetOptions = {},
+): RequestTarget {
+  if (!options.hostChecked) checkHost(request);
   const url = URL.parse(request.url);
   if (url === null) {
     throw new HttpError(
@@ -43,6 +52,32 @@ export function requestTarget(request: Request): RequestTarget {
     );
   }
   return { path: url.pathname, query: url.search.slice(1) };
+}
+
+/**
+ * Throws a 400 {@linkcode HttpError} when the `Host` header could move the
+ * path or query that `request.url` shows, or is no valid host.
+ *
+ * @example
+ * ```ts
+ * import { checkHost } from "./request_target.ts";
+ * checkHost(new Request("http://x/", { headers: { host: "push.example.com" } })); // fine
+ * try {
+ *   checkHost(new Request("http://x/", { headers: { host: "x?uid=victim" } }));
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // Cannot read the request: the Host header "x?uid=victim" is malformed
+ * }
+ * ```
+ */
+export function checkHost(request: Request): void {
+  const host = request.headers.get("host");
+  if (host !== null && host !== "" && !PLAIN_HOST.test(host) && !_isValidHost(host)) {
+    throw new HttpError(
+      400,
+      `Cannot read the request: the Host header "${clip(host)}" is malformed`,
+    );
+  }
 }
 
 function _isValidHost(host: string): boolean {

@@ -14,9 +14,12 @@ export type VerifySignature = (
   url: URL,
 ) => boolean | Promise<boolean>;
 
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
+
 /** Why a signature was refused, as the message of a 403 or 400 answer. */
 export class SignatureError extends Error {
-  /** HTTP status: 400 for a malformed `exp`, 403 otherwise. */
+  /** HTTP status: 400 for a malformed `exp` or uid, 403 otherwise. */
   readonly status: 400 | 403;
   /**
    * Creates the error.
@@ -48,8 +51,10 @@ export interface HmacSignerOptions {
 
 /**
  * Signs and verifies uids with HMAC-SHA256 through Web Crypto:
- * `sign = hex(HMAC(secret, uid))`, or `hex(HMAC(secret, uid + ":" + exp))`
- * with an expiry in unix seconds. Verification is constant-time.
+ * `sign = hex(HMAC(secret, uid))`, or `hex(HMAC(secret, uid + "\n" + exp))`
+ * with an expiry in unix seconds (a line feed, byte 0x0A, between the two).
+ * A uid may not hold control characters, so no uid without `exp` signs the
+ * same text as another uid with one. Verification is constant-time.
  *
  * @example
  * ```ts
@@ -75,8 +80,14 @@ export class HmacSigner {
     );
   }
 
-  /** Returns the lowercase hex signature of `uid`, bound to `exp` when given. */
+  /**
+   * Returns the lowercase hex signature of `uid`, bound to `exp` when given.
+   * Rejects with a TypeError when `uid` holds control characters.
+   */
   async sign(uid: string, exp?: number): Promise<string> {
+    if (CONTROL_CHARACTERS.test(uid)) {
+      throw new TypeError('Cannot sign: "uid" holds control characters');
+    }
     const mac = await crypto.subtle.sign("HMAC", await this.#key, _signedBytes(uid, exp));
     return Array.from(new Uint8Array(mac), (byte) => byte.toString(16).padStart(2, "0")).join("");
   }
@@ -88,6 +99,9 @@ export class HmacSigner {
   async verify(uid: string, sign: string | null, exp?: string | null): Promise<void> {
     if (sign === null || sign === "") {
       throw new SignatureError('Cannot verify signature: "sign" is missing');
+    }
+    if (CONTROL_CHARACTERS.test(uid)) {
+      throw new SignatureError('Cannot verify signature: "uid" holds control characters', 400);
     }
     const mac = _hexToBytes(sign);
     if (mac === undefined) {
@@ -117,7 +131,7 @@ export class HmacSigner {
 }
 
 function _signedBytes(uid: string, exp: number | undefined): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(exp === undefined ? uid : `${uid}:${exp}`);
+  return new TextEncoder().encode(exp === undefined ? uid : `${uid}\n${exp}`);
 }
 
 function _hexToBytes(hex: string): Uint8Array<ArrayBuffer> | undefined {

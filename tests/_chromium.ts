@@ -11,10 +11,15 @@ import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
+/** True when {@linkcode CHROMIUM} is there. */
+export const haveChromium: boolean = await Deno.stat(CHROMIUM).then(
+  (info) => info.isFile,
+  () => false,
+);
+
 /** True when Chromium is there; logs the skip (or throws, with `REQUIRE_BROWSER=1`) when not. */
-export async function checkChromium(tests: number): Promise<boolean> {
-  const found = await Deno.stat(CHROMIUM).then((info) => info.isFile, () => false);
-  if (found) return true;
+export function checkChromium(tests: number): boolean {
+  if (haveChromium) return true;
   if (Deno.env.get("REQUIRE_BROWSER") === "1") {
     throw new Error(`Cannot run browser tests: REQUIRE_BROWSER=1 but ${CHROMIUM} is not found`);
   }

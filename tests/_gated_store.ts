@@ -24,6 +24,10 @@ export class GatedStore implements MessageStore {
     return this.inner.kind;
   }
 
+  checkReady(): Promise<boolean> {
+    return this.inner.checkReady();
+  }
+
   /**
    * Pauses the next pop after the real pop came back. Resolves with what it
    * popped, once it is paused; call the returned `release` to let it go on.

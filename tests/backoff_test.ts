@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { exponentialBackoff } from "../mod.ts";
 
-Deno.test("backoff: the seed's schedule doubles from 15 s", () => {
+Deno.test("backoff: the original schedule doubles from 15 s", () => {
   const backoff = exponentialBackoff({ base: 15_000 });
   assert.deepEqual(
     [0, 1, 2, 3, 4, 5, 6].map(backoff),

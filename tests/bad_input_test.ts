@@ -173,7 +173,7 @@ Deno.test("bad input: exp in the past is a 403, even with its valid sign", async
   const { handler, assertNothingLost } = await setUp({ secret: SECRET });
   const exp = new FakeClock().now() / 1000 - 1;
   await assertError(
-    await handler(poll(`uid=42&exp=${exp}&sign=${hmac(`42:${exp}`)}`)),
+    await handler(poll(`uid=42&exp=${exp}&sign=${hmac(`42\n${exp}`)}`)),
     403,
     'Cannot verify signature: "exp" has passed',
   );

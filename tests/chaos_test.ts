@@ -7,12 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
+import { sideKey } from "../src/store/redis.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
 import { redisTest } from "./_redis_gate.ts";
-import { type ServeProcess, startServe } from "./_serve_process.ts";
 import { freePort } from "./_support/free_port.ts";
 import { Prng } from "./_support/prng.ts";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
 import { sleep } from "./_support/wait_until.ts";
+import { type ServeProcess, startServe } from "./_serve_process.ts";
 
 const UIDS = 300;
 const PER_UID = 20;
@@ -191,8 +192,8 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
   await inspector.connect();
   for (let u = 0; u < UIDS; u++) {
     for (const message of await inspector.lRange(`Q/MSGc${u}`, 0, -1)) remaining.add(message);
-    for (const value of await inspector.hVals(`{Q/MSGc${u}}:inflight`)) {
-      remaining.add(value.replace(/^\d+\|\d+\|/, ""));
+    for (const value of await inspector.hVals(sideKey(`Q/MSGc${u}`, "inflight"))) {
+      remaining.add(value.replace(/^\d+\|/, ""));
       counts.inFlight++;
     }
   }

@@ -183,7 +183,7 @@ Deno.test("handler: a valid HMAC signature gets the message", async () => {
 Deno.test("handler: a valid signature with exp gets the message until exp, on the handler's clock", async () => {
   const { clock, store, handler } = setUp({ secret: "s3cret" });
   const exp = clock.now() / 1000 + 60;
-  const query = `uid=42&exp=${exp}&sign=${hmac("s3cret", `42:${exp}`)}`;
+  const query = `uid=42&exp=${exp}&sign=${hmac("s3cret", `42\n${exp}`)}`;
   await store.publish("42", "first");
   await store.publish("42", "second");
   assert.equal(await (await handler(get(query))).text(), "first");

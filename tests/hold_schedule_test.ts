@@ -1,5 +1,5 @@
 /**
- * The seed's hold schedule, run on a fake clock: every poll time is asserted
+ * The original service's hold schedule, run on a fake clock: every poll time is asserted
  * exactly, and a whole 945 s hold takes milliseconds.
  */
 import assert from "node:assert/strict";

@@ -1,30 +1,26 @@
 /**
  * The shipped deploy/nginx.conf, run by a real nginx in front of real
- * `deploy/serve.ts` processes on a real Redis.
- *
- * The test renders a copy of the shipped site file: it changes only the
- * upstream ports, the listen ports, the log paths and (where a test says so)
- * proxy_read_timeout, scaled by the same factor as the hold, so a 945 s hold
- * becomes a few seconds. It also adds one response header, the address of
- * the process that answered, so the tests can see where each poll went.
+ * `deploy/serve.ts` processes on a real Redis (see tests/_nginx.ts for how
+ * the site file is rendered for the test).
  */
 import assert from "node:assert/strict";
-import { HmacSigner } from "../mod.ts";
 import { SETTINGS } from "../src/server/settings.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { freePort } from "./_support/free_port.ts";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import {
+  type Answer,
+  heldPolls,
+  MAX_WAIT,
+  MIN_WAIT,
+  SHIPPED_SITE,
+  signer,
+  type Stack,
+  startNginx,
+  startStack,
+  TOKEN,
+} from "./_nginx.ts";
 import { waitUntil } from "./_support/wait_until.ts";
-import { type ServeProcess, startServe } from "./_serve_process.ts";
+import { redisTest } from "./_redis_gate.ts";
 
-const SHIPPED = await Deno.readTextFile(new URL("../deploy/nginx.conf", import.meta.url));
-const SECRET = "nginx-test-secret";
-const TOKEN = "nginx-test-token";
 const STOP = '{"stop":1}';
-/** Waits of the test processes: holds of 0.5 + 1 + 2 = 3.5 s instead of 945 s. */
-const MIN_WAIT = 0.5;
-const MAX_WAIT = 2;
-const signer = new HmacSigner({ secret: SECRET });
 
 Deno.test("nginx: the shipped timeouts fit the default hold and the drain", async () => {
   const defaults = Object.fromEntries(SETTINGS.map((s) => [s.variable, Number(s.defaultText)]));
@@ -51,7 +47,7 @@ Deno.test("nginx: the shipped timeouts fit the default hold and the drain", asyn
 
 Deno.test(
   redisTest("nginx: polls get their messages through nginx, woken across processes", async () => {
-    await using stack = await _startStack({ processes: 3 });
+    await using stack = await startStack({ processes: 3 });
     const { redis } = stack;
 
     // A message already waiting is answered at once, oldest first.
@@ -112,7 +108,7 @@ Deno.test(
 );
 
 Deno.test(redisTest("nginx: JSONP, the stop code and errors come through unchanged", async () => {
-  await using stack = await _startStack({ processes: 2 });
+  await using stack = await startStack({ processes: 2 });
   const direct = stack.processes[0].origin;
   const viaNginx = stack.public;
   const sign = await signer.sign("j");
@@ -173,8 +169,8 @@ Deno.test(
     // One process; one nginx with the shipped proxy_read_timeout and one with
     // nginx's default of 60 s, both scaled by hold / 945 s.
     const scale = _holdSeconds(MIN_WAIT, MAX_WAIT) / 945;
-    await using shipped = await _startStack({ processes: 1, timeoutScale: scale });
-    await using unshipped = await _startNginx({
+    await using shipped = await startStack({ processes: 1, timeoutScale: scale });
+    await using unshipped = await startNginx({
       upstreams: shipped.processes.map((p) => p.port),
       timeoutScale: scale,
       readTimeoutSeconds: 60,
@@ -205,7 +201,7 @@ Deno.test(
   redisTest(
     "nginx: a rolling restart answers stop or a message, never 502, loses nothing",
     async () => {
-      await using stack = await _startStack({ processes: 3, drainWindow: 1 });
+      await using stack = await startStack({ processes: 3, drainWindow: 1 });
       const uids = Array.from({ length: 9 }, (_, i) => `r${i}`);
       const received = new Map(uids.map((uid) => [uid, [] as string[]]));
       const answers: { uid: string; status: number; body: string; addr: string; at: number }[] = [];
@@ -255,7 +251,7 @@ Deno.test(
           // Every client polls again after the last batch; wait until all are
           // held, and this process holds some of them.
           await stack.waitUntilHeld(uids.length);
-          await waitUntil(async () => await _held(server) > 0, {
+          await waitUntil(async () => await heldPolls(server) > 0, {
             what: `process ${index} to hold a poll to drain`,
             timeoutMs: 10_000,
             intervalMs: 25,
@@ -305,247 +301,8 @@ Deno.test(
   ),
 );
 
-// ---------------------------------------------------------------------------
-
-interface _Stack extends AsyncDisposable {
-  readonly redis: RedisServer;
-  readonly processes: ServeProcess[];
-  /** The public listener of nginx: `http://127.0.0.1:<port>`. */
-  readonly public: string;
-  /** The internal (publish) listener of nginx. */
-  readonly internal: string;
-  readonly client: Deno.HttpClient;
-  /** A signed poll through nginx's public listener. */
-  poll(uid: string): Promise<Response>;
-  /** Fetches and reads the whole answer. */
-  get(url: string, init?: RequestInit): Promise<_Answer>;
-  /** Waits until the processes hold `count` polls between them. */
-  waitUntilHeld(count: number): Promise<void>;
-  /** Starts process `index` again on its port. */
-  restart(index: number): Promise<void>;
-}
-
-interface _Answer {
-  status: number;
-  body: string;
-  headers: Record<string, string>;
-}
-
-async function _startStack(
-  options: { processes: number; timeoutScale?: number; drainWindow?: number },
-): Promise<_Stack> {
-  await using cleanup = new AsyncDisposableStack();
-  const redis = cleanup.use(await startRedisServer());
-  const env = {
-    REDIS_URL: redis.url,
-    MIN_WAIT: String(MIN_WAIT),
-    MAX_WAIT: String(MAX_WAIT),
-    DRAIN_WINDOW: String(options.drainWindow ?? 1),
-    SIGN_SECRET: SECRET,
-    PUBLISH_TOKEN: TOKEN,
-    NO_COLOR: "1",
-  };
-  const start = async (port: number) => {
-    const server = await startServe({ ...env, PORT: String(port) });
-    await waitUntil(async () => (await _status(`${server.origin}/readyz`)) === 200, {
-      what: () => `/readyz; the server printed\n${server.output()}`,
-      timeoutMs: 10_000,
-      intervalMs: 25,
-    });
-    return server;
-  };
-  const processes = await Promise.all(
-    Array.from({ length: options.processes }, () => start(freePort())),
-  );
-  cleanup.defer(() => Promise.all(processes.map((p) => p[Symbol.asyncDispose]())).then(() => {}));
-  const nginx = cleanup.use(
-    await _startNginx({ upstreams: processes.map((p) => p.port), ...options }),
-  );
-  const client = Deno.createHttpClient({});
-  cleanup.defer(() => client.close());
-  const get = async (url: string, init: RequestInit = {}): Promise<_Answer> => {
-    const response = await fetch(url, { ...init, client });
-    return {
-      status: response.status,
-      body: await response.text(),
-      headers: Object.fromEntries(response.headers),
-    };
-  };
-  const moved = cleanup.move();
-  return {
-    redis,
-    processes,
-    public: nginx.public,
-    internal: nginx.internal,
-    client,
-    get,
-    async poll(uid) {
-      return await fetch(`${nginx.public}/?uid=${uid}&sign=${await signer.sign(uid)}`, { client });
-    },
-    async waitUntilHeld(count) {
-      await waitUntil(
-        async () => (await Promise.all(processes.map(_held))).reduce((a, b) => a + b) === count,
-        { what: `${count} held polls`, timeoutMs: 10_000, intervalMs: 25 },
-      );
-    },
-    async restart(index) {
-      await processes[index][Symbol.asyncDispose]();
-      processes[index] = await start(processes[index].port);
-    },
-    [Symbol.asyncDispose]: () => moved.disposeAsync(),
-  };
-}
-
-interface _Nginx extends AsyncDisposable {
-  readonly public: string;
-  readonly internal: string;
-}
-
-/**
- * Runs nginx on the shipped site file, rendered for the test: upstream
- * ports, listen ports and log paths replaced, and proxy_read_timeout /
- * proxy_next_upstream_timeout multiplied by `timeoutScale`.
- * `readTimeoutSeconds` replaces the shipped proxy_read_timeout first (60 is
- * nginx's own default).
- */
-async function _startNginx(
-  options: { upstreams: number[]; timeoutScale?: number; readTimeoutSeconds?: number },
-): Promise<_Nginx> {
-  const dir = await Deno.makeTempDir({ prefix: "longpoll-nginx-" });
-  const publicPort = freePort();
-  const internalPort = freePort();
-  const site = _renderSite({
-    dir,
-    publicPort,
-    internalPort,
-    upstreams: options.upstreams,
-    timeoutScale: options.timeoutScale ?? 1,
-    readTimeoutSeconds: options.readTimeoutSeconds,
-  });
-  await Deno.writeTextFile(`${dir}/site.conf`, site);
-  await Deno.writeTextFile(
-    `${dir}/nginx.conf`,
-    [
-      "worker_processes 1;",
-      "events { worker_connections 1024; }",
-      "http {",
-      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
-        (kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;`,
-      ),
-      `  include ${dir}/site.conf;`,
-      "}",
-    ].join("\n"),
-  );
-  const nginx = new Deno.Command("nginx", {
-    args: [
-      "-p",
-      dir,
-      "-c",
-      `${dir}/nginx.conf`,
-      "-e",
-      `${dir}/error.log`,
-      "-g",
-      `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log info;`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(nginx.stderr).text();
-  let exited = false;
-  nginx.status.then(() => (exited = true));
-  const dispose = async () => {
-    if (!exited) {
-      const workers = await _children(nginx.pid);
-      nginx.kill("SIGTERM");
-      const timer = setTimeout(() => {
-        for (const pid of [nginx.pid, ...workers]) {
-          try {
-            Deno.kill(pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
-      }, 5_000);
-      await nginx.status;
-      clearTimeout(timer);
-    }
-    await stderr;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await waitUntil(
-      async () => {
-        if (exited) throw new Error(`Cannot start nginx: ${await stderr}\n${site}`);
-        return await _canConnect(publicPort) && await _canConnect(internalPort);
-      },
-      { what: "nginx to listen", timeoutMs: 10_000, intervalMs: 25 },
-    );
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
-  return {
-    public: `http://127.0.0.1:${publicPort}`,
-    internal: `http://127.0.0.1:${internalPort}`,
-    [Symbol.asyncDispose]: dispose,
-  };
-}
-
-/** The shipped site file with the test's ports, paths and timeouts. */
-function _renderSite(options: {
-  dir: string;
-  publicPort: number;
-  internalPort: number;
-  upstreams: number[];
-  timeoutScale: number;
-  readTimeoutSeconds?: number;
-}): string {
-  let site = SHIPPED;
-  const replaceOnce = (pattern: RegExp, by: (match: string, ...groups: string[]) => string) => {
-    const count = site.match(new RegExp(pattern.source, "gm"))?.length ?? 0;
-    assert.equal(count, 1, `the shipped nginx.conf has one line matching ${pattern}`);
-    site = site.replace(new RegExp(pattern.source, "m"), by);
-  };
-  // The four upstream servers become the test's processes.
-  const servers = /^(\s*)server 127\.0\.0\.1:888[5-8]( [^;]*)?;\n/gm;
-  assert.equal(site.match(servers)?.length, 4, "the shipped upstream has 8885–8888");
-  let first = true;
-  site = site.replace(servers, (_line, indent: string, params = "") => {
-    if (!first) return "";
-    first = false;
-    return options.upstreams.map((port) => `${indent}server 127.0.0.1:${port}${params};\n`)
-      .join("");
-  });
-  replaceOnce(
-    /^(\s*)listen 80 /,
-    (_m, indent) => `${indent}listen 127.0.0.1:${options.publicPort} `,
-  );
-  replaceOnce(
-    /^(\s*)listen 127\.0\.0\.1:8880;/,
-    (_m, indent) => `${indent}listen 127.0.0.1:${options.internalPort};`,
-  );
-  site = site.replaceAll("/var/log/nginx/", `${options.dir}/`);
-  if (options.readTimeoutSeconds !== undefined) {
-    replaceOnce(
-      /proxy_read_timeout \d+s;/,
-      () => `proxy_read_timeout ${options.readTimeoutSeconds}s;`,
-    );
-  }
-  site = site.replace(
-    /(proxy_read_timeout|proxy_next_upstream_timeout) (\d+)s;/g,
-    (_m, name: string, seconds: string) =>
-      `${name} ${Math.max(1, Math.round(Number(seconds) * 1000 * options.timeoutScale))}ms;`,
-  );
-  // Test-only: which process answered.
-  replaceOnce(
-    /^(\s*)location = \/ \{\n/,
-    (line, indent) => `${line}${indent}    add_header X-Upstream-Addr $upstream_addr always;\n`,
-  );
-  return site;
-}
-
 function _shippedReadTimeout(): number {
-  const match = /^\s*proxy_read_timeout (\d+)s;/m.exec(SHIPPED);
+  const match = /^\s*proxy_read_timeout (\d+)s;/m.exec(SHIPPED_SITE);
   assert.ok(match, "deploy/nginx.conf sets proxy_read_timeout in seconds");
   return Number(match[1]);
 }
@@ -558,14 +315,14 @@ function _holdSeconds(minWait: number, maxWait: number): number {
 }
 
 /** Asks the same path of a process directly and of nginx, and compares. */
-async function _assertSame(stack: _Stack, path: string, init: RequestInit = {}): Promise<void> {
+async function _assertSame(stack: Stack, path: string, init: RequestInit = {}): Promise<void> {
   const direct = await stack.get(stack.processes[0].origin + path, init);
   const proxied = await stack.get(stack.public + path, init);
   assert.deepEqual(_pick(proxied), _pick(direct), `${init.method ?? "GET"} ${path.slice(0, 80)}`);
 }
 
 /** What must come through nginx unchanged: status, body and the headers that matter. */
-function _pick(answer: _Answer): _Answer {
+function _pick(answer: Answer): Answer {
   return {
     status: answer.status,
     body: answer.body,
@@ -574,38 +331,4 @@ function _pick(answer: _Answer): _Answer {
         .map((name) => [name, answer.headers[name]]),
     ),
   };
-}
-
-async function _held(server: ServeProcess): Promise<number> {
-  const response = await fetch(`${server.origin}/metrics`);
-  const text = await response.text();
-  return Number(/^longpoll_held_polls (\d+)$/m.exec(text)?.[1] ?? NaN);
-}
-
-async function _status(url: string): Promise<number> {
-  try {
-    const response = await fetch(url);
-    await response.body?.cancel();
-    return response.status;
-  } catch {
-    return 0;
-  }
-}
-
-async function _canConnect(port: number): Promise<boolean> {
-  try {
-    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function _children(pid: number): Promise<number[]> {
-  try {
-    const text = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
-    return text.trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }

@@ -3,7 +3,8 @@
  * Deno, `deploy/serve_node.ts` under Node 20 (through the
  * `@hono/node-server` fetch adapter) and `deploy/serve_bun.ts` under Bun
  * (`Bun.serve`), on the Redis store: a poll, a wake from LPUSH, a client
- * leaving, `/publish`, `/metrics`, the stop code, and a SIGTERM drain.
+ * leaving, `/publish`, `/metrics`, how soon wakes answer, the stop code, and
+ * a SIGTERM drain.
  *
  * The Node and Bun entries are bundled with `deno bundle` into one file of
  * plain JavaScript (npm packages included), as `deno task serve:node` and
@@ -15,12 +16,18 @@
  * installs both.
  */
 import assert from "node:assert/strict";
-import { redisTest } from "./_redis_gate.ts";
+import { createClient } from "redis";
 import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
 import { waitUntil } from "./_support/wait_until.ts";
+import { redisTest } from "./_redis_gate.ts";
 import { type ChildProcess, startProcess } from "./_serve_process.ts";
 
 const STOP = '{"stop":1}';
+/** Wakes timed per runtime, and the bound on their median, far above what any runtime takes. */
+const WAKES = 20;
+const WAKE_P50_BOUND_MS = 100;
+/** With no drain window, the process exits this soon after SIGTERM (it takes milliseconds). */
+const EXIT_BOUND_MS = 2_000;
 const ROOT = new URL("../", import.meta.url).pathname;
 
 interface _Runtime {
@@ -61,7 +68,7 @@ for (const runtime of RUNTIMES) {
     versionLine.startsWith(binaryName) ? versionLine : `${binaryName} ${versionLine}`
   }`;
   const test = redisTest(
-    `${name}: a poll, a wake from LPUSH, a client leaving, /publish, /metrics, the stop code, a drain`,
+    `${name}: a poll, a wake from LPUSH, a client leaving, /publish, /metrics, quick wakes, the stop code, a drain`,
     () => _exercise(runtime),
   );
   Deno.test({ ...test, ignore: test.ignore || missing });
@@ -137,6 +144,16 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   assert.match(metrics, /^longpoll_delivered_total 4$/m);
   assert.match(server.output(), /longpoll listening on http:\/\/127\.0\.0\.1:\d+ \(pid \d+, /);
 
+  // Wakes answer at once, from LPUSH's reply to the poll's answer, on every runtime.
+  const wakeMs = await _timeWakes(server, redis.url);
+  const p50 = wakeMs.toSorted((a, b) => a - b)[Math.floor(WAKES / 2)];
+  assert.ok(
+    p50 < WAKE_P50_BOUND_MS,
+    `Wakes took ${p50.toFixed(1)} ms at the median: ${
+      wakeMs.map((ms) => ms.toFixed(1)).join(", ")
+    }`,
+  );
+
   // An error answer, as from Deno.
   const bad = await get(server.origin, "uid=");
   assert.equal(bad.status, 400);
@@ -147,12 +164,41 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   assert.equal(timedOut.status, 200);
   assert.equal(timedOut.body, STOP);
 
-  // …and on SIGTERM: the held poll gets it, the process exits 0.
+  // …and on SIGTERM: the held poll gets it, the process exits 0, at once,
+  // though the poll's connection and the test's others are kept alive.
   const draining = get(server.origin, "uid=e");
   await _waitUntilHeld(server, 1);
+  const signalled = performance.now();
   assert.equal(await server.stop("SIGTERM"), 0, server.output());
+  const exitMs = performance.now() - signalled;
+  assert.ok(exitMs < EXIT_BOUND_MS, `Exited ${exitMs.toFixed(0)} ms after SIGTERM`);
   assert.equal((await draining).body, STOP);
   assert.match(server.output(), /SIGTERM: draining 1 held polls/);
+}
+
+/** Holds a poll, pushes its message, and times LPUSH's reply to the answer, `WAKES` times. */
+async function _timeWakes(server: { origin: string }, redisUrl: string): Promise<number[]> {
+  const producer = createClient({ url: redisUrl });
+  await producer.connect();
+  try {
+    const samples: number[] = [];
+    for (let i = 0; i < WAKES; i++) {
+      const answered = (async () => {
+        const signal = AbortSignal.timeout(15_000);
+        const response = await fetch(`${server.origin}/?uid=quick${i}`, { signal });
+        return { body: await response.text(), at: performance.now() };
+      })();
+      await _waitUntilHeld(server, 1);
+      await producer.lPush(`Q/MSGquick${i}`, `{"i":${i}}`);
+      const pushed = performance.now();
+      const { body, at } = await answered;
+      assert.equal(body, `{"i":${i}}`);
+      samples.push(at - pushed);
+    }
+    return samples;
+  } finally {
+    await producer.close();
+  }
 }
 
 /** Waits until the server holds `count` polls (its `/metrics`). */

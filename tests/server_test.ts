@@ -1,6 +1,6 @@
 /** The routes of `deno task serve`, through `createServer().fetch`. */
 import assert from "node:assert/strict";
-import { MemoryStore } from "../mod.ts";
+import { MemoryPresence, MemoryStore } from "../mod.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { FakeClock, until } from "./_fake_clock.ts";
 import { startServe } from "./_serve_process.ts";
@@ -278,4 +278,33 @@ Deno.test("server: LOG_FORMAT=json writes one JSON object per line, with a level
     assert.ok(!Number.isNaN(Date.parse(entry.time)));
   }
   assert.match(lines.map((line) => JSON.parse(line).msg).join("\n"), /longpoll listening on/);
+});
+
+Deno.test("server: GET /presence says whether a uid holds a poll, and since when, behind the token", async () => {
+  const presence = new MemoryPresence();
+  const { clock, store, server } = setUp({ presence, minWait: 60, maxWait: 60 });
+  const ask = (query: string, token = TOKEN) =>
+    server.fetch(
+      new Request(`http://x/presence?${query}`, { headers: { Authorization: `Bearer ${token}` } }),
+    );
+  assert.deepEqual(await (await ask("uid=42")).json(), { uid: "42", present: false });
+  const first = server.fetch(new Request("http://x/?uid=42"));
+  await until(() => server.handler.held === 1, "the poll to be held");
+  await clock.advance(5_000);
+  const second = server.fetch(new Request("http://x/?uid=42"));
+  await until(() => server.handler.metrics.superseded === 1, "the second poll to take over");
+  assert.deepEqual(await (await ask("uid=42")).json(), {
+    uid: "42",
+    present: true,
+    since: new Date(clock.start).toISOString(),
+  });
+  await store.publish("42", "m");
+  await first;
+  assert.equal(await (await second).text(), "m");
+  assert.deepEqual(await (await ask("uid=42")).json(), { uid: "42", present: false });
+  assert.equal((await ask("uid=42", "wrong")).status, 401);
+  assert.equal((await ask("")).status, 400);
+  assert.equal((await ask("uid=")).status, 400);
+  const without = createServer({ store: new MemoryStore(), publishToken: TOKEN });
+  assert.equal((await without.fetch(new Request("http://x/presence?uid=42"))).status, 404);
 });

@@ -34,9 +34,9 @@ Deno.test("signature: sign is the lowercase hex HMAC-SHA256 of the uid", async (
   }
 });
 
-Deno.test("signature: with exp, the signed text is uid:exp", async () => {
+Deno.test("signature: with exp, the signed text is uid, a line feed, then exp", async () => {
   const signer = new HmacSigner({ secret: "s3cret" });
-  assert.equal(await signer.sign("42", 1_700_000_600), reference("s3cret", "42:1700000600"));
+  assert.equal(await signer.sign("42", 1_700_000_600), reference("s3cret", "42\n1700000600"));
   assert.notEqual(await signer.sign("42", 1_700_000_600), await signer.sign("42"));
 });
 
@@ -84,7 +84,7 @@ Deno.test("signature: exp is honoured until it passes, on the injected clock", a
   let now = NOW;
   const signer = new HmacSigner({ secret: "s3cret", now: () => now });
   const exp = NOW / 1000 + 60;
-  const sign = reference("s3cret", `42:${exp}`);
+  const sign = reference("s3cret", `42\n${exp}`);
   await signer.verify("42", sign, String(exp));
   now = exp * 1000 - 1;
   await signer.verify("42", sign, String(exp));
@@ -98,7 +98,7 @@ Deno.test("signature: exp is honoured until it passes, on the injected clock", a
 Deno.test("signature: a sign made with exp does not verify without it, nor with another exp", async () => {
   const signer = new HmacSigner({ secret: "s3cret", now: () => NOW });
   const exp = NOW / 1000 + 60;
-  const sign = reference("s3cret", `42:${exp}`);
+  const sign = reference("s3cret", `42\n${exp}`);
   const expected = { status: 403, message: 'Cannot verify signature: "sign" does not match' };
   assert.deepEqual(await refusal(signer.verify("42", sign)), expected);
   assert.deepEqual(await refusal(signer.verify("42", sign, String(exp + 1))), expected);
@@ -116,4 +116,31 @@ Deno.test("signature: an exp that is not a whole number is a 400", async () => {
       message: 'Cannot verify signature: "exp" is not a whole number of unix seconds',
     }, JSON.stringify(exp));
   }
+});
+
+Deno.test("signature: a uid that ends in :<digits> cannot pass for a shorter uid with exp", async () => {
+  const signer = new HmacSigner({ secret: "s3cret", now: () => NOW });
+  const exp = NOW / 1000 + 60;
+  assert.notEqual(await signer.sign(`a:${exp}`), await signer.sign("a", exp));
+  const expected = { status: 403, message: 'Cannot verify signature: "sign" does not match' };
+  // A permanent signature of "a:<exp>" is no time-limited one of "a"…
+  assert.deepEqual(
+    await refusal(signer.verify("a", await signer.sign(`a:${exp}`), String(exp))),
+    expected,
+  );
+  // …and a time-limited one of "a" is no permanent one of "a:<exp>".
+  assert.deepEqual(await refusal(signer.verify(`a:${exp}`, await signer.sign("a", exp))), expected);
+});
+
+Deno.test("signature: a uid with a line feed is neither signed nor verified", async () => {
+  const signer = new HmacSigner({ secret: "s3cret", now: () => NOW });
+  const exp = NOW / 1000 + 60;
+  await assert.rejects(signer.sign(`a\n${exp}`), {
+    name: "TypeError",
+    message: 'Cannot sign: "uid" holds control characters',
+  });
+  assert.deepEqual(await refusal(signer.verify(`a\n${exp}`, await signer.sign("a", exp))), {
+    status: 400,
+    message: 'Cannot verify signature: "uid" holds control characters',
+  });
 });

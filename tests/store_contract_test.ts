@@ -3,7 +3,7 @@
  * RedisStore (on a real redis-server).
  */
 import assert from "node:assert/strict";
-import { MemoryStore, type MessageStore } from "../mod.ts";
+import { type LeasedMessage, MemoryStore, type MessageStore } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
 import { redisTest } from "./_redis_gate.ts";
 import { startRedisCluster } from "./_support/redis_server.ts";
@@ -85,6 +85,50 @@ const contract: Contract[] = [
     const second = wokenWithin(store, "many", 2000);
     await store.publish("many", "x");
     await Promise.all([first, second]);
+  }],
+  ["at-least-once: at most maxInFlight in flight; expired leases come back in order", async (
+    store,
+  ) => {
+    for (const message of ["1", "2", "3", "4", "5"]) await store.publish("lim", message);
+    const take = async (now: number, ack?: string) => {
+      const options = { leaseMs: 100, now, id: crypto.randomUUID(), maxInFlight: 3, ack };
+      return await store.take("lim", options);
+    };
+    const bodies = (leases: (LeasedMessage | null)[]) =>
+      leases.map((lease) => lease && `${lease.message}#${lease.deliveries}`);
+    const first = [await take(0), await take(1), await take(2), await take(3)];
+    assert.deepEqual(bodies(first), ["1#1", "2#1", "3#1", null], "the bound holds at 3");
+    // All three leases run out: they come again in order, even when taken
+    // in the same millisecond, and nothing new is popped.
+    const again = [await take(200), await take(200), await take(200), await take(200)];
+    assert.deepEqual(bodies(again), ["1#2", "2#2", "3#2", null]);
+    // An ack frees a place; an id of an earlier delivery acknowledges nothing.
+    assert.deepEqual(bodies([await take(201, again[0]!.id)]), ["4#1"]);
+    assert.deepEqual(bodies([await take(202, first[1]!.id)]), [null]);
+    // A released lease is due at once, ahead of the running ones.
+    await store.release("lim", again[2]!.id);
+    const released = await take(203);
+    assert.deepEqual(bodies([released]), ["3#3"]);
+    // An ack lets the last queued one out.
+    const fifth = await take(204, again[1]!.id);
+    assert.deepEqual(bodies([fifth]), ["5#1"]);
+    assert.equal(await take(205, released!.id), null, "the queue is empty");
+    const late = [await take(500), await take(500), await take(500)];
+    assert.deepEqual(bodies(late), ["4#2", "5#2", null], "in order, once their leases ran out");
+    for (const lease of late.slice(0, 2)) await take(600, lease!.id);
+    assert.equal(await take(10_000), null, "nothing left in flight or queued");
+  }],
+  ["at-least-once: 16 in flight at most by default", async (store) => {
+    for (let i = 0; i < 20; i++) await store.publish("dflt", `m${i}`);
+    const taken = [];
+    for (let i = 0; i < 20; i++) {
+      taken.push((await store.take("dflt", { leaseMs: 1000, now: 0, id: `id${i}` }))?.message);
+    }
+    assert.deepEqual(taken, [...Array.from({ length: 16 }, (_, i) => `m${i}`), ...Array(4)]);
+    await assert.rejects(
+      store.take("dflt", { leaseMs: 1, now: 0, id: "x", maxInFlight: 0 }),
+      { name: "RangeError", message: /"maxInFlight" must be a whole number of at least 1, got 0/ },
+    );
   }],
   ["the store is ready while open", (store) => {
     assert.equal(store.ready, true);

@@ -1,7 +1,8 @@
 import { createLongPollHandler, type DrainOptions, type LongPollHandler } from "../handler.ts";
 import { clip, HttpError, storeUnavailable } from "../http_error.ts";
+import type { Metrics } from "../metrics.ts";
 import { DEFAULTS, type LongPollOptions } from "../options.ts";
-import { requestTarget } from "../request_target.ts";
+import { checkHost, requestTarget } from "../request_target.ts";
 import { validateUid } from "../uid.ts";
 import { demoPage } from "./demo_page.ts";
 import { isLocalRequest } from "./local_request.ts";
@@ -18,6 +19,11 @@ export interface ServerOptions extends LongPollOptions {
    * @default {false}
    */
   openPublish?: boolean;
+  /**
+   * Called before `/metrics` renders, to copy figures kept elsewhere (such
+   * as the store's) into the counters.
+   */
+  collectMetrics?: (metrics: Metrics) => void;
   /**
    * Serve the demo page at `GET /demo`.
    * @default {false}
@@ -53,7 +59,7 @@ export interface Server {
    * `/metrics`. `info` is the connection, as `Deno.serve` passes it; without
    * it the caller is taken to be local.
    */
-  fetch(request: Request, info?: ConnectionInfo): Promise<Response>;
+  fetch(request: Request, info?: ConnectionInfo): Response | Promise<Response>;
   /** The long-poll handler behind `GET /`. */
   readonly handler: LongPollHandler;
   /** Drains the handler; `/readyz` answers 503 from now on. */
@@ -109,6 +115,51 @@ export function createServer(options: ServerOptions): Server {
     options.trustedProxies ?? SERVE_DEFAULTS.trustedProxies,
   );
 
+  /** Lets a producer in: the bearer token, or open publishing for local requests. */
+  const authorize = (request: Request, info: ConnectionInfo | undefined, action: string) =>
+    _authorize(request, {
+      token,
+      open: (options.openPublish ?? false) && isLocalRequest(request, info, trustedProxies),
+      action,
+    });
+
+  const ready = async (): Promise<Response> => {
+    if (draining) throw new HttpError(503, "Not ready: the server is draining");
+    if (!await store.checkReady()) {
+      throw new HttpError(503, `Not ready: the ${store.kind} store is unreachable`, {
+        "Retry-After": retryAfter,
+      });
+    }
+    return responder.json({ status: "ready", store: store.kind });
+  };
+
+  const presenceOf = async (
+    request: Request,
+    query: string,
+    info: ConnectionInfo | undefined,
+  ): Promise<Response> => {
+    if (options.presence === undefined) throw new HttpError(404, 'Cannot find "/presence"');
+    authorize(request, info, "read presence");
+    const uid = validateUid(new URLSearchParams(query).get("uid"), {
+      action: "read presence",
+      maxBytes: options.maxUidBytes,
+    });
+    let found;
+    try {
+      found = await options.presence.lookup(uid);
+    } catch (error) {
+      handler.storeHealth.failed(error);
+      throw new HttpError(503, "Cannot read presence: the store is unavailable", {
+        "Retry-After": retryAfter,
+      });
+    }
+    return responder.json({
+      uid,
+      present: found.present,
+      ...(found.since === undefined ? {} : { since: new Date(found.since).toISOString() }),
+    });
+  };
+
   const publish = async (
     request: Request,
     query: string,
@@ -119,11 +170,7 @@ export function createServer(options: ServerOptions): Server {
         Allow: "POST",
       });
     }
-    _authorize(
-      request,
-      token,
-      (options.openPublish ?? false) && isLocalRequest(request, info, trustedProxies),
-    );
+    authorize(request, info, "publish");
     const uid = validateUid(new URLSearchParams(query).get("uid"), {
       action: "publish",
       maxBytes: options.maxUidBytes,
@@ -141,38 +188,42 @@ export function createServer(options: ServerOptions): Server {
   };
 
   const route = (request: Request, info?: ConnectionInfo): Promise<Response> | Response => {
-    const { path, query } = requestTarget(request);
+    // The Host is checked only where a smuggled path or query could harm.
+    const { path, query } = requestTarget(request, { hostChecked: true });
     switch (path) {
       case "/":
+        checkHost(request);
         return handler(request, { query });
       case "/publish":
+        checkHost(request);
         return publish(request, query, info);
+      case "/presence":
+        checkHost(request);
+        return presenceOf(request, query, info);
       case "/healthz":
         return responder.json({ status: "ok" });
       case "/readyz":
-        if (draining) throw new HttpError(503, "Not ready: the server is draining");
-        if (!store.ready) {
-          throw new HttpError(503, `Not ready: the ${store.kind} store is unreachable`, {
-            "Retry-After": retryAfter,
-          });
-        }
-        return responder.json({ status: "ready", store: store.kind });
+        return ready();
       case "/demo":
         if (!options.demo) break;
         return demoPage();
       case "/metrics":
+        options.collectMetrics?.(metrics);
         return _prometheusText(metrics.render());
     }
     throw new HttpError(404, `Cannot find "${clip(path)}"`);
   };
 
+  const answerError = (error: unknown) => responder.error(error, _PLAIN);
+
   return {
     handler,
-    async fetch(request, info) {
+    fetch(request, info) {
       try {
-        return await route(request, info);
+        const answer = route(request, info);
+        return answer instanceof Promise ? answer.catch(answerError) : answer;
       } catch (error) {
-        return responder.error(error, _PLAIN);
+        return answerError(error);
       }
     },
     drain(drainOptions) {
@@ -191,23 +242,26 @@ function _prometheusText(text: string): Response {
   return response;
 }
 
-function _authorize(request: Request, token: Uint8Array | undefined, open: boolean): void {
+function _authorize(
+  request: Request,
+  { token, open, action }: { token: Uint8Array | undefined; open: boolean; action: string },
+): void {
   if (token === undefined) {
     if (open) return;
     throw new HttpError(
       403,
-      "Cannot publish: the route is off; set PUBLISH_TOKEN to turn it on",
+      `Cannot ${action}: the route is off; set PUBLISH_TOKEN to turn it on`,
     );
   }
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer (.+)$/i.exec(header);
   if (match === null) {
-    throw new HttpError(401, 'Cannot publish: "Authorization: Bearer <token>" is missing', {
+    throw new HttpError(401, `Cannot ${action}: "Authorization: Bearer <token>" is missing`, {
       "WWW-Authenticate": "Bearer",
     });
   }
   if (!_equalInConstantTime(new TextEncoder().encode(match[1]), token)) {
-    throw new HttpError(401, "Cannot publish: the bearer token is wrong", {
+    throw new HttpError(401, `Cannot ${action}: the bearer token is wrong`, {
       "WWW-Authenticate": "Bearer",
     });
   }

@@ -1,6 +1,6 @@
 /**
  * The demo page of `GET /demo`: one uid, a long-poll loop through JSONP
- * (the seed's way, so it shows the protocol old front ends use), and a form
+ * (the original service's way, so it shows the protocol old front ends use), and a form
  * that publishes to it.
  *
  * @example

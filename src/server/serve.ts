@@ -8,6 +8,8 @@
  * @module
  */
 import { createLogger, type Logger } from "../logger.ts";
+import { Metrics } from "../metrics.ts";
+import type { Presence } from "../presence.ts";
 import type { MessageStore } from "../store/types.ts";
 import { type ConnectionInfo, createServer } from "./app.ts";
 import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
@@ -34,7 +36,7 @@ export interface ServeHost {
   readonly pid: number;
   /** Serves `fetch` on the address of `options`. */
   listen(
-    fetch: (request: Request, info?: ConnectionInfo) => Promise<Response>,
+    fetch: (request: Request, info?: ConnectionInfo) => Response | Promise<Response>,
     options: { readonly host: string; readonly port: number; readonly reusePort: boolean },
   ): Promise<Listener>;
   /** Calls `listener` on `signal`. */
@@ -62,11 +64,26 @@ export async function runServe(host: ServeHost): Promise<void> {
     return host.exit(2);
   }
   const logger = createLogger({ format: config.logFormat });
-  const store = await _openStore(config, logger);
+  const metrics = new Metrics();
+  const store = await _openStore(config, { logger, metrics });
   const loopback = /^(127\.|::1$|localhost$)/.test(config.host);
   const openPublish = store.kind === "memory" && loopback;
   const parseLiteral = config.jsLiterals ? (await import("json5")).default.parse : undefined;
-  const server = createServer({ ...config, store, openPublish, logger, parseLiteral });
+  const presence = await _presenceOf(store, config.presenceTtl);
+  const server = createServer({
+    ...config,
+    store,
+    openPublish,
+    logger,
+    metrics,
+    parseLiteral,
+    presence,
+    collectMetrics: (counters) => {
+      if ("notificationsRestored" in store) {
+        counters.notificationsRestored = store.notificationsRestored as number;
+      }
+    },
+  });
   if (config.secret === undefined) {
     logger.warn(
       "SIGN_SECRET is not set, so signatures are NOT checked: anyone can read any uid's messages",
@@ -109,25 +126,56 @@ export async function runServe(host: ServeHost): Promise<void> {
   host.onSignal("SIGTERM", () => stop("SIGTERM"));
 }
 
-async function _openStore(config: ServeConfig, logger: Logger): Promise<MessageStore> {
+/** Opens the store of `config`, its hooks counting into `metrics` and warning through `logger`. */
+async function _openStore(
+  config: ServeConfig,
+  { logger, metrics }: { logger: Logger; metrics: Metrics },
+): Promise<MessageStore> {
+  const limits = {
+    queueTtlSeconds: config.queueTtl,
+    queueMax: config.queueMax,
+    onTrimmed: (_uid: string, dropped: number) => (metrics.trimmed += dropped),
+  };
   if (config.redisUrl === undefined) {
     const { MemoryStore } = await import("../store/memory.ts");
-    return new MemoryStore();
+    return new MemoryStore(limits);
   }
   const { RedisStore } = await import("../store/redis.ts");
   const urls = config.redisUrl.split(",").map((url) => url.trim());
   const redis = new RedisStore({
     ...(urls.length > 1 ? { nodes: urls } : { url: urls[0] }),
+    ...limits,
     keyPrefix: config.keyPrefix,
     notifications: config.redisNotifications,
     onWarning: (message) => logger.warn(message),
+    onPushedBack: () => metrics.pushedBack++,
+    onLost: (uid, message, error) => {
+      metrics.lost++;
+      logger.error(`Cannot put back a message of "${uid}": it is lost`, {
+        uid,
+        message,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    },
   });
   if (!await redis.whenReady(5_000)) {
     logger.warn(
-      `Redis at ${_redactUrl(config.redisUrl)} does not answer yet; polls get 503 until it does`,
+      `Redis at ${_redactUrl(config.redisUrl)} is not ready: ${
+        redis.notReadyReason ?? "it does not answer yet"
+      }; polls get 503 until it is`,
     );
   }
   return redis;
+}
+
+/** Presence across the processes that share the store: in memory, this process alone. */
+async function _presenceOf(store: MessageStore, ttlSeconds: number): Promise<Presence> {
+  if (store.kind === "memory") {
+    const { MemoryPresence } = await import("../presence.ts");
+    return new MemoryPresence();
+  }
+  const { RedisStore } = await import("../store/redis.ts");
+  return (store as InstanceType<typeof RedisStore>).presence({ aliveMs: ttlSeconds * 1000 });
 }
 
 function _describe(config: ServeConfig): string {

@@ -42,6 +42,7 @@ export const SERVE_DEFAULTS = Object.freeze({
   reusePort: false,
   logFormat: "text" as "text" | "json",
   jsLiterals: false,
+  presenceTtl: 30,
 });
 
 /**
@@ -149,6 +150,34 @@ export const SETTINGS = [
     "lease",
     DEFAULTS.lease,
     "seconds to acknowledge before a message is delivered again (at-least-once)",
+    _positive,
+  ),
+  _setting(
+    "MAX_IN_FLIGHT",
+    "maxInFlight",
+    DEFAULTS.maxInFlight,
+    "most unacknowledged messages of one uid (at-least-once); then its oldest come again, no new ones",
+    (text) => _integer(text, 1, 10_000),
+  ),
+  _setting(
+    "QUEUE_TTL",
+    "queueTtl",
+    undefined,
+    "seconds: a list expires that long after its last push, plain `LPUSH` producers included",
+    (text) => _integer(text, 1, 2 ** 31),
+  ),
+  _setting(
+    "QUEUE_MAX",
+    "queueMax",
+    undefined,
+    "messages: the oldest beyond it are dropped at each push and counted in `/metrics`",
+    (text) => _integer(text, 1, 2 ** 31),
+  ),
+  _setting(
+    "PRESENCE_TTL",
+    "presenceTtl",
+    SERVE_DEFAULTS.presenceTtl,
+    "seconds a process killed without cleaning up still counts its polls in `/presence`",
     _positive,
   ),
   _setting(

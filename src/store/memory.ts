@@ -1,11 +1,23 @@
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { Fifo } from "./fifo.ts";
 import { WaiterRegistry } from "./waiters.ts";
+import { maxInFlightOf, RELEASED } from "./leases.ts";
+import { type QueueLimitOptions, QueueLimits } from "./queue_limits.ts";
+
+/** Options of {@linkcode MemoryStore}. */
+export interface MemoryStoreOptions extends QueueLimitOptions {
+  /**
+   * Current time in milliseconds, for `queueTtlSeconds`.
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
 
 /**
  * The embedded default store: per-uid FIFO queues in this process's memory.
  * A publish wakes that uid's waiting polls at once. Nothing survives a
  * restart, and processes don't share it; use `RedisStore` for that.
+ * With `queueTtlSeconds`, expired queues are dropped as later calls come.
  *
  * @example
  * ```ts
@@ -22,11 +34,28 @@ export class MemoryStore implements MessageStore {
   readonly #queues = new Map<string, Fifo>();
   readonly #waiters = new WaiterRegistry();
   readonly #inFlight = new Map<string, Map<string, _Lease>>();
+  readonly #limits: QueueLimits;
+  readonly #now: () => number;
+  // When each uid's queue and leases expire, oldest first: an update moves
+  // the uid to the end, so a sweep stops at the first one still alive.
+  readonly #queueExpiries = new Map<string, number>();
+  readonly #leaseExpiries = new Map<string, number>();
   #closed = false;
+
+  /** Creates an empty store. */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#limits = new QueueLimits(options, "MemoryStore");
+    this.#now = options.now ?? Date.now;
+  }
 
   /** Always true until {@linkcode MemoryStore.close}. */
   get ready(): boolean {
     return !this.#closed;
+  }
+
+  /** Resolves true until {@linkcode MemoryStore.close}. */
+  checkReady(): Promise<boolean> {
+    return Promise.resolve(!this.#closed);
   }
 
   /** Number of messages queued for `uid`. */
@@ -36,6 +65,7 @@ export class MemoryStore implements MessageStore {
 
   pop(uid: string): Promise<string | null> {
     if (this.#closed) return _closed("pop");
+    this.#expire();
     const queue = this.#queues.get(uid);
     if (queue === undefined) return Promise.resolve(null);
     const message = queue.shift()!;
@@ -45,6 +75,7 @@ export class MemoryStore implements MessageStore {
 
   pushBack(uid: string, message: string): Promise<void> {
     if (this.#closed) return _closed("push back");
+    this.#expire();
     const queue = this.#queues.get(uid);
     if (queue === undefined) this.#queues.set(uid, _fifoOf(message));
     else queue.unshift(message);
@@ -54,32 +85,42 @@ export class MemoryStore implements MessageStore {
 
   publish(uid: string, message: string): Promise<void> {
     if (this.#closed) return _closed("publish");
+    this.#expire();
     const queue = this.#queues.get(uid);
     if (queue === undefined) this.#queues.set(uid, _fifoOf(message));
-    else queue.push(message);
+    else {
+      queue.push(message);
+      const dropped = this.#limits.max === 0 ? 0 : queue.length - this.#limits.max;
+      for (let i = 0; i < dropped; i++) queue.shift();
+      this.#limits.trimmed(uid, dropped);
+    }
+    _renew(this.#queueExpiries, uid, this.#limits.ttlSeconds, this.#now);
     this.#waiters.wake(uid);
     return Promise.resolve();
   }
 
   take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
     if (this.#closed) return _closed("take");
+    this.#expire();
+    let maxInFlight: number;
+    try {
+      maxInFlight = maxInFlightOf(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     let leases = this.#inFlight.get(uid);
     if (options.ack !== undefined) leases?.delete(options.ack);
-    let expired: [string, _Lease] | undefined;
+    let due: [string, _Lease] | undefined;
     for (const entry of leases ?? []) {
-      if (
-        entry[1].deadline <= options.now && (!expired || entry[1].deadline < expired[1].deadline)
-      ) {
-        expired = entry;
-      }
+      if (due === undefined || entry[1].deadline < due[1].deadline) due = entry;
     }
     let lease: _Lease;
-    if (expired !== undefined) {
-      leases!.delete(expired[0]);
-      lease = { ...expired[1], deliveries: expired[1].deliveries + 1 };
+    if (due !== undefined && due[1].deadline <= options.now) {
+      leases!.delete(due[0]);
+      lease = { message: due[1].message, deliveries: due[1].deliveries + 1, deadline: 0 };
     } else {
       const queue = this.#queues.get(uid);
-      if (queue === undefined) {
+      if (queue === undefined || (leases?.size ?? 0) >= maxInFlight) {
         if (leases?.size === 0) this.#inFlight.delete(uid);
         return Promise.resolve(null);
       }
@@ -87,9 +128,13 @@ export class MemoryStore implements MessageStore {
       if (queue.length === 0) this.#queues.delete(uid);
       lease = { message, deliveries: 1, deadline: 0 };
     }
-    lease.deadline = options.now + options.leaseMs;
+    // Deadlines of one uid only grow, so leases come due in the order taken.
+    let last = -Infinity;
+    for (const other of leases?.values() ?? []) last = Math.max(last, other.deadline);
+    lease.deadline = Math.max(options.now + options.leaseMs, last + 1);
     if (leases === undefined) this.#inFlight.set(uid, leases = new Map());
     leases.set(options.id, lease);
+    _renew(this.#leaseExpiries, uid, this.#limits.sideTtlSeconds(options.leaseMs), this.#now);
     return Promise.resolve({
       id: options.id,
       message: lease.message,
@@ -101,7 +146,7 @@ export class MemoryStore implements MessageStore {
     if (this.#closed) return _closed("release");
     const lease = this.#inFlight.get(uid)?.get(id);
     if (lease !== undefined) {
-      lease.deadline = 0;
+      if (lease.deadline >= 0) lease.deadline -= RELEASED;
       this.#waiters.wake(uid);
     }
     return Promise.resolve();
@@ -120,6 +165,24 @@ export class MemoryStore implements MessageStore {
     this.#waiters.delete(uid, waiter);
   }
 
+  /** Drops the queues and leases whose time ran out (`queueTtlSeconds`). */
+  #expire(): void {
+    if (this.#limits.ttlSeconds === 0) return;
+    const now = this.#now();
+    for (
+      const [expiries, drop] of [[this.#queueExpiries, this.#queues], [
+        this.#leaseExpiries,
+        this.#inFlight,
+      ]] as const
+    ) {
+      for (const [uid, at] of expiries) {
+        if (at > now) break;
+        expiries.delete(uid);
+        drop.delete(uid);
+      }
+    }
+  }
+
   close(): Promise<void> {
     this.#closed = true;
     return Promise.resolve();
@@ -128,6 +191,18 @@ export class MemoryStore implements MessageStore {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Moves `uid` to the end of `expiries`, due `seconds` from now (nothing when 0). */
+function _renew(
+  expiries: Map<string, number>,
+  uid: string,
+  seconds: number,
+  now: () => number,
+): void {
+  if (seconds === 0) return;
+  expiries.delete(uid);
+  expiries.set(uid, now() + seconds * 1000);
 }
 
 function _fifoOf(message: string): Fifo {

@@ -14,127 +14,41 @@
  *
  * @module
  */
-import { createClient, createCluster, type RedisClientType } from "redis";
-import { exponentialBackoff } from "../backoff.ts";
+import { Buffer } from "node:buffer";
+import { RESP_TYPES } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
+import { Deadlines } from "./deadlines.ts";
+import { MessageEncodingError } from "./errors.ts";
+import { PushBackRetry } from "./push_back_retry.ts";
+import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
+import { hasControlCharacters, listKeyOf, sideKey } from "./redis_keys.ts";
+import { RedisPresence } from "./redis_presence.ts";
+import { maxInFlightOf, RELEASED } from "./leases.ts";
+import type { RedisStoreOptions } from "./redis_options.ts";
+import { LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
+import { QueueLimits } from "./queue_limits.ts";
+import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
+import { NotificationSettings } from "./redis_notifications.ts";
+import { RedisTopology } from "./redis_topology.ts";
+import {
+  databaseOf,
+  messageOf,
+  type RedisByteCommands,
+  type RedisCommands,
+} from "./redis_connection.ts";
 
-/** Options of {@linkcode RedisStore}. */
-export interface RedisStoreOptions {
-  /**
-   * Where Redis is: `redis://[user:pass@]host:port[/db]`.
-   * @default {"redis://127.0.0.1:6379"}
-   */
-  url?: string;
-  /**
-   * Redis Cluster: the URLs of some of its nodes (the rest are discovered).
-   * When given, `url` is ignored; credentials come from the first URL.
-   * Keyspace notifications are heard from every master.
-   */
-  nodes?: readonly string[];
-  /**
-   * List key of a uid = prefix + uid.
-   * @default {"Q/MSG"}
-   */
-  keyPrefix?: string;
-  /**
-   * Pub/sub channel on which `publish` announces a uid, so waiters wake even
-   * with keyspace notifications off.
-   * @default {keyPrefix + ":wake"}
-   */
-  wakeChannel?: string;
-  /**
-   * Wake on keyspace notifications, so a plain `LPUSH` by any producer wakes
-   * waiters at once. `"auto"` turns the needed flags on with `CONFIG SET`
-   * (adding to those already set) and warns when it can't; `"off"` relies on
-   * the wake channel and the hold's backoff schedule.
-   * @default {"auto"}
-   */
-  notifications?: "auto" | "off";
-  /**
-   * A pop not answered within this many milliseconds fails, so the poll gets
-   * 503; a message it brings back later is pushed back.
-   * @default {1500}
-   */
-  commandTimeoutMs?: number;
-  /**
-   * Where warnings go, such as "CONFIG is not allowed".
-   * @default {console.warn}
-   */
-  onWarning?: (message: string) => void;
+export { sideKey, type SideKind } from "./redis_keys.ts";
+export type { RedisStoreOptions } from "./redis_options.ts";
+
+interface _RunOptions<T> {
+  /** Takes what the command brings back after its deadline. */
+  readonly onLate?: (value: T) => void;
+  /** The keys it touches and their types, to name the wrong one on WRONGTYPE. */
+  readonly expect?: readonly ExpectedType[];
 }
 
-type Client = RedisClientType;
-
-/** What the store needs of a client or a cluster to run its commands. */
-interface _Commands {
-  rPop(key: string): Promise<string | null>;
-  rPush(key: string, value: string): Promise<number>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  connect(): Promise<unknown>;
-  close(): Promise<void>;
-  destroy(): void;
-  on(event: "error", listener: () => void): unknown;
-  readonly isReady: boolean;
-  readonly isOpen: boolean;
-}
-
-interface _PendingPop {
-  readonly uid: string;
-  readonly startedAt: number;
-  readonly reject: (error: Error) => void;
-  timedOut: boolean;
-}
-
-const TIMEOUT_CHECK_MS = 100;
-
-/**
- * At-least-once take. KEYS: the list, its in-flight hash (same hash slot).
- * ARGV: ack id or "", now, lease ms, new id. In-flight values read
- * "<deadline>|<deliveries>|<message>". Acks, then re-leases the in-flight
- * message whose lease ran out first, else moves the oldest queued message
- * in flight; all in one step, so a crash at any point loses nothing.
- */
-const TAKE = `if ARGV[1] ~= "" then redis.call("HDEL", KEYS[2], ARGV[1]) end
-local now = tonumber(ARGV[2])
-local entries = redis.call("HGETALL", KEYS[2])
-local due, dueDeadline
-for i = 1, #entries, 2 do
-  local deadline = tonumber(string.match(entries[i + 1], "^(%d+)|"))
-  if deadline <= now and (due == nil or deadline < dueDeadline) then
-    due, dueDeadline = i, deadline
-  end
-end
-local deliveries, message
-if due ~= nil then
-  local _, _, count, body = string.find(entries[due + 1], "^%d+|(%d+)|(.*)$")
-  redis.call("HDEL", KEYS[2], entries[due])
-  deliveries, message = tonumber(count) + 1, body
-else
-  message = redis.call("RPOP", KEYS[1])
-  if not message then return false end
-  deliveries = 1
-end
-redis.call("HSET", KEYS[2], ARGV[4], (now + tonumber(ARGV[3])) .. "|" .. deliveries .. "|" .. message)
-return {ARGV[4], deliveries, message}`;
-
-/**
- * Ends a lease now. KEYS: the in-flight hash. ARGV: id, wake channel, uid.
- */
-const RELEASE = `local value = redis.call("HGET", KEYS[1], ARGV[1])
-if not value then return 0 end
-redis.call("HSET", KEYS[1], ARGV[1], (string.gsub(value, "^%d+", "0", 1)))
-redis.call("PUBLISH", ARGV[2], ARGV[3])
-return 1`;
-
-/**
- * LPUSH, then announce the uid on the wake channel, atomically. A push that
- * fails (e.g. WRONGTYPE) raises before the PUBLISH, so it wakes nobody,
- * which MULTI would not guarantee.
- */
-const PUSH_AND_WAKE = `redis.call("LPUSH", KEYS[1], ARGV[1])
-redis.call("PUBLISH", ARGV[2], ARGV[3])
-return 1`;
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * A {@linkcode MessageStore} on Redis. One command connection per process
@@ -164,20 +78,18 @@ export class RedisStore implements MessageStore {
   readonly keyPrefix: string;
   /** The wake channel. */
   readonly wakeChannel: string;
-  readonly #client: _Commands;
-  readonly #subscribers: Client[] = [];
+  readonly #client: RedisCommands;
+  readonly #subscriber: RedisSubscriber;
+  readonly #notifications: NotificationSettings;
   readonly #waiters = new WaiterRegistry();
-  readonly #pending = new Set<_PendingPop>();
-  readonly #commandTimeoutMs: number;
-  readonly #notifications: "auto" | "off";
-  readonly #keyEventChannels: string[];
-  readonly #onWarning: (message: string) => void;
-  readonly #connected: Promise<unknown>;
-  #timeoutTimer: ReturnType<typeof setInterval> | undefined;
-  #subscribed = false;
-  #configured = false;
-  #warnedAboutConfig = false;
-  #notificationsOn = false;
+  readonly #deadlines: Deadlines;
+  readonly #topology: RedisTopology;
+  readonly #limits: QueueLimits;
+  readonly #bytes: RedisByteCommands;
+  readonly #pushBacks: PushBackRetry;
+  readonly #diagnosis: RedisDiagnosis;
+  readonly #notificationsTimer: ReturnType<typeof setInterval> | undefined;
+  #presence: RedisPresence | undefined;
   #closed = false;
 
   /** Starts connecting; polls fail with 503 until Redis answers. */
@@ -192,40 +104,51 @@ export class RedisStore implements MessageStore {
       }
     }
     this.keyPrefix = options.keyPrefix ?? "Q/MSG";
-    this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
-    this.#commandTimeoutMs = options.commandTimeoutMs ?? 1500;
-    this.#notifications = options.notifications ?? "auto";
-    this.#onWarning = options.onWarning ?? ((message) => console.warn(message));
-    const db = nodes.length > 0 ? 0 : _databaseOf(url);
-    this.#keyEventChannels = [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`];
-    const connection = _connectionOptions();
-    if (nodes.length === 0) {
-      const client = createClient({
-        ...connection,
-        url,
-        disableOfflineQueue: true,
-        name: "longpoll",
-      }) as Client;
-      // Standalone: set the notification flags at each (re)connect.
-      client.on("ready", () => this.#configureNotifications([client]));
-      this.#client = client;
-      this.#connected = Promise.all([
-        client.connect().catch(_ignore),
-        this.#subscribe([url]).catch(_ignore),
-      ]);
-    } else {
-      const { username, password } = _credentialsOf(url);
-      const cluster = createCluster({
-        rootNodes: nodes.map((node) => ({ url: node })),
-        defaults: { ...connection, username, password, disableOfflineQueue: true },
-        commandOptions: connection.commandOptions,
-      });
-      this.#client = cluster as unknown as _Commands;
-      this.#connected = this.#startCluster(cluster, url).catch(_ignore);
+    if (hasControlCharacters(this.keyPrefix)) {
+      throw new TypeError('Cannot create RedisStore: "keyPrefix" holds control characters');
     }
-    // Errors surface as failed commands and through `ready`; the event only
-    // needs a listener so that it doesn't crash the process.
-    this.#client.on("error", _ignore);
+    this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
+    this.#limits = new QueueLimits(options, "RedisStore");
+    this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
+    const mode = options.notifications ?? "auto";
+    const onWarning = options.onWarning ?? ((message) => console.warn(message));
+    this.#diagnosis = new RedisDiagnosis(onWarning);
+    this.#pushBacks = new PushBackRetry({
+      push: (uid, message) => this.#pushBack(uid, message),
+      onPushedBack: options.onPushedBack ?? _ignore,
+      onLost: options.onLost ?? _ignore,
+      onWarning,
+    });
+    this.#notifications = new NotificationSettings({ mode, onWarning });
+    const db = nodes.length > 0 ? 0 : databaseOf(url);
+    this.#subscriber = new RedisSubscriber({
+      keyPrefix: this.keyPrefix,
+      wakeChannel: this.wakeChannel,
+      keyEventChannels: mode === "auto"
+        ? [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`]
+        : [],
+      waiters: this.#waiters,
+      onListPush: this.#limits.active ? (uid) => this.#limit(uid) : undefined,
+    });
+    this.#topology = new RedisTopology({
+      url,
+      nodes,
+      subscriber: this.#subscriber,
+      notifications: this.#notifications,
+      onMastersAdded: (owns) => this.#waiters.wakeWhere((uid) => owns(this.keyPrefix + uid)),
+    });
+    this.#client = this.#topology.client;
+    if (mode === "auto") {
+      this.#notificationsTimer = setInterval(
+        () => this.#checkNotifications(),
+        options.notificationsCheckMs ?? 30_000,
+      );
+    }
+    this.#bytes = this.#client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    // Errors surface as failed commands, through `ready` and through
+    // `notReadyReason`; the listener also keeps them from crashing the process.
+    this.#client.on("error", (error) => this.#diagnosis.connectionFailed(error));
+    this.#client.on("ready", () => this.#diagnosis.connected());
   }
 
   /** True while the command connection is up. */
@@ -233,9 +156,27 @@ export class RedisStore implements MessageStore {
     return this.#client.isReady;
   }
 
+  /**
+   * How many times the keyspace notification flags were found turned off
+   * on Redis and turned back on (see `notificationsCheckMs`).
+   */
+  get notificationsRestored(): number {
+    return this.#notifications.restored;
+  }
+
+  /**
+   * Why the store is not ready, when Redis said why: such as `Cannot
+   * connect to Redis: it needs a password, and none was given (NOAUTH …)`.
+   * Undefined while connected. Refused credentials are also warned about
+   * once through `onWarning`.
+   */
+  get notReadyReason(): string | undefined {
+    return this.#diagnosis.reason;
+  }
+
   /** True once keyspace notifications for list pushes are known to be on. */
   get notificationsOn(): boolean {
-    return this.#notificationsOn;
+    return this.#notifications.on;
   }
 
   /**
@@ -244,75 +185,107 @@ export class RedisStore implements MessageStore {
    */
   async whenReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    const up = () =>
-      this.#client.isReady && this.#subscribed && this.#configured &&
-      this.#subscribers.every((subscriber) => subscriber.isReady);
+    const up = () => this.#client.isReady && this.#subscriber.ready && this.#notifications.applied;
     while (Date.now() < deadline && !this.#closed && !up()) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     return up();
   }
 
-  pop(uid: string): Promise<string | null> {
-    return new Promise((resolve, reject) => {
-      const pending: _PendingPop = { uid, startedAt: Date.now(), reject, timedOut: false };
-      this.#track(pending);
-      this.#client.rPop(this.keyPrefix + uid).then(
-        (message) => {
-          this.#pending.delete(pending);
-          if (!pending.timedOut) resolve(message);
-          else if (message !== null) this.pushBack(uid, message).catch(_ignore);
-        },
-        (error) => {
-          this.#pending.delete(pending);
-          reject(_storeError("pop", error));
-        },
-      );
+  async pop(uid: string): Promise<string | null> {
+    const key = this.keyPrefix + uid;
+    const message = await this.#run("pop", () => this.#bytes.rPop(key), {
+      expect: [[key, "list"]],
+      onLate: (late) => {
+        if (late !== null) this.#pushBacks.start(uid, late);
+      },
     });
+    if (message === null) return null;
+    const text = _utf8(message);
+    if (text !== undefined) return text;
+    // Refused, and put back as it was, first in line.
+    try {
+      await this.#pushBack(uid, message);
+    } catch {
+      this.#pushBacks.start(uid, message);
+    }
+    throw new MessageEncodingError(uid);
   }
 
-  async pushBack(uid: string, message: string): Promise<void> {
-    try {
-      await this.#client.rPush(this.keyPrefix + uid, message);
-    } catch (error) {
-      throw _storeError("push back", error);
-    }
+  pushBack(uid: string, message: string): Promise<void> {
+    return this.#pushBack(uid, message);
   }
 
   async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
-    const key = this.keyPrefix + uid;
-    let reply;
-    try {
-      reply = await this.#client.eval(TAKE, {
-        keys: [key, inFlightKey(key)],
-        arguments: [options.ack ?? "", String(options.now), String(options.leaseMs), options.id],
-      }) as [string, number, string] | null;
-    } catch (error) {
-      throw _storeError("take", error);
-    }
+    const key = listKeyOf(this.keyPrefix, uid, "take");
+    const maxInFlight = String(maxInFlightOf(options));
+    const script = {
+      keys: [key, sideKey(key, "inflight"), sideKey(key, "leases")],
+      arguments: [
+        options.ack ?? "",
+        String(options.now),
+        String(options.leaseMs),
+        options.id,
+        maxInFlight,
+        String(this.#limits.sideTtlSeconds(options.leaseMs)),
+      ],
+    };
+    // A lease granted after the caller gave up is ended at once, so the
+    // next take hands the message out again without waiting for the lease.
+    const reply = await this.#run(
+      "take",
+      () => this.#bytes.eval(TAKE, script) as Promise<[Uint8Array, number, Uint8Array] | null>,
+      {
+        expect: [[key, "list"], [script.keys[1], "hash"], [script.keys[2], "zset"]],
+        onLate: (late) => {
+          if (late !== null) this.release(uid, options.id).catch(_ignore);
+        },
+      },
+    );
     if (reply === null) return null;
-    return { id: reply[0], deliveries: Number(reply[1]), message: reply[2] };
+    const message = _utf8(reply[2]);
+    if (message === undefined) {
+      // Refused, and kept in flight as it was, due at once.
+      await this.release(uid, options.id);
+      throw new MessageEncodingError(uid);
+    }
+    return { id: options.id, deliveries: Number(reply[1]), message };
   }
 
   async release(uid: string, id: string): Promise<void> {
-    try {
-      await this.#client.eval(RELEASE, {
-        keys: [inFlightKey(this.keyPrefix + uid)],
-        arguments: [id, this.wakeChannel, uid],
-      });
-    } catch (error) {
-      throw _storeError("release", error);
-    }
+    const leases = sideKey(listKeyOf(this.keyPrefix, uid, "release"), "leases");
+    await this.#run("release", () =>
+      this.#client.eval(RELEASE, {
+        keys: [leases],
+        arguments: [id, this.wakeChannel, uid, String(RELEASED)],
+      }), { expect: [[leases, "zset"]] });
   }
 
+  /**
+   * Appends `message` and wakes the uid's waiters. A publish that fails on
+   * its deadline may still be carried out by Redis afterwards.
+   */
   async publish(uid: string, message: string): Promise<void> {
+    const key = this.keyPrefix + uid;
+    const { ttlSeconds, max } = this.#limits;
+    const dropped = await this.#run("publish", () =>
+      this.#client.eval(PUSH_AND_WAKE, {
+        keys: [key],
+        arguments: [message, this.wakeChannel, uid, String(ttlSeconds), String(max)],
+      }), { expect: [[key, "list"]] });
+    this.#limits.trimmed(uid, Number(dropped));
+  }
+
+  /**
+   * Resolves true when Redis answers a PING (every master, on a cluster)
+   * within the command deadline, false otherwise; it never rejects.
+   */
+  async checkReady(): Promise<boolean> {
     try {
-      await this.#client.eval(PUSH_AND_WAKE, {
-        keys: [this.keyPrefix + uid],
-        arguments: [message, this.wakeChannel, uid],
-      });
-    } catch (error) {
-      throw _storeError("publish", error);
+      await this.#run("check readiness", () => this.#topology.ping());
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -324,17 +297,31 @@ export class RedisStore implements MessageStore {
     this.#waiters.delete(uid, waiter);
   }
 
+  /**
+   * Presence on this Redis, shared by every process on it: what
+   * `GET /presence` answers from. One per store; it lives until the store
+   * closes.
+   */
+  presence(options: { aliveMs?: number } = {}): RedisPresence {
+    return this.#presence ??= new RedisPresence({
+      client: this.#client,
+      keyPrefix: this.keyPrefix,
+      aliveMs: options.aliveMs,
+      onError: _ignore,
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timeoutTimer);
-    // A connected client closes gracefully, after its replies; one still
-    // trying to connect is torn down, which also stops its retries.
-    await Promise.all([this.#client, ...this.#subscribers].map((client) => {
-      if (client.isReady) return client.close().catch(_ignore);
-      if (client.isOpen) client.destroy();
-    }));
-    await this.#connected;
+    await this.#presence?.close();
+    clearInterval(this.#notificationsTimer);
+    this.#topology.close();
+    // Messages still refused get one last attempt, within the deadline.
+    await this.#pushBacks.close();
+    this.#deadlines.close();
+    await Promise.all([closeClient(this.#client), this.#subscriber.close()]);
+    await this.#topology.connected;
   }
   /** Closes the store at the end of an `await using` block. */
   [Symbol.asyncDispose](): Promise<void> {
@@ -342,186 +329,77 @@ export class RedisStore implements MessageStore {
   }
 
   /**
-   * One subscriber connection per node URL, all feeding the uid map; the
-   * first also hears the wake channel (a PUBLISH reaches every node of a
-   * cluster). After a subscriber reconnects, every held uid checks again,
-   * since notifications sent in the gap are gone.
+   * Applies the queue limits after a push by someone else: a plain EXPIRE
+   * when there is no trim to do, which costs Redis less than a script.
    */
-  async #subscribe(urls: readonly string[]): Promise<void> {
-    const listener = (message: string, channel: string) => {
-      if (channel === this.wakeChannel) return this.#waiters.wake(message);
-      if (message.startsWith(this.keyPrefix)) {
-        this.#waiters.wake(message.slice(this.keyPrefix.length));
-      }
-    };
-    await Promise.all(urls.map(async (url, index) => {
-      const subscriber = createClient({
-        ..._connectionOptions(),
-        url,
-        name: "longpoll-subscriber",
-      }) as Client;
-      this.#subscribers.push(subscriber);
-      subscriber.on("error", _ignore);
-      let readyBefore = false;
-      subscriber.on("ready", () => {
-        if (readyBefore) this.#waiters.wakeAll();
-        readyBefore = true;
-      });
-      await subscriber.connect();
-      const channels = index === 0 ? [this.wakeChannel] : [];
-      if (this.#notifications === "auto") channels.push(...this.#keyEventChannels);
-      if (channels.length > 0) await subscriber.subscribe(channels, listener);
-    }));
-    this.#subscribed = true;
-    // Polls held before the subscriptions were in place may have missed a push.
-    this.#waiters.wakeAll();
-  }
-
-  /** Cluster: connect, then subscribe to and configure every master. */
-  async #startCluster<Master extends { host: string; port: number }>(
-    cluster: {
-      connect(): Promise<unknown>;
-      readonly masters: Master[];
-      nodeClient(master: Master): Promise<unknown>;
-    },
-    firstUrl: string,
-  ): Promise<void> {
-    await cluster.connect();
-    const { username, password } = _credentialsOf(firstUrl);
-    const auth = username || password
-      ? `${encodeURIComponent(username ?? "")}:${encodeURIComponent(password ?? "")}@`
-      : "";
-    const masters = cluster.masters;
-    await this.#subscribe(masters.map((master) => `redis://${auth}${master.host}:${master.port}`));
-    const configTargets = await Promise.all(
-      masters.map((master) => cluster.nodeClient(master)),
+  #limit(uid: string): void {
+    const key = this.keyPrefix + uid;
+    const { ttlSeconds, max } = this.#limits;
+    const limit = max === 0
+      ? () => this.#client.expire(key, ttlSeconds).then(() => 0)
+      : () =>
+        this.#client.eval(LIMIT, { keys: [key], arguments: [String(ttlSeconds), String(max)] });
+    this.#run("limit", limit).then(
+      (dropped) => this.#limits.trimmed(uid, Number(dropped)),
+      _ignore, // the next push tries again
     );
-    await this.#configureNotifications(configTargets as unknown as Client[]);
   }
 
-  async #configureNotifications(nodes: readonly Client[]): Promise<void> {
+  /** Turns the notification flags back on if someone turned them off; held uids check again. */
+  async #checkNotifications(): Promise<void> {
     try {
-      await this.#turnOnNotifications(nodes);
-    } finally {
-      this.#configured = true;
-    }
-  }
-
-  /** Adds the list-push flags on every node, where CONFIG is allowed. */
-  async #turnOnNotifications(nodes: readonly Client[]): Promise<void> {
-    if (this.#notifications === "off") return;
-    try {
-      for (const node of nodes) {
-        const current = (await node.configGet("notify-keyspace-events"))[
-          "notify-keyspace-events"
-        ] ?? "";
-        const wanted = _withListEvents(current);
-        if (wanted !== current) await node.configSet("notify-keyspace-events", wanted);
+      if (await this.#notifications.check(await this.#topology.configNodes())) {
+        this.#waiters.wakeAll();
       }
-      this.#notificationsOn = true;
-    } catch (error) {
-      this.#notificationsOn = false;
-      if (this.#warnedAboutConfig) return;
-      this.#warnedAboutConfig = true;
-      this.#onWarning(
-        `Cannot turn on keyspace notifications: ${_messageOf(error)}. ` +
-          `Plain LPUSH producers will be heard only on the backoff schedule; ` +
-          `add "notify-keyspace-events El" to the Redis config to wake polls at once`,
-      );
+    } catch {
+      // A node is away: the next check will tell.
     }
   }
 
-  #track(pending: _PendingPop): void {
-    this.#pending.add(pending);
-    if (this.#timeoutTimer !== undefined) return;
-    this.#timeoutTimer = setInterval(() => this.#expirePops(), TIMEOUT_CHECK_MS);
+  #pushBack(uid: string, message: string | Uint8Array): Promise<void> {
+    const key = this.keyPrefix + uid;
+    return this.#run("push back", async () => {
+      const value = typeof message === "string"
+        ? message
+        : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+      await this.#client.rPush(key, value);
+    }, { expect: [[key, "list"]] });
   }
 
-  #expirePops(): void {
-    const now = Date.now();
-    for (const pending of this.#pending) {
-      if (pending.timedOut || now - pending.startedAt < this.#commandTimeoutMs) continue;
-      pending.timedOut = true;
-      pending.reject(
-        new Error(`Cannot pop: Redis did not answer within ${this.#commandTimeoutMs} ms`),
-      );
-    }
-    if (this.#pending.size === 0) {
-      clearInterval(this.#timeoutTimer);
-      this.#timeoutTimer = undefined;
-    }
-  }
-}
-
-/**
- * The key of the in-flight hash of list `key`, in the same Redis Cluster
- * hash slot as the list, without renaming the producers' key: it reuses the
- * list key's own hash tag if it has one, and makes the whole key the tag
- * otherwise.
- *
- * @example
- * ```ts
- * import { inFlightKey } from "./redis.ts";
- * console.log(inFlightKey("Q/MSG42")); // {Q/MSG42}:inflight
- * console.log(inFlightKey("Q/{team}42")); // Q/{team}42:inflight
- * ```
- */
-export function inFlightKey(key: string): string {
-  const open = key.indexOf("{");
-  const close = open === -1 ? -1 : key.indexOf("}", open + 1);
-  return close > open + 1 ? `${key}:inflight` : `{${key}}:inflight`;
-}
-
-/** Adds the flags for list-push key-event notifications to `flags`. */
-function _withListEvents(flags: string): string {
-  let wanted = flags;
-  if (!wanted.includes("E")) wanted += "E";
-  if (!wanted.includes("l") && !wanted.includes("A")) wanted += "l";
-  return wanted;
-}
-
-/** What every connection shares, command or subscriber, node or cluster. */
-function _connectionOptions() {
-  const reconnect = exponentialBackoff({ base: 50, max: 1000, jitter: 0.5 });
-  return {
-    socket: { reconnectStrategy: (retries: number) => reconnect(retries) },
-    // node-redis 6 gives every command a 5 s timeout of its own: a timer
-    // and an AbortSignal per command, and a timed-out RPOP's message is
-    // dropped when Redis answers late. Pops have this store's own
-    // deadline, which puts such a message back, so the client's is off.
-    commandOptions: { timeout: 0 },
-    // Redis Enterprise maintenance hand-offs: not used, and they cost.
-    maintNotifications: "disabled" as const,
-  };
-}
-
-function _credentialsOf(url: string): { username?: string; password?: string } {
-  try {
-    const { username, password } = new URL(url);
-    return {
-      username: username ? decodeURIComponent(username) : undefined,
-      password: password ? decodeURIComponent(password) : undefined,
-    };
-  } catch {
-    return {};
-  }
-}
-
-function _databaseOf(url: string): number {
-  try {
-    const db = Number(new URL(url).pathname.slice(1) || "0");
-    return Number.isInteger(db) ? db : 0;
-  } catch {
-    return 0;
+  /**
+   * Runs a command under the deadline; its failure reads
+   * `Cannot <action>: Redis failed: <why>`.
+   */
+  #run<T>(action: string, command: () => Promise<T>, options: _RunOptions<T> = {}): Promise<T> {
+    return this.#deadlines.run(action, async () => {
+      try {
+        return await command();
+      } catch (error) {
+        if (options.expect !== undefined && /^WRONGTYPE/.test(messageOf(error))) {
+          const explained = await this.#diagnosis.wrongType(
+            action,
+            options.expect,
+            (key) => this.#client.type(key),
+          ).catch(_ignore);
+          if (explained !== undefined) throw explained;
+        }
+        throw _storeError(action, error);
+      }
+    }, options.onLate);
   }
 }
 
 function _storeError(action: string, cause: unknown): Error {
-  return new Error(`Cannot ${action}: Redis failed: ${_messageOf(cause)}`, { cause });
-}
-
-function _messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return new Error(`Cannot ${action}: Redis failed: ${messageOf(cause)}`, { cause });
 }
 
 function _ignore(): void {}
+
+/** The text of `bytes`, or undefined when they are not valid UTF-8. */
+function _utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}

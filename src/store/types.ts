@@ -44,6 +44,14 @@ export interface TakeOptions {
   readonly now: number;
   /** The id to give the message taken now. */
   readonly id: string;
+  /**
+   * Most messages of the uid handed out and unacknowledged at once. A take
+   * while that many are in flight redelivers the one whose lease ran out
+   * first, or finds nothing: it takes no more from the queue. A client that
+   * never acknowledges so holds back only its own queue.
+   * @default {16}
+   */
+  readonly maxInFlight?: number;
 }
 
 /**
@@ -71,8 +79,11 @@ export interface MessageStore {
   pushBack(uid: string, message: string): Promise<void>;
   /**
    * At-least-once: acknowledges `options.ack`, then leases the message due
-   * next: an in-flight one whose lease ran out, else the oldest queued.
-   * Resolves null when there is none. Acknowledging and taking are atomic.
+   * next: the in-flight one whose lease ran out first (messages come back
+   * in the order they were first taken), else the oldest queued, unless
+   * `options.maxInFlight` are in flight. Resolves null when there is none.
+   * Acknowledging and taking are atomic, and cost O(log n) in Redis
+   * whatever the queue's length.
    */
   take(uid: string, options: TakeOptions): Promise<LeasedMessage | null>;
   /**
@@ -90,8 +101,13 @@ export interface MessageStore {
   watch(uid: string, waiter: Waiter): void;
   /** Undoes {@linkcode MessageStore.watch}. */
   unwatch(uid: string, waiter: Waiter): void;
-  /** True while the store can serve pops. */
+  /** True while the store can serve pops, as far as it knows without asking. */
   readonly ready: boolean;
+  /**
+   * Asks the store whether it answers now, within its command deadline:
+   * resolves true or false, never rejects. For a readiness probe.
+   */
+  checkReady(): Promise<boolean>;
   /** Short name for logs and metrics, such as `memory` or `redis`. */
   readonly kind: string;
   /** Releases connections and timers. The store is unusable afterwards. */

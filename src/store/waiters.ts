@@ -51,6 +51,11 @@ export class WaiterRegistry {
     else current.wake();
   }
 
+  /** Wakes every waiter of the uids for which `check` holds, e.g. those on a new master. */
+  wakeWhere(check: (uid: string) => boolean): void {
+    for (const uid of [...this.#byUid.keys()]) if (check(uid)) this.wake(uid);
+  }
+
   /** Wakes every waiter of every uid, e.g. after a gap in notifications. */
   wakeAll(): void {
     for (const uid of [...this.#byUid.keys()]) this.wake(uid);

@@ -7,7 +7,7 @@
  * @module
  */
 import { freePort } from "./free_port.ts";
-import { pollUntil, waitUntil } from "./wait_until.ts";
+import { pollUntil, sleep, waitUntil } from "./wait_until.ts";
 
 /** Options of {@linkcode startRedisServer}. */
 export interface RedisServerOptions {
@@ -32,7 +32,7 @@ export interface RedisServerOptions {
 
 /** A running redis-server. */
 export interface RedisServer extends AsyncDisposable {
-  /** Its port on 127.0.0.1. */
+  /** Its port on 127.0.0.1 (another one than first picked when that was taken meanwhile). */
   readonly port: number;
   /** `redis://127.0.0.1:<port>`. */
   readonly url: string;
@@ -50,7 +50,10 @@ export interface RedisServer extends AsyncDisposable {
 
 /**
  * Starts `redis-server` on a free port of 127.0.0.1 and waits until it
- * answers PING.
+ * answers PING (or, with `--requirepass`, refuses it for want of a password).
+ * The port was free a moment ago, but another process may take it first: the
+ * server then exits at once, and the first start tries another port, up to 3
+ * times. A start after a stop keeps the port.
  *
  * @example
  * ```ts ignore
@@ -63,7 +66,7 @@ export interface RedisServer extends AsyncDisposable {
  * ```
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const port = freePort();
+  let port = freePort();
   const owned = options.dir === undefined;
   const dir = owned
     ? await Deno.makeTempDir({ prefix: "longpoll-redis-" })
@@ -72,7 +75,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const persistence = options.persistent === false
     ? ["--appendonly", "no"]
     : ["--appendonly", "yes", "--appendfsync", "always"];
-  const args = [
+  const args = () => [
     "--port",
     String(port),
     "--bind",
@@ -97,22 +100,33 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     await process.status;
     process = undefined;
   };
-  const start = async () => {
+  /** Starts the process; with `newPortOnClash`, a server that exits at once gets another port. */
+  const launch = async (newPortOnClash: boolean) => {
     if (process !== undefined) throw new Error(`Cannot start redis-server: port ${port} runs one`);
-    process = new Deno.Command("redis-server", { args, stdout: "null", stderr: "null" }).spawn();
-    let exited = false;
-    process.status.then(() => exited = true);
-    const up = await pollUntil(async () => exited || await _answersPing(port), {
-      timeoutMs: 10_000,
-      intervalMs: 20,
-    });
-    if (!up || exited) {
+    for (let attempt = 1;; attempt++) {
+      const child = process = new Deno.Command("redis-server", {
+        args: args(),
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      let exited = false;
+      child.status.then(() => exited = true);
+      const up = await pollUntil(async () => exited || await _answersPing(port), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
+      // A server that lost the port to another process exits right after.
+      if (up && !exited) await sleep(20);
+      if (up && !exited) return;
       await kill();
-      throw new Error(
-        `Cannot start redis-server: port ${port} did not answer PING within 10 s; log:\n${await _tail(
-          `${dir}/redis.log`,
-        )}`,
-      );
+      if (!exited || !newPortOnClash || attempt === 3) {
+        throw new Error(
+          `Cannot start redis-server on port ${port}: ${
+            exited ? "it exited at once" : "no answer to PING within 10 s"
+          }; log:\n${await _tail(`${dir}/redis.log`)}`,
+        );
+      }
+      port = freePort();
     }
   };
   const cli = async (...cliArgs: string[]) => {
@@ -123,10 +137,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }).output();
     return new TextDecoder().decode(output.stdout).trim();
   };
-  await start();
+  await launch(true);
   return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
+    get port() {
+      return port;
+    },
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
     get pid() {
       return process?.pid ?? 0;
     },
@@ -137,7 +155,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       await process?.status;
       process = undefined;
     },
-    start,
+    start: () => launch(false),
     async [Symbol.asyncDispose]() {
       await kill();
       if (owned) await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -147,7 +165,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
 /** A running Redis Cluster of several redis-server processes. */
 export interface RedisCluster extends AsyncDisposable {
-  /** Its nodes, one master each. */
+  /** Its nodes: the masters first, then their replicas. */
   readonly nodes: RedisServer[];
   /** `redis://127.0.0.1:<port>` of each node. */
   readonly urls: string[];
@@ -155,31 +173,60 @@ export interface RedisCluster extends AsyncDisposable {
   cli(...args: string[]): Promise<string>;
 }
 
+/** Options of {@linkcode startRedisCluster}. */
+export interface RedisClusterOptions {
+  /** Replicas per master. @default {0} */
+  replicas?: number;
+  /** `cluster-node-timeout`, in ms: how soon a dead master is failed over. */
+  nodeTimeoutMs?: number;
+}
+
 /**
- * Starts `size` masters and joins them into one cluster with every slot
- * covered; resolves once each node says `cluster_state:ok`.
+ * Starts `masters` masters (and their replicas) and joins them into one
+ * cluster with every slot covered; resolves once each node says
+ * `cluster_state:ok` and each replica is in sync with its master.
  *
  * @example
  * ```ts ignore
  * import { startRedisCluster } from "./redis_server.ts";
- * await using cluster = await startRedisCluster(3);
+ * await using cluster = await startRedisCluster(3, { replicas: 1, nodeTimeoutMs: 1000 });
  * await cluster.cli("LPUSH", "Q/MSG42", "hi");
- * console.log(cluster.urls.length); // 3
+ * console.log(cluster.urls.length); // 6
  * ```
  */
-export async function startRedisCluster(size = 3): Promise<RedisCluster> {
+export async function startRedisCluster(
+  masters = 3,
+  options: RedisClusterOptions = {},
+): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
+  const replicas = options.replicas ?? 0;
+  const timeout = options.nodeTimeoutMs === undefined
+    ? []
+    : ["--cluster-node-timeout", String(options.nodeTimeoutMs)];
   try {
-    for (let i = 0; i < size; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       nodes.push(
         await startRedisServer({
-          extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+          extraArgs: [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            ...timeout,
+          ],
         }),
       );
     }
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
     const created = await new Deno.Command("redis-cli", {
-      args: ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"],
+      args: [
+        "--cluster",
+        "create",
+        ...addresses,
+        "--cluster-replicas",
+        String(replicas),
+        "--cluster-yes",
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -191,6 +238,16 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
         async () => (await node.cli("CLUSTER", "INFO")).includes("cluster_state:ok"),
         {
           what: `cluster_state:ok on port ${node.port}`,
+          timeoutMs: 20_000,
+          intervalMs: 50,
+        },
+      );
+      // A replica counts once it is in sync with its master.
+      await waitUntil(
+        async () =>
+          !/role:slave(?![^]*master_link_status:up)/.test(await node.cli("INFO", "replication")),
+        {
+          what: `the replica on port ${node.port} to be in sync`,
           timeoutMs: 20_000,
           intervalMs: 50,
         },
@@ -210,7 +267,7 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
   };
 }
 
-/** Whether a RESP `PING` on `port` gets `+PONG`. */
+/** Whether a RESP `PING` on `port` gets `+PONG`, or `-NOAUTH` from a server with a password. */
 async function _answersPing(port: number): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -218,7 +275,8 @@ async function _answersPing(port: number): Promise<boolean> {
       await conn.write(new TextEncoder().encode("PING\r\n"));
       const buffer = new Uint8Array(16);
       const n = await conn.read(buffer);
-      return n !== null && new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG");
+      return n !== null &&
+        /^(\+PONG|-NOAUTH)/.test(new TextDecoder().decode(buffer.subarray(0, n)));
     } finally {
       conn.close();
     }

@@ -1,0 +1,79 @@
+/**
+ * Bounds on a uid's queue, shared by the stores: how long it lives after
+ * its last push, and how many messages it keeps.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode QueueLimits}, shared by the stores' options. */
+export interface QueueLimitOptions {
+  /**
+   * Seconds after its last push that a uid's queue expires. What is in
+   * flight for the uid in at-least-once mode lives that long after its last
+   * take, plus the lease, so a leased message is never dropped before its
+   * lease runs out. Off when not given.
+   */
+  queueTtlSeconds?: number;
+  /**
+   * Most messages kept in a uid's queue: a push that makes it longer drops
+   * the oldest beyond the limit, and tells `onTrimmed`. Messages in flight
+   * don't count. Off when not given.
+   */
+  queueMax?: number;
+  /**
+   * Told how many of a uid's oldest messages a push dropped over
+   * `queueMax`, to count them.
+   * @default {() => {}}
+   */
+  onTrimmed?: (uid: string, dropped: number) => void;
+}
+
+/**
+ * The checked limits; 0 means off.
+ *
+ * @example
+ * ```ts
+ * import { QueueLimits } from "./queue_limits.ts";
+ * const limits = new QueueLimits({ queueTtlSeconds: 3600 }, "MemoryStore");
+ * console.log(limits.ttlSeconds, limits.max, limits.sideTtlSeconds(60_000)); // 3600 0 3660
+ * ```
+ */
+export class QueueLimits {
+  /** Seconds a queue lives after its last push; 0 for ever. */
+  readonly ttlSeconds: number;
+  /** Most messages a queue keeps; 0 for no limit. */
+  readonly max: number;
+  readonly #onTrimmed: (uid: string, dropped: number) => void;
+
+  /** Checks `options`; `owner` names the store in the error. */
+  constructor(options: QueueLimitOptions, owner: string) {
+    this.ttlSeconds = _whole(options.queueTtlSeconds, "queueTtlSeconds", owner);
+    this.max = _whole(options.queueMax, "queueMax", owner);
+    this.#onTrimmed = options.onTrimmed ?? (() => {});
+  }
+
+  /** True when either limit is on. */
+  get active(): boolean {
+    return this.ttlSeconds > 0 || this.max > 0;
+  }
+
+  /** Seconds what is in flight lives after a take with `leaseMs`; 0 for ever. */
+  sideTtlSeconds(leaseMs: number): number {
+    return this.ttlSeconds === 0 ? 0 : this.ttlSeconds + Math.ceil(leaseMs / 1000);
+  }
+
+  /** Reports `dropped` messages of `uid` trimmed, if any. */
+  trimmed(uid: string, dropped: number): void {
+    if (dropped > 0) this.#onTrimmed(uid, dropped);
+  }
+}
+
+function _whole(value: number | undefined, name: string, owner: string): number {
+  if (value === undefined) return 0;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot create ${owner}: "${name}" must be a whole number of at least 1, got ${value}`,
+    );
+  }
+  return value;
+}

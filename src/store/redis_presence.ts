@@ -1,0 +1,125 @@
+import type { Presence, PresenceInfo } from "../presence.ts";
+import { sideKey } from "./redis_keys.ts";
+
+/** What {@linkcode RedisPresence} needs of a Redis client. */
+export interface PresenceCommands {
+  /** `EVAL script`. */
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+/** Options of {@linkcode RedisPresence}. */
+export interface RedisPresenceOptions {
+  /** The client to run commands on. */
+  readonly client: PresenceCommands;
+  /** The list key prefix: the presence of a uid sits beside its list. */
+  readonly keyPrefix: string;
+  /**
+   * How long this process counts as alive after its last heartbeat, in
+   * milliseconds; it beats every third of that. A process that dies
+   * without cleaning up stops counting this long after.
+   * @default {30000}
+   */
+  readonly aliveMs?: number;
+  /** Told about a command that failed; presence is best effort. */
+  readonly onError: (error: unknown) => void;
+}
+
+/** HSET the process's field, and keep the hash no longer than a day unused. */
+const ENTER = `redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
+redis.call("PEXPIRE", KEYS[1], 86400000)
+return 1`;
+const LEAVE = `return redis.call("HDEL", KEYS[1], ARGV[1])`;
+const READ = `return redis.call("HGETALL", KEYS[1])`;
+const BEAT = `return redis.call("SET", KEYS[1], "1", "PX", ARGV[1])`;
+const ALIVE = `return redis.call("EXISTS", KEYS[1])`;
+
+/** The separator of this store's own keys: no uid or prefix may hold it. */
+const SEPARATOR = "\x1f";
+
+/**
+ * Presence on Redis, shared by every process on it: one hash per uid, beside
+ * its list, with a field per process that holds a poll of the uid (set when
+ * the process's first poll of the uid is held, deleted when its last one
+ * ends: one command each), and one heartbeat key per process. A lookup
+ * counts the fields of processes whose heartbeat is alive, so a process
+ * killed without cleaning up drops out within `aliveMs`, and its fields are
+ * deleted then.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisStore } from "./redis.ts";
+ * const store = new RedisStore({ url: "redis://127.0.0.1:6379" });
+ * const presence = store.presence();
+ * console.log(await presence.lookup("42")); // { present: false }
+ * ```
+ */
+export class RedisPresence implements Presence {
+  /** This process's id in the presence hashes. */
+  readonly processId: string = crypto.randomUUID();
+  readonly #client: PresenceCommands;
+  readonly #keyPrefix: string;
+  readonly #aliveMs: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #beat: ReturnType<typeof setInterval>;
+
+  /** Starts the heartbeat; {@linkcode RedisPresence.close} stops it. */
+  constructor(options: RedisPresenceOptions) {
+    this.#client = options.client;
+    this.#keyPrefix = options.keyPrefix;
+    this.#aliveMs = options.aliveMs ?? 30_000;
+    this.#onError = options.onError;
+    this.#heartbeat();
+    this.#beat = setInterval(() => this.#heartbeat(), Math.max(1, this.#aliveMs / 3));
+  }
+
+  enter(uid: string, since: number): void {
+    this.#run(ENTER, [this.#keyOf(uid)], [this.processId, String(since)]);
+  }
+
+  leave(uid: string): void {
+    this.#run(LEAVE, [this.#keyOf(uid)], [this.processId]);
+  }
+
+  async lookup(uid: string): Promise<PresenceInfo> {
+    const key = this.#keyOf(uid);
+    const fields = await this.#client.eval(READ, { keys: [key], arguments: [] }) as string[];
+    let since: number | undefined;
+    const checks: Promise<void>[] = [];
+    for (let i = 0; i < fields.length; i += 2) {
+      const [processId, started] = [fields[i], Number(fields[i + 1])];
+      checks.push((async () => {
+        const alive = await this.#client.eval(ALIVE, {
+          keys: [this.#aliveKeyOf(processId)],
+          arguments: [],
+        });
+        if (alive === 1) since = since === undefined ? started : Math.min(since, started);
+        else this.#run(LEAVE, [key], [processId]);
+      })());
+    }
+    await Promise.all(checks);
+    return since === undefined ? { present: false } : { present: true, since };
+  }
+
+  /** Stops the heartbeat and drops this process's liveness. */
+  close(): Promise<void> {
+    clearInterval(this.#beat);
+    return this.#client.eval(BEAT, { keys: [this.#aliveKeyOf(this.processId)], arguments: ["1"] })
+      .then(() => {}, () => {});
+  }
+
+  #heartbeat(): void {
+    this.#run(BEAT, [this.#aliveKeyOf(this.processId)], [String(Math.ceil(this.#aliveMs))]);
+  }
+
+  #run(script: string, keys: string[], args: string[]): void {
+    this.#client.eval(script, { keys, arguments: args }).catch(this.#onError);
+  }
+
+  #keyOf(uid: string): string {
+    return sideKey(this.#keyPrefix + uid, "presence");
+  }
+
+  #aliveKeyOf(processId: string): string {
+    return `${this.#keyPrefix}${SEPARATOR}alive${SEPARATOR}${processId}`;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The Lua scripts of the Redis store: each runs atomically, so a crash at
+ * any point loses nothing.
+ *
+ * @module
+ */
+
+/**
+ * At-least-once take. KEYS: the list, its in-flight hash, its lease set
+ * (all in one hash slot). ARGV: ack id or "", now, lease ms, new id, most
+ * in flight, seconds both side keys live after it ("0": for ever). The hash maps a delivery id to "<deliveries>|<message>"; the
+ * sorted set scores each id by its lease deadline, growing per uid, so the
+ * lowest is due first and leases come due in the order taken. Acks, then
+ * re-leases the lease due first if it ran out, else moves the oldest queued
+ * message in flight unless the bound is reached. Every step is O(log n).
+ *
+ * @example
+ * ```ts
+ * import { TAKE } from "./redis_scripts.ts";
+ * console.log(TAKE.includes('"RPOP"')); // true
+ * ```
+ */
+export const TAKE = `local now = tonumber(ARGV[2])
+if ARGV[1] ~= "" and redis.call("ZREM", KEYS[3], ARGV[1]) == 1 then
+  redis.call("HDEL", KEYS[2], ARGV[1])
+end
+local deliveries, message
+local due = redis.call("ZRANGE", KEYS[3], 0, 0, "WITHSCORES")
+if due[1] and tonumber(due[2]) <= now then
+  local entry = redis.call("HGET", KEYS[2], due[1])
+  redis.call("ZREM", KEYS[3], due[1])
+  redis.call("HDEL", KEYS[2], due[1])
+  local bar = string.find(entry, "|", 1, true)
+  deliveries = tonumber(string.sub(entry, 1, bar - 1)) + 1
+  message = string.sub(entry, bar + 1)
+elseif redis.call("ZCARD", KEYS[3]) >= tonumber(ARGV[5]) then
+  return false
+else
+  message = redis.call("RPOP", KEYS[1])
+  if not message then return false end
+  deliveries = 1
+end
+local deadline = now + tonumber(ARGV[3])
+local last = redis.call("ZRANGE", KEYS[3], -1, -1, "WITHSCORES")
+if last[2] and tonumber(last[2]) >= deadline then deadline = tonumber(last[2]) + 1 end
+redis.call("ZADD", KEYS[3], string.format("%.0f", deadline), ARGV[4])
+redis.call("HSET", KEYS[2], ARGV[4], deliveries .. "|" .. message)
+if ARGV[6] ~= "0" then
+  redis.call("EXPIRE", KEYS[2], ARGV[6])
+  redis.call("EXPIRE", KEYS[3], ARGV[6])
+end
+return {ARGV[4], deliveries, message}`;
+
+/**
+ * Ends a lease now: its deadline drops by an offset larger than any
+ * deadline, so it is due first, and released leases keep their order.
+ * KEYS: the lease set. ARGV: id, wake channel, uid, offset.
+ *
+ * @example
+ * ```ts
+ * import { RELEASE } from "./redis_scripts.ts";
+ * console.log(RELEASE.includes('"PUBLISH"')); // true
+ * ```
+ */
+export const RELEASE = `local score = redis.call("ZSCORE", KEYS[1], ARGV[1])
+if not score then return 0 end
+score = tonumber(score)
+if score >= 0 then
+  redis.call("ZADD", KEYS[1], string.format("%.0f", score - tonumber(ARGV[4])), ARGV[1])
+end
+redis.call("PUBLISH", ARGV[2], ARGV[3])
+return 1`;
+
+/**
+ * LPUSH, applies the queue limits, then announces the uid on the wake
+ * channel, atomically. A push that fails (e.g. WRONGTYPE) raises before
+ * the PUBLISH, so it wakes nobody, which MULTI would not guarantee. KEYS:
+ * the list. ARGV: message, wake channel, uid, TTL seconds ("0": none),
+ * most messages ("0": no limit). Returns how many old messages it dropped.
+ *
+ * @example
+ * ```ts
+ * import { PUSH_AND_WAKE } from "./redis_scripts.ts";
+ * console.log(PUSH_AND_WAKE.includes('"LPUSH"')); // true
+ * ```
+ */
+export const PUSH_AND_WAKE = `local length = redis.call("LPUSH", KEYS[1], ARGV[1])
+local dropped = 0
+local max = tonumber(ARGV[5])
+if max > 0 and length > max then
+  redis.call("LTRIM", KEYS[1], 0, max - 1)
+  dropped = length - max
+end
+if ARGV[4] ~= "0" then redis.call("EXPIRE", KEYS[1], ARGV[4]) end
+redis.call("PUBLISH", ARGV[2], ARGV[3])
+return dropped`;
+
+/**
+ * The queue limits, after a push by someone else (a plain LPUSH producer).
+ * KEYS: the list. ARGV: TTL seconds ("0": none), most messages ("0": no
+ * limit). Returns how many old messages it dropped: every store hears the
+ * push, the first one trims, and the others find nothing left to drop.
+ *
+ * @example
+ * ```ts
+ * import { LIMIT } from "./redis_scripts.ts";
+ * console.log(LIMIT.includes('"LTRIM"')); // true
+ * ```
+ */
+export const LIMIT = `local dropped = 0
+local max = tonumber(ARGV[2])
+if max > 0 then
+  local length = redis.call("LLEN", KEYS[1])
+  if length > max then
+    redis.call("LTRIM", KEYS[1], 0, max - 1)
+    dropped = length - max
+  end
+end
+if ARGV[1] ~= "0" then redis.call("EXPIRE", KEYS[1], ARGV[1]) end
+return dropped`;

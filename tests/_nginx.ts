@@ -1,0 +1,315 @@
+/**
+ * The shipped deploy/nginx.conf run by a real nginx, in front of real
+ * `deploy/serve.ts` processes on a real Redis, for the tests that need the
+ * whole stack.
+ *
+ * The site file is a rendered copy of the shipped one: it changes only the
+ * upstream ports, the listen ports, the log paths and (where a test says so)
+ * proxy_read_timeout, scaled by the same factor as the hold, so a 945 s hold
+ * becomes a few seconds. It also adds one response header, the address of
+ * the process that answered, so the tests can see where each poll went.
+ */
+import assert from "node:assert/strict";
+import { HmacSigner } from "../mod.ts";
+import { freePort } from "./_support/free_port.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
+import { type ServeProcess, startServe } from "./_serve_process.ts";
+
+/** The shipped site file, as shipped. */
+export const SHIPPED_SITE: string = await Deno.readTextFile(
+  new URL("../deploy/nginx.conf", import.meta.url),
+);
+/** `SIGN_SECRET` of the stack's processes. */
+const SECRET = "nginx-test-secret";
+/** `PUBLISH_TOKEN` of the stack's processes. */
+export const TOKEN = "nginx-test-token";
+/** Default waits of the stack's processes: holds of 0.5 + 1 + 2 = 3.5 s instead of 945 s. */
+export const MIN_WAIT = 0.5;
+/** See {@linkcode MIN_WAIT}. */
+export const MAX_WAIT = 2;
+/** Signs polls for the stack's processes. */
+export const signer: HmacSigner = new HmacSigner({ secret: SECRET });
+
+/** A running stack: Redis, serve processes, and nginx in front of them. */
+export interface Stack extends AsyncDisposable {
+  readonly redis: RedisServer;
+  readonly processes: ServeProcess[];
+  /** The public listener of nginx: `http://127.0.0.1:<port>`. */
+  readonly public: string;
+  /** The internal (publish) listener of nginx. */
+  readonly internal: string;
+  readonly client: Deno.HttpClient;
+  /** A signed poll through nginx's public listener. */
+  poll(uid: string): Promise<Response>;
+  /** Fetches and reads the whole answer. */
+  get(url: string, init?: RequestInit): Promise<Answer>;
+  /** Waits until the processes hold `count` polls between them. */
+  waitUntilHeld(count: number): Promise<void>;
+  /** Starts process `index` again on its port. */
+  restart(index: number): Promise<void>;
+}
+
+/** An answer, read whole. */
+export interface Answer {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** Options of {@linkcode startStack}. */
+export interface StackOptions {
+  /** How many serve processes nginx spreads polls over. */
+  processes: number;
+  /** Multiplies nginx's proxy_read_timeout and proxy_next_upstream_timeout. */
+  timeoutScale?: number;
+  /** `DRAIN_WINDOW` of the processes, in seconds (default 1). */
+  drainWindow?: number;
+  /** More environment of the processes, over the stack's own. */
+  env?: Record<string, string>;
+}
+
+/** Starts Redis, `processes` serve processes and nginx in front; disposing stops them all. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  await using cleanup = new AsyncDisposableStack();
+  const redis = cleanup.use(await startRedisServer());
+  const env = {
+    REDIS_URL: redis.url,
+    MIN_WAIT: String(MIN_WAIT),
+    MAX_WAIT: String(MAX_WAIT),
+    DRAIN_WINDOW: String(options.drainWindow ?? 1),
+    SIGN_SECRET: SECRET,
+    PUBLISH_TOKEN: TOKEN,
+    NO_COLOR: "1",
+    ...options.env,
+  };
+  const start = async (port: number) => {
+    const server = await startServe({ ...env, PORT: String(port) });
+    await waitUntil(async () => (await _status(`${server.origin}/readyz`)) === 200, {
+      what: () => `/readyz; the server printed\n${server.output()}`,
+      timeoutMs: 10_000,
+      intervalMs: 25,
+    });
+    return server;
+  };
+  const processes = await Promise.all(
+    Array.from({ length: options.processes }, () => start(freePort())),
+  );
+  cleanup.defer(() => Promise.all(processes.map((p) => p[Symbol.asyncDispose]())).then(() => {}));
+  const nginx = cleanup.use(
+    await startNginx({ upstreams: processes.map((p) => p.port), ...options }),
+  );
+  const client = Deno.createHttpClient({});
+  cleanup.defer(() => client.close());
+  const get = async (url: string, init: RequestInit = {}): Promise<Answer> => {
+    const response = await fetch(url, { ...init, client });
+    return {
+      status: response.status,
+      body: await response.text(),
+      headers: Object.fromEntries(response.headers),
+    };
+  };
+  const moved = cleanup.move();
+  return {
+    redis,
+    processes,
+    public: nginx.public,
+    internal: nginx.internal,
+    client,
+    get,
+    async poll(uid) {
+      return await fetch(`${nginx.public}/?uid=${uid}&sign=${await signer.sign(uid)}`, { client });
+    },
+    async waitUntilHeld(count) {
+      await waitUntil(
+        async () => (await Promise.all(processes.map(heldPolls))).reduce((a, b) => a + b) === count,
+        { what: () => `${count} held polls`, timeoutMs: 10_000, intervalMs: 25 },
+      );
+    },
+    async restart(index) {
+      await processes[index][Symbol.asyncDispose]();
+      processes[index] = await start(processes[index].port);
+    },
+    [Symbol.asyncDispose]: () => moved.disposeAsync(),
+  };
+}
+
+/** A running nginx. */
+export interface Nginx extends AsyncDisposable {
+  readonly public: string;
+  readonly internal: string;
+}
+
+/**
+ * Runs nginx on the shipped site file, rendered for the test: upstream
+ * ports, listen ports and log paths replaced, and proxy_read_timeout /
+ * proxy_next_upstream_timeout multiplied by `timeoutScale`.
+ * `readTimeoutSeconds` replaces the shipped proxy_read_timeout first (60 is
+ * nginx's own default).
+ */
+export async function startNginx(
+  options: { upstreams: number[]; timeoutScale?: number; readTimeoutSeconds?: number },
+): Promise<Nginx> {
+  const dir = await Deno.makeTempDir({ prefix: "longpoll-nginx-" });
+  const publicPort = freePort();
+  const internalPort = freePort();
+  const site = _renderSite({
+    dir,
+    publicPort,
+    internalPort,
+    upstreams: options.upstreams,
+    timeoutScale: options.timeoutScale ?? 1,
+    readTimeoutSeconds: options.readTimeoutSeconds,
+  });
+  await Deno.writeTextFile(`${dir}/site.conf`, site);
+  await Deno.writeTextFile(
+    `${dir}/nginx.conf`,
+    [
+      "worker_processes 1;",
+      "events { worker_connections 1024; }",
+      "http {",
+      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
+        (kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;`,
+      ),
+      `  include ${dir}/site.conf;`,
+      "}",
+    ].join("\n"),
+  );
+  const nginx = new Deno.Command("nginx", {
+    args: [
+      "-p",
+      dir,
+      "-c",
+      `${dir}/nginx.conf`,
+      "-e",
+      `${dir}/error.log`,
+      "-g",
+      `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log info;`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(nginx.stderr).text();
+  let exited = false;
+  nginx.status.then(() => (exited = true));
+  const dispose = async () => {
+    if (!exited) {
+      const workers = await _children(nginx.pid);
+      nginx.kill("SIGTERM");
+      const timer = setTimeout(() => {
+        for (const pid of [nginx.pid, ...workers]) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      }, 5_000);
+      await nginx.status;
+      clearTimeout(timer);
+    }
+    await stderr;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await waitUntil(async () => {
+      if (exited) throw new Error(`Cannot start nginx: ${await stderr}\n${site}`);
+      return await _canConnect(publicPort) && await _canConnect(internalPort);
+    }, { what: () => "nginx to listen", timeoutMs: 10_000, intervalMs: 25 });
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return {
+    public: `http://127.0.0.1:${publicPort}`,
+    internal: `http://127.0.0.1:${internalPort}`,
+    [Symbol.asyncDispose]: dispose,
+  };
+}
+
+/** The shipped site file with the test's ports, paths and timeouts. */
+function _renderSite(options: {
+  dir: string;
+  publicPort: number;
+  internalPort: number;
+  upstreams: number[];
+  timeoutScale: number;
+  readTimeoutSeconds?: number;
+}): string {
+  let site = SHIPPED_SITE;
+  const replaceOnce = (pattern: RegExp, by: (match: string, ...groups: string[]) => string) => {
+    const count = site.match(new RegExp(pattern.source, "gm"))?.length ?? 0;
+    assert.equal(count, 1, `the shipped nginx.conf has one line matching ${pattern}`);
+    site = site.replace(new RegExp(pattern.source, "m"), by);
+  };
+  // The four upstream servers become the test's processes.
+  const servers = /^(\s*)server 127\.0\.0\.1:888[5-8]( [^;]*)?;\n/gm;
+  assert.equal(site.match(servers)?.length, 4, "the shipped upstream has 8885–8888");
+  let first = true;
+  site = site.replace(servers, (_line, indent: string, params = "") => {
+    if (!first) return "";
+    first = false;
+    return options.upstreams.map((port) => `${indent}server 127.0.0.1:${port}${params};\n`)
+      .join("");
+  });
+  replaceOnce(
+    /^(\s*)listen 80 /,
+    (_m, indent) => `${indent}listen 127.0.0.1:${options.publicPort} `,
+  );
+  replaceOnce(
+    /^(\s*)listen 127\.0\.0\.1:8880;/,
+    (_m, indent) => `${indent}listen 127.0.0.1:${options.internalPort};`,
+  );
+  site = site.replaceAll("/var/log/nginx/", `${options.dir}/`);
+  if (options.readTimeoutSeconds !== undefined) {
+    replaceOnce(
+      /proxy_read_timeout \d+s;/,
+      () => `proxy_read_timeout ${options.readTimeoutSeconds}s;`,
+    );
+  }
+  site = site.replace(
+    /(proxy_read_timeout|proxy_next_upstream_timeout) (\d+)s;/g,
+    (_m, name: string, seconds: string) =>
+      `${name} ${Math.max(1, Math.round(Number(seconds) * 1000 * options.timeoutScale))}ms;`,
+  );
+  // Test-only: which process answered.
+  replaceOnce(
+    /^(\s*)location = \/ \{\n/,
+    (line, indent) => `${line}${indent}    add_header X-Upstream-Addr $upstream_addr always;\n`,
+  );
+  return site;
+}
+/** The polls `server` holds now, from its /metrics. */
+export async function heldPolls(server: ServeProcess): Promise<number> {
+  const response = await fetch(`${server.origin}/metrics`);
+  const text = await response.text();
+  return Number(/^longpoll_held_polls (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+async function _status(url: string): Promise<number> {
+  try {
+    const response = await fetch(url);
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+async function _canConnect(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function _children(pid: number): Promise<number[]> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
+    return text.trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}

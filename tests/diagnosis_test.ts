@@ -1,0 +1,79 @@
+/**
+ * Misleading diagnostics, fixed: a key of the wrong type is named, with its
+ * type, and reported once; a Redis that wants a password says so.
+ */
+import assert from "node:assert/strict";
+import { createLongPollHandler } from "../mod.ts";
+import { KeyTypeError } from "../src/store/errors.ts";
+import { RedisStore, sideKey } from "../src/store/redis.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
+
+Deno.test(
+  redisTest("diagnosis: a key of the wrong type is named, and warned about once", async () => {
+    await using redis = await startRedisServer();
+    const warnings: string[] = [];
+    await using store = await connectStore(redis, { onWarning: (w) => warnings.push(w) });
+    await redis.cli("SET", "Q/MSGwt", "x");
+    for (let i = 0; i < 20; i++) {
+      await assert.rejects(store.pop("wt"), {
+        name: "KeyTypeError",
+        message: 'Cannot pop: "Q/MSGwt" holds a string, not a list',
+      });
+    }
+    await assert.rejects(store.publish("wt", "m"), {
+      message: 'Cannot publish: "Q/MSGwt" holds a string, not a list',
+    });
+    await assert.rejects(store.take("wt", { leaseMs: 1000, now: 0, id: "a" }), {
+      message: 'Cannot take: "Q/MSGwt" holds a string, not a list',
+    });
+    assert.deepEqual(warnings, [
+      'Cannot pop: "Q/MSGwt" holds a string, not a list; every call on it fails until it is removed',
+    ]);
+    // A side key of the wrong type is named too.
+    await redis.cli("SET", sideKey("Q/MSGside", "leases"), "x");
+    const error = await store.take("side", { leaseMs: 1000, now: 0, id: "a" }).catch((e) => e);
+    assert.ok(error instanceof KeyTypeError);
+    assert.deepEqual([error.key, error.actual, error.expected, error.status], [
+      sideKey("Q/MSGside", "leases"),
+      "string",
+      "zset",
+      502,
+    ]);
+    // Through the handler: the error names the key, and a retry won't help.
+    const handler = createLongPollHandler({ store, onError: () => {} });
+    const response = await handler(new Request("http://x/?uid=wt"));
+    assert.equal(response.status, 502);
+    assert.equal(response.headers.get("retry-after"), null);
+    assert.deepEqual(await response.json(), {
+      error: 'Cannot pop: "Q/MSGwt" holds a string, not a list',
+    });
+  }),
+);
+
+Deno.test(redisTest("diagnosis: a Redis that needs a password says so", async () => {
+  await using redis = await startRedisServer({ extraArgs: ["--requirepass", "s3cret"] });
+  const cases = [
+    [redis.url, /^Cannot connect to Redis: it needs a password, and none was given \(NOAUTH/],
+    [
+      `redis://:wrong@127.0.0.1:${redis.port}`,
+      /^Cannot connect to Redis: it refused the user name or password \(WRONGPASS/,
+    ],
+  ] as const;
+  for (const [url, reason] of cases) {
+    const warnings: string[] = [];
+    const store = new RedisStore({ url, onWarning: (w) => warnings.push(w) });
+    try {
+      assert.equal(await store.whenReady(1000), false);
+      assert.match(store.notReadyReason ?? "", reason);
+      assert.equal(warnings.length, 1, `warned once: ${warnings.join(" / ")}`);
+      assert.match(warnings[0], reason);
+    } finally {
+      await store.close();
+    }
+  }
+  await using store = new RedisStore({ url: `redis://:s3cret@127.0.0.1:${redis.port}` });
+  assert.equal(await store.whenReady(5000), true);
+  assert.equal(store.notReadyReason, undefined);
+}));

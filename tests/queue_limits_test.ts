@@ -1,0 +1,163 @@
+/**
+ * Queues that can't grow without bound: queueTtlSeconds expires a uid's
+ * queue after its last push, queueMax drops the oldest messages beyond it,
+ * counted; what is in flight outlives its lease, then goes too. On the
+ * memory store, on one Redis (for publish and for plain LPUSH producers),
+ * and on a real cluster.
+ */
+import assert from "node:assert/strict";
+import { MemoryStore } from "../mod.ts";
+import { RedisStore, sideKey } from "../src/store/redis.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { startRedisCluster, startRedisServer } from "./_support/redis_server.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
+
+function trimCounter() {
+  const trimmed: [string, number][] = [];
+  const total = () => trimmed.reduce((sum, [, dropped]) => sum + dropped, 0);
+  return { trimmed, total, onTrimmed: (uid: string, n: number) => void trimmed.push([uid, n]) };
+}
+
+Deno.test("limits: memory store: queueMax drops the oldest and counts them", async () => {
+  const counter = trimCounter();
+  const store = new MemoryStore({ queueMax: 3, onTrimmed: counter.onTrimmed });
+  for (const message of ["1", "2", "3", "4", "5"]) await store.publish("u", message);
+  assert.deepEqual(counter.trimmed, [["u", 1], ["u", 1]]);
+  assert.deepEqual([await store.pop("u"), await store.pop("u"), await store.pop("u")], [
+    "3",
+    "4",
+    "5",
+  ]);
+  await store.close();
+});
+
+Deno.test("limits: memory store: queueTtlSeconds expires queues after their last push", async () => {
+  let now = 0;
+  const store = new MemoryStore({ queueTtlSeconds: 10, now: () => now });
+  await store.publish("idle", "a");
+  await store.publish("busy", "b");
+  now = 5_000;
+  await store.publish("busy", "c"); // renews "busy" only
+  now = 9_999;
+  assert.deepEqual([store.size("idle"), store.size("busy")], [1, 2]);
+  now = 10_000;
+  assert.equal(await store.pop("other"), null); // any call sweeps
+  assert.deepEqual([store.size("idle"), store.size("busy")], [0, 2]);
+  now = 15_000;
+  assert.equal(await store.pop("busy"), null);
+  await store.close();
+});
+
+Deno.test("limits: memory store: a leased message outlives its lease, then goes", async () => {
+  let now = 0;
+  const store = new MemoryStore({ queueTtlSeconds: 10, now: () => now });
+  await store.publish("l", "leased");
+  assert.equal((await store.take("l", { leaseMs: 60_000, now, id: "a" }))?.message, "leased");
+  now = 69_000; // the queue expired long ago; the lease ran out at 60 s
+  const again = await store.take("l", { leaseMs: 60_000, now, id: "b" });
+  assert.deepEqual([again?.message, again?.deliveries], ["leased", 2]);
+  now = 69_000 + 70_000;
+  assert.equal(await store.take("l", { leaseMs: 60_000, now, id: "c" }), null);
+  assert.equal(store.inFlight("l"), 0);
+  await store.close();
+});
+
+Deno.test("limits: out of range limits are refused at construction", () => {
+  assert.throws(() => new MemoryStore({ queueMax: 0 }), {
+    name: "RangeError",
+    message: 'Cannot create MemoryStore: "queueMax" must be a whole number of at least 1, got 0',
+  });
+  assert.throws(
+    () => new RedisStore({ queueTtlSeconds: 1.5 }),
+    /Cannot create RedisStore: "queueTtlSeconds" must be a whole number of at least 1, got 1.5/,
+  );
+});
+
+Deno.test(redisTest("limits: redis: publish and plain LPUSH set the TTL", async () => {
+  await using redis = await startRedisServer();
+  await using store = await connectStore(redis, { queueTtlSeconds: 1 });
+  await store.publish("p", "published");
+  const ttl = Number(await redis.cli("PTTL", "Q/MSGp"));
+  assert.ok(ttl > 0 && ttl <= 1000, `PTTL ${ttl}`);
+  await redis.cli("LPUSH", "Q/MSGplain", "pushed");
+  await waitUntil(async () => {
+    return Number(await redis.cli("PTTL", "Q/MSGplain")) > 0;
+  }, { what: "the TTL of a plain push" });
+  await sleep(1200);
+  assert.equal(await redis.cli("EXISTS", "Q/MSGp", "Q/MSGplain"), "0");
+}));
+
+Deno.test(
+  redisTest("limits: redis: queueMax trims publish and plain LPUSH, counted once", async () => {
+    await using redis = await startRedisServer();
+    const counter = trimCounter();
+    await using store = await connectStore(redis, { queueMax: 3, onTrimmed: counter.onTrimmed });
+    // A second process hears the same pushes: the first to trim counts.
+    const other = trimCounter();
+    await using _second = await connectStore(redis, { queueMax: 3, onTrimmed: other.onTrimmed });
+    for (const message of ["1", "2", "3", "4", "5"]) await store.publish("m", message);
+    assert.deepEqual(await redis.cli("LRANGE", "Q/MSGm", "0", "-1"), "5\n4\n3");
+    await redis.cli("LPUSH", "Q/MSGm", "6", "7", "8", "9");
+    await waitUntil(async () => (await redis.cli("LLEN", "Q/MSGm")) === "3", { what: "the trim" });
+    await sleep(100); // any double count would be in by now
+    assert.equal(counter.total() + other.total(), 6);
+    assert.deepEqual(await redis.cli("LRANGE", "Q/MSGm", "0", "-1"), "9\n8\n7");
+    assert.equal(await store.pop("m"), "7");
+  }),
+);
+
+Deno.test(
+  redisTest(
+    "limits: redis: in-flight keys outlive the lease, then expire; nothing leased lost",
+    async () => {
+      await using redis = await startRedisServer();
+      await using store = await connectStore(redis, { queueTtlSeconds: 1 });
+      await store.publish("f", "leased");
+      const first = await store.take("f", { leaseMs: 2000, now: Date.now(), id: "a" });
+      assert.equal(first?.message, "leased");
+      for (const kind of ["inflight", "leases"] as const) {
+        const ttl = Number(await redis.cli("PTTL", sideKey("Q/MSGf", kind)));
+        assert.ok(ttl > 2000 && ttl <= 3000, `${kind}: PTTL ${ttl}`);
+      }
+      await sleep(1500); // past the queue's TTL, within the lease's
+      const again = await store.take("f", { leaseMs: 200, now: Date.now() + 2000, id: "b" });
+      assert.deepEqual([again?.message, again?.deliveries], ["leased", 2]);
+      // Renewed for the new lease: 1 s + 1 s, then gone.
+      await waitUntil(async () =>
+        (await redis.cli(
+          "EXISTS",
+          sideKey("Q/MSGf", "inflight"),
+          sideKey("Q/MSGf", "leases"),
+        )) ===
+          "0", { what: "the in-flight keys to expire", timeoutMs: 5000 });
+    },
+  ),
+);
+
+Deno.test(redisTest("limits: redis cluster: TTL and trim on every master", async () => {
+  await using cluster = await startRedisCluster();
+  const counter = trimCounter();
+  await using store = new RedisStore({
+    nodes: cluster.urls,
+    queueTtlSeconds: 60,
+    queueMax: 2,
+    onTrimmed: counter.onTrimmed,
+  });
+  assert.equal(await store.whenReady(10_000), true);
+  const uids = Array.from({ length: 12 }, (_, i) => `c${i}`);
+  for (const uid of uids) {
+    await store.publish(uid, "a");
+    await cluster.cli("LPUSH", `Q/MSG${uid}`, "b", "c");
+  }
+  await waitUntil(() => counter.total() === uids.length, { what: "every trim" });
+  for (const uid of uids) {
+    assert.equal(await cluster.cli("LRANGE", `Q/MSG${uid}`, "0", "-1"), "c\nb", uid);
+    const ttl = Number(await cluster.cli("TTL", `Q/MSG${uid}`));
+    assert.ok(ttl > 50 && ttl <= 60, `${uid}: TTL ${ttl}`);
+  }
+  const leased = await store.take("c0", { leaseMs: 5000, now: Date.now(), id: "x" });
+  assert.equal(leased?.message, "b");
+  const ttl = Number(await cluster.cli("TTL", sideKey("Q/MSGc0", "leases")));
+  assert.ok(ttl > 60 && ttl <= 65, `in flight: TTL ${ttl}`);
+}));
