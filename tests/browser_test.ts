@@ -19,7 +19,7 @@ import { MemoryStore } from "../src/store/memory.ts";
 import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chromium.ts";
 import { startServe } from "./_serve_process.ts";
 
-const TESTS = 5;
+const TESTS = 6;
 const haveChromium = await checkChromium(TESTS);
 
 browserTest("the client module polls, delivers in order, and stops", async (env) => {
@@ -63,6 +63,48 @@ browserTest("the client module polls, delivers in order, and stops", async (env)
     [],
   );
 });
+
+browserTest(
+  "the client takes batches with max: a burst arrives in order, in few polls",
+  async (env) => {
+    for (let i = 1; i <= 12; i++) {
+      await env.store.publish(
+        "c2",
+        i % 3 === 0 ? `plain ${i}` : `{"n":${i}}`,
+      );
+    }
+    const page = await env.open(env.allowed);
+    await page.evaluate(async (api) => {
+      const { createLongPollClient } = await import("/client.js");
+      const w = window as unknown as Record<string, unknown>;
+      const received: string[] = [];
+      w.clientReceived = received;
+      w.client = createLongPollClient({
+        url: `${api}/`,
+        uid: "c2",
+        max: 5,
+        onMessage: (message: string) => {
+          received.push(message);
+        },
+      });
+      (w.client as { start(): void }).start();
+    }, env.api);
+    const received = await page.waitForFunction(
+      () => {
+        const list = (window as unknown as { clientReceived: string[] }).clientReceived;
+        return list.length >= 12 ? list : null;
+      },
+    ).then((handle) => handle.jsonValue());
+    await page.evaluate(() => (window as unknown as { client: { stop(): void } }).client.stop());
+    assert.deepEqual(
+      received,
+      Array.from({ length: 12 }, (_, k) => k + 1).map((i) =>
+        i % 3 === 0 ? JSON.stringify(`plain ${i}`) : `{"n":${i}}`
+      ),
+    );
+    assert.equal(env.server.handler.metrics.delivered, 3, "12 messages in 3 answers of up to 5");
+  },
+);
 
 browserTest("the /demo page listens, publishes and shows the message", async (env) => {
   await using server = await startServe({ DEMO: "true", MIN_WAIT: "0.5", MAX_WAIT: "1" });

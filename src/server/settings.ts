@@ -160,6 +160,13 @@ export const SETTINGS = [
     (text) => _integer(text, 1, 10_000),
   ),
   _setting(
+    "MAX_BATCH",
+    "maxBatch",
+    DEFAULTS.maxBatch,
+    "the cap on `max=`: most messages in one answer",
+    (text) => _integer(text, 1, 10_000),
+  ),
+  _setting(
     "QUEUE_TTL",
     "queueTtl",
     undefined,

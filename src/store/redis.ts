@@ -212,6 +212,27 @@ export class RedisStore implements MessageStore {
     throw new MessageEncodingError(uid);
   }
 
+  async popMany(uid: string, count: number): Promise<string[]> {
+    const key = this.keyPrefix + uid;
+    const messages = await this.#run("pop", () => this.#bytes.rPopCount(key, count), {
+      expect: [[key, "list"]],
+      onLate: (late) => {
+        for (const message of [...late ?? []].reverse()) this.#pushBacks.start(uid, message);
+      },
+    }) ?? [];
+    const texts = messages.map(_utf8);
+    if (texts.every((text) => text !== undefined)) return texts as string[];
+    // Refused whole, and put back as it was, newest first so the oldest is first in line.
+    for (const message of [...messages].reverse()) {
+      try {
+        await this.#pushBack(uid, message);
+      } catch {
+        this.#pushBacks.start(uid, message);
+      }
+    }
+    throw new MessageEncodingError(uid);
+  }
+
   pushBack(uid: string, message: string): Promise<void> {
     return this.#pushBack(uid, message);
   }
