@@ -24,22 +24,7 @@ const haveChromium = await checkChromium(TESTS);
 
 browserTest("the client module polls, delivers in order, and stops", async (env) => {
   const page = await env.open(env.allowed);
-  await page.evaluate(async (api) => {
-    const { createLongPollClient } = await import("/client.js");
-    const w = window as unknown as Record<string, unknown>;
-    const received: string[] = [];
-    w.clientReceived = received;
-    w.clientEnded = null;
-    w.client = createLongPollClient({
-      url: `${api}/`,
-      uid: "c1",
-      onMessage: (message: string) => {
-        received.push(message);
-      },
-      onEnd: (reason: string) => (w.clientEnded = reason),
-    });
-    (w.client as { start(): void }).start();
-  }, env.api);
+  await _startClient(page, { api: env.api, uid: "c1" });
   await _until(() => env.server.handler.held === 1, "the client's poll to be held");
   await env.store.publish("c1", '{"n":1}');
   await env.store.publish("c1", "two");
@@ -74,21 +59,7 @@ browserTest(
       );
     }
     const page = await env.open(env.allowed);
-    await page.evaluate(async (api) => {
-      const { createLongPollClient } = await import("/client.js");
-      const w = window as unknown as Record<string, unknown>;
-      const received: string[] = [];
-      w.clientReceived = received;
-      w.client = createLongPollClient({
-        url: `${api}/`,
-        uid: "c2",
-        max: 5,
-        onMessage: (message: string) => {
-          received.push(message);
-        },
-      });
-      (w.client as { start(): void }).start();
-    }, env.api);
+    await _startClient(page, { api: env.api, uid: "c2", max: 5 });
     const received = await page.waitForFunction(
       () => {
         const list = (window as unknown as { clientReceived: string[] }).clientReceived;
@@ -131,6 +102,30 @@ browserTest("the /demo page listens, publishes and shows the message", async (en
   await waitForLog("second");
   assert.equal(await page.locator("#log .error").count(), 0, await log());
 });
+
+/**
+ * Starts the browser client in `page` for `uid`: what it receives goes to
+ * `window.clientReceived`, how it ended to `window.clientEnded`.
+ */
+function _startClient(page: Page, options: { api: string; uid: string; max?: number }) {
+  return page.evaluate(async ({ api, uid, max }) => {
+    const { createLongPollClient } = await import("/client.js");
+    const w = window as unknown as Record<string, unknown>;
+    const received: string[] = [];
+    w.clientReceived = received;
+    w.clientEnded = null;
+    w.client = createLongPollClient({
+      url: `${api}/`,
+      uid,
+      max,
+      onMessage: (message: string) => {
+        received.push(message);
+      },
+      onEnd: (reason: string) => (w.clientEnded = reason),
+    });
+    (w.client as { start(): void }).start();
+  }, options);
+}
 
 /** Runs `fn` with a fresh browser, API server and page origins; cleans up always. */
 function browserTest(name: string, fn: (env: _Env) => Promise<void>): void {
