@@ -24,6 +24,11 @@ import { PushBackRetry } from "./push_back_retry.ts";
 import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
 import { hasControlCharacters, listKeyOf, sideKey } from "./redis_keys.ts";
 import { RedisPresence } from "./redis_presence.ts";
+export {
+  type PresenceCommands,
+  RedisPresence,
+  type RedisPresenceOptions,
+} from "./redis_presence.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
