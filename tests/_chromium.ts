@@ -18,7 +18,7 @@ export const haveChromium: boolean = await Deno.stat(CHROMIUM).then(
 );
 
 /** True when Chromium is there; logs the skip (or throws, with `REQUIRE_BROWSER=1`) when not. */
-export async function checkChromium(tests: number): Promise<boolean> {
+export function checkChromium(tests: number): boolean {
   if (haveChromium) return true;
   if (Deno.env.get("REQUIRE_BROWSER") === "1") {
     throw new Error(`Cannot run browser tests: REQUIRE_BROWSER=1 but ${CHROMIUM} is not found`);

@@ -20,7 +20,7 @@ import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chrom
 import { startServe } from "./_serve_process.ts";
 
 const TESTS = 6;
-const haveChromium = await checkChromium(TESTS);
+const haveChromium = checkChromium(TESTS);
 
 browserTest("the client module polls, delivers in order, and stops", async (env) => {
   const page = await env.open(env.allowed);

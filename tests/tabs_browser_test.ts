@@ -28,7 +28,7 @@ import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chrom
 import { sleep, waitFor } from "./_wait.ts";
 
 const TESTS = 7;
-const haveChromium = await checkChromium(TESTS);
+const haveChromium = checkChromium(TESTS);
 
 /** A message as a tab's `onMessage` saw it. */
 interface Seen {
