@@ -4,12 +4,14 @@
  * @module
  */
 import { runServe } from "../src/server/serve.ts";
+import { fileLimit } from "./serve_file_limit.ts";
 
 await runServe({
   runtime: `deno ${Deno.version.deno}`,
   args: Deno.args,
   env: Deno.env.toObject(),
   pid: Deno.pid,
+  fileLimit: fileLimit(),
   listen: (fetch, { host, port, reusePort }) =>
     new Promise((resolve) => {
       const server = Deno.serve({
