@@ -1,6 +1,7 @@
 /**
  * Draws the chart of a bench run as a hand-written SVG: RSS per held poll
- * and p99 wake latency against the number of polls held, ours beside Nchan.
+ * and p99 wake latency against the number of polls held, ours on each
+ * runtime beside Nchan.
  *
  * @module
  */
@@ -8,8 +9,10 @@ import type { BenchResults } from "./results.ts";
 import type { HeldStep } from "./scenario_held.ts";
 
 const COLORS: Record<string, string> = {
-  "ours": "#1f77b4",
-  "ours, early headers": "#ff7f0e",
+  "ours on Deno": "#1f77b4",
+  "ours on Deno, early headers": "#ff7f0e",
+  "ours on Bun": "#9467bd",
+  "ours on Node": "#8c564b",
   "Nchan": "#2ca02c",
 };
 
@@ -34,8 +37,11 @@ interface _Series {
  *   denoVersion: "deno 2.9.6",
  *   sizes: "default",
  *   durationSeconds: 1,
+ *   runtimes: [],
+ *   runtimesMissing: [],
  *   held: [],
  *   hit: [],
+ *   cross: [],
  *   scale: [],
  * });
  * console.log(svg.startsWith("<svg")); // true
@@ -134,10 +140,13 @@ function _panel(
 }
 
 function _legend(lines: _Series[], x: number, y: number): string {
-  return lines.map((line, i) => {
-    const left = x + i * 180;
-    return `<rect x="${left}" y="${y - 9}" width="14" height="4" fill="${line.color}"/>` +
+  let left = x;
+  return lines.map((line) => {
+    const item = `<rect x="${left}" y="${y - 9}" width="14" height="4" fill="${line.color}"/>` +
       `<text x="${left + 20}" y="${y}">${_escape(line.name)}</text>`;
+    // About 7 px per character at font-size 12, then a gap.
+    left += 20 + line.name.length * 7 + 24;
+    return item;
   }).join("\n");
 }
 

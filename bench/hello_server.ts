@@ -3,9 +3,10 @@
  *
  * @module
  */
-import { freePort } from "./free_port.ts";
+import { freePort } from "../tests/_support/free_port.ts";
+import { pollUntil } from "../tests/_support/wait_until.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { type BenchTarget, tail, waitFor } from "./target.ts";
+import { type BenchTarget, tail } from "./target.ts";
 
 /**
  * Starts the hello-world server and waits until it listens.
@@ -32,7 +33,12 @@ export async function startHelloServer(
     logFile: log,
   });
   const stop = () => options.group.stop(tracked);
-  if (!await waitFor(() => tail(log, 5).includes("listening on"), 20_000)) {
+  if (
+    !await pollUntil(() => tail(log, 5).includes("listening on"), {
+      timeoutMs: 20_000,
+      intervalMs: 25,
+    })
+  ) {
     await stop();
     throw new Error(`Cannot start hello world: not listening within 20 s; log:\n${tail(log, 20)}`);
   }
@@ -41,6 +47,7 @@ export async function startHelloServer(
     port,
     pollPath: "/?uid=",
     publish: { kind: "http", port, path: "/?uid=" },
+    hitBody: "Hello, world",
     pids: () => [tracked.child.pid],
     heldCount: () => Promise.resolve(undefined),
     stop,

@@ -9,8 +9,6 @@ import type { ProcessGroup, Tracked } from "./process_group.ts";
 import type {
   CloseReply,
   FireReply,
-  HitCommand,
-  HitReply,
   OpenReply,
   PublishSpec,
   StatsReply,
@@ -192,33 +190,6 @@ export class LoadClient {
       publish,
       timeoutMs: 10_000,
     });
-  }
-
-  /**
-   * Runs a hit loop with the connections spread over the workers, and merges
-   * the replies: `ms` is the longest run, `cpuMs` the sum.
-   */
-  async hit(command: Omit<HitCommand, "op">): Promise<HitReply> {
-    const replies = await Promise.all(this.#workers.map((_, i) =>
-      this.#send<HitReply>(i, {
-        op: "hit",
-        ...command,
-        paths: command.paths.filter((_, j) => j % this.#workers.length === i),
-      })
-    ));
-    return {
-      count: replies.reduce((sum, reply) => sum + reply.count, 0),
-      errors: replies.reduce((sum, reply) => sum + reply.errors, 0),
-      ms: Math.max(...replies.map((reply) => reply.ms)),
-      cpuMs: replies.reduce((sum, reply) => sum + reply.cpuMs, 0),
-      samples: replies.flatMap((reply) => reply.samples),
-      statuses: Object.fromEntries(
-        replies.flatMap((reply) => Object.entries(reply.statuses)).reduce(
-          (sum, [status, n]) => sum.set(status, (sum.get(status) ?? 0) + n),
-          new Map<string, number>(),
-        ),
-      ),
-    };
   }
 
   /** Counters summed over the workers. */

@@ -1,21 +1,18 @@
 /**
  * A load-client process: holds polls on raw HTTP/1.1 sockets, publishes and
- * times wake-ups, and runs keep-alive hit loops. The coordinator
+ * times wake-ups. The coordinator
  * (`load_client.ts`) drives it with JSON lines on stdin; see
  * `worker_protocol.ts`. One process stays under the 20,000 open files limit.
  *
  * @module
  */
 import net from "node:net";
-import { HttpResponseParser, type ParsedResponse } from "./http_response_parser.ts";
-import { readCpuMs } from "./proc_stats.ts";
+import { type HttpResponse, HttpResponseParser } from "../tests/_support/http_response.ts";
 import { RespClient } from "./resp_client.ts";
 import type {
   CloseReply,
   FireCommand,
   FireReply,
-  HitCommand,
-  HitReply,
   OpenCommand,
   OpenReply,
   PublishSpec,
@@ -30,7 +27,7 @@ interface _Poll {
   generation: number;
   state: "connecting" | "held" | "fired" | "dead";
   firedAt: number;
-  onAnswer: ((response: ParsedResponse) => void) | undefined;
+  onAnswer: ((response: HttpResponse) => void) | undefined;
 }
 
 interface _Target {
@@ -47,6 +44,15 @@ const unexpected: Record<string, number> = {};
 let closing = false;
 
 const redisClients = new Map<number, RespClient>();
+const DECODER = new TextDecoder();
+/** What a poll whose connection failed answers. */
+const _DROPPED: HttpResponse = {
+  status: 0,
+  headers: new Headers(),
+  body: new Uint8Array(0),
+  close: true,
+  complete: false,
+};
 const httpPublishers = new Map<number, _HttpPublisher>();
 
 function _request(target: _Target, uid: string): string {
@@ -69,16 +75,15 @@ function _openPoll(target: _Target, uid: string, onSettled: (ok: boolean) => voi
     onAnswer: undefined,
   };
   socket.setNoDelay(true);
-  socket.setEncoding("latin1");
   socket.on("connect", () => {
     poll.state = "held";
     socket.write(_request(target, uid));
     onSettled(true);
   });
-  socket.on("data", (text: string) => {
-    let responses: ParsedResponse[];
+  socket.on("data", (bytes: Uint8Array) => {
+    let responses: HttpResponse[];
     try {
-      responses = poll.parser.feed(text);
+      responses = poll.parser.feed(bytes);
     } catch {
       _fail(poll, "parse");
       return;
@@ -113,7 +118,7 @@ function _fail(poll: _Poll, _why: string): void {
   poll.socket.destroy();
   const onAnswer = poll.onAnswer;
   poll.onAnswer = undefined;
-  onAnswer?.({ status: 0, body: "", close: true });
+  onAnswer?.(_DROPPED);
 }
 
 async function _open(command: OpenCommand): Promise<OpenReply> {
@@ -168,7 +173,7 @@ async function _fire(command: FireCommand): Promise<FireReply> {
   poll.state = "fired";
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ackMs: number | undefined;
-  const answered = new Promise<ParsedResponse | undefined>((resolve) => {
+  const answered = new Promise<HttpResponse | undefined>((resolve) => {
     poll.onAnswer = resolve;
     timer = setTimeout(() => resolve(undefined), command.timeoutMs);
   });
@@ -190,9 +195,10 @@ async function _fire(command: FireCommand): Promise<FireReply> {
     _fail(poll, "timeout");
     return { error: "no answer in time", ackMs };
   }
-  if (response.status !== 200 || response.body !== command.message) {
+  const body = DECODER.decode(response.body);
+  if (response.status !== 200 || body !== command.message) {
     if ((poll.state as string) !== "dead") _fail(poll, "wrong answer");
-    return { error: `answer ${response.status} "${response.body.slice(0, 60)}"`, ackMs };
+    return { error: `answer ${response.status} "${body.slice(0, 60)}"`, ackMs };
   }
   // Poll again on the same connection with a fresh uid, so the count held stays put.
   poll.generation++;
@@ -232,7 +238,6 @@ class _HttpPublisher {
   readonly #conn: Deno.TcpConn;
   readonly #parser = new HttpResponseParser();
   readonly #buffer = new Uint8Array(16 * 1024);
-  readonly #decoder = new TextDecoder("latin1");
   readonly #encoder = new TextEncoder();
 
   private constructor(conn: Deno.TcpConn) {
@@ -245,7 +250,7 @@ class _HttpPublisher {
     return new _HttpPublisher(conn);
   }
 
-  async post(path: string, body: string): Promise<ParsedResponse> {
+  async post(path: string, body: string): Promise<HttpResponse> {
     const bytes = this.#encoder.encode(body);
     const head = `POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${bytes.length}\r\n\r\n`;
@@ -253,7 +258,7 @@ class _HttpPublisher {
     for (let round = 0; round < 10_000; round++) {
       const n = await this.#conn.read(this.#buffer);
       if (n === null) throw new Error("publisher closed the connection");
-      const done = this.#parser.feed(this.#decoder.decode(this.#buffer.subarray(0, n)));
+      const done = this.#parser.feed(this.#buffer.subarray(0, n));
       if (done.length > 0) return done[0];
     }
     throw new Error("publisher answer never ended");
@@ -266,72 +271,6 @@ class _HttpPublisher {
       // closed
     }
   }
-}
-
-async function _hit(command: HitCommand): Promise<HitReply> {
-  const deadline = performance.now() + command.timeoutMs;
-  const conns = await Promise.all(
-    command.paths.map(() => Deno.connect({ hostname: command.host, port: command.port })),
-  );
-  for (const conn of conns) conn.setNoDelay(true);
-  const samples: number[] = [];
-  let count = 0;
-  let failures = 0;
-  const statuses: Record<string, number> = {};
-  const run = async (conn: Deno.TcpConn, path: string, requests: number, timed: boolean) => {
-    const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\n\r\n`);
-    const decoder = new TextDecoder("latin1");
-    const parser = new HttpResponseParser();
-    const buffer = new Uint8Array(16 * 1024);
-    for (let i = 0; i < requests && performance.now() < deadline; i++) {
-      const started = performance.now();
-      await conn.write(request);
-      let response: ParsedResponse | undefined;
-      while (response === undefined) {
-        const n = await conn.read(buffer);
-        if (n === null) throw new Error("server closed the connection");
-        response = parser.feed(decoder.decode(buffer.subarray(0, n)))[0];
-      }
-      if (!timed) continue;
-      if (response.status === 200) {
-        count++;
-        samples.push(performance.now() - started);
-      } else {
-        failures++;
-        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-      }
-    }
-  };
-  const runAll = (requests: number, timed: boolean) =>
-    Promise.all(
-      conns.map((conn, i) =>
-        run(conn, command.paths[i], requests, timed).catch(() => {
-          if (timed) statuses["0"] = (statuses["0"] ?? 0) + 1;
-        })
-      ),
-    );
-  await runAll(command.warmup, false);
-  const cpuBefore = readCpuMs(Deno.pid);
-  const started = performance.now();
-  await runAll(command.requests, true);
-  const ms = performance.now() - started;
-  const cpuMs = readCpuMs(Deno.pid) - cpuBefore;
-  for (const conn of conns) {
-    try {
-      conn.close();
-    } catch {
-      // closed
-    }
-  }
-  failures += command.paths.length * command.requests - count - failures;
-  return {
-    count,
-    errors: failures,
-    ms,
-    cpuMs,
-    statuses,
-    samples: samples.map((value) => Math.round(value * 1000) / 1000),
-  };
 }
 
 function _stats(): StatsReply {
@@ -364,8 +303,6 @@ async function _handle(command: WorkerCommand): Promise<unknown> {
       return await _open(command);
     case "fire":
       return await _fire(command);
-    case "hit":
-      return await _hit(command);
     case "stats":
       return _stats();
     case "close":

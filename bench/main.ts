@@ -1,12 +1,13 @@
 /**
- * `deno task bench`: starts Redis, the project's server and Nchan, runs the
- * held, wake, hit and scale scenarios on each, prints one table with the
- * ratios, and writes it to `bench/results/latest.md` with a chart in
+ * `deno task bench`: starts Redis, the project's server on each runtime
+ * (Deno, Bun, Node) and Nchan, runs the held, wake, hit, cross-check and
+ * scale scenarios on each, prints one table per runtime with the ratios, and writes it to `bench/results/latest.md` with a chart in
  * `bench/chart.svg`. Every process it starts is stopped before it exits.
  *
  * @module
  */
 import { renderChart } from "./chart.ts";
+import { crossClientMissing, runCrossCheck } from "./cross_check.ts";
 import { type BenchOptions, parseBenchFlags, USAGE } from "./flags.ts";
 import { startHelloServer } from "./hello_server.ts";
 import { nchanMissing, startNchan } from "./nchan_server.ts";
@@ -14,13 +15,15 @@ import { measureNotifyCost } from "./notify_cost.ts";
 import { startOurServer } from "./our_server.ts";
 import { initClockTicks } from "./proc_stats.ts";
 import { ProcessGroup } from "./process_group.ts";
-import type { RedisServer } from "./redis_server.ts";
+import type { RedisServer } from "../tests/_support/redis_server.ts";
 import { renderReport } from "./report.ts";
-import { type BenchResults, NAMES } from "./results.ts";
+import { type BenchResults, NAMES, oursName } from "./results.ts";
+import { type PreparedRuntime, prepareRuntime, RUNTIME_LABELS } from "./runtime.ts";
 import { runHeldSweep } from "./scenario_held.ts";
-import { runHit } from "./scenario_hit.ts";
+import { runHits } from "./scenario_hit.ts";
 import { runScale } from "./scenario_scale.ts";
 import type { BenchTarget } from "./target.ts";
+import { wrkMissing } from "./wrk.ts";
 
 async function _main(): Promise<number> {
   let options: BenchOptions;
@@ -68,14 +71,37 @@ async function _main(): Promise<number> {
     sizes: options.sizes,
     durationSeconds: 0,
     held: [],
+    runtimes: [],
+    runtimesMissing: [],
     hit: [],
+    cross: [],
     scale: [],
   };
   const log = (line: string) => console.log(line);
-  const ours = (name: string, early: boolean, processes = 1) => (redis: RedisServer) =>
-    startOurServer({ group, dir, redisUrl: redis.url, name, earlyHeaders: early, processes });
+  const prepared: PreparedRuntime[] = [];
+  for (const runtime of options.runtimes) {
+    try {
+      prepared.push(await prepareRuntime(runtime));
+    } catch (error) {
+      const why = `${RUNTIME_LABELS[runtime]} not run: ${(error as Error).message}`;
+      log(why);
+      results.runtimesMissing.push(why);
+    }
+  }
+  results.runtimes = prepared.map(({ runtime, task, version }) => ({ runtime, task, version }));
+  const ours = (serve: PreparedRuntime, early = false, processes = 1) => (redis: RedisServer) =>
+    startOurServer({
+      group,
+      dir,
+      redisUrl: redis.url,
+      serve,
+      name: oursName(serve.runtime, early),
+      earlyHeaders: early,
+      processes,
+    });
   const nchan = (workers = 1) => (redis: RedisServer): Promise<BenchTarget> =>
     startNchan({ group, dir, redisPort: redis.port, workers });
+  const deno = prepared.find((serve) => serve.runtime === "deno");
   let failed = false;
   try {
     const { scenarios } = options;
@@ -87,11 +113,12 @@ async function _main(): Promise<number> {
           : n === 10_000
           ? options.wakeMessages
           : options.wakeMessagesOtherSteps;
-      const runs: [string, (redis: RedisServer) => Promise<BenchTarget>][] = [
-        [NAMES.ours, ours(NAMES.ours, false)],
-      ];
-      if (options.early && scenarios.has("held")) {
-        runs.push([NAMES.oursEarly, ours(NAMES.oursEarly, true)]);
+      const runs: [string, (redis: RedisServer) => Promise<BenchTarget>][] = [];
+      for (const serve of prepared) {
+        runs.push([oursName(serve.runtime), ours(serve)]);
+        if (serve.runtime === "deno" && options.early && scenarios.has("held")) {
+          runs.push([oursName("deno", true), ours(serve, true)]);
+        }
       }
       if (missing === undefined) runs.push([NAMES.nchan, nchan()]);
       for (const [name, start] of runs) {
@@ -101,13 +128,15 @@ async function _main(): Promise<number> {
         );
       }
     }
-    if (scenarios.has("wake")) {
-      log("wake: Redis CPU with and without keyspace notifications, 200,000 LPUSH + RPOP");
+    if (scenarios.has("wake") && deno !== undefined) {
+      log(
+        `wake: Redis CPU with and without keyspace notifications, ${options.notifyPairs} LPUSH + RPOP`,
+      );
       results.notify = await measureNotifyCost({
         group,
         dir,
-        start: ours(NAMES.ours, false),
-        pairs: 200_000,
+        start: ours(deno),
+        pairs: options.notifyPairs,
       });
       log(
         `  notify-keyspace-events "${results.notify.flags}": ${
@@ -117,31 +146,72 @@ async function _main(): Promise<number> {
         }%`,
       );
     }
+    if (scenarios.has("cross")) {
+      const crossMissing = await crossClientMissing();
+      if (crossMissing !== undefined) {
+        results.crossMissing = `Cross-check not run: ${crossMissing}`;
+      } else {
+        log(
+          `cross-check: a second client (Node), ${options.crossHeld} held, ${options.crossWakes} wakes`,
+        );
+        const targets = [
+          ...prepared.map((serve) => ours(serve)),
+          ...(missing === undefined ? [nchan()] : []),
+        ];
+        for (const start of targets) {
+          results.cross.push(
+            await runCrossCheck({
+              group,
+              dir,
+              start,
+              held: options.crossHeld,
+              wakes: options.crossWakes,
+              log,
+            }),
+          );
+        }
+      }
+    }
     if (scenarios.has("hit")) {
+      const wrk = await wrkMissing();
+      if (wrk !== undefined) throw new Error(`Cannot run the hit scenario: ${wrk}`);
       const common = {
         group,
         dir,
         connections: options.hitConnections,
-        clients: 1,
-        warmup: 200,
-        requests: options.hitRequests,
-        rounds: 3,
+        warmupS: options.hitWarmupS,
+        roundS: options.hitRoundS,
+        rounds: options.hitRounds,
         log,
       };
       log(
-        `hit: ${options.hitConnections} keep-alive connections × ${options.hitRequests}, best of 3 rounds`,
+        `hit: wrk -t1 -c${options.hitConnections}, ${
+          options.hitUids.join(" and ")
+        } uids, best of ${options.hitRounds} × ${options.hitRoundS} s, every target in turn`,
       );
+      const uidCounts = options.hitUids;
       results.hit.push(
-        await runHit({ ...common, start: ours(NAMES.ours, false), preload: "lpush" }),
-      );
-      if (missing === undefined) {
-        results.hit.push(await runHit({ ...common, start: nchan(), preload: "nchan-publish" }));
-      }
-      results.hit.push(
-        await runHit({ ...common, start: () => startHelloServer({ group, dir }), preload: "none" }),
+        ...await runHits({
+          ...common,
+          targets: [
+            ...prepared.map((serve) => ({
+              start: ours(serve),
+              preload: "lpush" as const,
+              uidCounts,
+            })),
+            ...(missing === undefined
+              ? [{ start: nchan(), preload: "nchan-publish" as const, uidCounts }]
+              : []),
+            {
+              start: () => startHelloServer({ group, dir }),
+              preload: "none" as const,
+              uidCounts: [Math.max(...uidCounts)],
+            },
+          ],
+        }),
       );
     }
-    if (scenarios.has("scale")) {
+    if (scenarios.has("scale") && deno !== undefined) {
       const n = options.scaleProcesses * options.scalePolls;
       const common = {
         group,
@@ -153,7 +223,7 @@ async function _main(): Promise<number> {
       };
       log(`scale: ${options.scaleProcesses} processes × ${options.scalePolls} polls`);
       results.scale.push(
-        await runScale({ ...common, start: ours(NAMES.ours, false, options.scaleProcesses) }),
+        await runScale({ ...common, start: ours(deno, false, options.scaleProcesses) }),
       );
       if (missing === undefined) {
         results.scale.push(await runScale({ ...common, start: nchan(options.scaleProcesses) }));

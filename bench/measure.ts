@@ -8,7 +8,7 @@ import type { LoadClient } from "./load_client.ts";
 import { countFds, readCpuMs, readRssKiB } from "./proc_stats.ts";
 import { type LatencySummary, summarize } from "./stats.ts";
 import type { BenchTarget } from "./target.ts";
-import { waitFor } from "./target.ts";
+import { pollUntil, sleep } from "../tests/_support/wait_until.ts";
 
 /**
  * Summed RSS of processes, in KiB.
@@ -74,28 +74,24 @@ export async function waitUntilHeld(options: WaitHeldOptions): Promise<number> {
   };
   const counted = await target.heldCount().catch(() => undefined);
   if (counted !== undefined) {
-    await waitFor(
-      async () => {
-        seen = (await target.heldCount()) ?? 0;
-        return seen >= expected || await clientGaveUp();
-      },
-      options.timeoutMs,
-      5,
-    );
+    await pollUntil(async () => {
+      seen = (await target.heldCount()) ?? 0;
+      return seen >= expected || await clientGaveUp();
+    }, { timeoutMs: options.timeoutMs, retryErrors: true });
     return seen;
   }
-  await waitFor(() => {
+  await pollUntil(() => {
     const fds = target.pids().reduce((sum, pid) => sum + countFds(pid), 0);
     seen = Math.max(0, fds - options.baselineFds);
     return seen >= expected || clientGaveUp();
-  }, options.timeoutMs);
+  }, { timeoutMs: options.timeoutMs, intervalMs: 25, retryErrors: true });
   if (options.settle === false) return Math.min(seen, expected);
   // Accepted is not yet parsed: wait for the servers' CPU to go quiet (< 5% over 250 ms).
-  await waitFor(async () => {
+  await pollUntil(async () => {
     const before = totalCpuMs(target.pids());
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
     return totalCpuMs(target.pids()) - before < 0.05 * 250 * target.pids().length;
-  }, 30_000);
+  }, { timeoutMs: 30_000, intervalMs: 25, retryErrors: true });
   return Math.min(seen, expected);
 }
 
@@ -175,19 +171,6 @@ export async function measureWake(options: WakeOptions): Promise<WakeResult> {
     wallMs,
     errorSamples,
   };
-}
-
-/**
- * Sleeps `ms` milliseconds.
- *
- * @example
- * ```ts
- * import { sleep } from "./measure.ts";
- * await sleep(1);
- * ```
- */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

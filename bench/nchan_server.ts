@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { freePort } from "./free_port.ts";
+import { freePort } from "../tests/_support/free_port.ts";
+import { pollUntil } from "../tests/_support/wait_until.ts";
 import { childPids } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { type BenchTarget, tail, waitFor } from "./target.ts";
+import { type BenchTarget, tail } from "./target.ts";
 
 /** Where Debian installs the module. */
 const MODULE_PATHS = [
@@ -88,14 +89,14 @@ export async function startNchan(options: NchanOptions): Promise<BenchTarget> {
   const stop = () => options.group.stop(tracked, 5_000);
   let exited = false;
   tracked.child.status.then(() => exited = true);
-  const up = await waitFor(async () => {
+  const up = await pollUntil(async () => {
     if (exited) return true;
     const response = await fetch(`http://127.0.0.1:${port}/nchan_status`);
     const status = await response.text();
     // Publishing gets 503 until the worker has its Redis connection.
     return response.ok && /^redis connected servers: [1-9]/m.test(status) &&
       childPids(tracked.child.pid).length === workers;
-  }, 20_000);
+  }, { timeoutMs: 20_000, intervalMs: 25, retryErrors: true });
   if (!up || exited) {
     await stop();
     throw new Error(

@@ -6,8 +6,9 @@
  */
 import { readCpuMs } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { type RedisServer, startRedisServer } from "./redis_server.ts";
+import type { RedisServer } from "../tests/_support/redis_server.ts";
 import { RespClient } from "./resp_client.ts";
+import { startBenchRedis } from "./rig.ts";
 import type { BenchTarget } from "./target.ts";
 
 /** Result of {@linkcode measureNotifyCost}. */
@@ -46,7 +47,7 @@ export interface NotifyCostOptions {
  * ```
  */
 export async function measureNotifyCost(options: NotifyCostOptions): Promise<NotifyCost> {
-  const redis = await startRedisServer({ group: options.group, dir: options.dir });
+  const redis = await startBenchRedis(options);
   let target: BenchTarget | undefined;
   const client = await RespClient.connect({ port: redis.port });
   try {
@@ -66,7 +67,7 @@ export async function measureNotifyCost(options: NotifyCostOptions): Promise<Not
   } finally {
     client.close();
     await target?.stop();
-    await redis.stop();
+    await redis[Symbol.asyncDispose]();
   }
 }
 

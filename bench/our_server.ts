@@ -1,12 +1,14 @@
 /**
- * Starts the project's server (`deploy/serve.ts`) as one or several
+ * Starts the project's full server, on any runtime, as one or several
  * processes on one port.
  *
  * @module
  */
-import { freePort } from "./free_port.ts";
+import { freePort } from "../tests/_support/free_port.ts";
+import { pollUntil } from "../tests/_support/wait_until.ts";
 import type { ProcessGroup, Tracked } from "./process_group.ts";
-import { type BenchTarget, tail, waitFor } from "./target.ts";
+import type { PreparedRuntime } from "./runtime.ts";
+import { type BenchTarget, tail } from "./target.ts";
 
 /** Options of {@linkcode startOurServer}. */
 export interface OurServerOptions {
@@ -16,6 +18,8 @@ export interface OurServerOptions {
   dir: string;
   /** Redis URL of the store. */
   redisUrl: string;
+  /** The runtime, ready to start the server through its serve task. */
+  serve: PreparedRuntime;
   /** Name in the table. */
   name: string;
   /** Send headers as soon as a poll is held. @default {false} */
@@ -26,23 +30,25 @@ export interface OurServerOptions {
   env?: Record<string, string>;
 }
 
-const SERVE = new URL("../deploy/serve.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /**
- * Starts `deno run -A --unstable-no-legacy-abort deploy/serve.ts` with Redis
- * and waits until every process listens.
+ * Starts the server the way its serve task does (`deno task serve`,
+ * `serve:bun` or `serve:node`, bundling done), on Redis, and waits until
+ * every process listens.
  *
  * @example
  * ```ts ignore
  * import { startOurServer } from "./our_server.ts";
  * import { ProcessGroup } from "./process_group.ts";
+ * import { prepareRuntime } from "./runtime.ts";
  * await using group = new ProcessGroup();
  * const ours = await startOurServer({
  *   group,
  *   dir: "/tmp",
  *   redisUrl: "redis://127.0.0.1:6379",
- *   name: "ours",
+ *   serve: await prepareRuntime("bun"),
+ *   name: "ours on Bun",
  * });
  * console.log(ours.port);
  * ```
@@ -67,15 +73,8 @@ export async function startOurServer(options: OurServerOptions): Promise<BenchTa
     logs.push(log);
     processes.push(options.group.spawn({
       name: `${options.name} server ${i}`,
-      command: Deno.execPath(),
-      // Deno 2.9 still gates `Deno.serve({ reusePort })` behind --unstable-net.
-      args: [
-        "run",
-        "--allow-all",
-        "--unstable-no-legacy-abort",
-        "--unstable-net",
-        SERVE,
-      ],
+      command: options.serve.command,
+      args: options.serve.args,
       env,
       cwd: ROOT,
       logFile: log,
@@ -83,9 +82,9 @@ export async function startOurServer(options: OurServerOptions): Promise<BenchTa
   }
   const exited = new Set<number>();
   processes.forEach((tracked, i) => tracked.child.status.then(() => exited.add(i)));
-  const up = await waitFor(
+  const up = await pollUntil(
     () => logs.every((log, i) => !exited.has(i) && tail(log, 50).includes("listening on")),
-    30_000,
+    { timeoutMs: 30_000, intervalMs: 25 },
   );
   const stop = () =>
     Promise.all(processes.map((tracked) => options.group.stop(tracked))).then(() => {});

@@ -54,7 +54,12 @@ export function readRssKiB(pid: number): number {
  * ```
  */
 export function readCpuMs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    throw new Error(`Cannot read the CPU time of process ${pid}: it has exited`);
+  }
   // The command name may hold spaces and parentheses: fields start after the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.

@@ -45,8 +45,9 @@ export interface SpawnOptions {
 }
 
 /**
- * The set of processes started by the bench. `stopAll()` (or
- * `await using`) stops them all, in reverse order of start.
+ * The set of processes started by the bench, and of resources it started
+ * some other way (a redis-server). `stopAll()` (or `await using`) stops them
+ * all, in reverse order of start.
  *
  * @example
  * ```ts
@@ -58,6 +59,7 @@ export interface SpawnOptions {
  */
 export class ProcessGroup implements AsyncDisposable {
   readonly #tracked = new Set<Tracked>();
+  readonly #resources: AsyncDisposable[] = [];
 
   /** Starts a process and tracks it. */
   spawn(options: SpawnOptions): Tracked {
@@ -91,6 +93,16 @@ export class ProcessGroup implements AsyncDisposable {
     return tracked;
   }
 
+  /**
+   * Tracks a resource that started its own processes, so that
+   * {@linkcode ProcessGroup.stopAll} disposes it too; returns it. Its
+   * disposal must be safe to call twice.
+   */
+  use<T extends AsyncDisposable>(resource: T): T {
+    this.#resources.push(resource);
+    return resource;
+  }
+
   /** Number of tracked processes still running. */
   get size(): number {
     return this.#tracked.size;
@@ -119,10 +131,12 @@ export class ProcessGroup implements AsyncDisposable {
     this.#tracked.delete(tracked);
   }
 
-  /** Stops every tracked process, most recent first. */
+  /** Stops every tracked process, most recent first, then disposes the resources. */
   async stopAll(graceMs = 3_000): Promise<void> {
     const all = [...this.#tracked].reverse();
     await Promise.all(all.map((tracked) => this.stop(tracked, graceMs)));
+    const resources = this.#resources.splice(0).reverse();
+    for (const resource of resources) await resource[Symbol.asyncDispose]();
   }
 
   /** Same as {@linkcode ProcessGroup.stopAll}. */

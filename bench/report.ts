@@ -1,13 +1,25 @@
 /**
- * Renders a bench run as one markdown table, ours beside Nchan with the
- * ratios, plus the run's date, command, machine and versions.
+ * Renders a bench run as markdown: the run's date, command, machine and
+ * versions, a summary with one row per runtime, then one table per runtime
+ * (ours beside Nchan, with the ratios), what all runtimes share, and how
+ * the hits were checked.
  *
  * @module
  */
-import { type BenchResults, NAMES } from "./results.ts";
+import type { CrossResult } from "./cross_check.ts";
+import {
+  type Cells,
+  ComparisonTable,
+  formatCount,
+  formatNumber,
+  formatRatio,
+} from "./report_table.ts";
+import { type BenchResults, NAMES, oursName } from "./results.ts";
+import { type Runtime, RUNTIME_LABELS } from "./runtime.ts";
 import type { HeldRun, HeldStep } from "./scenario_held.ts";
-
-type _Cells = [ours?: number, early?: number, nchan?: number];
+import type { HitResult } from "./scenario_hit.ts";
+import type { ScaleResult } from "./scenario_scale.ts";
+import { CLIENT_BOUND_PCT } from "./wrk.ts";
 
 /**
  * Renders the results as markdown.
@@ -24,177 +36,322 @@ type _Cells = [ours?: number, early?: number, nchan?: number];
  *   denoVersion: "deno 2.9.6",
  *   sizes: "default",
  *   durationSeconds: 1,
+ *   runtimes: [{ runtime: "deno", task: "serve", version: "deno 2.9.6" }],
+ *   runtimesMissing: [],
  *   held: [],
  *   hit: [],
+ *   cross: [],
  *   scale: [],
  * });
- * console.log(text.includes("| figure |")); // true
+ * console.log(text.includes("## Deno")); // true
  * ```
  */
 export function renderReport(results: BenchResults): string {
-  const rows: string[] = [];
-  const row = (figure: string, cells: _Cells, target = "", digits = 1) => {
-    const [ours, early, nchan] = cells;
-    rows.push(
-      `| ${figure} | ${_fmt(ours, digits)} | ${_fmt(early, digits)} | ${_fmt(nchan, digits)} | ${
-        _ratio(ours, nchan)
-      } | ${_ratio(early, nchan)} | ${target} |`,
-    );
-  };
-  const run = (name: string) => results.held.find((held) => held.name === name);
-  const ours = run(NAMES.ours);
-  const early = run(NAMES.oursEarly);
-  const nchan = run(NAMES.nchan);
-  const ns = [...new Set(results.held.flatMap((held) => held.steps.map((step) => step.n)))]
-    .sort((a, b) => a - b);
-  const at = (held: HeldRun | undefined, n: number) => held?.steps.find((step) => step.n === n);
-  const each = (n: number, pick: (step: HeldStep) => number | undefined): _Cells => [
-    _opt(at(ours, n), pick),
-    _opt(at(early, n), pick),
-    _opt(at(nchan, n), pick),
-  ];
+  return [
+    ..._header(results),
+    ..._summary(results),
+    ...results.runtimes.flatMap(({ runtime, task, version }) => [
+      "",
+      `## ${RUNTIME_LABELS[runtime]}: \`deno task ${task}\` (${version})`,
+      "",
+      ..._runtimeTable(results, runtime).render(),
+    ]),
+    ..._shared(results),
+    ..._notes(results),
+    "",
+  ].join("\n");
+}
 
-  if (results.held.length > 0) {
-    row("idle server RSS (MiB)", [
-      _mib(ours?.idleRssKiB),
-      _mib(early?.idleRssKiB),
-      _mib(nchan?.idleRssKiB),
-    ]);
-  }
-  for (const n of ns) {
-    const k = _k(n);
-    row(`held ${k}: RSS per held poll (KiB)`, each(n, (s) => s.rssKiBPerPoll), "≤ 12, ≤ 1.0×");
-    row(
-      `held ${k}: server CPU per 1,000 polls accepted (ms)`,
-      each(n, (s) => s.cpuMsPer1k),
-      "≤ 1.5×",
-      0,
-    );
-    row(`held ${k}: errors`, each(n, (s) => s.errors), n === 19_000 ? "0" : "", 0);
-    row(`held ${k}: time to hold them all (s)`, each(n, (s) => s.holdSeconds));
-    row(`held ${k}: Redis RSS per held poll (KiB)`, each(n, (s) => s.redisRssKiBPerPoll));
-  }
-  for (const n of ns) {
-    const measured = [ours, early, nchan].some((held) => at(held, n)?.wake !== undefined);
-    if (!measured) continue;
-    const k = _k(n);
-    const messages = [ours, early, nchan].map((held) => at(held, n)?.wake?.count).find((c) =>
-      c !== undefined
-    );
-    const label = `wake at ${k} held (${messages ?? "?"} msgs)`;
-    row(`${label}: p50 (ms)`, each(n, (s) => s.wake?.p50), n === 10_000 ? "≤ 1" : "", 2);
-    row(
-      `${label}: p99 (ms)`,
-      each(n, (s) => s.wake?.p99),
-      n === 10_000 ? "≤ 5, ≤ 1.0×" : n === 19_000 ? "≤ 2× the 1k figure" : "",
-      2,
-    );
-    row(`${label}: max (ms)`, each(n, (s) => s.wake?.max), "", 2);
-    row(`${label}: errors`, each(n, (s) => s.wake?.errors), "0", 0);
-    row(`${label}: publish acknowledged, p50 (ms)`, each(n, (s) => s.wake?.ackP50), "", 2);
-    row(
-      `${label}: Redis CPU per message (ms)`,
-      each(n, (s) => _per(s.wake?.redisCpuMs, s.wake?.count)),
-      "",
-      3,
-    );
-    row(
-      `${label}: server CPU per message (ms)`,
-      each(n, (s) => _per(s.wake?.serverCpuMs, s.wake?.count)),
-      "",
-      3,
-    );
-  }
-  if (results.notify !== undefined) {
-    const notify = results.notify;
-    rows.push(
-      `| wake: Redis CPU per 1,000 LPUSH + RPOP, notifications "${notify.flags}" on / off (ms) | ${
-        _fmt(notify.onMsPer1k, 1)
-      } / ${_fmt(notify.offMsPer1k, 1)} | | | share ${_fmt(notify.sharePct, 0)}% | | |`,
-    );
-  }
-  const hit = (name: string) => results.hit.find((result) => result.name === name);
-  const hitOurs = hit(NAMES.ours);
-  const hitNchan = hit(NAMES.nchan);
-  const hello = hit(NAMES.hello);
-  if (results.hit.length > 0) {
-    row(
-      "hit: req/s (64 keep-alive conns, best of 3 rounds)",
-      [hitOurs?.reqPerSec, undefined, hitNchan?.reqPerSec],
-      "≥ 0.6×",
-      0,
-    );
-    row("hit: p50 (ms)", [hitOurs?.p50, undefined, hitNchan?.p50], "", 2);
-    row("hit: p99 (ms)", [hitOurs?.p99, undefined, hitNchan?.p99], "", 2);
-    row("hit: errors", [hitOurs?.errors, undefined, hitNchan?.errors], "0", 0);
-    row("hit: server CPU per 1,000 answers (ms)", [
-      hitOurs?.cpuMsPer1k,
-      undefined,
-      hitNchan?.cpuMsPer1k,
-    ]);
-    row(
-      "hit: load client CPU (% of a core)",
-      [hitOurs?.clientCpuPct, undefined, hitNchan?.clientCpuPct],
-      "",
-      0,
-    );
-    if (hello !== undefined) {
-      rows.push(
-        `| hit: Deno hello world req/s, same client (ceiling) | ${
-          _fmt(hello.reqPerSec, 0)
-        } | | | ` +
-          `ours/hello ${_ratio(hitOurs?.reqPerSec, hello.reqPerSec)} | | ≥ 0.5× hello |`,
-      );
-      rows.push(
-        `| hit: Deno hello world p99 (ms), load client CPU (%) | ${_fmt(hello.p99, 2)} | ${
-          _fmt(hello.clientCpuPct, 0)
-        } | | | | |`,
-      );
-    }
-  }
-  const scaleOurs = results.scale.find((result) => result.name === NAMES.ours);
-  const scaleNchan = results.scale.find((result) => result.name === NAMES.nchan);
-  if (scaleOurs !== undefined || scaleNchan !== undefined) {
-    const procs = scaleOurs?.processes ?? scaleNchan?.processes;
-    const n = scaleOurs?.n ?? scaleNchan?.n ?? 0;
-    const label = `scale ${procs} procs × ${_k(n / (procs ?? 1))}`;
-    const both = (pick: (s: NonNullable<typeof scaleOurs>) => number | undefined): _Cells => [
-      scaleOurs === undefined ? undefined : pick(scaleOurs),
-      undefined,
-      scaleNchan === undefined ? undefined : pick(scaleNchan),
-    ];
-    row(`${label}: polls held`, both((s) => s.held), n >= 76_000 ? "76,000" : "", 0);
-    row(`${label}: errors`, both((s) => s.errors), "0", 0);
-    row(`${label}: RSS per held poll (KiB)`, both((s) => s.rssKiBPerPoll));
-    row(`${label}: server CPU per 1,000 polls accepted (ms)`, both((s) => s.cpuMsPer1k), "", 0);
-    row(`${label}: time to hold them all (s)`, both((s) => s.holdSeconds));
-    row(`${label}: wake p50 (ms)`, both((s) => s.wake?.p50), "", 2);
-    row(`${label}: wake p99 (ms)`, both((s) => s.wake?.p99), "≤ 20", 2);
-    row(`${label}: wake max (ms)`, both((s) => s.wake?.max), "", 2);
-    row(`${label}: wake errors`, both((s) => s.wake?.errors), "0", 0);
-  }
-  const header = [
+function _header(results: BenchResults): string[] {
+  return [
     `# deno task bench: results`,
     "",
     `- date: ${results.date}`,
     `- command: \`${results.command}\``,
     `- code: ${results.code}`,
     `- machine: ${results.cores} cores (${results.cpu}), loopback`,
-    `- Deno: ${results.denoVersion}`,
+    `- runtimes: ${results.runtimes.map((r) => r.version).join(", ") || "none"}${
+      results.runtimesMissing.length > 0 ? `; ${results.runtimesMissing.join("; ")}` : ""
+    }`,
     `- peer: ${results.nchanMissing ?? results.peerVersion ?? "?"}`,
     `- sizes: ${results.sizes}`,
     `- wall time: ${results.durationSeconds.toFixed(0)} s`,
     "",
-    '"ours" is `deploy/serve.ts` on Redis (late headers, the default); "early" is the same ' +
-    "with `EARLY_HEADERS=true`. Ratios are ours/Nchan: below 1 is better for memory, CPU and " +
-    "latency, above 1 is better for req/s. Wake latency runs from the start of the publish " +
-    "(a raw-RESP `LPUSH` for ours, an HTTP `POST` to Nchan's publisher) to the last byte of " +
-    "the poll's response, one message at a time.",
-    "",
-    "| figure | ours | early | Nchan | ours/Nchan | early/Nchan | target (issue 5) |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    '"ours" is the full server (`deno task serve`, `serve:bun` or `serve:node`) on Redis, with ' +
+    'late headers (the default); "early" is the same with `EARLY_HEADERS=true`. Ratios are ' +
+    "ours/Nchan: below 1 is better for memory, CPU and latency, above 1 is better for req/s. " +
+    "Wake latency runs from the start of the publish (a raw-RESP `LPUSH` for ours, an HTTP " +
+    "`POST` to Nchan's publisher) to the last byte of the poll's response, one message at a " +
+    "time. Hits are driven by `wrk`.",
   ];
-  return [...header, ...rows, ""].join("\n");
+}
+
+/** One row per runtime and one for Nchan, at the wake step (10k held, else the largest). */
+function _summary(results: BenchResults): string[] {
+  const targets = [
+    ...results.runtimes.map(({ runtime }) => [RUNTIME_LABELS[runtime], oursName(runtime)]),
+    ["Nchan", NAMES.nchan],
+  ];
+  const n = _wakeStep(results);
+  const widest = Math.max(0, ...results.hit.map((hit) => hit.uids));
+  const nchanHit = _hit(results, NAMES.nchan, widest);
+  const hello = _hit(results, NAMES.hello, widest);
+  const rows = targets.flatMap(([label, name]) => {
+    const held = results.held.find((run) => run.name === name);
+    const step = held?.steps.find((s) => s.n === n);
+    const hit = _hit(results, name, widest);
+    if (held === undefined && hit === undefined) return [];
+    return [
+      `| ${label} | ${formatNumber(step?.rssKiBPerPoll, 1)} | ${
+        formatNumber(_mib(held?.idleRssKiB), 0)
+      } | ${formatNumber(step?.wake?.p50, 2)} / ${formatNumber(step?.wake?.p99, 2)} | ${
+        _hitRate(hit)
+      } | ${name === NAMES.nchan ? "" : formatRatio(hit?.reqPerSec, nchanHit?.reqPerSec)} | ${
+        formatRatio(hit?.reqPerSec, hello?.reqPerSec)
+      } |`,
+    ];
+  });
+  if (rows.length === 0) return [];
+  return [
+    "",
+    "## Summary",
+    "",
+    `| runtime | RSS per held poll at ${
+      formatCount(n)
+    } (KiB) | idle RSS (MiB) | wake p50 / p99 at ${formatCount(n)} (ms) | hit req/s, ${
+      widest || "?"
+    } uids | ×Nchan | ×Deno hello world |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+  ];
+}
+
+function _runtimeTable(results: BenchResults, runtime: Runtime): ComparisonTable {
+  const run = (name: string) => results.held.find((held) => held.name === name);
+  const ours = run(oursName(runtime));
+  const early = run(oursName(runtime, true));
+  const nchan = run(NAMES.nchan);
+  const table = new ComparisonTable(runtime === "deno");
+  const ns = [...new Set([ours, early, nchan].flatMap((held) => held?.steps.map((s) => s.n) ?? []))]
+    .sort((a, b) => a - b);
+  const at = (held: HeldRun | undefined, n: number) => held?.steps.find((step) => step.n === n);
+  const each = (n: number, pick: (step: HeldStep) => number | undefined): Cells =>
+    [ours, early, nchan].map((held) => _opt(at(held, n), pick)) as Cells;
+  const deno = runtime === "deno";
+  if (ours !== undefined || early !== undefined) {
+    table.row("idle server RSS (MiB)", [
+      _mib(ours?.idleRssKiB),
+      _mib(early?.idleRssKiB),
+      _mib(nchan?.idleRssKiB),
+    ], { target: deno ? "< 60" : "" });
+  }
+  const rssTarget = deno ? "≤ 1.2×; best runtime ≤ 0.5×" : "best runtime ≤ 0.5×";
+  for (const n of ns) {
+    const k = formatCount(n);
+    table.row(`held ${k}: RSS per held poll (KiB)`, each(n, (s) => s.rssKiBPerPoll), {
+      target: n >= 10_000 ? rssTarget : "",
+    });
+    table.row(`held ${k}: server CPU per 1,000 polls accepted (ms)`, each(n, (s) => s.cpuMsPer1k), {
+      digits: 0,
+    });
+    table.row(`held ${k}: errors`, each(n, (s) => s.errors), { target: "0", digits: 0 });
+    table.row(`held ${k}: time to hold them all (s)`, each(n, (s) => s.holdSeconds));
+    table.row(`held ${k}: Redis RSS per held poll (KiB)`, each(n, (s) => s.redisRssKiBPerPoll));
+  }
+  for (const n of ns) {
+    const wakes = [ours, early, nchan].map((held) => at(held, n)?.wake?.count);
+    if (wakes.every((count) => count === undefined)) continue;
+    const label = `wake at ${formatCount(n)} held (${wakes.find((c) => c !== undefined)} msgs)`;
+    const two = { digits: 2 };
+    table.row(`${label}: p50 (ms)`, each(n, (s) => s.wake?.p50), two);
+    table.row(`${label}: p99 (ms)`, each(n, (s) => s.wake?.p99), {
+      ...two,
+      target: n === 10_000 ? "≤ 1.0×" : "",
+    });
+    table.row(`${label}: max (ms)`, each(n, (s) => s.wake?.max), two);
+    table.row(`${label}: errors`, each(n, (s) => s.wake?.errors), { target: "0", digits: 0 });
+    table.row(`${label}: publish acknowledged, p50 (ms)`, each(n, (s) => s.wake?.ackP50), two);
+    table.row(
+      `${label}: Redis CPU per message (ms)`,
+      each(n, (s) => _per(s.wake?.redisCpuMs, s.wake?.count)),
+      { digits: 3 },
+    );
+    table.row(
+      `${label}: server CPU per message (ms)`,
+      each(n, (s) => _per(s.wake?.serverCpuMs, s.wake?.count)),
+      { digits: 3 },
+    );
+  }
+  _hitRows(results, runtime, table);
+  _crossRows(results, runtime, table);
+  return table;
+}
+
+function _hitRows(results: BenchResults, runtime: Runtime, table: ComparisonTable): void {
+  const uidCounts = [...new Set(results.hit.map((hit) => hit.uids))].sort((a, b) => a - b);
+  for (const uids of uidCounts) {
+    const ours = _hit(results, oursName(runtime), uids);
+    const nchan = _hit(results, NAMES.nchan, uids);
+    if (ours === undefined) continue;
+    const label = `hit, ${uids === 1 ? "1 uid" : `${uids} uids`}`;
+    const pair = (pick: (hit: HitResult) => number): Cells => [
+      pick(ours),
+      undefined,
+      nchan === undefined ? undefined : pick(nchan),
+    ];
+    table.text(`${label}: req/s (wrk -t1 -c64, best round)`, {
+      ours: _hitRate(ours),
+      nchan: _hitRate(nchan),
+      ratio: formatRatio(ours.reqPerSec, nchan?.reqPerSec),
+    }, "best runtime ≥ 1.0×");
+    table.row(`${label}: wrk CPU (% of a core)`, pair((hit) => hit.clientCpuPct), { digits: 0 });
+    table.row(`${label}: p50 (ms)`, pair((hit) => hit.p50), { digits: 2 });
+    table.row(`${label}: p99 (ms)`, pair((hit) => hit.p99), { digits: 2 });
+    table.row(`${label}: errors`, pair((hit) => hit.errors), { target: "0", digits: 0 });
+    table.row(`${label}: server CPU per 1,000 answers (ms)`, pair((hit) => hit.cpuMsPer1k));
+    const hello = _hit(results, NAMES.hello, Math.max(...uidCounts));
+    if (hello !== undefined) {
+      table.text(`${label}: ÷ Deno hello world (${_hitRate(hello)} req/s, same run)`, {
+        ours: formatRatio(ours.reqPerSec, hello.reqPerSec),
+        nchan: formatRatio(nchan?.reqPerSec, hello.reqPerSec),
+        ratio: "",
+      }, runtime === "deno" ? "≥ 0.55×" : "");
+    }
+  }
+}
+
+/** The cross-check beside the held and wake figures of the bench's client at the same size. */
+function _crossRows(results: BenchResults, runtime: Runtime, table: ComparisonTable): void {
+  const cross = (name: string) => results.cross.find((c) => c.name === name);
+  const ours = cross(oursName(runtime));
+  const nchan = cross(NAMES.nchan);
+  if (ours === undefined) return;
+  const n = ours.n;
+  const step = (name: string) =>
+    results.held.find((held) => held.name === name)?.steps.find((s) => s.n === n);
+  const [stepOurs, stepNchan] = [step(oursName(runtime)), step(NAMES.nchan)];
+  const both = (
+    figure: string,
+    pick: (s: HeldStep) => number | undefined,
+    pickCross: (c: CrossResult) => number,
+  ) => {
+    const digits = figure.includes("KiB") ? 1 : figure.includes("errors") ? 0 : 2;
+    const pair = (first: number | undefined, second: number | undefined) =>
+      `${formatNumber(first, digits) || "–"} / ${formatNumber(second, digits) || "–"}`;
+    table.text(`cross-check ${formatCount(n)} held, bench client / second client: ${figure}`, {
+      ours: pair(_opt(stepOurs, pick), pickCross(ours)),
+      nchan: pair(_opt(stepNchan, pick), nchan && pickCross(nchan)),
+      ratio: "",
+    });
+  };
+  both("RSS per held poll (KiB)", (s) => s.rssKiBPerPoll, (c) => c.rssKiBPerPoll);
+  both("wake p50 (ms)", (s) => s.wake?.p50, (c) => c.wake.p50);
+  both("wake p99 (ms)", (s) => s.wake?.p99, (c) => c.wake.p99);
+  both("wake errors", (s) => s.wake?.errors, (c) => c.wake.errors);
+}
+
+/** The hello-world ceiling, the notification cost and the scale scenario. */
+function _shared(results: BenchResults): string[] {
+  const lines: string[] = [];
+  const hello = results.hit.find((hit) => hit.name === NAMES.hello);
+  if (hello !== undefined) {
+    lines.push(
+      `- Deno hello world (\`bench/hello_world.ts\`), the hit ceiling: ${
+        _hitRate(hello)
+      } req/s on ${hello.uids} uids, p99 ${formatNumber(hello.p99, 2)} ms, wrk CPU ${
+        formatNumber(hello.clientCpuPct, 0)
+      }%.`,
+    );
+  }
+  const notify = results.notify;
+  if (notify !== undefined) {
+    lines.push(
+      `- Redis CPU per 1,000 \`LPUSH\` + \`RPOP\` with keyspace notifications "${notify.flags}" ` +
+        `on / off: ${formatNumber(notify.onMsPer1k, 1)} / ${
+          formatNumber(notify.offMsPer1k, 1)
+        } ms ` +
+        `(share ${formatNumber(notify.sharePct, 0)}%).`,
+    );
+  }
+  const scale = _scaleTable(results);
+  if (lines.length === 0 && scale.empty) return [];
+  return [
+    "",
+    "## All runtimes",
+    "",
+    ...lines,
+    ...(scale.empty ? [] : ["", "Scale (ours on Deno, `REUSE_PORT=true`):", "", ...scale.render()]),
+  ];
+}
+
+function _scaleTable(results: BenchResults): ComparisonTable {
+  const table = new ComparisonTable(false);
+  const ours = results.scale.find((result) => result.name === oursName("deno"));
+  const nchan = results.scale.find((result) => result.name === NAMES.nchan);
+  const any = ours ?? nchan;
+  if (any === undefined) return table;
+  const label = `scale ${any.processes} procs × ${formatCount(any.n / any.processes)}`;
+  const both = (pick: (s: ScaleResult) => number | undefined): Cells => [
+    ours === undefined ? undefined : pick(ours),
+    undefined,
+    nchan === undefined ? undefined : pick(nchan),
+  ];
+  table.row(`${label}: polls held`, both((s) => s.held), {
+    target: any.n >= 76_000 ? "76,000" : "",
+    digits: 0,
+  });
+  table.row(`${label}: errors`, both((s) => s.errors), { target: "0", digits: 0 });
+  table.row(`${label}: RSS per held poll (KiB)`, both((s) => s.rssKiBPerPoll));
+  table.row(`${label}: server CPU per 1,000 polls accepted (ms)`, both((s) => s.cpuMsPer1k), {
+    digits: 0,
+  });
+  table.row(`${label}: time to hold them all (s)`, both((s) => s.holdSeconds));
+  table.row(`${label}: wake p50 (ms)`, both((s) => s.wake?.p50), { digits: 2 });
+  table.row(`${label}: wake p99 (ms)`, both((s) => s.wake?.p99), { target: "≤ 20", digits: 2 });
+  table.row(`${label}: wake max (ms)`, both((s) => s.wake?.max), { digits: 2 });
+  table.row(`${label}: wake errors`, both((s) => s.wake?.errors), { target: "0", digits: 0 });
+  return table;
+}
+
+function _notes(results: BenchResults): string[] {
+  const lines: string[] = [];
+  if (results.hit.length > 0) {
+    lines.push(
+      "",
+      `Hits: \`wrk -t1 -c64\` (Debian wrk), requests rotating over the uids ` +
+        `(\`bench/wrk_hit.lua\`). A figure is marked client-bound when wrk used more than ` +
+        `${CLIENT_BOUND_PCT}% of a core (\`/proc/<pid>/stat\` utime + stime over the run): it ` +
+        "measures wrk, not the server. Checks:",
+      "",
+      ...results.hit.map((hit) => `- ${hit.name}, ${hit.uids} uid(s): ${hit.check}`),
+    );
+  }
+  if (results.cross.length > 0) {
+    lines.push(
+      "",
+      "Cross-check: the held and wake figures at one size again, on a fresh server, from a " +
+        "second client written apart from the bench's own (`bench/cross_client.mjs`, plain " +
+        "Node on `node:http`). Each cell is bench client / second client.",
+    );
+  }
+  if (results.crossMissing !== undefined) lines.push("", results.crossMissing);
+  return lines;
+}
+
+function _hit(results: BenchResults, name: string, uids: number): HitResult | undefined {
+  return results.hit.find((hit) => hit.name === name && hit.uids === uids);
+}
+
+/** The step with wake figures to summarize: 10k held if measured, else the largest. */
+function _wakeStep(results: BenchResults): number {
+  const ns = results.held.flatMap((held) => held.steps.map((step) => step.n));
+  return ns.includes(10_000) ? 10_000 : Math.max(0, ...ns);
+}
+
+/** Req/s of a hit, marked when wrk was the ceiling. */
+function _hitRate(hit: HitResult | undefined): string {
+  if (hit === undefined) return "";
+  return `${formatNumber(hit.reqPerSec, 0)}${hit.clientBound ? " (client-bound)" : ""}`;
 }
 
 function _opt(step: HeldStep | undefined, pick: (step: HeldStep) => number | undefined) {
@@ -207,23 +364,4 @@ function _per(total: number | undefined, count: number | undefined): number | un
 
 function _mib(kib: number | undefined): number | undefined {
   return kib === undefined ? undefined : kib / 1024;
-}
-
-function _k(n: number): string {
-  return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : `${Math.round(n)}`;
-}
-
-function _fmt(value: number | undefined, digits: number): string {
-  if (value === undefined) return "";
-  if (Number.isNaN(value)) return "n/a";
-  return value.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function _ratio(a: number | undefined, b: number | undefined): string {
-  if (a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b)) return "";
-  if (b === 0) return a === 0 ? "=" : "";
-  return `${(a / b).toFixed(2)}×`;
 }

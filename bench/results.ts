@@ -5,7 +5,9 @@
  */
 import type { NotifyCost } from "./notify_cost.ts";
 import type { HeldRun } from "./scenario_held.ts";
+import type { CrossResult } from "./cross_check.ts";
 import type { HitResult } from "./scenario_hit.ts";
+import { type Runtime, RUNTIME_LABELS } from "./runtime.ts";
 import type { ScaleResult } from "./scenario_scale.ts";
 
 /** Everything one `deno task bench` run measured. */
@@ -30,20 +32,39 @@ export interface BenchResults {
   sizes: string;
   /** Wall time of the whole run, in s. */
   durationSeconds: number;
-  /** Held and wake sweeps: ours (late headers), ours (early headers), Nchan. */
+  /** The runtimes ours ran on: which, through which task, and their versions. */
+  runtimes: { runtime: Runtime; task: string; version: string }[];
+  /** Why a runtime asked for did not run. */
+  runtimesMissing: string[];
+  /** Held and wake sweeps: ours on each runtime (and with early headers on Deno), Nchan. */
   held: HeldRun[];
-  /** Hit runs: ours, Nchan, Deno hello world. */
+  /** Hit runs (wrk): ours and Nchan on one uid and on many, Deno hello world. */
   hit: HitResult[];
-  /** Scale runs: ours, Nchan. */
+  /** The held and wake figures again, from a second, independent client. */
+  cross: CrossResult[];
+  /** Why the cross-check did not run, when it did not. */
+  crossMissing?: string;
+  /** Scale runs: ours on Deno, Nchan. */
   scale: ScaleResult[];
   /** Redis CPU spent on keyspace notifications (wake scenario). */
   notify?: NotifyCost;
 }
 
-/** Names of the targets, as the scenarios report them. */
+/** Names of the targets other than ours, as the scenarios report them. */
 export const NAMES = {
-  ours: "ours",
-  oursEarly: "ours, early headers",
   nchan: "Nchan",
   hello: "Deno hello world",
 } as const;
+
+/**
+ * The name of ours on a runtime, as the scenarios report it.
+ *
+ * @example
+ * ```ts
+ * import { oursName } from "./results.ts";
+ * console.log(oursName("bun"), "/", oursName("deno", true)); // ours on Bun / ours on Deno, early headers
+ * ```
+ */
+export function oursName(runtime: Runtime, early = false): string {
+  return `ours on ${RUNTIME_LABELS[runtime]}${early ? ", early headers" : ""}`;
+}

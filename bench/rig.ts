@@ -7,7 +7,7 @@
  */
 import type { LoadClient } from "./load_client.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { type RedisServer, startRedisServer } from "./redis_server.ts";
+import { type RedisServer, startRedisServer } from "../tests/_support/redis_server.ts";
 import type { BenchTarget } from "./target.ts";
 
 /** Options of {@linkcode startRig}. */
@@ -28,6 +28,29 @@ export interface Rig extends AsyncDisposable {
 }
 
 /**
+ * Starts a `redis-server` for the bench: nothing kept on disk, no limit on
+ * the output buffer of the subscriber (a burst of wakes must not cut it), room
+ * for 10,000 clients, its log in `dir`. `group` stops it on Ctrl-C.
+ *
+ * @example
+ * ```ts ignore
+ * import { startBenchRedis } from "./rig.ts";
+ * await using redis = await startBenchRedis({ group, dir });
+ * console.log(redis.url);
+ * ```
+ */
+export async function startBenchRedis(
+  options: { group: ProcessGroup; dir: string },
+): Promise<RedisServer> {
+  const redis = await startRedisServer({
+    dir: options.dir,
+    persistent: false,
+    extraArgs: ["--client-output-buffer-limit", "pubsub 0 0 0", "--maxclients", "10000"],
+  });
+  return options.group.use(redis);
+}
+
+/**
  * Starts Redis, then the target on it; if the target fails to start, Redis
  * is stopped before the error goes on.
  *
@@ -39,12 +62,12 @@ export interface Rig extends AsyncDisposable {
  * ```
  */
 export async function startRig(options: RigOptions): Promise<Rig> {
-  const redis = await startRedisServer({ group: options.group, dir: options.dir });
+  const redis = await startBenchRedis(options);
   let target: BenchTarget;
   try {
     target = await options.start(redis);
   } catch (error) {
-    await redis.stop();
+    await redis[Symbol.asyncDispose]();
     throw error;
   }
   const rig: Rig = {
@@ -54,7 +77,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     async [Symbol.asyncDispose]() {
       await rig.client?.close();
       await target.stop();
-      await redis.stop();
+      await redis[Symbol.asyncDispose]();
     },
   };
   return rig;

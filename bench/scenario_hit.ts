@@ -1,57 +1,81 @@
 /**
- * The hit scenario: polls that find a message at once, on keep-alive
- * connections, as fast as they go; req/s and latency.
+ * The hit scenario: polls that find a message at once, as fast as they go,
+ * driven by `wrk` (one thread, 64 keep-alive connections), on one uid and
+ * spread over many, every target's rounds taken in turns. Every poll must find a message: for ours the lists are
+ * filled beforehand (`LPUSH` in pipelined batches) and the messages taken
+ * are checked against the answers counted; for Nchan each channel holds a
+ * stored message. A short check run then compares every answer's body with
+ * the message.
  *
  * @module
  */
-import { LoadClient } from "./load_client.ts";
+import type { RedisServer } from "../tests/_support/redis_server.ts";
+import { sleep } from "../tests/_support/wait_until.ts";
 import { totalCpuMs } from "./measure.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import type { RedisServer } from "./redis_server.ts";
-import { startRig } from "./rig.ts";
+import { type Rig, startRig } from "./rig.ts";
 import { RespClient } from "./resp_client.ts";
-import { summarize } from "./stats.ts";
 import type { BenchTarget } from "./target.ts";
+import { CLIENT_BOUND_PCT, runWrk, type WrkResult } from "./wrk.ts";
 
-/** Figures of one hit run: its best round, with the errors of all rounds. */
+/** The message every hit takes. */
+export const HIT_MESSAGE = '{"hit":1}';
+/** Uid prefix of the hit scenario. */
+const PREFIX = "hit";
+/** More than any server here answers per second: the lists are filled for this rate. */
+const RATE_BOUND = 150_000;
+
+/** Figures of one hit variant (one target, one uid count): its best round. */
 export interface HitResult {
   /** Name of the target. */
   name: string;
-  /** Answers per second. */
+  /** Uids the requests rotate over. */
+  uids: number;
+  /** Answers with status 200 per second. */
   reqPerSec: number;
   /** Median latency, in ms. */
   p50: number;
   /** 99th percentile latency, in ms. */
   p99: number;
-  /** Failed requests and non-200 answers. */
+  /** Errors of all rounds: failed requests, timeouts, statuses above 399, lists run dry. */
   errors: number;
   /** Server CPU per 1,000 answers, in ms. */
   cpuMsPer1k: number;
-  /** Load client CPU during the run, in % of one core (summed over its processes). */
+  /** wrk's CPU in the best round, in % of one core. */
   clientCpuPct: number;
+  /** Whether wrk used more than {@linkcode CLIENT_BOUND_PCT}% of a core in that round. */
+  clientBound: boolean;
+  /** What the check found, in words. */
+  check: string;
 }
 
 /** How the target's messages are put in place before the run. */
 export type Preload = "lpush" | "nchan-publish" | "none";
 
-/** Options of {@linkcode runHit}. */
+/** One server to hit. */
+export interface HitTarget {
+  /** Starts the server under test on a fresh Redis. */
+  start: (redis: RedisServer) => Promise<BenchTarget>;
+  /** How messages are put in place. */
+  preload: Preload;
+  /** The uid counts to measure, e.g. `[1, 64]`. */
+  uidCounts: readonly number[];
+}
+
+/** Options of {@linkcode runHits}. */
 export interface HitOptions {
   /** The group that owns the processes. */
   group: ProcessGroup;
   /** Directory for logs. */
   dir: string;
-  /** Starts the server under test on a fresh Redis. */
-  start: (redis: RedisServer) => Promise<BenchTarget>;
-  /** How messages are put in place. */
-  preload: Preload;
+  /** The servers to hit. */
+  targets: readonly HitTarget[];
   /** Keep-alive connections. */
   connections: number;
-  /** Load client processes the connections are spread over. */
-  clients: number;
-  /** Untimed requests per connection. */
-  warmup: number;
-  /** Timed requests per connection in each round. */
-  requests: number;
+  /** Untimed warm-up before the rounds, in s. */
+  warmupS: number;
+  /** Length of a round, in s. */
+  roundS: number;
   /** Rounds; the one with the most req/s is kept, against noise from other work. */
   rounds: number;
   /** Prints progress. */
@@ -59,99 +83,247 @@ export interface HitOptions {
 }
 
 /**
- * Runs the hit scenario on a fresh Redis and server, and stops both after.
+ * Starts every target, each on a fresh Redis, then runs the rounds in turns:
+ * round 1 of every target and uid count, then round 2 of each, and so on,
+ * so that other work on the machine weighs on all of them alike and the
+ * ratios hold. Stops everything after.
  *
  * @example
  * ```ts ignore
- * import { runHit } from "./scenario_hit.ts";
- * const hit = await runHit({ group, dir, start, preload: "lpush", connections: 64, warmup: 100, requests: 1000, log: console.log });
+ * import { runHits } from "./scenario_hit.ts";
+ * const results = await runHits({
+ *   group, dir, targets: [{ start, preload: "lpush", uidCounts: [1, 64] }],
+ *   connections: 64, warmupS: 1, roundS: 5, rounds: 3, log: console.log,
+ * });
  * ```
  */
-export async function runHit(options: HitOptions): Promise<HitResult> {
-  await using rig = await startRig(options);
-  const { redis, target } = rig;
-  const uids = Array.from({ length: options.connections }, (_, i) => `hit${i}`);
-  const perUid = options.warmup + options.requests * options.rounds;
-  if (options.preload === "lpush") await _lpushAll(redis.port, uids, perUid);
-  if (options.preload === "nchan-publish") await _publishAll(target, uids);
-  const client = rig.client = LoadClient.start({ group: options.group, workers: options.clients });
-  const pids = target.pids();
-  const paths = uids.map((uid) => `${target.pollPath}${uid}`);
-  let result: HitResult | undefined;
-  for (let round = 0; round < options.rounds; round++) {
-    const cpuBefore = totalCpuMs(pids);
-    const reply = await client.hit({
-      host: "127.0.0.1",
-      port: target.port,
-      paths,
-      warmup: round === 0 ? options.warmup : 0,
-      requests: options.requests,
-      timeoutMs: 120_000,
-    });
-    // The server's CPU covers the warm-up too; scale it to the timed share.
-    const warmup = round === 0 ? options.warmup : 0;
-    const share = options.requests / (options.requests + warmup);
-    const cpuMs = (totalCpuMs(pids) - cpuBefore) * share;
-    const summary = summarize(reply.samples);
-    if (reply.errors > 0) {
-      options.log(
-        `  ${target.name}: round ${round + 1}: ${reply.errors} failed, by status ${
-          JSON.stringify(reply.statuses)
-        }`,
-      );
-    }
-    const measured: HitResult = {
-      name: target.name,
-      reqPerSec: reply.count / (reply.ms / 1000),
-      p50: summary.p50,
-      p99: summary.p99,
-      errors: reply.errors,
-      cpuMsPer1k: reply.count > 0 ? (cpuMs / reply.count) * 1000 : NaN,
-      clientCpuPct: (reply.cpuMs / reply.ms) * 100,
-    };
-    if (result === undefined || measured.reqPerSec > result.reqPerSec) {
-      result = { ...measured, errors: measured.errors + (result?.errors ?? 0) };
-    } else {
-      result.errors += measured.errors;
+export async function runHits(options: HitOptions): Promise<HitResult[]> {
+  await using stack = new AsyncDisposableStack();
+  const variants: _Variant[] = [];
+  for (const spec of options.targets) {
+    const rig = stack.use(await startRig({ ...options, start: spec.start }));
+    for (const uids of spec.uidCounts) {
+      if (spec.preload === "nchan-publish") await _publishAll(rig.target, uids);
+      variants.push(new _Variant({ ...options, rig, preload: spec.preload, uids }));
     }
   }
-  if (result === undefined) throw new Error("Cannot run the hit scenario: no rounds");
-  options.log(
-    `  ${target.name}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.p50.toFixed(2)} ms, ` +
-      `p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}, server CPU ${
-        result.cpuMsPer1k.toFixed(1)
-      } ms/1k, client CPU ${result.clientCpuPct.toFixed(0)}%`,
-  );
-  return result;
+  for (const variant of variants) await variant.run(options.warmupS);
+  for (let round = 0; round < options.rounds; round++) {
+    for (const variant of variants) await variant.round(round);
+  }
+  const results: HitResult[] = [];
+  for (const variant of variants) results.push(await variant.finish());
+  return results;
 }
 
-async function _lpushAll(port: number, uids: string[], perUid: number): Promise<void> {
-  const redis = await RespClient.connect({ port });
-  try {
-    for (const uid of uids) {
-      for (let sent = 0; sent < perUid; sent += 1000) {
-        const values = Array.from(
-          { length: Math.min(1000, perUid - sent) },
-          () => '{"hit":1}',
-        );
-        await redis.command(["LPUSH", `Q/MSG${uid}`, ...values]);
+/** One target and uid count: its runs, its best round, its checks. */
+class _Variant {
+  readonly #options: HitOptions & { rig: Rig; preload: Preload; uids: number };
+  readonly #queues: _Queues;
+  #best: (WrkResult & { cpuMs: number }) | undefined;
+  #errors = 0;
+  readonly #problems: string[] = [];
+  readonly #cutOff: number[] = [];
+
+  constructor(options: HitOptions & { rig: Rig; preload: Preload; uids: number }) {
+    this.#options = options;
+    this.#queues = new _Queues(options.rig.redis.port, options.uids);
+  }
+
+  get #label(): string {
+    return `${this.#options.rig.target.name}, ${this.#options.uids} uid(s)`;
+  }
+
+  /** One wrk run, with the lists filled before and counted after. */
+  async run(durationS: number, expectBody?: string) {
+    const { rig, preload, uids, connections } = this.#options;
+    const lpush = preload === "lpush";
+    const before = lpush ? await this.#queues.fill(durationS) : 0;
+    const cpuBefore = totalCpuMs(rig.target.pids());
+    const wrk = await runWrk({
+      url: `http://127.0.0.1:${rig.target.port}${rig.target.pollPath}`,
+      connections,
+      durationS,
+      uids,
+      uidPrefix: PREFIX,
+      expectBody,
+    });
+    const cpuMs = totalCpuMs(rig.target.pids()) - cpuBefore;
+    // Answers cut off by the end of the run give their message back: let that settle.
+    if (lpush) await sleep(200);
+    const taken = lpush ? await this.#queues.taken(before) : undefined;
+    return { wrk, cpuMs, taken };
+  }
+
+  /** A timed round: keeps it if it is the best so far, and checks the count. */
+  async round(index: number): Promise<void> {
+    const { wrk, cpuMs, taken } = await this.run(this.#options.roundS);
+    this.#errors += wrk.errors;
+    this.#options.log(
+      `  round ${index + 1}: ${this.#label}: ${
+        Math.round(wrk.ok / (wrk.durationMs / 1000))
+      } req/s, wrk CPU ${wrk.cpuPct.toFixed(0)}%`,
+    );
+    if (wrk.errors > 0) {
+      this.#options.log(`  ${this.#label}: round ${index + 1}: errors ${_kinds(wrk)}`);
+    }
+    if (taken !== undefined) {
+      this.#cutOff.push(taken.taken - wrk.ok);
+      const problem = _takenProblem(taken, wrk, this.#options.connections);
+      if (problem !== undefined) {
+        this.#errors++;
+        this.#problems.push(`round ${index + 1}: ${problem}`);
       }
     }
-  } finally {
-    redis.close();
+    const best = this.#best;
+    if (best === undefined || wrk.ok / wrk.durationMs > best.ok / best.durationMs) {
+      this.#best = { ...wrk, cpuMs };
+    }
+  }
+
+  /** The check run, then the figures of the best round. */
+  async finish(): Promise<HitResult> {
+    const best = this.#best;
+    if (best === undefined) throw new Error("Cannot run the hit scenario: no rounds");
+    const { rig, preload, connections } = this.#options;
+    const expected = rig.target.hitBody ?? HIT_MESSAGE;
+    const checked = await this.run(1, expected);
+    this.#errors += checked.wrk.mismatched;
+    const checks = [...this.#problems];
+    if (preload === "lpush" && checks.length === 0) {
+      checks.push(
+        `no list ran dry; messages taken minus 200s counted, by round: ${
+          this.#cutOff.join(", ")
+        } ` +
+          `(answers cut off by the end of the run and not given back, at most ${connections})`,
+      );
+    }
+    checks.push(
+      `${checked.wrk.matched} of ${checked.wrk.requests} answers in a check run were 200 ${
+        JSON.stringify(expected)
+      }`,
+    );
+    const result: HitResult = {
+      name: rig.target.name,
+      uids: this.#options.uids,
+      reqPerSec: best.ok / (best.durationMs / 1000),
+      p50: best.p50,
+      p99: best.p99,
+      errors: this.#errors,
+      cpuMsPer1k: best.ok > 0 ? (best.cpuMs / best.ok) * 1000 : NaN,
+      clientCpuPct: best.cpuPct,
+      clientBound: best.cpuPct > CLIENT_BOUND_PCT,
+      check: checks.join("; "),
+    };
+    this.#options.log(
+      `  ${this.#label}: ${Math.round(result.reqPerSec)} req/s, p50 ${
+        result.p50.toFixed(2)
+      } ms, p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}, server CPU ${
+        result.cpuMsPer1k.toFixed(1)
+      } ms/1k, wrk CPU ${result.clientCpuPct.toFixed(0)}%${
+        result.clientBound ? " (client-bound)" : ""
+      }; ${result.check}`,
+    );
+    return result;
   }
 }
 
-async function _publishAll(target: BenchTarget, uids: string[]): Promise<void> {
+/** Messages taken from the lists during one run, and the shortest list after it. */
+interface _Taken {
+  taken: number;
+  shortest: number;
+}
+
+/** The lists `Q/MSG<prefix>0..n-1` of the hit scenario. */
+class _Queues {
+  readonly #port: number;
+  readonly #keys: string[];
+
+  constructor(port: number, uids: number) {
+    this.#port = port;
+    this.#keys = Array.from({ length: uids }, (_, i) => `Q/MSG${PREFIX}${i}`);
+  }
+
+  /**
+   * Tops every list up to what a run of `durationS` at {@linkcode RATE_BOUND}
+   * could take, with `LPUSH`es of 1,000 messages, 20 per write. Returns the
+   * messages queued in all after it.
+   */
+  async fill(durationS: number): Promise<number> {
+    const perList = Math.ceil((RATE_BOUND * durationS) / this.#keys.length) + 1_000;
+    const redis = await RespClient.connect({ port: this.#port });
+    try {
+      const lengths = await this.#lengths(redis);
+      const commands: string[][] = [];
+      this.#keys.forEach((key, i) => {
+        for (let missing = perList - lengths[i]; missing > 0; missing -= 1_000) {
+          commands.push(["LPUSH", key, ...Array(Math.min(1_000, missing)).fill(HIT_MESSAGE)]);
+        }
+      });
+      for (let i = 0; i < commands.length; i += 20) {
+        const replies = await redis.pipeline(commands.slice(i, i + 20));
+        const refused = replies.find((reply) => typeof reply !== "number");
+        if (refused !== undefined) {
+          throw new Error(`Cannot fill the hit lists: LPUSH answered ${JSON.stringify(refused)}`);
+        }
+      }
+      return lengths.reduce((sum, length) => sum + Math.max(length, perList), 0);
+    } finally {
+      redis.close();
+    }
+  }
+
+  /** Messages taken since the lists held `before`, and the shortest list now. */
+  async taken(before: number): Promise<_Taken> {
+    const redis = await RespClient.connect({ port: this.#port });
+    try {
+      const lengths = await this.#lengths(redis);
+      return {
+        taken: before - lengths.reduce((sum, n) => sum + n, 0),
+        shortest: Math.min(...lengths),
+      };
+    } finally {
+      redis.close();
+    }
+  }
+
+  async #lengths(redis: RespClient): Promise<number[]> {
+    const replies = await redis.pipeline(this.#keys.map((key) => ["LLEN", key]));
+    return replies.map((reply) => Number(reply));
+  }
+}
+
+/**
+ * What is wrong with a round's count, if anything: every 200 took one
+ * message, and at most one answer per connection was cut off by the end of
+ * the run after its message was taken.
+ */
+function _takenProblem(taken: _Taken, wrk: WrkResult, connections: number): string | undefined {
+  if (taken.shortest === 0) return "a list ran dry, so some polls may have been held";
+  const inFlight = taken.taken - wrk.ok;
+  if (inFlight < 0 || inFlight > connections) {
+    return `${taken.taken} messages taken for ${wrk.ok} answers counted`;
+  }
+  return undefined;
+}
+
+function _kinds(wrk: WrkResult): string {
+  return Object.entries(wrk.errorsByKind)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(", ");
+}
+
+async function _publishAll(target: BenchTarget, uids: number): Promise<void> {
   if (target.publish.kind !== "http") return;
-  for (const uid of uids) {
+  for (let i = 0; i < uids; i++) {
     const response = await fetch(
-      `http://127.0.0.1:${target.publish.port}${target.publish.path}${uid}`,
-      { method: "POST", body: '{"hit":1}' },
+      `http://127.0.0.1:${target.publish.port}${target.publish.path}${PREFIX}${i}`,
+      { method: "POST", body: HIT_MESSAGE },
     );
     await response.body?.cancel();
     if (response.status >= 300) {
-      throw new Error(`Cannot publish to Nchan: "${uid}" answered ${response.status}`);
+      throw new Error(`Cannot publish to Nchan: "${PREFIX}${i}" answered ${response.status}`);
     }
   }
 }

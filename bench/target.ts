@@ -15,40 +15,14 @@ export interface BenchTarget {
   readonly pollPath: string;
   /** How a message for a uid is published. */
   readonly publish: PublishSpec;
+  /** What a hit answers, when it is not the message (hello world's text). */
+  readonly hitBody?: string;
   /** The processes whose memory and CPU are measured. */
   pids(): number[];
   /** Polls held, as the server reports it; undefined where it can't tell. */
   heldCount(): Promise<number | undefined>;
   /** Stops it. */
   stop(): Promise<void>;
-}
-
-/**
- * Waits until `ready()` is true, checking every `intervalMs`, for at most `timeoutMs`.
- * Returns whether it became true.
- *
- * @example
- * ```ts
- * import { waitFor } from "./target.ts";
- * console.log(await waitFor(() => true, 100)); // true
- * ```
- */
-export async function waitFor(
-  ready: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 25,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (let round = 0; round < 1_000_000; round++) {
-    try {
-      if (await ready()) return true;
-    } catch {
-      // not yet
-    }
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  return false;
 }
 
 /**

@@ -58,23 +58,6 @@ export interface FireCommand {
   timeoutMs: number;
 }
 
-/** Runs keep-alive requests as fast as possible on a few connections. */
-export interface HitCommand {
-  op: "hit";
-  /** Server address. */
-  host: string;
-  /** Server port. */
-  port: number;
-  /** Request target per connection (one connection each). */
-  paths: string[];
-  /** Untimed requests per connection first. */
-  warmup: number;
-  /** Timed requests per connection. */
-  requests: number;
-  /** Gives up after this long. */
-  timeoutMs: number;
-}
-
 /** Asks for counters. */
 export interface StatsCommand {
   op: "stats";
@@ -87,7 +70,7 @@ export interface CloseCommand {
 
 /** Any command, with the request id the reply carries back. */
 export type WorkerCommand =
-  & (OpenCommand | FireCommand | HitCommand | StatsCommand | CloseCommand)
+  & (OpenCommand | FireCommand | StatsCommand | CloseCommand)
   & { rid: number };
 
 /** Reply to {@linkcode OpenCommand}. */
@@ -108,22 +91,6 @@ export interface FireReply {
   ackMs?: number;
   /** What went wrong. */
   error?: string;
-}
-
-/** Reply to {@linkcode HitCommand}. */
-export interface HitReply {
-  /** Timed responses with status 200. */
-  count: number;
-  /** Failed requests or non-200 answers. */
-  errors: number;
-  /** Wall time of the timed part, in ms. */
-  ms: number;
-  /** Latency of each timed request, in ms. */
-  samples: number[];
-  /** CPU time of the worker during the timed part, in ms. */
-  cpuMs: number;
-  /** Failures by answer status ("0" for a dropped connection). */
-  statuses: Record<string, number>;
 }
 
 /** Reply to {@linkcode StatsCommand}. */

@@ -11,7 +11,9 @@
  */
 import assert from "node:assert/strict";
 import { HmacSigner } from "../mod.ts";
-import { freePort, type RedisServer, startRedisServer } from "./_redis_server.ts";
+import { freePort } from "./_support/free_port.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 import { type ServeProcess, startServe } from "./_serve_process.ts";
 
 /** The shipped site file, as shipped. */
@@ -83,11 +85,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   const start = async (port: number) => {
     const server = await startServe({ ...env, PORT: String(port) });
-    await waitUntil(
-      async () => (await _status(`${server.origin}/readyz`)) === 200,
-      10_000,
-      server.output,
-    );
+    await waitUntil(async () => (await _status(`${server.origin}/readyz`)) === 200, {
+      what: () => `/readyz; the server printed\n${server.output()}`,
+      timeoutMs: 10_000,
+      intervalMs: 25,
+    });
     return server;
   };
   const processes = await Promise.all(
@@ -121,8 +123,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     async waitUntilHeld(count) {
       await waitUntil(
         async () => (await Promise.all(processes.map(heldPolls))).reduce((a, b) => a + b) === count,
-        10_000,
-        () => `waiting for ${count} held polls`,
+        { what: () => `${count} held polls`, timeoutMs: 10_000, intervalMs: 25 },
       );
     },
     async restart(index) {
@@ -211,14 +212,10 @@ export async function startNginx(
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    await waitUntil(
-      async () => {
-        if (exited) throw new Error(`Cannot start nginx: ${await stderr}\n${site}`);
-        return await _canConnect(publicPort) && await _canConnect(internalPort);
-      },
-      10_000,
-      () => "waiting for nginx to listen",
-    );
+    await waitUntil(async () => {
+      if (exited) throw new Error(`Cannot start nginx: ${await stderr}\n${site}`);
+      return await _canConnect(publicPort) && await _canConnect(internalPort);
+    }, { what: () => "nginx to listen", timeoutMs: 10_000, intervalMs: 25 });
   } catch (error) {
     await dispose();
     throw error;
@@ -314,21 +311,5 @@ async function _children(pid: number): Promise<number[]> {
     return text.trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
-  }
-}
-
-/**
- * Waits for `condition`, checking every 25 ms; fails with `describe()` after
- * `timeoutMs`.
- */
-export async function waitUntil(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  describe: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms: ${describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

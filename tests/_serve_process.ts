@@ -3,7 +3,8 @@
  * matter: `deploy/serve.ts` (what `deno task serve` runs), or any command
  * that prints a line when it listens.
  */
-import { freePort } from "./_redis_server.ts";
+import { freePort } from "./_support/free_port.ts";
+import { pollUntil } from "./_support/wait_until.ts";
 
 const SERVE_ENTRY = new URL("../deploy/serve.ts", import.meta.url).pathname;
 
@@ -65,16 +66,16 @@ export async function startProcess(options: StartProcessOptions): Promise<ChildP
     await collected;
     return code;
   };
-  const deadline = Date.now() + 20_000;
-  let ready: RegExpExecArray | null;
-  while ((ready = options.ready.exec(text)) === null) {
-    if (exited || Date.now() > deadline) {
-      await stop("SIGKILL");
-      throw new Error(
-        `Cannot start ${options.command} ${options.args.join(" ")}: it printed\n${text}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  let ready: RegExpExecArray | null = null;
+  await pollUntil(() => (ready = options.ready.exec(text)) !== null || exited, {
+    timeoutMs: 20_000,
+    intervalMs: 20,
+  });
+  if (ready === null) {
+    await stop("SIGKILL");
+    throw new Error(
+      `Cannot start ${options.command} ${options.args.join(" ")}: it printed\n${text}`,
+    );
   }
   return {
     process,

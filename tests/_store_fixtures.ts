@@ -1,6 +1,7 @@
 /** Stores for tests that run the same checks on each kind, closed by `await using`. */
 import { MemoryStore, type MessageStore } from "../mod.ts";
-import { connectStore, startRedisServer } from "./_redis_server.ts";
+import { RedisStore, type RedisStoreOptions } from "../src/store/redis.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
 
 /** A store, and whatever runs it, disposed together. */
 export interface StoreFixture extends AsyncDisposable {
@@ -29,4 +30,19 @@ export async function redisFixture(): Promise<StoreFixture> {
     await server[Symbol.asyncDispose]();
     throw error;
   }
+}
+
+/**
+ * A RedisStore on `server`, connected and subscribed; `await using` closes it.
+ */
+export async function connectStore(
+  server: RedisServer,
+  options: RedisStoreOptions = {},
+): Promise<RedisStore> {
+  const store = new RedisStore({ url: server.url, ...options });
+  if (!await store.whenReady(5000)) {
+    await store.close();
+    throw new Error(`Cannot connect a RedisStore to ${server.url} within 5 s`);
+  }
+  return store;
 }

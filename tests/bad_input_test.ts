@@ -1,6 +1,7 @@
 /**
  * Every bad input of issue 2 gets its own test: the exact status, the JSON
- * error body of DESIGN.md §3, and proof that nothing queued was lost.
+ * error body of protocol v1 (`{"error": "<reason>"}`), and proof that
+ * nothing queued was lost.
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";

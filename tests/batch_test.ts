@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, type MessageStore } from "../mod.ts";
-import { redisTest } from "./_redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
 import { memoryFixture, redisFixture, type StoreFixture } from "./_store_fixtures.ts";
 
 async function batches(store: MessageStore): Promise<void> {

@@ -18,6 +18,7 @@ import { createServer, type Server } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chromium.ts";
 import { startServe } from "./_serve_process.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 
 const TESTS = 6;
 const haveChromium = checkChromium(TESTS);
@@ -25,11 +26,11 @@ const haveChromium = checkChromium(TESTS);
 browserTest("the client module polls, delivers in order, and stops", async (env) => {
   const page = await env.open(env.allowed);
   await _startClient(page, { api: env.api, uid: "c1" });
-  await _until(() => env.server.handler.held === 1, "the client's poll to be held");
+  await waitUntil(() => env.server.handler.held === 1, { what: "the client's poll to be held" });
   await env.store.publish("c1", '{"n":1}');
   await env.store.publish("c1", "two");
   await env.store.publish("c1", '{"n":3}');
-  await _until(() => env.store.size("c1") === 0, "the client to take all three");
+  await waitUntil(() => env.store.size("c1") === 0, { what: "the client to take all three" });
   const received = await page.waitForFunction(
     () => {
       const list = (window as unknown as { clientReceived: string[] }).clientReceived;
@@ -225,10 +226,14 @@ browserTest(
     await page.evaluate(`void startLoop(${JSON.stringify(`${env.api}/?uid=loop`)}, 3)`);
 
     // Publish while the page's poll is held: one, then two back to back.
-    await _until(() => env.server.handler.held === 1, "the page's first poll to be held");
+    await waitUntil(() => env.server.handler.held === 1, {
+      what: "the page's first poll to be held",
+    });
     await env.store.publish("loop", '{"n":1}');
     await page.waitForFunction("received().length >= 1", undefined, { timeout: 10_000 });
-    await _until(() => env.server.handler.held === 1, "the page's next poll to be held");
+    await waitUntil(() => env.server.handler.held === 1, {
+      what: "the page's next poll to be held",
+    });
     await env.store.publish("loop", '{"n":2}');
     await env.store.publish("loop", "third, not JSON");
 
@@ -394,13 +399,4 @@ function _jsonp(
 /** fetch() in the page; see `readPoll` in the page. */
 function _fetch(page: Page, url: string): Promise<Record<string, unknown>> {
   return page.evaluate(`readPoll(${JSON.stringify(url)})`);
-}
-
-/** Waits for `condition`, checking every 10 ms, for at most 10 s. */
-async function _until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

@@ -8,10 +8,12 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { sideKey } from "../src/store/redis.ts";
-import { type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { freePort } from "./_support/free_port.ts";
+import { Prng } from "./_support/prng.ts";
+import { sleep } from "./_support/wait_until.ts";
 import { type ServeProcess, startServe } from "./_serve_process.ts";
-import { freePort } from "./_redis_server.ts";
-import { sleep } from "./_wait.ts";
 
 const UIDS = 300;
 const PER_UID = 20;
@@ -20,16 +22,6 @@ const PUSH_SECONDS = 8;
 const DEADLINE_MS = 45_000;
 const QUIET_MS = 6_000;
 const STOP_CODE = '{"stop":1}';
-
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Counts {
   polls: number;
@@ -52,7 +44,7 @@ async function deliveredBy(port: number): Promise<number> {
 }
 
 async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Promise<Counts> {
-  const rand = random(seed);
+  const rng = new Prng(seed);
   const ports = [freePort(), freePort(), freePort()];
   const env = (port: number) => ({
     PORT: String(port),
@@ -86,9 +78,11 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
   const pollLoop = async (uid: string) => {
     let ack = "";
     while (!stopped) {
-      const port = ports[Math.floor(rand() * ports.length)];
+      const port = rng.pick(ports);
       const client = new AbortController();
-      const abortAt = rand() < ABORT_SHARE ? setTimeout(() => client.abort(), rand() * 1500) : 0;
+      const abortAt = rng.chance(ABORT_SHARE)
+        ? setTimeout(() => client.abort(), rng.next() * 1500)
+        : 0;
       counts.polls++;
       let response: Response | undefined;
       try {
@@ -129,7 +123,7 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
   producer.on("error", () => {});
   await producer.connect();
   let producerPaused: Promise<void> | undefined;
-  const order = [...expected].sort(() => rand() - 0.5);
+  const order = [...expected].sort(() => rng.next() - 0.5);
   const produce = async () => {
     const perTick = Math.ceil(order.length / (PUSH_SECONDS * 100));
     for (let i = 0; i < order.length; i += perTick) {
@@ -140,7 +134,7 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
           return producer.lPush(`Q/MSG${uid}`, message);
         }),
       );
-      await sleep(rand() * 20);
+      await sleep(rng.next() * 20);
     }
   };
 
@@ -156,7 +150,7 @@ async function chaos(redis: RedisServer, atLeastOnce: boolean, seed: number): Pr
     await sleep(50);
     await redis.stop();
     await sleep(300);
-    await redis.restart();
+    await redis.start();
     resume();
     producerPaused = undefined;
   }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createLongPollClient, type EndReason } from "../src/client/long_poll_client.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../mod.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 function setUp(options: Partial<ServerOptions> = {}) {
   const store = new MemoryStore();
@@ -31,12 +31,11 @@ Deno.test("client: delivers in order, polling again after each message and each 
     onMessage: (message) => void received.push(message),
   });
   client.start();
-  await waitFor(
-    "a stop code",
-    () => seen.some((poll) => poll.status === 200) && received.length === 0,
-  );
+  await waitUntil(() => seen.some((poll) => poll.status === 200) && received.length === 0, {
+    what: "a stop code",
+  });
   for (const message of ["a", "b", "c"]) await store.publish("1", message);
-  await waitFor("three messages", () => received.length === 3);
+  await waitUntil(() => received.length === 3, { what: "three messages" });
   client.stop();
   assert.deepEqual(received, ["a", "b", "c"]);
   assert.equal(client.running, false);
@@ -62,7 +61,10 @@ Deno.test("client: at-least-once: acknowledges after onMessage, and a failed one
     },
   });
   client.start();
-  await waitFor("first again after its lease", () => received.length === 3, 5000);
+  await waitUntil(() => received.length === 3, {
+    what: "first again after its lease",
+    timeoutMs: 5000,
+  });
   client.stop();
   assert.deepEqual(received, [["first", false], ["second", false], ["first", true]]);
   const acks = seen.map((poll) => poll.url.searchParams.get("ack")).filter((ack) => ack !== null);
@@ -81,7 +83,7 @@ Deno.test("client: without tab sharing, ends on 409 (superseded) and on a refuse
     onEnd: (reason, detail) => void ends.push([reason, detail]),
   });
   refused.start();
-  await waitFor("the end", () => ends.length === 1);
+  await waitUntil(() => ends.length === 1, { what: "the end" });
   assert.deepEqual(ends[0], ["refused", 'Cannot verify signature: "sign" does not match']);
 
   const { HmacSigner } = await import("../mod.ts");
@@ -96,9 +98,9 @@ Deno.test("client: without tab sharing, ends on 409 (superseded) and on a refuse
     onEnd: (reason, detail) => void ends.push([reason, detail]),
   });
   older.start();
-  await waitFor("the first poll to be held", () => server.handler.held === 1);
+  await waitUntil(() => server.handler.held === 1, { what: "the first poll to be held" });
   const newer = server.fetch(new Request(`http://local/?uid=4&sign=${sign}`));
-  await waitFor("the end", () => ends.length === 2);
+  await waitUntil(() => ends.length === 2, { what: "the end" });
   assert.deepEqual(ends[1], [
     "superseded",
     'Cannot hold: a newer poll of the same "uid" took its place',
@@ -123,11 +125,11 @@ Deno.test("client: with tab sharing, a 409 (a poll from elsewhere) is retried af
     onEnd: (reason) => void ends.push(reason),
   });
   client.start();
-  await waitFor("the client's poll to be held", () => server.handler.held === 1);
+  await waitUntil(() => server.handler.held === 1, { what: "the client's poll to be held" });
   const elsewhere = server.fetch(new Request("http://local/?uid=4b"));
   // The client's retry takes the place back, and that poll gets the 409.
   assert.equal((await elsewhere).status, 409);
-  await waitFor("the client to poll again", () => server.handler.held === 1);
+  await waitUntil(() => server.handler.held === 1, { what: "the client to poll again" });
   assert.deepEqual(seen.map((poll) => poll.status), [409]);
   assert.deepEqual(retries, [0]);
   assert.deepEqual(ends, []);
@@ -159,7 +161,7 @@ Deno.test("client: retries a failing server with backoff, honouring Retry-After"
     onMessage: (message) => void received.push(message),
   });
   client.start();
-  await waitFor("the message", () => received.length === 1);
+  await waitUntil(() => received.length === 1, { what: "the message" });
   client.stop();
   assert.deepEqual(received, ["after the storm"]);
   assert.deepEqual(waits, [0, 1], "two backoffs, growing");
@@ -177,10 +179,10 @@ Deno.test("client: stop() aborts the poll in flight and ends once", async () => 
   });
   client.start();
   client.start();
-  await waitFor("one held poll", () => server.handler.held === 1);
+  await waitUntil(() => server.handler.held === 1, { what: "one held poll" });
   client.stop();
   client.stop();
-  await waitFor("the poll to be released", () => server.handler.held === 0);
+  await waitUntil(() => server.handler.held === 0, { what: "the poll to be released" });
   assert.deepEqual(ends, ["stopped"]);
 });
 
@@ -233,7 +235,7 @@ Deno.test("client: sends wait=60 by default, or the wait given, and abandons onl
       onMessage: () => {},
     });
     other.start();
-    await waitFor("its poll", () => urls.length === sent + 1);
+    await waitUntil(() => urls.length === sent + 1, { what: "its poll" });
     other.stop();
   }
   assert.deepEqual(urls.map((url) => url.searchParams.get("wait")), ["60", "0.333"]);
@@ -249,7 +251,10 @@ Deno.test("client: sends wait=60 by default, or the wait given, and abandons onl
     onMessage: () => {},
   });
   client.start();
-  await waitFor("a poll after the abandoned one", () => polls.length === 3, 5000);
+  await waitUntil(() => polls.length === 3, {
+    what: "a poll after the abandoned one",
+    timeoutMs: 5000,
+  });
   const abandoned = [...aborted];
   client.stop();
   assert.deepEqual(urls.map((url) => url.searchParams.get("wait")), ["0.2", "0.2", "0.2"]);
@@ -281,7 +286,7 @@ Deno.test("client: max=<n> takes a batch; each element goes to onMessage in orde
     onMessage: (message) => void received.push(message),
   });
   client.start();
-  await waitFor("five messages", () => received.length === 5);
+  await waitUntil(() => received.length === 5, { what: "five messages" });
   client.stop();
   assert.deepEqual(received, [
     '{"n":1.0}',
@@ -333,7 +338,7 @@ Deno.test("client: at-least-once batch: acknowledged once all were handled; a th
     },
   });
   client.start();
-  await waitFor("every message", () => received.length === 6 && acks.length === 4);
+  await waitUntil(() => received.length === 6 && acks.length === 4, { what: "every message" });
   client.stop();
   assert.deepEqual(received, [
     ['{"n":1}', "id1", false],

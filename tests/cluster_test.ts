@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore, sideKey } from "../src/store/redis.ts";
-import { type RedisCluster, redisTest, startRedisCluster } from "./_redis_server.ts";
+import { type RedisCluster, startRedisCluster } from "./_support/redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 import { startServe } from "./_serve_process.ts";
-import { waitFor } from "./_wait.ts";
 
 /** The port of the master that owns `key`: the others answer MOVED. */
 async function ownerOf(cluster: RedisCluster, key: string): Promise<number> {
@@ -28,7 +29,7 @@ Deno.test(redisTest("cluster: plain LPUSH wakes held polls on every master", asy
   const owners = new Set(await Promise.all(uids.map((uid) => ownerOf(cluster, `Q/MSG${uid}`))));
   assert.equal(owners.size, 3, "the uids' lists live on all three masters");
   const polls = uids.map((uid) => handler(new Request(`http://x/?uid=${uid}`)));
-  await waitFor("30 held polls", () => handler.held === 30);
+  await waitUntil(() => handler.held === 30, { what: "30 held polls" });
   for (const uid of uids) await cluster.cli("LPUSH", `Q/MSG${uid}`, `for ${uid}`);
   // Long before the first scheduled re-poll (60 s): only a wake delivers in time.
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -71,10 +72,10 @@ Deno.test(redisTest("cluster: deno task serve takes REDIS_URL as a list of nodes
   });
   assert.match(server.output(), /store: redis cluster /);
   const poll = fetch(`${server.origin}/?uid=srv`);
-  await waitFor("the held poll", async () => {
+  await waitUntil(async () => {
     const metrics = await (await fetch(`${server.origin}/metrics`)).text();
     return metrics.includes("longpoll_held_polls 1");
-  });
+  }, { what: "the held poll" });
   await cluster.cli("LPUSH", "Q/MSGsrv", '{"via":"cluster"}');
   assert.equal(await (await poll).text(), '{"via":"cluster"}');
 }));

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 
 const dashboard = JSON.parse(
   await Deno.readTextFile(new URL("../deploy/grafana_dashboard.json", import.meta.url)),
@@ -23,7 +24,7 @@ Deno.test("dashboard: every query names only metrics that /metrics exports", asy
   const handler = createLongPollHandler({ store, minWait: 5, maxWait: 5 });
   // Move every histogram: a hold woken by a message, and an error answer.
   const held = handler(new Request("http://x/?uid=1"));
-  while (handler.held === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  await waitUntil(() => handler.held > 0, { what: "the poll to be held", intervalMs: 1 });
   await store.publish("1", "m");
   await held;
   await handler(new Request("http://x/?uid="));
@@ -46,7 +47,7 @@ Deno.test("dashboard: the histograms count a wake, a hold by its end, and a stor
   const store = new MemoryStore();
   const handler = createLongPollHandler({ store, minWait: 5, maxWait: 5 });
   const held = handler(new Request("http://x/?uid=1"));
-  while (handler.held === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  await waitUntil(() => handler.held > 0, { what: "the poll to be held", intervalMs: 1 });
   await new Promise((resolve) => setTimeout(resolve, 20));
   await store.publish("1", "m");
   await held;

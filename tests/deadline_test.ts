@@ -5,8 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
-import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
-import { waitFor } from "./_wait.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 
 /** How long `promise` takes to settle, and how. */
 async function timed(promise: Promise<unknown>): Promise<{ ms: number; outcome: string }> {
@@ -60,15 +62,15 @@ Deno.test(
     );
     // Redis runs the paused commands afterwards: the late pop is pushed
     // back, the late leases are released, the late publish stays.
-    await waitFor(
-      "the late pop to be pushed back",
+    await waitUntil(
       async () => (await redis.cli("LRANGE", "Q/MSGp", "0", "-1")) === "for the pop",
+      { what: "the late pop to be pushed back" },
     );
     assert.equal(await redis.cli("LRANGE", "Q/MSGq", "0", "-1"), "published late");
-    await waitFor("the late take to be released", async () => {
+    await waitUntil(async () => {
       const taken = await store.take("t", { leaseMs: 60_000, now: Date.now(), id: "third" });
       return taken?.message === "for the take";
-    });
+    }, { what: "the late take to be released" });
     assert.equal(await store.checkReady(), true);
   }),
 );

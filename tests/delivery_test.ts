@@ -12,8 +12,10 @@ import {
 import { sideKey } from "../src/store/redis.ts";
 import { GatedStore } from "./_gated_store.ts";
 import { memoryFixture, redisFixture, type StoreFixture } from "./_store_fixtures.ts";
-import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
-import { waitFor } from "./_wait.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 
 interface Delivery {
   status: number;
@@ -103,7 +105,7 @@ function atLeastOnceSuite(kind: string, open: StoreFactory, wrap: typeof redisTe
         const handler = createLongPollHandler({ store, atLeastOnce: true, minWait: 5, maxWait: 5 });
         const client = new AbortController();
         const gone = poll(handler, "uid=3", client.signal);
-        await waitFor("the poll to be held", () => handler.held === 1);
+        await waitUntil(() => handler.held === 1, { what: "the poll to be held" });
         const { paused, release } = store.pauseNextPop();
         await store.publish("3", "kept");
         assert.equal(await paused, "kept", "taken for the poll");
@@ -171,7 +173,7 @@ Deno.test("a newer poll of the same uid supersedes the older one, which gets 409
   const store = new MemoryStore();
   const handler = createLongPollHandler({ store, minWait: 5, maxWait: 5 });
   const older = poll(handler, "uid=tab&jsonCallback=cb");
-  await waitFor("the first poll to be held", () => handler.held === 1);
+  await waitUntil(() => handler.held === 1, { what: "the first poll to be held" });
   const newer = poll(handler, "uid=tab");
   const superseded = await older;
   assert.equal(superseded.status, 200);
@@ -190,7 +192,7 @@ Deno.test("maxPollsPerUid lets that many polls of one uid wait together", async 
   const handler = createLongPollHandler({ store, minWait: 5, maxWait: 5, maxPollsPerUid: 2 });
   const first = poll(handler, "uid=two");
   const second = poll(handler, "uid=two");
-  await waitFor("both polls to be held", () => handler.held === 2);
+  await waitUntil(() => handler.held === 2, { what: "both polls to be held" });
   const third = poll(handler, "uid=two");
   assert.equal((await first).status, 409, "the oldest goes");
   await store.publish("two", "a");

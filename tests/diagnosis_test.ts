@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { KeyTypeError } from "../src/store/errors.ts";
 import { RedisStore, sideKey } from "../src/store/redis.ts";
-import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
 
 Deno.test(
   redisTest("diagnosis: a key of the wrong type is named, and warned about once", async () => {

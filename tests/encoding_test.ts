@@ -9,8 +9,10 @@ import { createClient, RESP_TYPES } from "redis";
 import { createLongPollHandler } from "../mod.ts";
 import { MessageEncodingError } from "../src/store/errors.ts";
 import { sideKey } from "../src/store/redis.ts";
-import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
-import { waitFor } from "./_wait.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 
 /** `{"\xff\xfe"}`: JSON-looking, but not UTF-8. */
 const BAD = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
@@ -86,7 +88,7 @@ Deno.test(redisTest("encoding: a late pop pushes back the exact bytes", async ()
     await client.lPush("Q/MSGlate", BAD);
     await redis.cli("CLIENT", "PAUSE", "600", "WRITE");
     await assert.rejects(store.pop("late"), /did not answer within 300 ms/);
-    await waitFor("the push back", () => pushedBack.length === 1);
+    await waitUntil(() => pushedBack.length === 1, { what: "the push back" });
     assert.deepEqual(await bytes.lRange("Q/MSGlate", 0, -1), [BAD]);
   } finally {
     await client.close();

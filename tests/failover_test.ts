@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
-import { type RedisServer, redisTest, startRedisCluster } from "./_redis_server.ts";
-import { waitFor } from "./_wait.ts";
+import { type RedisServer, startRedisCluster } from "./_support/redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 
 /** True when `node` owns `key` (the others answer MOVED). */
 async function owns(node: RedisServer, key: string): Promise<boolean> {
@@ -36,7 +37,7 @@ Deno.test(
       const response = await handler(new Request(`http://x/?uid=${uid}`));
       answered.set(uid, { body: await response.text(), at: performance.now() });
     });
-    await waitFor("30 held polls", () => handler.held === 30);
+    await waitUntil(() => handler.held === 30, { what: "30 held polls" });
 
     const replica = cluster.nodes.find((_, i) =>
       roles[i].startsWith(`slave\n127.0.0.1\n${victim.port}\n`)
@@ -44,10 +45,10 @@ Deno.test(
     assert.ok(replica !== undefined, "the victim has a replica");
 
     await victim.stop();
-    await waitFor("the promotion", async () => {
+    await waitUntil(async () => {
       return (await replica.cli("ROLE")).startsWith("master") &&
         (await survivor.cli("CLUSTER", "INFO")).includes("cluster_state:ok");
-    }, 20_000);
+    }, { what: "the promotion", timeoutMs: 20_000 });
     const promotedAt = performance.now();
     for (const uid of uids) {
       assert.equal(await survivor.cli("-c", "LPUSH", `Q/MSG${uid}`, `for ${uid}`), "1", uid);
@@ -55,7 +56,10 @@ Deno.test(
     const pushedAt = performance.now();
 
     // Well before the scheduled re-poll (60 s): only a wake delivers in time.
-    await waitFor("every poll's answer", () => answered.size === uids.length, 10_000);
+    await waitUntil(() => answered.size === uids.length, {
+      what: "every poll's answer",
+      timeoutMs: 10_000,
+    });
     await Promise.all(polls);
     for (const uid of uids) {
       const { body, at } = answered.get(uid)!;

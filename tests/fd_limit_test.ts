@@ -9,9 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { HmacSigner } from "../src/signature.ts";
-import { freePort, redisTest, startRedisServer } from "./_redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { freePort } from "./_support/free_port.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
 import { startProcess } from "./_serve_process.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 const FILE_LIMIT = 256;
 const SECRET = "fd-limit-secret";
@@ -115,9 +117,9 @@ async function _flood(runtime: _Runtime): Promise<void> {
     await flood.poll(`flood${i}`);
   }
   if (runtime.listensAgain) {
-    await waitFor(
-      "the server to say it cannot accept",
+    await waitUntil(
       () => /Cannot accept connections: too many open files/.test(server.output()),
+      { what: "the server to say it cannot accept" },
     );
   }
   await sleep(500);
@@ -287,7 +289,7 @@ async function _retry<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Waits until the server's `/metrics` counts `count` held polls; refused connections retry. */
 async function _waitForHeld(port: number, count: number): Promise<void> {
-  await waitFor(`${count} held polls`, async () => {
+  await waitUntil(async () => {
     try {
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`, {
         signal: AbortSignal.timeout(2_000),
@@ -296,7 +298,7 @@ async function _waitForHeld(port: number, count: number): Promise<void> {
     } catch {
       return false;
     }
-  });
+  }, { what: `${count} held polls` });
 }
 
 /** A temporary directory, removed on dispose. */

@@ -12,6 +12,8 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
+import { concatBytes, parseHttpResponse } from "./_support/http_response.ts";
+import { Prng } from "./_support/prng.ts";
 
 const SEED = _seedFromEnv();
 const FETCH_REQUESTS = 5000;
@@ -29,7 +31,7 @@ const ENCODER = new TextEncoder();
 console.log(`fuzz seed: ${SEED} (rerun with FUZZ_SEED=${SEED})`);
 
 Deno.test(`fuzz: ${FETCH_REQUESTS} random requests through createServer().fetch (seed ${SEED})`, async () => {
-  const rng = new _Rng(SEED);
+  const rng = new Prng(SEED);
   const store = new _SlowStore();
   const run = new _Run("fetch", store);
   await run.seedMessages(30, 4);
@@ -104,7 +106,7 @@ Deno.test(`fuzz: ${FETCH_REQUESTS} random requests through createServer().fetch 
 });
 
 Deno.test(`fuzz: ${RAW_REQUESTS} raw TCP requests through Deno.serve (seed ${SEED})`, async () => {
-  const rng = new _Rng(SEED ^ 0x5eed);
+  const rng = new Prng(SEED ^ 0x5eed);
   const store = new MemoryStore();
   const run = new _Run("raw", store);
   await run.seedMessages(20, 3);
@@ -237,7 +239,7 @@ class _Run {
 
   /** Publishes `perUid` ledger messages to each of `uids` seed uids. */
   async seedMessages(uids: number, perUid: number): Promise<void> {
-    const rng = new _Rng(SEED ^ 0xc0ffee);
+    const rng = new Prng(SEED ^ 0xc0ffee);
     for (let u = 0; u < uids; u++) {
       const uid = `seed-${u}`;
       this.seedUids.push(uid);
@@ -254,7 +256,7 @@ class _Run {
    * A new message with a unique marker, in one of several hostile shapes,
    * or a JSON object of exactly `exactBytes` UTF-8 bytes.
    */
-  newMessage(rng: _Rng, exactBytes?: number): _Entry {
+  newMessage(rng: Prng, exactBytes?: number): _Entry {
     const id = `${this.name}${++this.#markers}x${rng.int(1e9)}`;
     const junk = _junkText(rng, rng.int(40));
     const shapes = [
@@ -529,7 +531,7 @@ interface _Parts {
   ghostPoll: boolean;
 }
 
-function _fetchSpec(rng: _Rng, i: number, run: _Run, signatures: _Signatures): _FetchSpec {
+function _fetchSpec(rng: Prng, i: number, run: _Run, signatures: _Signatures): _FetchSpec {
   const server = rng.chance(0.3) ? "B" : "A";
   const parts = _parts(rng, run, signatures, server === "B", false);
   const url = `http://fuzz.test${parts.path}${parts.query}`;
@@ -549,7 +551,7 @@ function _fetchSpec(rng: _Rng, i: number, run: _Run, signatures: _Signatures): _
 }
 
 function _rawSpec(
-  rng: _Rng,
+  rng: Prng,
   i: number,
   run: _Run,
   signatures: _Signatures,
@@ -600,7 +602,7 @@ function _rawSpec(
   if (parts.body !== undefined) lines.push(`Content-Length: ${parts.body.length}`);
   lines.push("Connection: close");
   const head = _bytes(`${lines.join("\r\n")}\r\n\r\n`);
-  const bytes = parts.body === undefined ? head : _concat([head, parts.body]);
+  const bytes = parts.body === undefined ? head : concatBytes([head, parts.body]);
   return {
     id,
     label: `raw #${i} ${server} ${_clip(JSON.stringify(lines[0]), 200)} host ${
@@ -620,7 +622,7 @@ function _rawSpec(
 
 /** One random request, in parts both generators share. */
 function _parts(
-  rng: _Rng,
+  rng: Prng,
   run: _Run,
   signatures: _Signatures,
   signed: boolean,
@@ -745,7 +747,7 @@ function _parts(
   };
 }
 
-function _uid(rng: _Rng, seeds: readonly string[], signed: boolean): string {
+function _uid(rng: Prng, seeds: readonly string[], signed: boolean): string {
   return rng.weighted<string>([
     [signed ? 35 : 22, () => rng.pick(seeds)],
     [5, () => _percentSome(rng, rng.pick(seeds))],
@@ -778,7 +780,7 @@ function _uid(rng: _Rng, seeds: readonly string[], signed: boolean): string {
 }
 
 /** Callback names, mostly near-misses of the identifier-path pattern. */
-function _callback(rng: _Rng): string {
+function _callback(rng: Prng): string {
   return rng.weighted<string>([
     [30, () =>
       rng.pick([
@@ -844,7 +846,7 @@ function _callback(rng: _Rng): string {
   ]);
 }
 
-function _identifierPath(rng: _Rng): string {
+function _identifierPath(rng: Prng): string {
   const first = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$";
   const rest = `${first}0123456789`;
   const segments = Array.from({ length: rng.range(1, 5) }, () => {
@@ -855,7 +857,7 @@ function _identifierPath(rng: _Rng): string {
   return segments.join(".");
 }
 
-function _extraPair(rng: _Rng, seeds: readonly string[]): string {
+function _extraPair(rng: Prng, seeds: readonly string[]): string {
   const name = rng.pick([
     "UID",
     "jsoncallback",
@@ -878,7 +880,7 @@ function _extraPair(rng: _Rng, seeds: readonly string[]): string {
   return rng.chance(0.1) ? name : `${name}=${value}`;
 }
 
-function _origin(rng: _Rng): string {
+function _origin(rng: Prng): string {
   return rng.pick([
     ALLOWED[0],
     ALLOWED[0],
@@ -896,7 +898,7 @@ function _origin(rng: _Rng): string {
   ]);
 }
 
-function _header(rng: _Rng, raw: boolean): [string, string] {
+function _header(rng: Prng, raw: boolean): [string, string] {
   const name = rng.weighted<string>([
     [6, () =>
       rng.pick([
@@ -957,7 +959,7 @@ class _Signatures {
     return signatures;
   }
 
-  pick(rng: _Rng, uid: string | undefined): string[] {
+  pick(rng: Prng, uid: string | undefined): string[] {
     const valid = uid === undefined ? undefined : this.#valid.get(uid);
     return rng.weighted<string[]>([
       [valid ? 55 : 0, () => rng.pick(valid!)],
@@ -1061,7 +1063,7 @@ async function _exchange(
     clearTimeout(timer);
     close();
   }
-  return { bytes: _concat(chunks), timedOut };
+  return { bytes: concatBytes(chunks), timedOut };
 }
 
 async function _sendAndClose(port: number, bytes: Uint8Array, afterMs: number): Promise<void> {
@@ -1078,51 +1080,14 @@ async function _sendAndClose(port: number, bytes: Uint8Array, afterMs: number): 
   }
 }
 
+/** The first answer on the wire, its body decoded as UTF-8 (a bad byte fails the run). */
 function _parseResponse(
   bytes: Uint8Array,
 ): { status: number; headers: Headers; body: string } | null {
-  let end = -1;
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      end = i;
-      break;
-    }
-  }
-  if (end < 0) return null;
-  const lines = new TextDecoder("latin1").decode(bytes.subarray(0, end)).split("\r\n");
-  const statusLine = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
-  if (statusLine === null) return null;
-  const headers = new Headers();
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":");
-    headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-  }
-  let body = bytes.subarray(end + 4);
-  if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) body = _dechunk(body);
-  else if (headers.has("content-length")) {
-    body = body.subarray(0, Number(headers.get("content-length")));
-  }
-  return {
-    status: Number(statusLine[1]),
-    headers,
-    body: new TextDecoder("utf-8", { fatal: true }).decode(body),
-  };
-}
-
-function _dechunk(bytes: Uint8Array): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (;;) {
-    let lineEnd = offset;
-    while (lineEnd + 1 < bytes.length && !(bytes[lineEnd] === 13 && bytes[lineEnd + 1] === 10)) {
-      lineEnd++;
-    }
-    const size = parseInt(new TextDecoder().decode(bytes.subarray(offset, lineEnd)), 16);
-    if (!(size > 0)) break;
-    chunks.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size));
-    offset = lineEnd + 2 + size + 2;
-  }
-  return _concat(chunks);
+  const response = parseHttpResponse(bytes);
+  if (response === undefined) return null;
+  const body = new TextDecoder("utf-8", { fatal: true }).decode(response.body);
+  return { status: response.status, headers: response.headers, body };
 }
 
 // ---------------------------------------------------------------------------
@@ -1170,48 +1135,7 @@ async function _pool<T>(items: T[], concurrency: number, run: (item: T) => Promi
   }));
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same requests. */
-class _Rng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  range(low: number, high: number): number {
-    return low + this.int(high - low + 1);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-  shuffle<T>(items: T[]): void {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      [items[i], items[j]] = [items[j], items[i]];
-    }
-  }
-  weighted<T>(choices: [number, () => T][]): T {
-    const total = choices.reduce((sum, [weight]) => sum + weight, 0);
-    let roll = this.next() * total;
-    for (const [weight, make] of choices) {
-      if ((roll -= weight) < 0) return make();
-    }
-    return choices[choices.length - 1][1]();
-  }
-}
-
-function _junkText(rng: _Rng, length: number): string {
+function _junkText(rng: Prng, length: number): string {
   const alphabet = "abcXYZ019 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u00e9\u2028\ud83d\ude00";
   let text = "";
   for (let i = 0; i < length; i++) {
@@ -1231,7 +1155,7 @@ function _escapeTarget(target: string): string {
 }
 
 /** Printable Latin-1, which `Headers` accepts. */
-function _latin1(rng: _Rng, length: number): string {
+function _latin1(rng: Prng, length: number): string {
   let text = "";
   for (let i = 0; i < length; i++) {
     const code = rng.chance(0.9) ? rng.range(0x20, 0x7e) : rng.range(0xa0, 0xff);
@@ -1240,7 +1164,7 @@ function _latin1(rng: _Rng, length: number): string {
   return text;
 }
 
-function _percentBytes(rng: _Rng, count: number): string {
+function _percentBytes(rng: Prng, count: number): string {
   let text = "";
   for (let i = 0; i < count; i++) {
     const hex = rng.int(256).toString(16).padStart(2, "0");
@@ -1249,7 +1173,7 @@ function _percentBytes(rng: _Rng, count: number): string {
   return text;
 }
 
-function _percentSome(rng: _Rng, text: string): string {
+function _percentSome(rng: Prng, text: string): string {
   let out = "";
   for (const char of text) {
     out += rng.chance(0.3) ? `%${char.charCodeAt(0).toString(16).padStart(2, "0")}` : char;
@@ -1257,7 +1181,7 @@ function _percentSome(rng: _Rng, text: string): string {
   return out;
 }
 
-function _unicode(rng: _Rng, length: number): string {
+function _unicode(rng: Prng, length: number): string {
   const pool = [
     "\u00e9",
     "\u20ac",
@@ -1272,7 +1196,7 @@ function _unicode(rng: _Rng, length: number): string {
   return Array.from({ length }, () => rng.pick(pool)).join("");
 }
 
-function _hex(rng: _Rng, length: number): string {
+function _hex(rng: Prng, length: number): string {
   let text = "";
   for (let i = 0; i < length; i++) text += rng.int(16).toString(16);
   return text;
@@ -1317,16 +1241,6 @@ function _bytes(text: string): Uint8Array {
     else out.push(...ENCODER.encode(char));
   }
   return Uint8Array.from(out);
-}
-
-function _concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 function _clip(text: string, length: number): string {

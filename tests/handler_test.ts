@@ -1,6 +1,7 @@
 /**
- * Protocol v1 of DESIGN.md §3, through the fetch handler on the in-memory
- * store, with a fake clock so no test waits on real time.
+ * Protocol v1, as the README's protocol table states it, through the fetch
+ * handler on the in-memory store, with a fake clock so no test waits on real
+ * time.
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";

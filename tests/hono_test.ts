@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 
 Deno.test("hono: the README example serves polls next to the app's own routes", async () => {
   // --- README example: start ---
@@ -32,7 +33,7 @@ Deno.test("hono: the README example serves polls next to the app's own routes", 
 
     // Held, then woken by a publish.
     const held = app.request("/longpoll/?uid=7&jsonCallback=onMessage");
-    await _until(() => poll.held === 1);
+    await waitUntil(() => poll.held === 1, { what: "the poll to be held", timeoutMs: 5_000 });
     await store.publish("7", '{"n":2}');
     assert.equal(await (await held).text(), '/**/onMessage({"n":2});');
 
@@ -67,10 +68,10 @@ Deno.test("hono: served by Deno.serve, a client that leaves loses nothing", asyn
     const leaving = new AbortController();
     const left = fetch(`${origin}/poll?uid=9`, { client, signal: leaving.signal })
       .then((response) => response.text()).catch(() => "left");
-    await _until(() => poll.held === 1);
+    await waitUntil(() => poll.held === 1, { what: "the poll to be held", timeoutMs: 5_000 });
     leaving.abort();
     assert.equal(await left, "left");
-    await _until(() => poll.held === 0);
+    await waitUntil(() => poll.held === 0, { what: "the poll to end", timeoutMs: 5_000 });
     await store.publish("9", '{"kept":true}');
     const next = await fetch(`${origin}/poll?uid=9`, { client });
     assert.equal(await next.text(), '{"kept":true}');
@@ -79,11 +80,3 @@ Deno.test("hono: served by Deno.serve, a client that leaves loses nothing", asyn
     await store.close();
   }
 });
-
-async function _until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("Timed out waiting for the condition");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

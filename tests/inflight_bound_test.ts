@@ -8,8 +8,10 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { createLongPollHandler } from "../mod.ts";
 import { sideKey } from "../src/store/redis.ts";
-import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 const QUEUED = 20_000;
 const WAKES = 400;
@@ -82,7 +84,7 @@ Deno.test(
           paused = block % 2 === 1;
           for (let i = 0; i < WAKES / BLOCKS; i++) {
             const poll = others(new Request("http://x/?uid=other"));
-            await waitFor("the other poll to be held", () => others.held === 1);
+            await waitUntil(() => others.held === 1, { what: "the other poll to be held" });
             const started = performance.now();
             await store.publish("other", `wake ${block}.${i}`);
             assert.equal(await (await poll).text(), `wake ${block}.${i}`);

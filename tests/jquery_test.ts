@@ -25,17 +25,10 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
 import { CHROMIUM, haveChromium, launchChromium } from "./_chromium.ts";
-import {
-  heldPolls,
-  signer,
-  type Stack,
-  type StackOptions,
-  startStack,
-  waitUntil,
-} from "./_nginx.ts";
-import { haveRedis } from "./_redis_server.ts";
+import { heldPolls, signer, type Stack, type StackOptions, startStack } from "./_nginx.ts";
+import { haveRedis } from "./_redis_gate.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 import type { ServeProcess } from "./_serve_process.ts";
-import { sleep } from "./_wait.ts";
 
 const TESTS = 3;
 const haveNginx = await _canRun("nginx");
@@ -177,7 +170,11 @@ jqueryTest("a drain answers a woken held poll at once; the message comes through
   assert.ok(heldThere >= 2, `nginx gave the first process ${heldThere} of ${uids.length} polls`);
 
   const exited = draining.stop("SIGTERM");
-  await waitUntil(() => draining.output().includes("SIGTERM: draining"), 10_000, draining.output);
+  await waitUntil(() => draining.output().includes("SIGTERM: draining"), {
+    what: () => `the drain; the server printed\n${draining.output()}`,
+    timeoutMs: 10_000,
+    intervalMs: 25,
+  });
   const pushedAt = new Map<string, number>();
   await Promise.all(uids.map((uid) => {
     pushedAt.set(uid, Date.now());
@@ -340,11 +337,11 @@ async function _waitForLoops(
   what: string,
 ): Promise<void> {
   let loops: _Loop[] = [];
-  await waitUntil(
-    async () => condition(loops = await _loops(page)),
-    10_000,
-    () => `waiting for ${what}: ${JSON.stringify(loops)}`,
-  );
+  await waitUntil(async () => condition(loops = await _loops(page)), {
+    what: () => `${what}: ${JSON.stringify(loops)}`,
+    timeoutMs: 10_000,
+    intervalMs: 25,
+  });
 }
 
 function _waitForLoop(
@@ -357,11 +354,11 @@ function _waitForLoop(
 }
 
 function _waitHeld(server: ServeProcess, count: number): Promise<void> {
-  return waitUntil(
-    async () => await heldPolls(server) === count,
-    10_000,
-    () => `waiting for ${count} held polls`,
-  );
+  return waitUntil(async () => await heldPolls(server) === count, {
+    what: () => `${count} held polls`,
+    timeoutMs: 10_000,
+    intervalMs: 25,
+  });
 }
 
 /**
@@ -406,8 +403,11 @@ async function _giveUpRuns(
       (await Promise.all(runs.map(({ uid }) => stack.redis.cli("LLEN", `Q/MSG${uid}`))))
         .every((length) => length === "0") &&
       await _delivered(server) - deliveredBefore === MESSAGES * runs.length,
-    15_000,
-    () => `waiting for the server to answer all ${MESSAGES} messages of each uid`,
+    {
+      what: () => `the server to answer all ${MESSAGES} messages of each uid`,
+      timeoutMs: 15_000,
+      intervalMs: 25,
+    },
   );
   await sleep(500);
   return await Promise.all(tabs.map(async ({ page, loop }) => {

@@ -16,9 +16,9 @@ import {
   startNginx,
   startStack,
   TOKEN,
-  waitUntil,
 } from "./_nginx.ts";
-import { redisTest } from "./_redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
+import { redisTest } from "./_redis_gate.ts";
 
 const STOP = '{"stop":1}';
 
@@ -251,11 +251,11 @@ Deno.test(
           // Every client polls again after the last batch; wait until all are
           // held, and this process holds some of them.
           await stack.waitUntilHeld(uids.length);
-          await waitUntil(
-            async () => await heldPolls(server) > 0,
-            10_000,
-            () => `process ${index} holds no poll to drain`,
-          );
+          await waitUntil(async () => await heldPolls(server) > 0, {
+            what: `process ${index} to hold a poll to drain`,
+            timeoutMs: 10_000,
+            intervalMs: 25,
+          });
           sigterms.push({ addr: `127.0.0.1:${server.port}`, at: Date.now() });
           const exited = server.stop("SIGTERM");
           await publishBatch(); // during the drain
@@ -268,8 +268,14 @@ Deno.test(
         }
         await waitUntil(
           () => uids.every((uid) => received.get(uid)!.length >= published.get(uid)!.length),
-          15_000,
-          () => `received ${JSON.stringify([...received])} of ${JSON.stringify([...published])}`,
+          {
+            what: () =>
+              `every message; received ${JSON.stringify([...received])} of ${
+                JSON.stringify([...published])
+              }`,
+            timeoutMs: 15_000,
+            intervalMs: 25,
+          },
         );
 
         const bad = answers.filter((a) => a.status !== 200);

@@ -6,9 +6,11 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../mod.ts";
 import { createServer } from "../src/server/app.ts";
-import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
 import { startServe } from "./_serve_process.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 Deno.test(
   redisTest(
@@ -19,10 +21,10 @@ Deno.test(
       const server = createServer({ store, minWait: 60, maxWait: 60, onError: () => {} });
       const get = (path: string) => server.fetch(new Request(`http://x${path}`));
       const polls = Array.from({ length: 10 }, (_, i) => get(`/?uid=held${i}`));
-      await waitFor("10 held polls", () => server.handler.held === 10);
+      await waitUntil(() => server.handler.held === 10, { what: "10 held polls" });
 
       await redis.stop();
-      await waitFor("the store to notice", () => !store.ready);
+      await waitUntil(() => !store.ready, { what: "the store to notice" });
       const started = performance.now();
       const refused = await get("/?uid=newcomer");
       assert.equal(refused.status, 503, "a poll during the outage");
@@ -31,11 +33,11 @@ Deno.test(
       assert.equal((await get("/readyz")).status, 503, "/readyz during the outage");
       assert.equal(server.handler.held, 10, "held polls are still held");
 
-      await redis.restart();
+      await redis.start();
       // Pushed before our connections are back: heard by the re-check.
       for (let i = 0; i < 5; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `early${i}`);
-      await waitFor("the store to reconnect", () => store.ready);
-      await waitFor("/readyz", async () => (await get("/readyz")).status === 200);
+      await waitUntil(() => store.ready, { what: "the store to reconnect" });
+      await waitUntil(async () => (await get("/readyz")).status === 200, { what: "/readyz" });
       // Pushed after: heard by notification.
       await sleep(100);
       for (let i = 5; i < 10; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `late${i}`);
@@ -67,17 +69,17 @@ Deno.test(
       const get = (path: string) => server.fetch(new Request(`http://x${path}`));
       // Held polls that keep popping on the schedule, all through the outage.
       const held = Array.from({ length: 20 }, (_, i) => get(`/?uid=held${i}`));
-      await waitFor("20 held polls", () => server.handler.held === 20);
+      await waitUntil(() => server.handler.held === 20, { what: "20 held polls" });
       await redis.stop();
-      await waitFor("the store to notice", () => !store.ready);
+      await waitUntil(() => !store.ready, { what: "the store to notice" });
       for (let i = 0; i < 30; i++) assert.equal((await get(`/?uid=new${i}`)).status, 503);
       await sleep(400);
-      await redis.restart();
-      await waitFor("the store to reconnect", () => store.ready);
-      await waitFor("a poll to succeed", async () => {
+      await redis.start();
+      await waitUntil(() => store.ready, { what: "the store to reconnect" });
+      await waitUntil(async () => {
         const response = await get("/?uid=after&wait=0.05");
         return response.status === 200;
-      });
+      }, { what: "a poll to succeed" });
       for (let i = 0; i < 20; i++) await redis.cli("LPUSH", `Q/MSGheld${i}`, `m${i}`);
       assert.deepEqual(
         await Promise.all(held.map(async (poll) => await (await poll).text())),
@@ -102,7 +104,7 @@ Deno.test(
       await using redis = await startRedisServer();
       await redis.cli("LPUSH", "Q/MSGkept", "queued before");
       await redis.stop();
-      await redis.restart();
+      await redis.start();
       await using store = await connectStore(redis);
       const server = createServer({ store });
       const response = await server.fetch(new Request("http://x/?uid=kept"));
@@ -128,10 +130,10 @@ Deno.test(
         const response = await fetch(`${server.origin}/?uid=d${i}`);
         return { body: await response.text(), at: performance.now() };
       });
-      await waitFor("the held polls", async () => {
+      await waitUntil(async () => {
         const metrics = await (await fetch(`${server.origin}/metrics`)).text();
         return metrics.includes(`longpoll_held_polls ${held}`);
-      });
+      }, { what: "the held polls" });
       const signalled = performance.now();
       const exit = server.stop("SIGTERM");
       // Pushed during the drain: nothing may pop them, and their polls are
@@ -183,12 +185,12 @@ Deno.test(
       });
       const get = (path: string) => server.fetch(new Request(`http://x${path}`));
       const held = get("/?uid=held");
-      await waitFor("the held poll", () => server.handler.held === 1);
+      await waitUntil(() => server.handler.held === 1, { what: "the held poll" });
       await redis.stop();
-      await waitFor("the store to notice", () => !store.ready);
+      await waitUntil(() => !store.ready, { what: "the store to notice" });
       // Long enough for the reconnect backoff to reach its cap.
       await sleep(1500);
-      await redis.restart();
+      await redis.start();
       const accepting = performance.now();
       // The first poll that succeeds, polling as fast as a client would.
       let served = 0;

@@ -4,9 +4,10 @@
  * once its heartbeat expires.
  */
 import assert from "node:assert/strict";
-import { redisTest, startRedisServer } from "./_redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 import { startServe } from "./_serve_process.ts";
-import { waitFor } from "./_wait.ts";
 
 const TOKEN = "presence-token";
 
@@ -37,30 +38,29 @@ Deno.test(
       const onB = fetch(`${b.origin}/?uid=u1`);
       const onC = new AbortController();
       const onCAnswer = fetch(`${c.origin}/?uid=u2`, { signal: onC.signal }).catch(() => "gone");
-      await waitFor(
-        "u1 to be present, as seen from a",
-        async () => (await ask(a.origin, "u1")).present,
-      );
-      await waitFor(
-        "u2 to be present, as seen from a",
-        async () => (await ask(a.origin, "u2")).present,
-      );
+      await waitUntil(async () => (await ask(a.origin, "u1")).present, {
+        what: "u1 to be present, as seen from a",
+      });
+      await waitUntil(async () => (await ask(a.origin, "u2")).present, {
+        what: "u2 to be present, as seen from a",
+      });
       const seen = await ask(a.origin, "u1");
       const since = Date.parse(seen.since);
       assert.ok(since >= before - 1000 && since <= Date.now(), seen.since);
       // The poll ends with its message: u1 is no longer present.
       await redis.cli("LPUSH", "Q/MSGu1", "m");
       assert.equal(await (await onB).text(), "m");
-      await waitFor("u1 to be absent", async () => !(await ask(c.origin, "u1")).present);
+      await waitUntil(async () => !(await ask(c.origin, "u1")).present, {
+        what: "u1 to be absent",
+      });
       // c dies without cleaning up: u2 stays present until its heartbeat expires.
       assert.equal(await c.stop("SIGKILL"), 137);
       assert.equal(await onCAnswer, "gone");
       assert.equal((await ask(a.origin, "u2")).present, true, "right after the kill");
       const killed = Date.now();
-      await waitFor(
-        "u2 to be absent after PRESENCE_TTL",
-        async () => !(await ask(b.origin, "u2")).present,
-      );
+      await waitUntil(async () => !(await ask(b.origin, "u2")).present, {
+        what: "u2 to be absent after PRESENCE_TTL",
+      });
       const gone = Date.now() - killed;
       assert.ok(gone < 3000, `dropped out ${gone} ms after the kill`);
       // The dead process's field is cleaned up by the lookup.

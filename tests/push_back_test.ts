@@ -4,8 +4,10 @@
  * closed before Redis takes it back loses it, and says so.
  */
 import assert from "node:assert/strict";
-import { connectStore, type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 import type { RedisStore } from "../src/store/redis.ts";
 
 interface Heard {
@@ -34,7 +36,9 @@ async function popLateIntoAFullRedis(redis: RedisServer, store: RedisStore, uid:
     message: "Cannot pop: Redis did not answer within 300 ms",
   });
   await redis.cli("CONFIG", "SET", "maxmemory", "1");
-  await waitFor("the late RPOP", async () => (await redis.cli("EXISTS", `Q/MSG${uid}`)) === "0");
+  await waitUntil(async () => (await redis.cli("EXISTS", `Q/MSG${uid}`)) === "0", {
+    what: "the late RPOP",
+  });
 }
 
 Deno.test(
@@ -46,7 +50,7 @@ Deno.test(
       await sleep(600); // several attempts, each refused
       assert.deepEqual(heard, { pushedBack: [], lost: [], warnings: [] });
       await redis.cli("CONFIG", "SET", "maxmemory", "0");
-      await waitFor("the push back", () => heard.pushedBack.length === 1);
+      await waitUntil(() => heard.pushedBack.length === 1, { what: "the push back" });
       assert.deepEqual(heard.pushedBack, ["r"]);
       assert.equal(await redis.cli("LRANGE", "Q/MSGr", "0", "-1"), "precious");
     } finally {

@@ -8,8 +8,10 @@
 import assert from "node:assert/strict";
 import { MemoryStore } from "../mod.ts";
 import { RedisStore, sideKey } from "../src/store/redis.ts";
-import { connectStore, redisTest, startRedisCluster, startRedisServer } from "./_redis_server.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { startRedisCluster, startRedisServer } from "./_support/redis_server.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 function trimCounter() {
   const trimmed: [string, number][] = [];
@@ -79,9 +81,9 @@ Deno.test(redisTest("limits: redis: publish and plain LPUSH set the TTL", async 
   const ttl = Number(await redis.cli("PTTL", "Q/MSGp"));
   assert.ok(ttl > 0 && ttl <= 1000, `PTTL ${ttl}`);
   await redis.cli("LPUSH", "Q/MSGplain", "pushed");
-  await waitFor("the TTL of a plain push", async () => {
+  await waitUntil(async () => {
     return Number(await redis.cli("PTTL", "Q/MSGplain")) > 0;
-  });
+  }, { what: "the TTL of a plain push" });
   await sleep(1200);
   assert.equal(await redis.cli("EXISTS", "Q/MSGp", "Q/MSGplain"), "0");
 }));
@@ -97,7 +99,7 @@ Deno.test(
     for (const message of ["1", "2", "3", "4", "5"]) await store.publish("m", message);
     assert.deepEqual(await redis.cli("LRANGE", "Q/MSGm", "0", "-1"), "5\n4\n3");
     await redis.cli("LPUSH", "Q/MSGm", "6", "7", "8", "9");
-    await waitFor("the trim", async () => (await redis.cli("LLEN", "Q/MSGm")) === "3");
+    await waitUntil(async () => (await redis.cli("LLEN", "Q/MSGm")) === "3", { what: "the trim" });
     await sleep(100); // any double count would be in by now
     assert.equal(counter.total() + other.total(), 6);
     assert.deepEqual(await redis.cli("LRANGE", "Q/MSGm", "0", "-1"), "9\n8\n7");
@@ -122,17 +124,13 @@ Deno.test(
       const again = await store.take("f", { leaseMs: 200, now: Date.now() + 2000, id: "b" });
       assert.deepEqual([again?.message, again?.deliveries], ["leased", 2]);
       // Renewed for the new lease: 1 s + 1 s, then gone.
-      await waitFor(
-        "the in-flight keys to expire",
-        async () =>
-          (await redis.cli(
-            "EXISTS",
-            sideKey("Q/MSGf", "inflight"),
-            sideKey("Q/MSGf", "leases"),
-          )) ===
-            "0",
-        5000,
-      );
+      await waitUntil(async () =>
+        (await redis.cli(
+          "EXISTS",
+          sideKey("Q/MSGf", "inflight"),
+          sideKey("Q/MSGf", "leases"),
+        )) ===
+          "0", { what: "the in-flight keys to expire", timeoutMs: 5000 });
     },
   ),
 );
@@ -152,7 +150,7 @@ Deno.test(redisTest("limits: redis cluster: TTL and trim on every master", async
     await store.publish(uid, "a");
     await cluster.cli("LPUSH", `Q/MSG${uid}`, "b", "c");
   }
-  await waitFor("every trim", () => counter.total() === uids.length);
+  await waitUntil(() => counter.total() === uids.length, { what: "every trim" });
   for (const uid of uids) {
     assert.equal(await cluster.cli("LRANGE", `Q/MSG${uid}`, "0", "-1"), "c\nb", uid);
     const ttl = Number(await cluster.cli("TTL", `Q/MSG${uid}`));

@@ -7,15 +7,18 @@ import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
 import { GatedStore } from "./_gated_store.ts";
-import { connectStore, freePort, redisTest, startRedisServer } from "./_redis_server.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { freePort } from "./_support/free_port.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 Deno.test(redisTest("redis: a plain LPUSH producer reaches a waiting poll", async () => {
   await using redis = await startRedisServer();
   await using store = await connectStore(redis);
   const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
   const poll = handler(new Request("http://x/?uid=42&sign=x"));
-  await waitFor("the poll to be held", () => handler.held === 1);
+  await waitUntil(() => handler.held === 1, { what: "the poll to be held" });
   await redis.cli("LPUSH", "Q/MSG42", '{"hi":1}');
   const response = await poll;
   assert.equal(response.status, 200);
@@ -43,14 +46,14 @@ Deno.test(
     const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
     const client = new AbortController();
     const poll = handler(new Request("http://x/?uid=9", { signal: client.signal }));
-    await waitFor("the poll to be held", () => handler.held === 1);
+    await waitUntil(() => handler.held === 1, { what: "the poll to be held" });
     const { paused, release } = store.pauseNextPop();
     await redis.cli("LPUSH", "Q/MSG9", "older", "newer");
     assert.equal(await paused, "older", "the wake popped the oldest message");
     client.abort();
     release();
     await poll;
-    await waitFor("the push back", () => handler.metrics.pushedBack === 1);
+    await waitUntil(() => handler.metrics.pushedBack === 1, { what: "the push back" });
     assert.deepEqual((await redis.cli("LRANGE", "Q/MSG9", "0", "-1")).split("\n"), [
       "newer",
       "older",
@@ -67,7 +70,7 @@ Deno.test(redisTest("redis: a client that leaves stops the polling", async () =>
   const handler = createLongPollHandler({ store, minWait: 0.05, maxWait: 60 });
   const client = new AbortController();
   const poll = handler(new Request("http://x/?uid=5", { signal: client.signal }));
-  await waitFor("the poll to be held", () => handler.held === 1);
+  await waitUntil(() => handler.held === 1, { what: "the poll to be held" });
   client.abort();
   await poll;
   assert.equal(handler.held, 0);
@@ -89,7 +92,7 @@ Deno.test(
     const polls = clients.map((client, i) =>
       handler(new Request(`http://x/?uid=u${i}`, { signal: client.signal }))
     );
-    await waitFor("200 held polls", () => handler.held === 200);
+    await waitUntil(() => handler.held === 200, { what: "200 held polls" });
     const names = (await redis.cli("CLIENT", "LIST"))
       .split("\n")
       .map((line) => /name=(\S*)/.exec(line)?.[1])
@@ -142,10 +145,9 @@ Deno.test(
       assert.equal(response.status, 503);
       assert.ok(elapsed < 2000, `answered in ${elapsed} ms`);
       // The RPOP runs once Redis wakes; the late message is pushed back.
-      await waitFor(
-        "the late pop to be pushed back",
-        async () => (await redis.cli("LRANGE", "Q/MSG3", "0", "-1")) === "survivor",
-      );
+      await waitUntil(async () => (await redis.cli("LRANGE", "Q/MSG3", "0", "-1")) === "survivor", {
+        what: "the late pop to be pushed back",
+      });
       const again = await handler(new Request("http://x/?uid=3"));
       assert.equal(await again.text(), "survivor");
     },

@@ -17,7 +17,9 @@
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { type RedisServer, redisTest, startRedisServer } from "./_redis_server.ts";
+import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { waitUntil } from "./_support/wait_until.ts";
+import { redisTest } from "./_redis_gate.ts";
 import { type ChildProcess, startProcess } from "./_serve_process.ts";
 
 const STOP = '{"stop":1}';
@@ -201,14 +203,12 @@ async function _timeWakes(server: { origin: string }, redisUrl: string): Promise
 
 /** Waits until the server holds `count` polls (its `/metrics`). */
 async function _waitUntilHeld(server: { origin: string }, count: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  let held: number | undefined;
+  await waitUntil(async () => {
     const metrics = await (await fetch(`${server.origin}/metrics`)).text();
-    const held = Number(/^longpoll_held_polls (\d+)$/m.exec(metrics)?.[1]);
-    if (held === count) return;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${count} held, got ${held}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+    held = Number(/^longpoll_held_polls (\d+)$/m.exec(metrics)?.[1]);
+    return held === count;
+  }, { what: () => `${count} held, got ${held}`, intervalMs: 20 });
 }
 
 async function _lpush(redis: RedisServer, uid: string, message: string): Promise<void> {

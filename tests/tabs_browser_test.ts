@@ -25,7 +25,7 @@ import type { BrowserContext, Page, Route } from "playwright-core";
 import { createServer, type Server, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chromium.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 const TESTS = 7;
 const haveChromium = checkChromium(TESTS);
@@ -68,13 +68,17 @@ for (
       // End it while its poll is held: a message the server writes
       // into a closing tab's socket is lost with or without tabs (the one
       // window the default mode leaves), so none is in flight then.
-      await waitFor("the leader's poll to be held", () => env.openPolls(leader.name) === 1);
+      await waitUntil(() => env.openPolls(leader.name) === 1, {
+        what: "the leader's poll to be held",
+      });
       assert.equal(env.store.size("u"), 0);
       const leaderSaw = await leader.seen();
       const closedAt = performance.now();
       if (variant.end === "closes") await leader.page.close();
       else await leader.page.goto("chrome://crash").catch(() => {});
-      await waitFor("the closed tab's poll to end", () => env.openPolls(leader.name) === 0);
+      await waitUntil(() => env.openPolls(leader.name) === 0, {
+        what: "the closed tab's poll to end",
+      });
       await publish(31, 60);
 
       const survivors = tabs.filter((tab) => tab !== leader);
@@ -106,7 +110,7 @@ for (
       const fights = env.polls.filter((poll) => poll.status === 409 && poll.tab !== leader.name);
       assert.deepEqual(fights, [], "a live tab was answered 409");
       if (variant.atLeastOnce) {
-        await waitFor("every lease acknowledged", () => env.store.inFlight("u") === 0);
+        await waitUntil(() => env.store.inFlight("u") === 0, { what: "every lease acknowledged" });
       }
       assert.equal(env.store.size("u"), 0);
       console.log(
@@ -132,7 +136,7 @@ tabsTest(
     await closing;
     const survivors = tabs.filter((tab) => tab !== leader);
     for (const tab of survivors) await tab.waitForCount(60);
-    await waitFor("every lease acknowledged", () => env.store.inFlight("u") === 0);
+    await waitUntil(() => env.store.inFlight("u") === 0, { what: "every lease acknowledged" });
     await sleep(1500); // past another lease: nothing comes again
     const all = Array.from({ length: 60 }, (_, i) => i + 1);
     for (const tab of survivors) {
@@ -161,7 +165,9 @@ tabsTest(
     await first.page.route(/[?&]ack=/, (route) => void held.push(route));
     await env.store.publish("u", "m2");
     for (const tab of tabs) await tab.waitForCount(2);
-    await waitFor("the poll that acknowledges m2 to be held back", () => held.length === 1);
+    await waitUntil(() => held.length === 1, {
+      what: "the poll that acknowledges m2 to be held back",
+    });
     const m2 = (await first.seen())[1];
     assert.equal(m2.message, "m2");
     assert.equal(env.store.inFlight("u"), 1, "m2 is not acknowledged yet");
@@ -175,7 +181,7 @@ tabsTest(
     const firstPoll = env.polls.find((poll) => poll.start > firstClosedAt);
     assert.equal(firstPoll?.tab, second.name);
     assert.equal(firstPoll?.ack, m2.ack, "the next leader acknowledges m2 with its first poll");
-    await waitFor("m2 to be acknowledged", () => env.store.inFlight("u") === 0);
+    await waitUntil(() => env.store.inFlight("u") === 0, { what: "m2 to be acknowledged" });
 
     // 2. Taken by the leader, which is stuck in its onMessage when it closes:
     // not shared, not acknowledged; it comes again once its lease runs out.
@@ -193,7 +199,7 @@ tabsTest(
     assert.ok(thirdPolls.every((poll) => poll.ack !== m3.ack), "m3 was never delivered by then");
     await env.store.publish("u", "m4");
     await third.waitForCount(4);
-    await waitFor("all acknowledged", () => env.store.inFlight("u") === 0);
+    await waitUntil(() => env.store.inFlight("u") === 0, { what: "all acknowledged" });
     await sleep(1500); // past another lease: nothing comes again
 
     const seen = await third.seen();
@@ -213,7 +219,7 @@ tabsTest(
     const tabs = [];
     for (const name of ["A", "B", "C"]) {
       tabs.push(await env.open(name, { locks: true, shareTabs: false }));
-      await waitFor(`tab ${name}'s poll to be held`, () => env.openPolls(name) === 1);
+      await waitUntil(() => env.openPolls(name) === 1, { what: `tab ${name}'s poll to be held` });
     }
     for (let n = 1; n <= 5; n++) await env.store.publish("u", JSON.stringify({ n }));
     await tabs[2].waitForCount(5);
@@ -384,11 +390,11 @@ async function _openTabs(env: _TabsEnv, options: { locks: boolean }): Promise<_T
 /** The one tab of `tabs` that leads, once it polls. */
 async function _theLeader(env: _TabsEnv, tabs: _Tab[]): Promise<_Tab> {
   let leaders: _Tab[] = [];
-  await waitFor("one tab to lead and poll", async () => {
+  await waitUntil(async () => {
     leaders = [];
     for (const tab of tabs) if (await tab.page.evaluate("client.leading")) leaders.push(tab);
     return leaders.length === 1 && env.openPolls(leaders[0].name) === 1;
-  });
+  }, { what: "one tab to lead and poll" });
   return leaders[0];
 }
 

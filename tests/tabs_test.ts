@@ -10,7 +10,7 @@ import { leadWithChannel } from "../src/client/channel_leadership.ts";
 import { createLongPollClient, type LongPollClient } from "../src/client/long_poll_client.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../mod.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 /** A server, and clients of `uid` on it, each naming itself to the server. */
 function setUp(uid: string, options: Partial<ServerOptions> = {}) {
@@ -54,19 +54,23 @@ function setUp(uid: string, options: Partial<ServerOptions> = {}) {
 Deno.test("tabs: clients of one uid share one poll; when the leader stops, another takes over", async () => {
   const { store, polls, tab, close } = setUp("t1");
   const tabs = [tab("A"), tab("B"), tab("C")];
-  await waitFor("one leader", () => tabs.filter((t) => t.client.leading).length === 1);
+  await waitUntil(() => tabs.filter((t) => t.client.leading).length === 1, { what: "one leader" });
   const leader = tabs.find((t) => t.client.leading)!;
   for (const n of [1, 2, 3]) await store.publish("t1", `m${n}`);
-  await waitFor("every tab to get three", () => tabs.every((t) => t.received.length === 3));
+  await waitUntil(() => tabs.every((t) => t.received.length === 3), {
+    what: "every tab to get three",
+  });
 
   const stoppedAt = polls.length;
   leader.client.stop();
   const rest = tabs.filter((t) => t !== leader);
   const started = performance.now();
-  await waitFor("another leader", () => rest.some((t) => t.client.leading));
+  await waitUntil(() => rest.some((t) => t.client.leading), { what: "another leader" });
   const takeover = performance.now() - started;
   for (const n of [4, 5]) await store.publish("t1", `m${n}`);
-  await waitFor("the others to get five", () => rest.every((t) => t.received.length === 5));
+  await waitUntil(() => rest.every((t) => t.received.length === 5), {
+    what: "the others to get five",
+  });
   await close(...rest.map((t) => t.client));
 
   for (const t of rest) assert.deepEqual(t.received, ["m1", "m2", "m3", "m4", "m5"], t.name);
@@ -81,26 +85,25 @@ Deno.test("tabs: at-least-once: the next leader acknowledges what the last one s
   const { store, polls, tab, close } = setUp("t2", { atLeastOnce: true, lease: 0.3 });
   let holdAcks = false;
   const first = tab("A", (url) => holdAcks && url.searchParams.has("ack"));
-  await waitFor("A to lead", () => first.client.leading);
+  await waitUntil(() => first.client.leading, { what: "A to lead" });
   const second = tab("B");
   const third = tab("C");
   await store.publish("t2", "m1");
-  await waitFor("B to get m1", () => second.received.length === 1);
+  await waitUntil(() => second.received.length === 1, { what: "B to get m1" });
   holdAcks = true;
   await store.publish("t2", "m2");
-  await waitFor(
-    "B and C to get m2",
-    () => second.received.length === 2 && third.received.length === 2,
-  );
+  await waitUntil(() => second.received.length === 2 && third.received.length === 2, {
+    what: "B and C to get m2",
+  });
   assert.equal(store.inFlight("t2"), 1, "m2 is not acknowledged: A's next poll is held back");
   const m2Ack = polls.at(-1)!.answerAck;
   assert.ok(m2Ack);
 
   first.client.stop();
-  await waitFor("a poll of the next leader", () => polls.some((p) => p.tab !== "A"));
+  await waitUntil(() => polls.some((p) => p.tab !== "A"), { what: "a poll of the next leader" });
   const next = polls.find((p) => p.tab !== "A")!;
   assert.equal(next.ack, m2Ack, "the next leader's first poll acknowledges m2");
-  await waitFor("m2 acknowledged", () => store.inFlight("t2") === 0);
+  await waitUntil(() => store.inFlight("t2") === 0, { what: "m2 acknowledged" });
   await sleep(500); // past the lease: m2 does not come again
   await close(second.client, third.client);
   assert.deepEqual(second.received, ["m1", "m2"]);
@@ -129,7 +132,7 @@ Deno.test("tabs: the BroadcastChannel election picks one leader, and another whe
     });
     return candidate;
   });
-  await waitFor("a leader", () => candidates.some((c) => c.leading));
+  await waitUntil(() => candidates.some((c) => c.leading), { what: "a leader" });
   await sleep(500); // several beats: it stays the only one
   const leaders = candidates.filter((c) => c.leading);
   assert.equal(leaders.length, 1);
@@ -138,7 +141,7 @@ Deno.test("tabs: the BroadcastChannel election picks one leader, and another whe
   assert.deepEqual(candidates.map((c) => c.leads), leads, "nobody else led meanwhile");
   const started = performance.now();
   leaders[0].stop.abort();
-  await waitFor("the next leader", () => candidates.some((c) => c.leading));
+  await waitUntil(() => candidates.some((c) => c.leading), { what: "the next leader" });
   const takeover = performance.now() - started;
   const next = candidates.filter((c) => c.leading);
   assert.equal(next.length, 1);
@@ -157,11 +160,11 @@ Deno.test("tabs: a leader hands over on stop() even when its fetch ignores the a
     })
   );
   clients[0].start();
-  await waitFor("A to lead", () => clients[0].leading);
+  await waitUntil(() => clients[0].leading, { what: "A to lead" });
   clients[1].start();
   await sleep(100);
   assert.equal(clients[1].leading, false);
   clients[0].stop();
-  await waitFor("B to lead", () => clients[1].leading, 1000);
+  await waitUntil(() => clients[1].leading, { what: "B to lead", timeoutMs: 1000 });
   clients[1].stop();
 });

@@ -6,9 +6,11 @@
 import assert from "node:assert/strict";
 import { createLongPollHandler, type LongPollHandler } from "../mod.ts";
 import { GatedStore } from "./_gated_store.ts";
-import { connectStore, redisTest, startRedisServer } from "./_redis_server.ts";
+import { redisTest } from "./_redis_gate.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { startRedisServer } from "./_support/redis_server.ts";
 import { startServe } from "./_serve_process.ts";
-import { sleep, waitFor } from "./_wait.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 /** The answer, or a failure once `ms` pass: a poll held for its 60 s wait fails the test. */
 async function answeredWithin(poll: Promise<Response>, ms: number): Promise<string> {
@@ -28,7 +30,7 @@ async function heldPoll(
   uid: string,
 ): Promise<{ poll: Promise<Response> }> {
   const poll = handler(new Request(`http://x/?uid=${encodeURIComponent(uid)}`));
-  await waitFor(`the poll of "${uid}" to be held`, () => handler.held >= 1);
+  await waitUntil(() => handler.held >= 1, { what: `the poll of "${uid}" to be held` });
   return { poll };
 }
 
@@ -69,7 +71,7 @@ Deno.test(
       await using store = await connectStore(redis, {
         onWarning: (message: string) => warnings.push(message),
       });
-      await waitFor("the warning", () => warnings.length === 1);
+      await waitUntil(() => warnings.length === 1, { what: "the warning" });
       assert.match(warnings[0], /Cannot turn on keyspace notifications/);
       assert.match(warnings[0], /notify-keyspace-events El/);
       assert.equal(store.notificationsOn, false);
@@ -132,7 +134,7 @@ Deno.test(
     let notified = false;
     redisStore.watch("race", { wake: () => (notified = true) });
     await redis.cli("LPUSH", "Q/MSGrace", "in the gap");
-    await waitFor("the notification", () => notified);
+    await waitUntil(() => notified, { what: "the notification" });
     release();
     assert.equal(await answeredWithin(poll, 5000), "in the gap");
   }),
@@ -192,7 +194,10 @@ Deno.test(
         }
         return total;
       };
-      await waitFor("3,000 held polls", async () => (await held()) === 3000, 30_000);
+      await waitUntil(async () => (await held()) === 3000, {
+        what: "3,000 held polls",
+        timeoutMs: 30_000,
+      });
       // One plain client, one LPUSH per uid, pipelined.
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
       const commands = uids.map((uid) => {
@@ -202,8 +207,14 @@ Deno.test(
       });
       await conn.write(new TextEncoder().encode(commands.join("") + "*1\r\n$4\r\nQUIT\r\n"));
       await new Response(conn.readable).arrayBuffer();
-      await waitFor("1,000 deliveries", () => delivered.length >= 1000, 30_000);
-      await waitFor("the losers to wait again", async () => (await held()) === 2000, 10_000);
+      await waitUntil(() => delivered.length >= 1000, {
+        what: "1,000 deliveries",
+        timeoutMs: 30_000,
+      });
+      await waitUntil(async () => (await held()) === 2000, {
+        what: "the losers to wait again",
+        timeoutMs: 10_000,
+      });
       clients.abort();
       await Promise.all(polls);
       assert.equal(delivered.length, 1000, "no duplicates");
@@ -235,7 +246,7 @@ Deno.test(
       await redis.cli("CONFIG", "SET", "notify-keyspace-events", "");
       // Pushed while they are off: heard by the check that follows.
       await redis.cli("LPUSH", "Q/MSGoff", "while off");
-      await waitFor("the flags to be back", () => store.notificationsRestored === 1);
+      await waitUntil(() => store.notificationsRestored === 1, { what: "the flags to be back" });
       const flags = (await redis.cli("CONFIG", "GET", "notify-keyspace-events")).split("\n")[1];
       assert.ok(flags.includes("E") && flags.includes("l"), `flags "${flags}"`);
       assert.deepEqual(warnings, [
