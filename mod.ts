@@ -49,7 +49,13 @@ export {
   type StatusName,
 } from "./src/protocol.ts";
 export { type EarlyAnswer, Responder, type ResponderOptions } from "./src/responder.ts";
-export { type RequestTarget, requestTarget } from "./src/request_target.ts";
+export {
+  checkHost,
+  type RequestTarget,
+  requestTarget,
+  type RequestTargetOptions,
+} from "./src/request_target.ts";
+export { Histogram } from "./src/histogram.ts";
 export {
   HmacSigner,
   type HmacSignerOptions,

@@ -1,24 +1,23 @@
 /**
- * `deno task serve`: the serve application under Deno (`Deno.serve`).
+ * `deno task serve`: the serve application under Deno (`Deno.serve`),
+ * listening again whenever accepting fails (see `serve_deno_listener.ts`).
  *
  * @module
  */
 import { runServe } from "../src/server/serve.ts";
+import { serveGuarded } from "./serve_deno_listener.ts";
+import { fileLimit } from "./serve_file_limit.ts";
+
+const limit = fileLimit();
 
 await runServe({
   runtime: `deno ${Deno.version.deno}`,
   args: Deno.args,
   env: Deno.env.toObject(),
   pid: Deno.pid,
-  listen: (fetch, { host, port, reusePort }) =>
-    new Promise((resolve) => {
-      const server = Deno.serve({
-        hostname: host,
-        port,
-        reusePort,
-        onListen: (address) => resolve({ ...address, close: () => server.shutdown() }),
-      }, fetch);
-    }),
+  fileLimit: limit,
+  listen: (fetch, options) =>
+    new Promise((resolve) => resolve(serveGuarded(fetch, { ...options, fileLimit: limit }))),
   onSignal: (signal, listener) => Deno.addSignalListener(signal, listener),
   exit: (code) => Deno.exit(code),
 });

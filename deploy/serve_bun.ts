@@ -3,10 +3,15 @@
  * The task bundles it first (`deno bundle`), so that Bun needs no
  * `node_modules` and installs nothing on its own.
  *
+ * `Bun.serve` (Bun 1.x) has no header timeout and no connection cap; when
+ * the process runs out of file descriptors it goes on serving the
+ * connections it has and accepts again once some close.
+ *
  * @module
  */
 import process from "node:process";
 import { runServe } from "../src/server/serve.ts";
+import { fileLimit } from "./serve_file_limit.ts";
 
 /** The part of Bun's API this entry uses. */
 declare const Bun: {
@@ -32,6 +37,7 @@ await runServe({
   args: process.argv.slice(2),
   env: process.env,
   pid: process.pid,
+  fileLimit: fileLimit(),
   listen: (fetch, { host, port, reusePort }) => {
     const server = Bun.serve({
       fetch: (request, bun) =>

@@ -3,6 +3,10 @@
  * `@hono/node-server` fetch adapter. The task bundles it first
  * (`deno bundle`), so that plain `node` runs it with no `node_modules`.
  *
+ * Node's HTTP server applies the limits: `headersTimeout` closes a
+ * connection that has not sent its request head in `HEADER_TIMEOUT`
+ * seconds, and `maxConnections` closes the connections over the cap at once.
+ *
  * @module
  */
 import { serve } from "@hono/node-server";
@@ -10,25 +14,33 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { runServe } from "../src/server/serve.ts";
+import { fileLimit } from "./serve_file_limit.ts";
 
 await runServe({
   runtime: `node ${process.version}`,
   args: process.argv.slice(2),
   env: process.env,
   pid: process.pid,
-  listen: (fetch, { host, port }) =>
+  fileLimit: fileLimit(),
+  listen: (fetch, { host, port, maxConnections, headerTimeout }) =>
     new Promise((resolve) => {
       const server = serve({
         fetch: (request, env: { incoming?: { socket?: { remoteAddress?: string } } }) =>
           fetch(request, { remoteAddr: { hostname: env.incoming?.socket?.remoteAddress } }),
         hostname: host,
         port,
+        serverOptions: {
+          headersTimeout: headerTimeout * 1000,
+          // How often Node looks for connections past the header timeout.
+          connectionsCheckingInterval: Math.min(30_000, Math.max(250, headerTimeout * 250)),
+        },
       }, (info: AddressInfo) =>
         resolve({
           hostname: host,
           port: info.port,
           close: () => _close(server as Server),
         }));
+      if (maxConnections !== undefined) server.maxConnections = maxConnections;
     }),
   onSignal: (signal, listener) => process.on(signal, listener),
   exit: (code) => process.exit(code),

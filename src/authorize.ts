@@ -26,6 +26,7 @@ export type Authorize = (poll: PollRequest, request: Request) => Promise<void>;
  *   cors: null,
  *   ack: undefined,
  *   waitMs: undefined,
+ *   max: undefined,
  *   headOnly: false,
  * };
  * await authorize(poll, new Request("http://x/?uid=42&sign=00")).catch((error) =>

@@ -173,7 +173,7 @@ class _LongPoll {
     let taken: Taken | null;
     const started = performance.now();
     try {
-      taken = await this.#taker.take(poll.uid, poll.ack);
+      taken = await this.#taker.take(poll.uid, poll.ack, poll.max);
     } catch (error) {
       // A store error that knows its answer (a key of the wrong type, say) is
       // no outage: it is answered as it is.

@@ -43,6 +43,8 @@ export interface HoldSubject {
   readonly ack: string | undefined;
   /** The longest hold the client waits for, in milliseconds. */
   readonly waitMs: number | undefined;
+  /** Most messages to take at once (`max=`), or undefined for one. */
+  readonly max?: number;
 }
 
 /**
@@ -203,7 +205,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     this.#popping = true;
     let taken: Taken | null;
     try {
-      taken = await this.#deps.taker.take(this.subject.uid, this.subject.ack);
+      taken = await this.#deps.taker.take(this.subject.uid, this.subject.ack, this.subject.max);
     } catch (error) {
       this.#popping = false;
       if (this.#ended) return;

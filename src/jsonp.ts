@@ -35,9 +35,38 @@ export function isValidCallback(name: string): boolean {
  * ```
  */
 export function wrapJsonp(name: string, message: string, meta?: object): string {
-  const json = _isJson(message) ? message : JSON.stringify(message);
+  return wrapJsonpValue(name, toJsonValue(message), meta);
+}
+
+/**
+ * Like {@linkcode wrapJsonp}, for a value already made safe with
+ * {@linkcode toJsonValue} (or an array of such values, a batch).
+ *
+ * @example
+ * ```ts
+ * import { toJsonValue, wrapJsonpValue } from "./jsonp.ts";
+ * const batch = `[${["{\"n\":1}", "two"].map(toJsonValue).join(",")}]`;
+ * console.log(wrapJsonpValue("cb", batch)); // /**\/cb([{"n":1},"two"]);
+ * ```
+ */
+export function wrapJsonpValue(name: string, json: string, meta?: object): string {
   const args = meta === undefined ? json : `${json},${JSON.stringify(meta)}`;
   return `/**/${name}(${args.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")});`;
+}
+
+/**
+ * A message as a JSON value safe to put in a script: the message itself
+ * when it is valid JSON nested at most 512 levels deep, else the message as
+ * a JSON string.
+ *
+ * @example
+ * ```ts
+ * import { toJsonValue } from "./jsonp.ts";
+ * console.log(toJsonValue('{"hi":1}'), toJsonValue("plain")); // {"hi":1} "plain"
+ * ```
+ */
+export function toJsonValue(message: string): string {
+  return _isJson(message) ? message : JSON.stringify(message);
 }
 
 /**

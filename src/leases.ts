@@ -1,6 +1,6 @@
 import type { Clock } from "./clock.ts";
 import type { Metrics } from "./metrics.ts";
-import type { Taken } from "./outcome.ts";
+import { isLeased, type Taken } from "./outcome.ts";
 import type { MessageStore } from "./store/types.ts";
 import type { TimerTask, TimerWheel } from "./timer_wheel.ts";
 
@@ -10,8 +10,11 @@ import type { TimerTask, TimerWheel } from "./timer_wheel.ts";
  * at-least-once leases, made by {@linkcode createTaker}.
  */
 export interface Taker {
-  /** Takes the next message of `uid`, or null; `ack` acknowledges a lease first. */
-  take(uid: string, ack: string | undefined): Promise<Taken | null>;
+  /**
+   * Takes the next message of `uid`, or null; `ack` acknowledges a lease
+   * first. With `max`, plain pops take a batch of up to that many.
+   */
+  take(uid: string, ack: string | undefined, max?: number): Promise<Taken | null>;
   /** Puts back a message taken for a client that has gone. */
   giveBack(uid: string, taken: Taken): Promise<void>;
   /** Says that `taken` was handed to the client of `uid`. */
@@ -79,13 +82,19 @@ class _PopTaker implements Taker {
     this.#metrics = options.metrics;
   }
 
-  take(uid: string): Promise<Taken | null> {
-    return this.#store.pop(uid);
+  async take(uid: string, _ack: string | undefined, max?: number): Promise<Taken | null> {
+    if (max === undefined) return this.#store.pop(uid);
+    const batch = await this.#store.popMany(uid, max);
+    return batch.length === 0 ? null : batch;
   }
 
   async giveBack(uid: string, taken: Taken): Promise<void> {
-    await this.#store.pushBack(uid, taken as string);
-    this.#metrics.pushedBack++;
+    // Newest first, so that the oldest is first in line again.
+    const messages = typeof taken === "string" ? [taken] : [...taken as string[]].reverse();
+    for (const message of messages) {
+      await this.#store.pushBack(uid, message);
+      this.#metrics.pushedBack++;
+    }
   }
 
   delivered(): void {}
@@ -111,13 +120,13 @@ class _LeaseTaker implements Taker {
   }
 
   async giveBack(uid: string, taken: Taken): Promise<void> {
-    if (typeof taken === "string") return;
+    if (!isLeased(taken)) return;
     await this.#options.store.release(uid, taken.id);
     this.#options.metrics.pushedBack++;
   }
 
   delivered(uid: string, taken: Taken): void {
-    if (typeof taken !== "string" && taken.deliveries > 1) this.#options.metrics.redelivered++;
+    if (isLeased(taken) && taken.deliveries > 1) this.#options.metrics.redelivered++;
     if (this.#expiries.has(uid)) return;
     const expiry = new _LeaseExpiry(uid, this);
     this.#expiries.set(uid, expiry);

@@ -75,6 +75,11 @@ export interface LongPollOptions {
    */
   maxInFlight?: number;
   /**
+   * The cap on `max=`: most messages in one answer.
+   * @default {32}
+   */
+  maxBatch?: number;
+  /**
    * Longest query string accepted, in characters; longer gets 414.
    * @default {4096}
    */
@@ -154,6 +159,7 @@ export const DEFAULTS: Readonly<{
   atLeastOnce: boolean;
   lease: number;
   maxInFlight: number;
+  maxBatch: number;
   maxQueryLength: number;
   maxUidBytes: number;
   retryAfter: number;
@@ -167,6 +173,7 @@ export const DEFAULTS: Readonly<{
   atLeastOnce: false,
   lease: 60,
   maxInFlight: 16,
+  maxBatch: 32,
   maxQueryLength: 4096,
   maxUidBytes: 256,
   retryAfter: 1,
@@ -204,6 +211,8 @@ export interface ResolvedOptions {
   readonly leaseMs: number;
   /** At-least-once: most messages of a uid in flight. */
   readonly maxInFlight: number;
+  /** The cap on `max=`. */
+  readonly maxBatch: number;
   /** Longest query string. */
   readonly maxQueryLength: number;
   /** Longest uid, in UTF-8 bytes. */
@@ -265,6 +274,7 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     atLeastOnce: options.atLeastOnce ?? DEFAULTS.atLeastOnce,
     leaseMs: 1000 * _checked("lease", options.lease ?? DEFAULTS.lease, _positive),
     maxInFlight: _checked("maxInFlight", options.maxInFlight ?? DEFAULTS.maxInFlight, _count),
+    maxBatch: _checked("maxBatch", options.maxBatch ?? DEFAULTS.maxBatch, _count),
     maxQueryLength: _checked(
       "maxQueryLength",
       options.maxQueryLength ?? DEFAULTS.maxQueryLength,

@@ -1,8 +1,25 @@
 import { HttpError } from "./http_error.ts";
 import type { LeasedMessage } from "./store/types.ts";
 
-/** What a poll takes from the store: a message, or a leased one (at-least-once). */
-export type Taken = string | LeasedMessage;
+/**
+ * What a poll takes from the store: a message, a batch of them (oldest
+ * first, `max=`), or a leased one (at-least-once).
+ */
+export type Taken = string | readonly string[] | LeasedMessage;
+
+/**
+ * True when `taken` is a leased message (at-least-once), not a plain
+ * message or a batch.
+ *
+ * @example
+ * ```ts
+ * import { isLeased } from "./outcome.ts";
+ * console.log(isLeased("hi"), isLeased({ id: "a1", message: "hi", deliveries: 1 })); // false true
+ * ```
+ */
+export function isLeased(taken: Taken): taken is LeasedMessage {
+  return typeof taken === "object" && !Array.isArray(taken);
+}
 
 /**
  * How a hold ended:

@@ -20,6 +20,8 @@ export interface PollRequest {
   readonly ack: string | undefined;
   /** The longest hold the client waits for, in milliseconds, or undefined. */
   readonly waitMs: number | undefined;
+  /** Most messages in one answer (`max=`, capped by `maxBatch`), or undefined for one. */
+  readonly max: number | undefined;
   /** True for HEAD: check the request, consume nothing. */
   readonly headOnly: boolean;
 }
@@ -30,6 +32,8 @@ export interface AnswerFormat {
   callback: string | null;
   /** The CORS origin to allow. */
   cors: string | null;
+  /** `max=`: every delivery is a JSON array. */
+  max?: number;
 }
 
 const ALLOW = "GET, HEAD, OPTIONS";
@@ -97,6 +101,7 @@ export function parsePollRequest(
     cors: format.cors,
     ack: options.atLeastOnce ? _ackOf(query.get(params.ack), params.ack) : undefined,
     waitMs: _waitOf(query.get(params.wait), params.wait),
+    max: _maxOf(query.get(params.max), { name: params.max, cap: options.maxBatch }),
     headOnly: method === "HEAD",
   };
 }
@@ -136,6 +141,17 @@ function _ackOf(ack: string | null, name: string): string | undefined {
     throw new HttpError(400, `Cannot poll: "${name}" is not a delivery id`);
   }
   return ack;
+}
+
+function _maxOf(max: string | null, { name, cap }: { name: string; cap: number }) {
+  if (max === null) return undefined;
+  if (!/^\d{1,9}$/.test(max) || Number(max) < 1) {
+    throw new HttpError(
+      400,
+      `Cannot poll: "${name}" must be a whole number of 1 or more, got "${clip(max)}"`,
+    );
+  }
+  return Math.min(Number(max), cap);
 }
 
 function _waitOf(wait: string | null, name: string): number | undefined {

@@ -1,7 +1,7 @@
 import { HttpError } from "./http_error.ts";
-import { wrapJsonp } from "./jsonp.ts";
+import { toJsonValue, wrapJsonp, wrapJsonpValue } from "./jsonp.ts";
 import type { Metrics } from "./metrics.ts";
-import { ENDS, type Outcome, type Taken } from "./outcome.ts";
+import { ENDS, isLeased, type Outcome, type Taken } from "./outcome.ts";
 import type { AnswerFormat } from "./poll_request.ts";
 import { HEADER } from "./protocol.ts";
 
@@ -214,12 +214,19 @@ export class Responder {
 
   #messageBody(format: AnswerFormat, taken: Taken): string {
     if (typeof taken === "string") return this.#wrap(format, this.#asJson(taken));
+    if (!isLeased(taken)) return this.#batchBody(format, taken);
+    const meta = { ack: taken.id, redelivered: taken.deliveries > 1 };
+    // At-least-once leases one message at a time: with `max=`, a batch of one.
+    if (format.max !== undefined) return this.#batchBody(format, [taken.message], meta);
     const message = this.#asJson(taken.message);
     if (format.callback === null) return message;
-    return wrapJsonp(format.callback, message, {
-      ack: taken.id,
-      redelivered: taken.deliveries > 1,
-    });
+    return wrapJsonp(format.callback, message, meta);
+  }
+
+  /** A JSON array of the messages, oldest first; each that is not JSON as a string. */
+  #batchBody(format: AnswerFormat, messages: readonly string[], meta?: object): string {
+    const array = `[${messages.map((message) => toJsonValue(this.#asJson(message))).join(",")}]`;
+    return format.callback === null ? array : wrapJsonpValue(format.callback, array, meta);
   }
 
   /** The message, or with `parseLiteral`, a message that is not JSON turned into JSON. */
@@ -260,7 +267,7 @@ export class Responder {
         headers.set("access-control-expose-headers", `${HEADER.ackId}, ${HEADER.redelivered}`);
       }
     }
-    if (taken !== undefined && typeof taken !== "string") {
+    if (taken !== undefined && isLeased(taken)) {
       headers.set(HEADER.ackId, taken.id);
       headers.set(HEADER.redelivered, String(taken.deliveries > 1));
     }

@@ -64,6 +64,10 @@ export class GatedStore implements MessageStore {
     await gate;
   }
 
+  popMany(uid: string, count: number): Promise<string[]> {
+    return this.inner.popMany(uid, count);
+  }
+
   pushBack(uid: string, message: string): Promise<void> {
     return this.inner.pushBack(uid, message);
   }

@@ -20,38 +20,17 @@ import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chrom
 import { startServe } from "./_serve_process.ts";
 import { waitUntil } from "./_support/wait_until.ts";
 
-const TESTS = 5;
+const TESTS = 6;
 const haveChromium = checkChromium(TESTS);
 
 browserTest("the client module polls, delivers in order, and stops", async (env) => {
   const page = await env.open(env.allowed);
-  await page.evaluate(async (api) => {
-    const { createLongPollClient } = await import("/client.js");
-    const w = window as unknown as Record<string, unknown>;
-    const received: string[] = [];
-    w.clientReceived = received;
-    w.clientEnded = null;
-    w.client = createLongPollClient({
-      url: `${api}/`,
-      uid: "c1",
-      onMessage: (message: string) => {
-        received.push(message);
-      },
-      onEnd: (reason: string) => (w.clientEnded = reason),
-    });
-    (w.client as { start(): void }).start();
-  }, env.api);
-  await waitUntil(() => env.server.handler.held === 1, {
-    what: "the client's poll to be held",
-    intervalMs: 10,
-  });
+  await _startClient(page, { api: env.api, uid: "c1" });
+  await waitUntil(() => env.server.handler.held === 1, { what: "the client's poll to be held" });
   await env.store.publish("c1", '{"n":1}');
   await env.store.publish("c1", "two");
   await env.store.publish("c1", '{"n":3}');
-  await waitUntil(() => env.store.size("c1") === 0, {
-    what: "the client to take all three",
-    intervalMs: 10,
-  });
+  await waitUntil(() => env.store.size("c1") === 0, { what: "the client to take all three" });
   const received = await page.waitForFunction(
     () => {
       const list = (window as unknown as { clientReceived: string[] }).clientReceived;
@@ -71,17 +50,45 @@ browserTest("the client module polls, delivers in order, and stops", async (env)
   );
 });
 
+browserTest(
+  "the client takes batches with max: a burst arrives in order, in few polls",
+  async (env) => {
+    for (let i = 1; i <= 12; i++) {
+      await env.store.publish(
+        "c2",
+        i % 3 === 0 ? `plain ${i}` : `{"n":${i}}`,
+      );
+    }
+    const page = await env.open(env.allowed);
+    await _startClient(page, { api: env.api, uid: "c2", max: 5 });
+    const received = await page.waitForFunction(
+      () => {
+        const list = (window as unknown as { clientReceived: string[] }).clientReceived;
+        return list.length >= 12 ? list : null;
+      },
+    ).then((handle) => handle.jsonValue());
+    await page.evaluate(() => (window as unknown as { client: { stop(): void } }).client.stop());
+    assert.deepEqual(
+      received,
+      Array.from({ length: 12 }, (_, k) => k + 1).map((i) =>
+        i % 3 === 0 ? JSON.stringify(`plain ${i}`) : `{"n":${i}}`
+      ),
+    );
+    assert.equal(env.server.handler.metrics.delivered, 3, "12 messages in 3 answers of up to 5");
+  },
+);
+
 browserTest("the /demo page listens, publishes and shows the message", async (env) => {
   await using server = await startServe({ DEMO: "true", MIN_WAIT: "0.5", MAX_WAIT: "1" });
   const page = await env.open(env.allowed);
   await page.goto(`${server.origin}/demo`);
   const log = () => page.textContent("#log").then((text) => text ?? "");
   const waitForLog = async (part: string) => {
-    let shown = "";
-    await waitUntil(async () => (shown = await log()).includes(part), {
-      what: () => `the log to show ${part}; it shows ${shown}`,
-      intervalMs: 20,
-    });
+    const deadline = Date.now() + 10_000;
+    while (!(await log()).includes(part)) {
+      if (Date.now() > deadline) throw new Error(`the log never showed ${part}: ${await log()}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   };
   await page.fill("#uid", "demo-uid");
   await page.click("#listen");
@@ -96,6 +103,30 @@ browserTest("the /demo page listens, publishes and shows the message", async (en
   await waitForLog("second");
   assert.equal(await page.locator("#log .error").count(), 0, await log());
 });
+
+/**
+ * Starts the browser client in `page` for `uid`: what it receives goes to
+ * `window.clientReceived`, how it ended to `window.clientEnded`.
+ */
+function _startClient(page: Page, options: { api: string; uid: string; max?: number }) {
+  return page.evaluate(async ({ api, uid, max }) => {
+    const { createLongPollClient } = await import("/client.js");
+    const w = window as unknown as Record<string, unknown>;
+    const received: string[] = [];
+    w.clientReceived = received;
+    w.clientEnded = null;
+    w.client = createLongPollClient({
+      url: `${api}/`,
+      uid,
+      max,
+      onMessage: (message: string) => {
+        received.push(message);
+      },
+      onEnd: (reason: string) => (w.clientEnded = reason),
+    });
+    (w.client as { start(): void }).start();
+  }, options);
+}
 
 /** Runs `fn` with a fresh browser, API server and page origins; cleans up always. */
 function browserTest(name: string, fn: (env: _Env) => Promise<void>): void {
@@ -197,13 +228,11 @@ browserTest(
     // Publish while the page's poll is held: one, then two back to back.
     await waitUntil(() => env.server.handler.held === 1, {
       what: "the page's first poll to be held",
-      intervalMs: 10,
     });
     await env.store.publish("loop", '{"n":1}');
     await page.waitForFunction("received().length >= 1", undefined, { timeout: 10_000 });
     await waitUntil(() => env.server.handler.held === 1, {
       what: "the page's next poll to be held",
-      intervalMs: 10,
     });
     await env.store.publish("loop", '{"n":2}');
     await env.store.publish("loop", "third, not JSON");

@@ -170,3 +170,48 @@ Deno.test(
     },
   ),
 );
+
+Deno.test(
+  redisTest(
+    "outage: once Redis accepts connections again, a new poll is served and a held poll woken within 200 ms",
+    async () => {
+      await using redis = await startRedisServer();
+      await using store = await connectStore(redis);
+      const server = createServer({
+        store,
+        minWait: 60,
+        maxWait: 60,
+        logger: createLogger({ write: () => {} }),
+      });
+      const get = (path: string) => server.fetch(new Request(`http://x${path}`));
+      const held = get("/?uid=held");
+      await waitUntil(() => server.handler.held === 1, { what: "the held poll" });
+      await redis.stop();
+      await waitUntil(() => !store.ready, { what: "the store to notice" });
+      // Long enough for the reconnect backoff to reach its cap.
+      await sleep(1500);
+      await redis.start();
+      const accepting = performance.now();
+      // The first poll that succeeds, polling as fast as a client would.
+      let served = 0;
+      while (served === 0) {
+        const response = await get("/?uid=fresh&wait=0.01");
+        if (response.status === 200) served = performance.now() - accepting;
+        else await sleep(5);
+      }
+      // The first wake: a plain LPUSH to the held uid.
+      const pushed = performance.now();
+      await redis.cli("LPUSH", "Q/MSGheld", "after");
+      assert.equal(await (await held).text(), "after");
+      const woken = performance.now() - accepting;
+      console.log(
+        `recovery: first poll served ${served.toFixed(0)} ms after Redis accepted, ` +
+          `held poll woken ${woken.toFixed(0)} ms after (push at ${
+            (pushed - accepting).toFixed(0)
+          } ms)`,
+      );
+      assert.ok(served < 200, `first poll served ${served} ms after Redis accepted`);
+      assert.ok(woken < 400, `held poll woken ${woken} ms after Redis accepted`);
+    },
+  ),
+);

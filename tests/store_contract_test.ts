@@ -33,6 +33,13 @@ const contract: Contract[] = [
   ["pop on an empty queue gives null", async (store) => {
     assert.equal(await store.pop("nobody"), null);
   }],
+  ["popMany takes up to count of the oldest at once, oldest first; none is []", async (store) => {
+    assert.deepEqual(await store.popMany("many", 5), []);
+    for (const message of ["1", "2", "3", "4"]) await store.publish("many", message);
+    assert.deepEqual(await store.popMany("many", 3), ["1", "2", "3"]);
+    assert.deepEqual(await store.popMany("many", 3), ["4"]);
+    assert.deepEqual(await store.popMany("many", 3), []);
+  }],
   ["messages come out oldest first", async (store) => {
     for (const message of ["1", "2", "3"]) await store.publish("fifo", message);
     assert.deepEqual(

@@ -9,6 +9,7 @@
  */
 import { createLogger, type Logger } from "../logger.ts";
 import { Metrics } from "../metrics.ts";
+import { DEFAULTS } from "../options.ts";
 import type { Presence } from "../presence.ts";
 import type { MessageStore } from "../store/types.ts";
 import { type ConnectionInfo, createServer } from "./app.ts";
@@ -24,6 +25,22 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** How a runtime should listen: the address, and the limits it applies where it can. */
+export interface ListenOptions {
+  /** The address to listen on. */
+  readonly host: string;
+  /** The port to listen on; 0 for any. */
+  readonly port: number;
+  /** Share the port with other processes (SO_REUSEPORT). */
+  readonly reusePort: boolean;
+  /** Most connections open at once, or undefined for no cap. */
+  readonly maxConnections: number | undefined;
+  /** Seconds a connection may take to send a request head. */
+  readonly headerTimeout: number;
+  /** Where the runtime's entry reports trouble with its listener. */
+  readonly logger: Logger;
+}
+
 /** What the serve application needs of a runtime. */
 export interface ServeHost {
   /** The runtime's name and version, for the start-up line, e.g. `deno 2.9.6`. */
@@ -34,15 +51,59 @@ export interface ServeHost {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** This process's id. */
   readonly pid: number;
-  /** Serves `fetch` on the address of `options`. */
+  /** The process's open-file limit (`ulimit -n`), or undefined where it can't be read. */
+  readonly fileLimit: number | undefined;
+  /** Serves `fetch` as `options` say. */
   listen(
     fetch: (request: Request, info?: ConnectionInfo) => Response | Promise<Response>,
-    options: { readonly host: string; readonly port: number; readonly reusePort: boolean },
+    options: ListenOptions,
   ): Promise<Listener>;
   /** Calls `listener` on `signal`. */
   onSignal(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   /** Ends the process with `code`. */
   exit(code: number): void;
+}
+
+/** File descriptors left out of the default connection cap: Redis, logs, the runtime's own. */
+const FILE_HEADROOM = 128;
+/** Connections left over the default `MAX_HELD`: publishes, health checks, 503 answers. */
+const HELD_MARGIN = 64;
+
+/** The connection cap and the most held polls, as {@linkcode connectionLimits} derives them. */
+export interface ConnectionLimits {
+  /** Most connections open at once, or undefined for no cap. */
+  readonly maxConnections: number | undefined;
+  /** Most polls held at once. */
+  readonly maxHeld: number;
+}
+
+/**
+ * Derives the limits the settings leave unset from the process's file
+ * limit: the connection cap is the file limit minus 128 (at least half of
+ * it), and `MAX_HELD` the cap minus 64 (at least half of it), at most the
+ * handler's default. Without a file limit there is no cap.
+ *
+ * @example
+ * ```ts
+ * import { connectionLimits } from "./serve.ts";
+ * const limits = connectionLimits({ maxConnections: undefined, maxHeld: undefined }, 1024);
+ * console.log(limits); // { maxConnections: 896, maxHeld: 832 }
+ * ```
+ */
+export function connectionLimits(
+  settings: Pick<ServeConfig, "maxConnections" | "maxHeld">,
+  fileLimit: number | undefined,
+): ConnectionLimits {
+  const maxConnections = settings.maxConnections ??
+    (fileLimit === undefined
+      ? undefined
+      : Math.max(Math.ceil(fileLimit / 2), fileLimit - FILE_HEADROOM));
+  const maxHeld = settings.maxHeld ??
+    (maxConnections === undefined ? DEFAULTS.maxHeld : Math.min(
+      DEFAULTS.maxHeld,
+      maxConnections - Math.min(HELD_MARGIN, Math.floor(maxConnections / 2)),
+    ));
+  return { maxConnections, maxHeld };
 }
 
 /**
@@ -70,8 +131,10 @@ export async function runServe(host: ServeHost): Promise<void> {
   const openPublish = store.kind === "memory" && loopback;
   const parseLiteral = config.jsLiterals ? (await import("json5")).default.parse : undefined;
   const presence = await _presenceOf(store, config.presenceTtl);
+  const limits = connectionLimits(config, host.fileLimit);
   const server = createServer({
     ...config,
+    ...limits,
     store,
     openPublish,
     logger,
@@ -89,7 +152,8 @@ export async function runServe(host: ServeHost): Promise<void> {
       "SIGN_SECRET is not set, so signatures are NOT checked: anyone can read any uid's messages",
     );
   }
-  const listener = await host.listen(server.fetch, config);
+  _warnAboutLimits(limits, host.fileLimit, logger);
+  const listener = await host.listen(server.fetch, { ...config, ...limits, logger });
   const origin = `http://${listener.hostname}:${listener.port}`;
   const signatures = config.secret === undefined ? "NOT checked" : "checked (HMAC-SHA256)";
   const publish = config.publishToken !== undefined
@@ -100,9 +164,9 @@ export async function runServe(host: ServeHost): Promise<void> {
   logger.info(
     `longpoll listening on ${origin} (pid ${host.pid}, ${host.runtime}), store: ${
       _describe(config)
-    }, signatures: ${signatures}, publish: ${publish}${
-      config.demo ? `, demo: ${origin}/demo` : ""
-    }`,
+    }, signatures: ${signatures}, publish: ${publish}, connections: ${
+      _describeLimits(limits, host.fileLimit)
+    }${config.demo ? `, demo: ${origin}/demo` : ""}`,
   );
 
   let stopping = false;
@@ -184,6 +248,32 @@ function _describe(config: ServeConfig): string {
     : `${config.redisUrl.includes(",") ? "redis cluster" : "redis"} ${
       _redactUrl(config.redisUrl)
     } prefix "${config.keyPrefix}"`;
+}
+
+function _describeLimits(limits: ConnectionLimits, fileLimit: number | undefined): string {
+  const cap = limits.maxConnections === undefined ? "no cap" : `at most ${limits.maxConnections}`;
+  const files = fileLimit === undefined ? "file limit unknown" : `file limit ${fileLimit}`;
+  return `${cap} (${files}), MAX_HELD ${limits.maxHeld}`;
+}
+
+function _warnAboutLimits(
+  limits: ConnectionLimits,
+  fileLimit: number | undefined,
+  logger: Logger,
+): void {
+  const { maxConnections, maxHeld } = limits;
+  if (fileLimit !== undefined && maxConnections !== undefined && maxConnections > fileLimit) {
+    logger.warn(
+      `MAX_CONNECTIONS (${maxConnections}) is above the file limit (${fileLimit}): ` +
+        "the process runs out of file descriptors before it reaches the cap",
+    );
+  }
+  if (maxConnections !== undefined && maxHeld >= maxConnections) {
+    logger.warn(
+      `MAX_HELD (${maxHeld}) is not below MAX_CONNECTIONS (${maxConnections}): ` +
+        "polls over the cap are closed rather than answered 503",
+    );
+  }
 }
 
 function _redactUrl(url: string): string {

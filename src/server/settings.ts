@@ -36,6 +36,7 @@ export const SERVE_DEFAULTS = Object.freeze({
   keyPrefix: "Q/MSG",
   maxBodyBytes: 65536,
   drainWindow: 5,
+  headerTimeout: 10,
   redisNotifications: "auto" as "auto" | "off",
   trustedProxies: Object.freeze(["127.0.0.1", "::1"]) as readonly string[],
   demo: false,
@@ -113,9 +114,23 @@ export const SETTINGS = [
   _setting(
     "MAX_HELD",
     "maxHeld",
-    DEFAULTS.maxHeld,
-    "most polls held at once by the process; more get 503",
+    undefined,
+    `most polls held at once; more get 503. Unset: \`MAX_CONNECTIONS\` minus 64, at most ${DEFAULTS.maxHeld}`,
     (text) => _integer(text, 1, 2 ** 31),
+  ),
+  _setting(
+    "MAX_CONNECTIONS",
+    "maxConnections",
+    undefined,
+    "most connections open at once. Unset: the file limit (`ulimit -n`) minus 128 (Redis, logs)",
+    (text) => _integer(text, 1, 2 ** 31),
+  ),
+  _setting(
+    "HEADER_TIMEOUT",
+    "headerTimeout",
+    SERVE_DEFAULTS.headerTimeout,
+    "seconds to send a request head (Node only: Deno.serve and Bun.serve have no such timeout)",
+    _positive,
   ),
   _setting(
     "MAX_POLLS_PER_UID",
@@ -157,6 +172,13 @@ export const SETTINGS = [
     "maxInFlight",
     DEFAULTS.maxInFlight,
     "most unacknowledged messages of one uid (at-least-once); then its oldest come again, no new ones",
+    (text) => _integer(text, 1, 10_000),
+  ),
+  _setting(
+    "MAX_BATCH",
+    "maxBatch",
+    DEFAULTS.maxBatch,
+    "the cap on `max=`: most messages in one answer",
     (text) => _integer(text, 1, 10_000),
   ),
   _setting(

@@ -73,6 +73,17 @@ export class MemoryStore implements MessageStore {
     return Promise.resolve(message);
   }
 
+  popMany(uid: string, count: number): Promise<string[]> {
+    if (this.#closed) return _closed("pop");
+    this.#expire();
+    const queue = this.#queues.get(uid);
+    const messages: string[] = [];
+    if (queue === undefined) return Promise.resolve(messages);
+    while (messages.length < count && queue.length > 0) messages.push(queue.shift()!);
+    if (queue.length === 0) this.#queues.delete(uid);
+    return Promise.resolve(messages);
+  }
+
   pushBack(uid: string, message: string): Promise<void> {
     if (this.#closed) return _closed("push back");
     this.#expire();

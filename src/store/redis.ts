@@ -24,6 +24,11 @@ import { PushBackRetry } from "./push_back_retry.ts";
 import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
 import { hasControlCharacters, listKeyOf, sideKey } from "./redis_keys.ts";
 import { RedisPresence } from "./redis_presence.ts";
+export {
+  type PresenceCommands,
+  RedisPresence,
+  type RedisPresenceOptions,
+} from "./redis_presence.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
@@ -208,6 +213,27 @@ export class RedisStore implements MessageStore {
       await this.#pushBack(uid, message);
     } catch {
       this.#pushBacks.start(uid, message);
+    }
+    throw new MessageEncodingError(uid);
+  }
+
+  async popMany(uid: string, count: number): Promise<string[]> {
+    const key = this.keyPrefix + uid;
+    const messages = await this.#run("pop", () => this.#bytes.rPopCount(key, count), {
+      expect: [[key, "list"]],
+      onLate: (late) => {
+        for (const message of [...late ?? []].reverse()) this.#pushBacks.start(uid, message);
+      },
+    }) ?? [];
+    const texts = messages.map(_utf8);
+    if (texts.every((text) => text !== undefined)) return texts as string[];
+    // Refused whole, and put back as it was, newest first so the oldest is first in line.
+    for (const message of [...messages].reverse()) {
+      try {
+        await this.#pushBack(uid, message);
+      } catch {
+        this.#pushBacks.start(uid, message);
+      }
     }
     throw new MessageEncodingError(uid);
   }

@@ -40,6 +40,8 @@ export interface RedisCommands {
 export interface RedisByteCommands {
   /** `RPOP key`. */
   rPop(key: string): Promise<Uint8Array | null>;
+  /** `RPOP key count`. */
+  rPopCount(key: string, count: number): Promise<Uint8Array[] | null>;
   /** `EVAL script`. */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }

@@ -75,6 +75,11 @@ export interface TakeOptions {
 export interface MessageStore {
   /** Takes the oldest message of `uid`, or null when there is none. */
   pop(uid: string): Promise<string | null>;
+  /**
+   * Takes up to `count` of the oldest messages of `uid` at once, oldest
+   * first, in one atomic step; an empty array when there is none.
+   */
+  popMany(uid: string, count: number): Promise<string[]>;
   /** Puts a popped but undelivered message back, so it is the next one out. */
   pushBack(uid: string, message: string): Promise<void>;
   /**
