@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createLongPollHandler, type MessageStore } from "../mod.ts";
 import { redisTest } from "./_redis_gate.ts";
 import { memoryFixture, redisFixture, type StoreFixture } from "./_store_fixtures.ts";
+import { waitUntil } from "./_support/wait_until.ts";
 
 async function batches(store: MessageStore): Promise<void> {
   const handler = createLongPollHandler({ store, maxBatch: 3 });
@@ -21,7 +22,7 @@ async function batches(store: MessageStore): Promise<void> {
   assert.equal(await second.text(), '/**/cb([[4],"five"]);');
   // A held batch poll answers with what arrives, as an array of one.
   const held = handler(new Request("http://x/?uid=b&max=3"));
-  while (handler.held === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  await waitUntil(() => handler.held > 0, { what: "the poll to be held", intervalMs: 2 });
   await store.publish("b", "late");
   assert.equal(await (await held).text(), '["late"]');
   assert.equal(handler.metrics.delivered, 3, "one delivery per answer");

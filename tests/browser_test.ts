@@ -84,11 +84,11 @@ browserTest("the /demo page listens, publishes and shows the message", async (en
   await page.goto(`${server.origin}/demo`);
   const log = () => page.textContent("#log").then((text) => text ?? "");
   const waitForLog = async (part: string) => {
-    const deadline = Date.now() + 10_000;
-    while (!(await log()).includes(part)) {
-      if (Date.now() > deadline) throw new Error(`the log never showed ${part}: ${await log()}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    let shown = "";
+    await waitUntil(async () => (shown = await log()).includes(part), {
+      what: () => `the log to show ${part}; it shows ${shown}`,
+      intervalMs: 20,
+    });
   };
   await page.fill("#uid", "demo-uid");
   await page.click("#listen");
