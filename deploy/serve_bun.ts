@@ -9,9 +9,8 @@
  *
  * @module
  */
-import process from "node:process";
 import { runServe } from "../src/server/serve.ts";
-import { fileLimit } from "./serve_file_limit.ts";
+import { processHost } from "./process_host.ts";
 
 /** The part of Bun's API this entry uses. */
 declare const Bun: {
@@ -33,11 +32,7 @@ interface BunServer {
 }
 
 await runServe({
-  runtime: `bun ${Bun.version}`,
-  args: process.argv.slice(2),
-  env: process.env,
-  pid: process.pid,
-  fileLimit: fileLimit(),
+  ...processHost(`bun ${Bun.version}`),
   listen: (fetch, { host, port, reusePort }) => {
     const server = Bun.serve({
       fetch: (request, bun) =>
@@ -55,6 +50,4 @@ await runServe({
       close: () => server.stop(),
     });
   },
-  onSignal: (signal, listener) => process.on(signal, listener),
-  exit: (code) => process.exit(code),
 });

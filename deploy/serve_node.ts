@@ -14,14 +14,10 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { runServe } from "../src/server/serve.ts";
-import { fileLimit } from "./serve_file_limit.ts";
+import { processHost } from "./process_host.ts";
 
 await runServe({
-  runtime: `node ${process.version}`,
-  args: process.argv.slice(2),
-  env: process.env,
-  pid: process.pid,
-  fileLimit: fileLimit(),
+  ...processHost(`node ${process.version}`),
   listen: (fetch, { host, port, maxConnections, headerTimeout }) =>
     new Promise((resolve) => {
       const server = serve({
@@ -42,8 +38,6 @@ await runServe({
         }));
       if (maxConnections !== undefined) server.maxConnections = maxConnections;
     }),
-  onSignal: (signal, listener) => process.on(signal, listener),
-  exit: (code) => process.exit(code),
 });
 
 /**
