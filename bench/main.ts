@@ -22,6 +22,7 @@ import { type PreparedRuntime, prepareRuntime, RUNTIME_LABELS } from "./runtime.
 import { runHeldSweep } from "./scenario_held.ts";
 import { runHits } from "./scenario_hit.ts";
 import { runScale } from "./scenario_scale.ts";
+import { BURST_MAX, BURST_MESSAGES, type BurstResult, runBurst } from "./scenario_burst.ts";
 import type { BenchTarget } from "./target.ts";
 import { wrkMissing } from "./wrk.ts";
 
@@ -77,6 +78,7 @@ async function _main(): Promise<number> {
     cross: [],
     scale: [],
   };
+  const bursts: BurstResult[] = results.burst = [];
   const log = (line: string) => console.log(line);
   const prepared: PreparedRuntime[] = [];
   for (const runtime of options.runtimes) {
@@ -227,6 +229,17 @@ async function _main(): Promise<number> {
       );
       if (missing === undefined) {
         results.scale.push(await runScale({ ...common, start: nchan(options.scaleProcesses) }));
+      }
+    }
+    if (scenarios.has("burst")) {
+      log(`burst: ${BURST_MESSAGES} messages to one uid, one per poll and max=${BURST_MAX}`);
+      for (const serve of prepared) {
+        bursts.push(
+          ...await runBurst({ group, dir, start: ours(serve), modes: ["one", "batch"], log }),
+        );
+      }
+      if (missing === undefined) {
+        bursts.push(...await runBurst({ group, dir, start: nchan(), modes: ["one"], log }));
       }
     }
   } catch (error) {
