@@ -17,6 +17,7 @@ import { initClockTicks } from "./proc_stats.ts";
 import { ProcessGroup } from "./process_group.ts";
 import type { RedisServer } from "../tests/_support/redis_server.ts";
 import { renderReport } from "./report.ts";
+import { burstTable } from "./report_burst.ts";
 import { type BenchResults, NAMES, oursName } from "./results.ts";
 import { type PreparedRuntime, prepareRuntime, RUNTIME_LABELS } from "./runtime.ts";
 import { runHeldSweep } from "./scenario_held.ts";
@@ -241,6 +242,7 @@ async function _main(): Promise<number> {
       if (missing === undefined) {
         bursts.push(...await runBurst({ group, dir, start: nchan(), modes: ["one"], log }));
       }
+      for (const line of burstTable(bursts)) log(`  ${line}`);
     }
   } catch (error) {
     failed = true;
