@@ -65,7 +65,7 @@ export const USAGE = `deno task bench [flags]
   --scenarios held,wake,hit,cross,scale,burst  scenarios to run (default: all; --quick: all
                                    but scale)
   --quick                          a smoke run in under 2 minutes: 1k held, 100 wakes, hit 1 round
-                                   of 2 s, cross-check 1k held and 100 wakes, no scale
+                                   of 2 s, cross-check 1k held and 100 wakes, burst, no scale
   --full                           full sizes: wake 2,000 msgs at every step, scale 4 x 19,000
                                    (default: wake 2,000 at 10k and 500 at the other steps,
                                    scale 4 x 5,000)

@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: starts Redis, the project's server on each runtime
- * (Deno, Bun, Node) and Nchan, runs the held, wake, hit, cross-check and
- * scale scenarios on each, prints one table per runtime with the ratios, and writes it to `bench/results/latest.md` with a chart in
+ * (Deno, Bun, Node) and Nchan, runs the held, wake, hit, cross-check, scale and
+ * burst scenarios on each, prints one table per runtime with the ratios, and writes it to `bench/results/latest.md` with a chart in
  * `bench/chart.svg`. Every process it starts is stopped before it exits.
  *
  * @module
