@@ -9,10 +9,8 @@
  *
  * @module
  */
-import type { RedisServer } from "../tests/_support/redis_server.ts";
-import type { ProcessGroup } from "./process_group.ts";
 import { RespClient } from "./resp_client.ts";
-import { startRig } from "./rig.ts";
+import { type RigOptions, startRig } from "./rig.ts";
 import type { BenchTarget } from "./target.ts";
 
 /** Messages in a burst. */
@@ -45,14 +43,8 @@ export interface BurstResult {
   check: string;
 }
 
-/** Options of {@linkcode runBurst}. */
-export interface BurstOptions {
-  /** The group that owns the processes. */
-  group: ProcessGroup;
-  /** Directory for logs. */
-  dir: string;
-  /** Starts the server under test on a fresh Redis. */
-  start: (redis: RedisServer) => Promise<BenchTarget>;
+/** Options of {@linkcode runBurst}: where the target runs, and the reads to time. */
+export interface BurstOptions extends RigOptions {
   /** The reads to time: ours takes both, Nchan only `"one"`. */
   modes: readonly BurstMode[];
   /** Prints progress. */
