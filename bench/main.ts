@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: starts Redis, the project's server on each runtime
- * (Deno, Bun, Node) and Nchan, runs the held, wake, hit, cross-check and
- * scale scenarios on each, prints one table per runtime with the ratios, and writes it to `bench/results/latest.md` with a chart in
+ * (Deno, Bun, Node) and Nchan, runs the held, wake, hit, cross-check, scale and
+ * burst scenarios on each, prints one table per runtime with the ratios, and writes it to `bench/results/latest.md` with a chart in
  * `bench/chart.svg`. Every process it starts is stopped before it exits.
  *
  * @module
@@ -17,11 +17,13 @@ import { initClockTicks } from "./proc_stats.ts";
 import { ProcessGroup } from "./process_group.ts";
 import type { RedisServer } from "../tests/_support/redis_server.ts";
 import { renderReport } from "./report.ts";
+import { burstTable } from "./report_burst.ts";
 import { type BenchResults, NAMES, oursName } from "./results.ts";
 import { type PreparedRuntime, prepareRuntime, RUNTIME_LABELS } from "./runtime.ts";
 import { runHeldSweep } from "./scenario_held.ts";
 import { runHits } from "./scenario_hit.ts";
 import { runScale } from "./scenario_scale.ts";
+import { BURST_MAX, BURST_MESSAGES, type BurstResult, runBurst } from "./scenario_burst.ts";
 import type { BenchTarget } from "./target.ts";
 import { wrkMissing } from "./wrk.ts";
 
@@ -77,6 +79,7 @@ async function _main(): Promise<number> {
     cross: [],
     scale: [],
   };
+  const bursts: BurstResult[] = results.burst = [];
   const log = (line: string) => console.log(line);
   const prepared: PreparedRuntime[] = [];
   for (const runtime of options.runtimes) {
@@ -228,6 +231,18 @@ async function _main(): Promise<number> {
       if (missing === undefined) {
         results.scale.push(await runScale({ ...common, start: nchan(options.scaleProcesses) }));
       }
+    }
+    if (scenarios.has("burst")) {
+      log(`burst: ${BURST_MESSAGES} messages to one uid, one per poll and max=${BURST_MAX}`);
+      for (const serve of prepared) {
+        bursts.push(
+          ...await runBurst({ group, dir, start: ours(serve), modes: ["one", "batch"], log }),
+        );
+      }
+      if (missing === undefined) {
+        bursts.push(...await runBurst({ group, dir, start: nchan(), modes: ["one"], log }));
+      }
+      for (const line of burstTable(bursts)) log(`  ${line}`);
     }
   } catch (error) {
     failed = true;

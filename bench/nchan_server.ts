@@ -177,6 +177,8 @@ http {
       nchan_publisher http;
       nchan_channel_id $arg_uid;
       nchan_redis_pass bench_redis;
+      # The burst scenario keeps 1,000 messages on one channel (the default keeps 10).
+      nchan_message_buffer_length 1000;
     }
     location = /nchan_status {
       nchan_stub_status;

@@ -7,6 +7,7 @@
  * @module
  */
 import type { CrossResult } from "./cross_check.ts";
+import { burstTable } from "./report_burst.ts";
 import {
   type Cells,
   ComparisonTable,
@@ -57,6 +58,7 @@ export function renderReport(results: BenchResults): string {
       ..._runtimeTable(results, runtime).render(),
     ]),
     ..._shared(results),
+    ..._burst(results),
     ..._notes(results),
     "",
   ].join("\n");
@@ -311,6 +313,29 @@ function _scaleTable(results: BenchResults): ComparisonTable {
   table.row(`${label}: wake max (ms)`, both((s) => s.wake?.max), { digits: 2 });
   table.row(`${label}: wake errors`, both((s) => s.wake?.errors), { target: "0", digits: 0 });
   return table;
+}
+
+/** The burst scenario: its table and its checks. */
+function _burst(results: BenchResults): string[] {
+  const bursts = results.burst ?? [];
+  if (bursts.length === 0) return [];
+  return [
+    "",
+    "## Burst",
+    "",
+    `${bursts[0].messages} messages wait for one uid (ours: pipelined \`LPUSH\`es; Nchan: one ` +
+    "`POST` each, its buffer set to hold them all), then one client long-polls in a loop on " +
+    "one keep-alive connection (`fetch` in the bench process) until it has them all. Time runs " +
+    "from the first poll to the last message. Nchan answers one message per request, following " +
+    "its long-poll protocol (`Last-Modified` / `Etag` sent back as `If-Modified-Since` / " +
+    "`If-None-Match`).",
+    "",
+    ...burstTable(bursts),
+    "",
+    ...bursts.map((burst) =>
+      `- ${burst.name}, ${burst.mode === "one" ? "one per poll" : "batched"}: ${burst.check}`
+    ),
+  ];
 }
 
 function _notes(results: BenchResults): string[] {

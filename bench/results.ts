@@ -6,6 +6,7 @@
 import type { NotifyCost } from "./notify_cost.ts";
 import type { HeldRun } from "./scenario_held.ts";
 import type { CrossResult } from "./cross_check.ts";
+import type { BurstResult } from "./scenario_burst.ts";
 import type { HitResult } from "./scenario_hit.ts";
 import { type Runtime, RUNTIME_LABELS } from "./runtime.ts";
 import type { ScaleResult } from "./scenario_scale.ts";
@@ -46,6 +47,8 @@ export interface BenchResults {
   crossMissing?: string;
   /** Scale runs: ours on Deno, Nchan. */
   scale: ScaleResult[];
+  /** Bursts of 1,000 messages to one uid: ours on each runtime one per poll and batched, Nchan. */
+  burst?: BurstResult[];
   /** Redis CPU spent on keyspace notifications (wake scenario). */
   notify?: NotifyCost;
 }
