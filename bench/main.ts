@@ -92,16 +92,19 @@ async function _main(): Promise<number> {
     }
   }
   results.runtimes = prepared.map(({ runtime, task, version }) => ({ runtime, task, version }));
-  const ours = (serve: PreparedRuntime, early = false, processes = 1) => (redis: RedisServer) =>
-    startOurServer({
-      group,
-      dir,
-      redisUrl: redis.url,
-      serve,
-      name: oursName(serve.runtime, early),
-      earlyHeaders: early,
-      processes,
-    });
+  const ours =
+    (serve: PreparedRuntime, early = false, processes = 1) =>
+    (redis: RedisServer, env?: Record<string, string>) =>
+      startOurServer({
+        group,
+        dir,
+        redisUrl: redis.url,
+        serve,
+        name: oursName(serve.runtime, early),
+        earlyHeaders: early,
+        processes,
+        env,
+      });
   const nchan = (workers = 1) => (redis: RedisServer): Promise<BenchTarget> =>
     startNchan({ group, dir, redisPort: redis.port, workers });
   const deno = prepared.find((serve) => serve.runtime === "deno");
@@ -146,7 +149,7 @@ async function _main(): Promise<number> {
           results.notify.onMsPer1k.toFixed(1)
         } ms per 1,000 pairs, off: ${results.notify.offMsPer1k.toFixed(1)} ms, share ${
           results.notify.sharePct.toFixed(0)
-        }%`,
+        }%; with QUEUE_TTL: ${results.notify.ttlMsPer1k.toFixed(1)} ms`,
       );
     }
     if (scenarios.has("cross")) {

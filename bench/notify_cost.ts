@@ -21,6 +21,11 @@ export interface NotifyCost {
   offMsPer1k: number;
   /** Share of Redis CPU spent on notifications, in %. */
   sharePct: number;
+  /**
+   * Redis CPU per 1,000 pairs with notifications on and the server started
+   * with `QUEUE_TTL` (it sends one `EXPIRE` per plain `LPUSH` it hears), in ms.
+   */
+  ttlMsPer1k: number;
 }
 
 /** Options of {@linkcode measureNotifyCost}. */
@@ -29,15 +34,19 @@ export interface NotifyCostOptions {
   group: ProcessGroup;
   /** Directory for logs. */
   dir: string;
-  /** Starts our server on a fresh Redis (it subscribes and turns notifications on). */
-  start: (redis: RedisServer) => Promise<BenchTarget>;
+  /**
+   * Starts our server on a fresh Redis (it subscribes and turns
+   * notifications on), with `env` added to its settings.
+   */
+  start: (redis: RedisServer, env?: Record<string, string>) => Promise<BenchTarget>;
   /** LPUSH + RPOP pairs per measure. */
   pairs: number;
 }
 
 /**
- * Runs the load twice on a fresh Redis with our server subscribed, and stops
- * both after.
+ * Runs the load three times on a fresh Redis with our server subscribed:
+ * notifications on, off, and on with the server started with `QUEUE_TTL`;
+ * then stops both.
  *
  * @example
  * ```ts ignore
@@ -58,11 +67,15 @@ export async function measureNotifyCost(options: NotifyCostOptions): Promise<Not
     await client.command(["CONFIG", "SET", "notify-keyspace-events", ""]);
     const off = await _load(client, redis.pid, options.pairs);
     await client.command(["CONFIG", "SET", "notify-keyspace-events", flags]);
+    await target.stop();
+    target = await options.start(redis, { QUEUE_TTL: "3600" });
+    const withTtl = await _load(client, redis.pid, options.pairs);
     return {
       flags,
       onMsPer1k: (on / options.pairs) * 1000,
       offMsPer1k: (off / options.pairs) * 1000,
       sharePct: on > 0 ? ((on - off) / on) * 100 : NaN,
+      ttlMsPer1k: (withTtl / options.pairs) * 1000,
     };
   } finally {
     client.close();

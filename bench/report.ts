@@ -272,7 +272,10 @@ function _shared(results: BenchResults): string[] {
         `on / off: ${formatNumber(notify.onMsPer1k, 1)} / ${
           formatNumber(notify.offMsPer1k, 1)
         } ms ` +
-        `(share ${formatNumber(notify.sharePct, 0)}%).`,
+        `(share ${formatNumber(notify.sharePct, 0)}%); with the server started with ` +
+        `\`QUEUE_TTL\` (one \`EXPIRE\` per plain \`LPUSH\` it hears): ${
+          formatNumber(notify.ttlMsPer1k, 1)
+        } ms.`,
     );
   }
   const scale = _scaleTable(results);
