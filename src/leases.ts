@@ -108,12 +108,13 @@ class _LeaseTaker implements Taker {
     this.#options = options;
   }
 
-  take(uid: string, ack: string | undefined): Promise<Taken | null> {
+  take(uid: string, ack: string | undefined, max?: number): Promise<Taken | null> {
     const { store, leaseMs, maxInFlight, clock } = this.#options;
     return store.take(uid, {
       ack,
       leaseMs,
       maxInFlight,
+      count: max,
       now: clock.now(),
       id: crypto.randomUUID(),
     });

@@ -216,7 +216,8 @@ export class Responder {
     if (typeof taken === "string") return this.#wrap(format, this.#asJson(taken));
     if (!isLeased(taken)) return this.#batchBody(format, taken);
     const meta = { ack: taken.id, redelivered: taken.deliveries > 1 };
-    // At-least-once leases one message at a time: with `max=`, a batch of one.
+    // With `max=`, always an array: a leased batch, or a lease of one.
+    if (taken.batch !== undefined) return this.#batchBody(format, taken.batch, meta);
     if (format.max !== undefined) return this.#batchBody(format, [taken.message], meta);
     const message = this.#asJson(taken.message);
     if (format.callback === null) return message;

@@ -51,7 +51,14 @@ Deno.test(
     }, { what: "the promotion", timeoutMs: 20_000 });
     const promotedAt = performance.now();
     for (const uid of uids) {
-      assert.equal(await survivor.cli("-c", "LPUSH", `Q/MSG${uid}`, `for ${uid}`), "1", uid);
+      // A node may still say CLUSTERDOWN for a moment after another says ok;
+      // such a push was refused, so it is sent again.
+      let reply = "";
+      await waitUntil(async () => {
+        reply = await survivor.cli("-c", "LPUSH", `Q/MSG${uid}`, `for ${uid}`);
+        return !reply.startsWith("CLUSTERDOWN");
+      }, { what: `the LPUSH for ${uid} once every node is up`, timeoutMs: 10_000 });
+      assert.equal(reply, "1", uid);
     }
     const pushedAt = performance.now();
 

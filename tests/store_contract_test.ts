@@ -33,6 +33,17 @@ const contract: Contract[] = [
   ["pop on an empty queue gives null", async (store) => {
     assert.equal(await store.pop("nobody"), null);
   }],
+  ["take with count leases a batch under one id; due again, it comes back whole", async (store) => {
+    for (const message of ["a", '{"b":1}', "c", "d"]) await store.publish("lb", message);
+    const options = { leaseMs: 10, now: 1_000, maxInFlight: 16, count: 3 };
+    const first = await store.take("lb", { ...options, id: "one" });
+    assert.deepEqual(first?.batch, ["a", '{"b":1}', "c"]);
+    assert.equal(first?.deliveries, 1);
+    const again = await store.take("lb", { ...options, now: 2_000, id: "two" });
+    assert.deepEqual([again?.batch, again?.deliveries], [["a", '{"b":1}', "c"], 2]);
+    const rest = await store.take("lb", { ...options, now: 2_001, ack: "two", id: "three" });
+    assert.deepEqual(rest?.batch, ["d"]);
+  }],
   ["popMany takes up to count of the oldest at once, oldest first; none is []", async (store) => {
     assert.deepEqual(await store.popMany("many", 5), []);
     for (const message of ["1", "2", "3", "4"]) await store.publish("many", message);

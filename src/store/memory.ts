@@ -128,16 +128,20 @@ export class MemoryStore implements MessageStore {
     let lease: _Lease;
     if (due !== undefined && due[1].deadline <= options.now) {
       leases!.delete(due[0]);
-      lease = { message: due[1].message, deliveries: due[1].deliveries + 1, deadline: 0 };
+      lease = { ...due[1], deliveries: due[1].deliveries + 1, deadline: 0 };
     } else {
       const queue = this.#queues.get(uid);
       if (queue === undefined || (leases?.size ?? 0) >= maxInFlight) {
         if (leases?.size === 0) this.#inFlight.delete(uid);
         return Promise.resolve(null);
       }
-      const message = queue.shift()!;
+      const count = options.count ?? 1;
+      const taken: string[] = [];
+      while (taken.length < count && queue.length > 0) taken.push(queue.shift()!);
       if (queue.length === 0) this.#queues.delete(uid);
-      lease = { message, deliveries: 1, deadline: 0 };
+      lease = count > 1
+        ? { message: JSON.stringify(taken), batch: taken, deliveries: 1, deadline: 0 }
+        : { message: taken[0], deliveries: 1, deadline: 0 };
     }
     // Deadlines of one uid only grow, so leases come due in the order taken.
     let last = -Infinity;
@@ -146,11 +150,8 @@ export class MemoryStore implements MessageStore {
     if (leases === undefined) this.#inFlight.set(uid, leases = new Map());
     leases.set(options.id, lease);
     _renew(this.#leaseExpiries, uid, this.#limits.sideTtlSeconds(options.leaseMs), this.#now);
-    return Promise.resolve({
-      id: options.id,
-      message: lease.message,
-      deliveries: lease.deliveries,
-    });
+    const leased = { id: options.id, message: lease.message, deliveries: lease.deliveries };
+    return Promise.resolve(lease.batch === undefined ? leased : { ...leased, batch: lease.batch });
   }
 
   release(uid: string, id: string): Promise<void> {
@@ -224,6 +225,7 @@ function _fifoOf(message: string): Fifo {
 
 interface _Lease {
   readonly message: string;
+  readonly batch?: readonly string[];
   readonly deliveries: number;
   deadline: number;
 }

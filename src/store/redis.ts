@@ -254,13 +254,17 @@ export class RedisStore implements MessageStore {
         options.id,
         maxInFlight,
         String(this.#limits.sideTtlSeconds(options.leaseMs)),
+        String(options.count ?? 1),
       ],
     };
     // A lease granted after the caller gave up is ended at once, so the
     // next take hands the message out again without waiting for the lease.
     const reply = await this.#run(
       "take",
-      () => this.#bytes.eval(TAKE, script) as Promise<[Uint8Array, number, Uint8Array] | null>,
+      () =>
+        this.#bytes.eval(TAKE, script) as Promise<
+          [Uint8Array, number, Uint8Array, Uint8Array] | null
+        >,
       {
         expect: [[key, "list"], [script.keys[1], "hash"], [script.keys[2], "zset"]],
         onLate: (late) => {
@@ -275,7 +279,8 @@ export class RedisStore implements MessageStore {
       await this.release(uid, options.id);
       throw new MessageEncodingError(uid);
     }
-    return { id: options.id, deliveries: Number(reply[1]), message };
+    const leased = { id: options.id, deliveries: Number(reply[1]), message };
+    return _utf8(reply[3]) === "b" ? { ...leased, batch: JSON.parse(message) } : leased;
   }
 
   async release(uid: string, id: string): Promise<void> {

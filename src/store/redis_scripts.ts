@@ -8,7 +8,10 @@
 /**
  * At-least-once take. KEYS: the list, its in-flight hash, its lease set
  * (all in one hash slot). ARGV: ack id or "", now, lease ms, new id, most
- * in flight, seconds both side keys live after it ("0": for ever). The hash maps a delivery id to "<deliveries>|<message>"; the
+ * in flight, seconds both side keys live after it ("0": for ever), most
+ * messages in one lease (a batch: above 1). The hash maps a delivery id to
+ * "<deliveries>|<message>", or "<deliveries>b|<JSON array of the messages>"
+ * for a batch; the
  * sorted set scores each id by its lease deadline, growing per uid, so the
  * lowest is due first and leases come due in the order taken. Acks, then
  * re-leases the lease due first if it ran out, else moves the oldest queued
@@ -25,31 +28,40 @@ if ARGV[1] ~= "" and redis.call("ZREM", KEYS[3], ARGV[1]) == 1 then
   redis.call("HDEL", KEYS[2], ARGV[1])
 end
 local deliveries, message
+local kind = ""
 local due = redis.call("ZRANGE", KEYS[3], 0, 0, "WITHSCORES")
 if due[1] and tonumber(due[2]) <= now then
   local entry = redis.call("HGET", KEYS[2], due[1])
   redis.call("ZREM", KEYS[3], due[1])
   redis.call("HDEL", KEYS[2], due[1])
   local bar = string.find(entry, "|", 1, true)
-  deliveries = tonumber(string.sub(entry, 1, bar - 1)) + 1
+  local head = string.sub(entry, 1, bar - 1)
+  deliveries = tonumber(string.match(head, "^%d+")) + 1
+  if string.sub(head, -1) == "b" then kind = "b" end
   message = string.sub(entry, bar + 1)
 elseif redis.call("ZCARD", KEYS[3]) >= tonumber(ARGV[5]) then
   return false
 else
-  message = redis.call("RPOP", KEYS[1])
-  if not message then return false end
+  if tonumber(ARGV[7]) > 1 then
+    local items = redis.call("RPOP", KEYS[1], tonumber(ARGV[7]))
+    if not items then return false end
+    message, kind = cjson.encode(items), "b"
+  else
+    message = redis.call("RPOP", KEYS[1])
+    if not message then return false end
+  end
   deliveries = 1
 end
 local deadline = now + tonumber(ARGV[3])
 local last = redis.call("ZRANGE", KEYS[3], -1, -1, "WITHSCORES")
 if last[2] and tonumber(last[2]) >= deadline then deadline = tonumber(last[2]) + 1 end
 redis.call("ZADD", KEYS[3], string.format("%.0f", deadline), ARGV[4])
-redis.call("HSET", KEYS[2], ARGV[4], deliveries .. "|" .. message)
+redis.call("HSET", KEYS[2], ARGV[4], deliveries .. kind .. "|" .. message)
 if ARGV[6] ~= "0" then
   redis.call("EXPIRE", KEYS[2], ARGV[6])
   redis.call("EXPIRE", KEYS[3], ARGV[6])
 end
-return {ARGV[4], deliveries, message}`;
+return {ARGV[4], deliveries, message, kind}`;
 
 /**
  * Ends a lease now: its deadline drops by an offset larger than any

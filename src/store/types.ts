@@ -32,6 +32,12 @@ export interface LeasedMessage {
   readonly message: string;
   /** How many times it has been handed out, this time included. */
   readonly deliveries: number;
+  /**
+   * A batch (`TakeOptions.count` above 1): its messages, oldest first,
+   * leased and redelivered as a whole under the one id. `message` then
+   * holds them as a JSON array of strings.
+   */
+  readonly batch?: readonly string[];
 }
 
 /** Options of {@linkcode MessageStore.take}. */
@@ -52,6 +58,12 @@ export interface TakeOptions {
    * @default {16}
    */
   readonly maxInFlight?: number;
+  /**
+   * Take up to this many queued messages at once, as one batch under the
+   * one id; a lease due again comes back as it was taken.
+   * @default {1}
+   */
+  readonly count?: number;
 }
 
 /**
