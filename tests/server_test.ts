@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { MemoryPresence, MemoryStore } from "../mod.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { FakeClock, until } from "./_fake_clock.ts";
-import { startServe } from "./_serve_process.ts";
+import { startProcess, startServe } from "./_serve_process.ts";
 
 const TOKEN = "t0ken";
 
@@ -307,4 +307,23 @@ Deno.test("server: GET /presence says whether a uid holds a poll, and since when
   assert.equal((await ask("uid=")).status, 400);
   const without = createServer({ store: new MemoryStore(), publishToken: TOKEN });
   assert.equal((await without.fetch(new Request("http://x/presence?uid=42"))).status, 404);
+});
+
+Deno.test("server: deno task serve, with the task's own permissions, reads the file limit and states the caps", async () => {
+  // The task's own command line, run directly (a signal to `deno task` would
+  // not reach the server it starts).
+  const root = new URL("../", import.meta.url).pathname;
+  const tasks = JSON.parse(await Deno.readTextFile(`${root}deno.json`)).tasks;
+  const [binary, ...args] = (tasks.serve as string).split(" ");
+  assert.equal(binary, "deno");
+  await using server = await startProcess({
+    command: Deno.execPath(),
+    args: [...args, "--port", "0"],
+    env: { NO_COLOR: "1" },
+    ready: /longpoll listening on (http:\/\/\S+:\d+).*/,
+    cwd: root,
+  });
+  const line = server.ready[0];
+  assert.match(line, /connections: at most \d+ \(file limit \d+\), MAX_HELD \d+$/, line);
+  assert.equal((await fetch(`${server.ready[1]}/healthz`)).status, 200);
 });
