@@ -31,12 +31,26 @@ interface BunServer {
   requestIP(request: Request): { address: string } | null;
 }
 
+/** The connection of a request; its peer address is looked up only when a route asks. */
+class _Connection {
+  readonly #request: Request;
+  readonly #server: BunServer;
+
+  constructor(request: Request, server: BunServer) {
+    this.#request = request;
+    this.#server = server;
+  }
+
+  get remoteAddr(): { hostname?: string } {
+    return { hostname: this.#server.requestIP(this.#request)?.address };
+  }
+}
+
 await runServe({
   ...processHost(`bun ${Bun.version}`),
   listen: (fetch, { host, port, reusePort }) => {
     const server = Bun.serve({
-      fetch: (request, bun) =>
-        fetch(request, { remoteAddr: { hostname: bun.requestIP(request)?.address } }),
+      fetch: (request, bun) => fetch(request, new _Connection(request, bun)),
       hostname: host,
       port,
       reusePort,

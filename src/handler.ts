@@ -142,20 +142,17 @@ class _LongPoll {
       callback: null,
       cors: allowedOrigin(request, this.options.corsOrigins),
     };
+    let poll: PollRequest;
     try {
       if (request.method === "OPTIONS") return this.responder.preflight(format.cors);
-      const poll = parsePollRequest(request, {
-        options: this.options,
-        format,
-        query: context?.query,
-      });
+      poll = parsePollRequest(request, { options: this.options, format, query: context?.query });
       if (this.#authorize !== undefined) await this.#authorize(poll, request);
       if (poll.headOnly) return this.responder.head(format);
       if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
-      return await this.#takeOrHold(poll, request.signal);
     } catch (error) {
       return this.responder.error(error, format);
     }
+    return this.#takeOrHold(poll, request.signal, format);
   }
 
   drain(options: DrainOptions = {}): Promise<void> {
@@ -163,36 +160,48 @@ class _LongPoll {
     return this.polls.drain(options.windowMs ?? 0, this.options.clock);
   }
 
-  /** Answers a message waiting now, or holds the poll until its outcome. */
-  async #takeOrHold(poll: PollRequest, signal: AbortSignal): Promise<Response> {
-    if (signal.aborted) return _gone();
-    const { store } = this.options;
-    // A stand-in watches the uid meanwhile, so no wake is missed if not.
-    const firstPop = new _FirstPop();
-    store.watch(poll.uid, firstPop);
-    let taken: Taken | null;
-    const started = performance.now();
+  /**
+   * Answers a message waiting now, or holds the poll until its outcome, and
+   * answers its own errors. One async frame from request to answer: a held
+   * poll keeps no other suspended.
+   */
+  async #takeOrHold(
+    poll: PollRequest,
+    signal: AbortSignal,
+    format: AnswerFormat,
+  ): Promise<Response> {
     try {
-      taken = await this.#taker.take(poll.uid, poll.ack, poll.max);
+      if (signal.aborted) return _gone();
+      const { store } = this.options;
+      // A stand-in watches the uid meanwhile, so no wake is missed if not.
+      const firstPop = new _FirstPop();
+      store.watch(poll.uid, firstPop);
+      let taken: Taken | null;
+      const started = performance.now();
+      try {
+        taken = await this.#taker.take(poll.uid, poll.ack, poll.max);
+      } catch (error) {
+        // A store error that knows its answer (a key of the wrong type, say) is
+        // no outage: it is answered as it is.
+        if (error instanceof HttpError) throw error;
+        this.storeHealth.failed(error);
+        throw storeUnavailable("poll", this.options.retryAfter);
+      } finally {
+        store.unwatch(poll.uid, firstPop);
+      }
+      this.storeHealth.succeeded();
+      this.options.metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
+      if (taken !== null) return await this.#deliver(poll, taken, signal);
+      if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
+      this.polls.checkRoom();
+      const hold = new Hold(this.#holdDeps, poll, signal);
+      this.polls.add(hold);
+      const outcome = hold.start(firstPop);
+      if (this.options.earlyHeaders) return this.#holdWithEarlyHeaders(poll, hold, outcome);
+      return this.#answerEnd(poll, await outcome, hold);
     } catch (error) {
-      // A store error that knows its answer (a key of the wrong type, say) is
-      // no outage: it is answered as it is.
-      if (error instanceof HttpError) throw error;
-      this.storeHealth.failed(error);
-      throw storeUnavailable("poll", this.options.retryAfter);
-    } finally {
-      store.unwatch(poll.uid, firstPop);
+      return this.responder.error(error, format);
     }
-    this.storeHealth.succeeded();
-    this.options.metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
-    if (taken !== null) return this.#deliver(poll, taken, signal);
-    if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
-    this.polls.checkRoom();
-    const hold = new Hold(this.#holdDeps, poll, signal);
-    this.polls.add(hold);
-    const outcome = hold.start(firstPop);
-    if (this.options.earlyHeaders) return this.#holdWithEarlyHeaders(poll, hold, outcome);
-    return this.#answerEnd(poll, await outcome, hold);
   }
 
   async #deliver(poll: PollRequest, taken: Taken, signal: AbortSignal): Promise<Response> {

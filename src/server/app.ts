@@ -187,6 +187,13 @@ export function createServer(options: ServerOptions): Server {
     return responder.json({ published: true }, 202);
   };
 
+  const answerError = (error: unknown) => responder.error(error, _PLAIN);
+
+  /**
+   * Routes a request. The poll handler answers its own errors; each other
+   * route that answers later catches its own, so a held poll carries no
+   * extra promise.
+   */
   const route = (request: Request, info?: ConnectionInfo): Promise<Response> | Response => {
     // Liveness probes come thousands of times: an exact "/healthz" skips URL parsing.
     if (_isExactPath(request.url, "/healthz")) return _healthy();
@@ -198,14 +205,14 @@ export function createServer(options: ServerOptions): Server {
         return handler(request, { query });
       case "/publish":
         checkHost(request);
-        return publish(request, query, info);
+        return publish(request, query, info).catch(answerError);
       case "/presence":
         checkHost(request);
-        return presenceOf(request, query, info);
+        return presenceOf(request, query, info).catch(answerError);
       case "/healthz":
         return _healthy();
       case "/readyz":
-        return ready();
+        return ready().catch(answerError);
       case "/demo":
         if (!options.demo) break;
         return demoPage();
@@ -216,14 +223,11 @@ export function createServer(options: ServerOptions): Server {
     throw new HttpError(404, `Cannot find "${clip(path)}"`);
   };
 
-  const answerError = (error: unknown) => responder.error(error, _PLAIN);
-
   return {
     handler,
     fetch(request, info) {
       try {
-        const answer = route(request, info);
-        return answer instanceof Promise ? answer.catch(answerError) : answer;
+        return route(request, info);
       } catch (error) {
         return answerError(error);
       }
