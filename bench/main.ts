@@ -9,7 +9,7 @@
 import { renderChart } from "./chart.ts";
 import { crossClientMissing, runCrossCheck } from "./cross_check.ts";
 import { type BenchOptions, parseBenchFlags, USAGE } from "./flags.ts";
-import { startHelloServer } from "./hello_server.ts";
+import { startReferenceServer } from "./reference_server.ts";
 import { nchanMissing, startNchan } from "./nchan_server.ts";
 import { measureNotifyCost } from "./notify_cost.ts";
 import { startOurServer } from "./our_server.ts";
@@ -209,8 +209,13 @@ async function _main(): Promise<number> {
               ? [{ start: nchan(), preload: "nchan-publish" as const, uidCounts }]
               : []),
             {
-              start: () => startHelloServer({ group, dir }),
+              start: () => startReferenceServer("hello", { group, dir }),
               preload: "none" as const,
+              uidCounts: [Math.max(...uidCounts)],
+            },
+            {
+              start: (redis: RedisServer) => startReferenceServer("bare", { group, dir, redis }),
+              preload: "lpush" as const,
               uidCounts: [Math.max(...uidCounts)],
             },
           ],

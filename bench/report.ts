@@ -219,6 +219,14 @@ function _hitRows(results: BenchResults, runtime: Runtime, table: ComparisonTabl
         ratio: "",
       }, runtime === "deno" ? "≥ 0.55×" : "");
     }
+    const bare = _hit(results, NAMES.bare, Math.max(...uidCounts));
+    if (bare !== undefined && runtime === "deno") {
+      table.text(`${label}: ÷ bare node-redis pop on Deno (${_hitRate(bare)} req/s, same run)`, {
+        ours: formatRatio(ours.reqPerSec, bare.reqPerSec),
+        nchan: "",
+        ratio: "",
+      }, "");
+    }
   }
 }
 
@@ -263,6 +271,17 @@ function _shared(results: BenchResults): string[] {
       } req/s on ${hello.uids} uids, p99 ${formatNumber(hello.p99, 2)} ms, wrk CPU ${
         formatNumber(hello.clientCpuPct, 0)
       }%.`,
+    );
+  }
+  const bare = results.hit.find((hit) => hit.name === NAMES.bare);
+  if (bare !== undefined) {
+    lines.push(
+      `- The bare node-redis pop on Deno (\`bench/bare_pop.ts\`: one \`RPOP\` a request and ` +
+        `nothing else), the floor of a hit: ${_hitRate(bare)} req/s on ${bare.uids} uids` +
+        (hello === undefined
+          ? ""
+          : ` (${formatRatio(bare.reqPerSec, hello.reqPerSec)} hello world)`) +
+        `, wrk CPU ${formatNumber(bare.clientCpuPct, 0)}%.`,
     );
   }
   const notify = results.notify;

@@ -39,7 +39,7 @@ export interface BenchResults {
   runtimesMissing: string[];
   /** Held and wake sweeps: ours on each runtime (and with early headers on Deno), Nchan. */
   held: HeldRun[];
-  /** Hit runs (wrk): ours and Nchan on one uid and on many, Deno hello world. */
+  /** Hit runs (wrk): ours and Nchan on one uid and on many; Deno hello world and the bare pop. */
   hit: HitResult[];
   /** The held and wake figures again, from a second, independent client. */
   cross: CrossResult[];
@@ -57,6 +57,7 @@ export interface BenchResults {
 export const NAMES = {
   nchan: "Nchan",
   hello: "Deno hello world",
+  bare: "bare node-redis pop",
 } as const;
 
 /**
