@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { MemoryStore } from "../mod.ts";
 import { RedisStore, sideKey } from "../src/store/redis.ts";
+import { PushLimitsQueue } from "../src/store/push_limits_queue.ts";
 import { connectStore } from "./_store_fixtures.ts";
 import { redisTest } from "./_redis_gate.ts";
 import { startRedisCluster, startRedisServer } from "./_support/redis_server.ts";
@@ -135,6 +136,44 @@ Deno.test(
   ),
 );
 
+Deno.test(
+  redisTest(
+    "limits: redis: a flood of plain LPUSHes to 20,000 uids gives every queue its TTL",
+    async () => {
+      await using redis = await startRedisServer();
+      await using _store = await connectStore(redis, { queueTtlSeconds: 600 });
+      // One script, 20,000 pushes: each is a keyspace notification the store hears.
+      await redis.cli(
+        "EVAL",
+        "for i = 1, 20000 do redis.call('LPUSH', 'Q/MSGflood' .. i, 'x') end return 1",
+        "0",
+      );
+      const withoutTtl = () =>
+        redis.cli(
+          "EVAL",
+          `local n, cursor = 0, "0"
+          repeat
+            local page = redis.call("SCAN", cursor, "MATCH", "Q/MSGflood*", "COUNT", 5000)
+            cursor = page[1]
+            for _, key in ipairs(page[2]) do
+              if redis.call("TTL", key) == -1 then n = n + 1 end
+            end
+          until cursor == "0"
+          return n`,
+          "0",
+        );
+      await waitUntil(async () => (await withoutTtl()) === "0", {
+        what: "every flooded queue to get its TTL",
+        timeoutMs: 20_000,
+      });
+      assert.equal(
+        await redis.cli("EVAL", "return #redis.call('KEYS', 'Q/MSGflood*')", "0"),
+        "20000",
+      );
+    },
+  ),
+);
+
 Deno.test(redisTest("limits: redis cluster: TTL and trim on every master", async () => {
   await using cluster = await startRedisCluster();
   const counter = trimCounter();
@@ -161,3 +200,64 @@ Deno.test(redisTest("limits: redis cluster: TTL and trim on every master", async
   const ttl = Number(await cluster.cli("TTL", sideKey("Q/MSGc0", "leases")));
   assert.ok(ttl > 60 && ttl <= 65, `in flight: TTL ${ttl}`);
 }));
+
+/** A PushLimitsQueue whose applications finish when the test says. */
+function heldApplications(maxInFlight: number) {
+  const started: string[] = [];
+  const finish = new Map<string, Array<(failed?: boolean) => void>>();
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const queue = new PushLimitsQueue({
+    maxInFlight,
+    apply: (uid) => {
+      started.push(uid);
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      return new Promise<void>((resolve, reject) => {
+        const list = finish.get(uid) ?? [];
+        list.push((failed) => {
+          inFlight--;
+          if (failed) reject(new Error(`Cannot apply the limits of "${uid}"`));
+          else resolve();
+        });
+        finish.set(uid, list);
+      });
+    },
+  });
+  /** Ends the oldest application of `uid`, then lets the queue move on. */
+  const end = async (uid: string, failed = false) => {
+    const next = finish.get(uid)?.shift();
+    assert.ok(next !== undefined, `no application of "${uid}" in flight`);
+    next(failed);
+    await sleep(0);
+  };
+  return { queue, started, end, mostInFlight: () => mostInFlight };
+}
+
+Deno.test("limits: pushes heard are applied at most maxInFlight at a time, each waiting uid once", async () => {
+  const { queue, started, end, mostInFlight } = heldApplications(2);
+  for (const uid of ["a", "b", "c", "d", "c", "d"]) queue.pushed(uid);
+  assert.deepEqual(started, ["a", "b"]);
+  await end("a");
+  await end("b");
+  assert.deepEqual(started, ["a", "b", "c", "d"]);
+  await end("c", true); // a failure does not stop the others
+  await end("d");
+  await queue.idle();
+  assert.equal(mostInFlight(), 2);
+});
+
+Deno.test("limits: a push heard while its uid is in flight is applied again after", async () => {
+  const { queue, started, end } = heldApplications(4);
+  queue.pushed("a");
+  queue.pushed("a"); // during the first: the last push must count
+  queue.pushed("a");
+  assert.deepEqual(started, ["a"]);
+  let idle = false;
+  const settled = queue.idle().then(() => (idle = true));
+  await end("a");
+  assert.deepEqual(started, ["a", "a"]);
+  assert.equal(idle, false);
+  await end("a");
+  await settled;
+  assert.deepEqual(started, ["a", "a"]);
+});

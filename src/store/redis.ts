@@ -32,6 +32,7 @@ export {
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
 import { LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
+import { PushLimitsQueue } from "./push_limits_queue.ts";
 import { QueueLimits } from "./queue_limits.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { NotificationSettings } from "./redis_notifications.ts";
@@ -54,6 +55,12 @@ interface _RunOptions<T> {
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/**
+ * Most uids whose limits (`queueTtlSeconds`, `queueMax`) are being applied
+ * at once after producers' pushes: enough to keep up with any push rate one
+ * Redis sustains, few enough that a flood costs a set of uids, not commands.
+ */
+const PUSH_LIMITS_IN_FLIGHT = 256;
 
 /**
  * A {@linkcode MessageStore} on Redis. One command connection per process
@@ -90,6 +97,8 @@ export class RedisStore implements MessageStore {
   readonly #deadlines: Deadlines;
   readonly #topology: RedisTopology;
   readonly #limits: QueueLimits;
+  /** The limits of pushes by producers, applied a bounded number at a time. */
+  readonly #pushLimits: PushLimitsQueue;
   readonly #bytes: RedisByteCommands;
   readonly #pushBacks: PushBackRetry;
   readonly #diagnosis: RedisDiagnosis;
@@ -114,6 +123,10 @@ export class RedisStore implements MessageStore {
     }
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
     this.#limits = new QueueLimits(options, "RedisStore");
+    this.#pushLimits = new PushLimitsQueue({
+      apply: (uid) => this.#limit(uid),
+      maxInFlight: PUSH_LIMITS_IN_FLIGHT,
+    });
     this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
@@ -133,7 +146,7 @@ export class RedisStore implements MessageStore {
         ? [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`]
         : [],
       waiters: this.#waiters,
-      onListPush: this.#limits.active ? (uid) => this.#limit(uid) : undefined,
+      onListPush: this.#limits.active ? (uid) => this.#pushLimits.pushed(uid) : undefined,
     });
     this.#topology = new RedisTopology({
       url,
@@ -348,10 +361,13 @@ export class RedisStore implements MessageStore {
     await this.#presence?.close();
     clearInterval(this.#notificationsTimer);
     this.#topology.close();
+    // Nothing new to hear; the limits of the pushes heard are applied.
+    await this.#subscriber.close();
+    await this.#pushLimits.idle();
     // Messages still refused get one last attempt, within the deadline.
     await this.#pushBacks.close();
     this.#deadlines.close();
-    await Promise.all([closeClient(this.#client), this.#subscriber.close()]);
+    await closeClient(this.#client);
     await this.#topology.connected;
   }
   /** Closes the store at the end of an `await using` block. */
@@ -363,14 +379,14 @@ export class RedisStore implements MessageStore {
    * Applies the queue limits after a push by someone else: a plain EXPIRE
    * when there is no trim to do, which costs Redis less than a script.
    */
-  #limit(uid: string): void {
+  #limit(uid: string): Promise<void> {
     const key = this.keyPrefix + uid;
     const { ttlSeconds, max } = this.#limits;
     const limit = max === 0
       ? () => this.#client.expire(key, ttlSeconds).then(() => 0)
       : () =>
         this.#client.eval(LIMIT, { keys: [key], arguments: [String(ttlSeconds), String(max)] });
-    this.#run("limit", limit).then(
+    return this.#run("limit", limit).then(
       (dropped) => this.#limits.trimmed(uid, Number(dropped)),
       _ignore, // the next push tries again
     );
