@@ -5,9 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { redisTest } from "./_redis_gate.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { startRedisCluster, startRedisServer } from "./_support/redis_server.ts";
 import { startServe } from "./_serve_process.ts";
+import { RedisPresence, RedisStore, sideKey } from "../src/store/redis.ts";
+import { connectStore } from "./_store_fixtures.ts";
+import { sleep, waitUntil } from "./_support/wait_until.ts";
 
 const TOKEN = "presence-token";
 
@@ -65,6 +67,88 @@ Deno.test(
       assert.ok(gone < 3000, `dropped out ${gone} ms after the kill`);
       // The dead process's field is cleaned up by the lookup.
       assert.equal(await redis.cli("HLEN", "{Q/MSGu2}\x1fpresence"), "0");
+    },
+  ),
+);
+
+/** A client that records the scripts RedisPresence sends, and answers each at once. */
+function recordingClient() {
+  const sent: { keys: string[]; arguments: string[] }[] = [];
+  return {
+    sent,
+    client: {
+      eval(_script: string, options: { keys: string[]; arguments: string[] }) {
+        sent.push(options);
+        return Promise.resolve(1);
+      },
+    },
+  };
+}
+
+Deno.test("presence: the entries and exits of one turn go out in one command each", async () => {
+  const { sent, client } = recordingClient();
+  const presence = new RedisPresence({
+    client,
+    keyPrefix: "Q/MSG",
+    onError: () => {},
+    batch: true,
+  });
+  sent.length = 0; // the first heartbeat
+  presence.enter("a", 1);
+  presence.enter("b", 2);
+  presence.enter("c", 3);
+  presence.leave("c"); // the last of a uid's counts: c only leaves
+  presence.leave("d");
+  assert.equal(sent.length, 0, "nothing is sent before the turn ends");
+  await sleep(5);
+  const [entries, exits] = sent;
+  assert.equal(sent.length, 2);
+  assert.deepEqual(entries.keys, [sideKey("Q/MSGa", "presence"), sideKey("Q/MSGb", "presence")]);
+  assert.deepEqual(entries.arguments, [presence.processId, "1", "2"]);
+  assert.deepEqual(exits.keys, [sideKey("Q/MSGc", "presence"), sideKey("Q/MSGd", "presence")]);
+  await presence.close();
+});
+
+Deno.test("presence: on a cluster, each entry goes alone, since its key has its own slot", async () => {
+  const { sent, client } = recordingClient();
+  const presence = new RedisPresence({ client, keyPrefix: "Q/MSG", onError: () => {} });
+  sent.length = 0;
+  presence.enter("a", 1);
+  presence.enter("b", 2);
+  await sleep(5);
+  assert.deepEqual(sent.map((options) => options.keys.length), [1, 1]);
+  assert.deepEqual(sent.map((options) => options.arguments[1]), ["1", "2"]);
+  await presence.close();
+});
+
+Deno.test(
+  redisTest("presence: a batch of entries and exits lands on Redis as queued", async () => {
+    await using redis = await startRedisServer();
+    await using store = await connectStore(redis);
+    const presence = store.presence();
+    for (let i = 0; i < 100; i++) presence.enter(`u${i}`, 1000 + i);
+    for (let i = 0; i < 50; i++) presence.leave(`u${i}`);
+    await waitUntil(async () => (await presence.lookup("u99")).present, { what: "u99 present" });
+    assert.deepEqual(await presence.lookup("u99"), { present: true, since: 1099 });
+    assert.deepEqual(await presence.lookup("u0"), { present: false });
+    assert.equal(await redis.cli("EXISTS", sideKey("Q/MSGu49", "presence")), "0");
+  }),
+);
+
+Deno.test(
+  redisTest(
+    "presence: on a real cluster, entries of one turn over many slots all land",
+    async () => {
+      await using cluster = await startRedisCluster();
+      await using store = new RedisStore({ nodes: cluster.urls });
+      assert.equal(await store.whenReady(10_000), true);
+      const presence = store.presence();
+      const uids = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      for (const uid of uids) presence.enter(uid, 5000);
+      await waitUntil(async () => {
+        const found = await Promise.all(uids.map((uid) => presence.lookup(uid)));
+        return found.every((info) => info.present);
+      }, { what: "every uid present on the cluster" });
     },
   ),
 );

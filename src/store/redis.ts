@@ -105,10 +105,13 @@ export class RedisStore implements MessageStore {
   readonly #notificationsTimer: ReturnType<typeof setInterval> | undefined;
   #presence: RedisPresence | undefined;
   #closed = false;
+  /** True on Redis Cluster (`nodes`), where keys of different uids sit on different nodes. */
+  readonly #cluster: boolean;
 
   /** Starts connecting; polls fail with 503 until Redis answers. */
   constructor(options: RedisStoreOptions = {}) {
     const nodes = options.nodes ?? [];
+    this.#cluster = nodes.length > 0;
     const url = nodes[0] ?? options.url ?? "redis://127.0.0.1:6379";
     for (const candidate of [url, ...nodes]) {
       if (!/^rediss?:\/\//.test(candidate) || URL.parse(candidate) === null) {
@@ -352,6 +355,7 @@ export class RedisStore implements MessageStore {
       keyPrefix: this.keyPrefix,
       aliveMs: options.aliveMs,
       onError: _ignore,
+      batch: !this.#cluster,
     });
   }
 

@@ -22,13 +22,23 @@ export interface RedisPresenceOptions {
   readonly aliveMs?: number;
   /** Told about a command that failed; presence is best effort. */
   readonly onError: (error: unknown) => void;
+  /**
+   * Send the entries and exits of one turn in one command each. Only where
+   * every key is on one node: not on Redis Cluster, where each goes alone.
+   * @default {false}
+   */
+  readonly batch?: boolean;
 }
 
-/** HSET the process's field, and keep the hash no longer than a day unused. */
-const ENTER = `redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
-redis.call("PEXPIRE", KEYS[1], 86400000)
+/** For each key, HSET the process's field to its start, and keep the hash no longer than a day unused. */
+const ENTER = `for i, key in ipairs(KEYS) do
+  redis.call("HSET", key, ARGV[1], ARGV[i + 1])
+  redis.call("PEXPIRE", key, 86400000)
+end
 return 1`;
-const LEAVE = `return redis.call("HDEL", KEYS[1], ARGV[1])`;
+/** For each key, HDEL the process's field. */
+const LEAVE = `for _, key in ipairs(KEYS) do redis.call("HDEL", key, ARGV[1]) end
+return 1`;
 const READ = `return redis.call("HGETALL", KEYS[1])`;
 const BEAT = `return redis.call("SET", KEYS[1], "1", "PX", ARGV[1])`;
 const ALIVE = `return redis.call("EXISTS", KEYS[1])`;
@@ -40,7 +50,8 @@ const SEPARATOR = "\x1f";
  * Presence on Redis, shared by every process on it: one hash per uid, beside
  * its list, with a field per process that holds a poll of the uid (set when
  * the process's first poll of the uid is held, deleted when its last one
- * ends: one command each), and one heartbeat key per process. A lookup
+ * ends; on one Redis, the entries of one turn of the event loop go in one
+ * command, and so do its exits), and one heartbeat key per process. A lookup
  * counts the fields of processes whose heartbeat is alive, so a process
  * killed without cleaning up drops out within `aliveMs`, and its fields are
  * deleted then.
@@ -61,6 +72,10 @@ export class RedisPresence implements Presence {
   readonly #aliveMs: number;
   readonly #onError: (error: unknown) => void;
   readonly #beat: ReturnType<typeof setInterval>;
+  readonly #batch: boolean;
+  /** Per uid, its entry (the start) or its exit (null) not sent yet; the last one counts. */
+  readonly #pending = new Map<string, number | null>();
+  #flush: ReturnType<typeof setTimeout> | undefined;
 
   /** Starts the heartbeat; {@linkcode RedisPresence.close} stops it. */
   constructor(options: RedisPresenceOptions) {
@@ -68,16 +83,17 @@ export class RedisPresence implements Presence {
     this.#keyPrefix = options.keyPrefix;
     this.#aliveMs = options.aliveMs ?? 30_000;
     this.#onError = options.onError;
+    this.#batch = options.batch ?? false;
     this.#heartbeat();
     this.#beat = setInterval(() => this.#heartbeat(), Math.max(1, this.#aliveMs / 3));
   }
 
   enter(uid: string, since: number): void {
-    this.#run(ENTER, [this.#keyOf(uid)], [this.processId, String(since)]);
+    this.#queue(uid, since);
   }
 
   leave(uid: string): void {
-    this.#run(LEAVE, [this.#keyOf(uid)], [this.processId]);
+    this.#queue(uid, null);
   }
 
   async lookup(uid: string): Promise<PresenceInfo> {
@@ -103,8 +119,36 @@ export class RedisPresence implements Presence {
   /** Stops the heartbeat and drops this process's liveness. */
   close(): Promise<void> {
     clearInterval(this.#beat);
+    clearTimeout(this.#flush);
+    this.#send();
     return this.#client.eval(BEAT, { keys: [this.#aliveKeyOf(this.processId)], arguments: ["1"] })
       .then(() => {}, () => {});
+  }
+
+  /** Queues an entry or an exit; the turn's queue goes out at the end of it. */
+  #queue(uid: string, since: number | null): void {
+    this.#pending.set(uid, since);
+    this.#flush ??= setTimeout(() => this.#send(), 0);
+  }
+
+  /** Sends the entries and exits queued, in one command each when batching. */
+  #send(): void {
+    this.#flush = undefined;
+    const entries: [string, string][] = [];
+    const exits: string[] = [];
+    for (const [uid, since] of this.#pending) {
+      if (since === null) exits.push(this.#keyOf(uid));
+      else entries.push([this.#keyOf(uid), String(since)]);
+    }
+    this.#pending.clear();
+    const groups = <T>(items: T[]) => this.#batch ? [items] : items.map((item) => [item]);
+    for (const group of groups(entries).filter((group) => group.length > 0)) {
+      const keys = group.map(([key]) => key);
+      this.#run(ENTER, keys, [this.processId, ...group.map(([, since]) => since)]);
+    }
+    for (const keys of groups(exits).filter((group) => group.length > 0)) {
+      this.#run(LEAVE, keys, [this.processId]);
+    }
   }
 
   #heartbeat(): void {
