@@ -55,12 +55,6 @@ interface _RunOptions<T> {
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-/**
- * Most uids whose limits (`queueTtlSeconds`, `queueMax`) are being applied
- * at once after producers' pushes: enough to keep up with any push rate one
- * Redis sustains, few enough that a flood costs a set of uids, not commands.
- */
-const PUSH_LIMITS_IN_FLIGHT = 256;
 
 /**
  * A {@linkcode MessageStore} on Redis. One command connection per process
@@ -126,10 +120,7 @@ export class RedisStore implements MessageStore {
     }
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
     this.#limits = new QueueLimits(options, "RedisStore");
-    this.#pushLimits = new PushLimitsQueue({
-      apply: (uid) => this.#limit(uid),
-      maxInFlight: PUSH_LIMITS_IN_FLIGHT,
-    });
+    this.#pushLimits = new PushLimitsQueue({ apply: (uid) => this.#limit(uid) });
     this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
