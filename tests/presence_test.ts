@@ -152,3 +152,19 @@ Deno.test(
     },
   ),
 );
+
+Deno.test("presence: a turn of 2,500 entries goes in runs of at most 1,000 keys", async () => {
+  const { sent, client } = recordingClient();
+  const presence = new RedisPresence({
+    client,
+    keyPrefix: "Q/MSG",
+    onError: () => {},
+    batch: true,
+  });
+  sent.length = 0;
+  for (let i = 0; i < 2500; i++) presence.enter(`u${i}`, i);
+  await sleep(5);
+  assert.deepEqual(sent.map((options) => options.keys.length), [1000, 1000, 500]);
+  assert.deepEqual(sent[2].arguments.slice(0, 2), [presence.processId, "2000"]);
+  await presence.close();
+});

@@ -43,6 +43,9 @@ const READ = `return redis.call("HGETALL", KEYS[1])`;
 const BEAT = `return redis.call("SET", KEYS[1], "1", "PX", ARGV[1])`;
 const ALIVE = `return redis.call("EXISTS", KEYS[1])`;
 
+/** Most keys in one entry or exit script, so that one script holds Redis up for little. */
+const MAX_BATCH = 1_000;
+
 /** The separator of this store's own keys: no uid or prefix may hold it. */
 const SEPARATOR = "\x1f";
 
@@ -141,14 +144,12 @@ export class RedisPresence implements Presence {
       else entries.push([this.#keyOf(uid), String(since)]);
     }
     this.#pending.clear();
-    const groups = <T>(items: T[]) => this.#batch ? [items] : items.map((item) => [item]);
-    for (const group of groups(entries).filter((group) => group.length > 0)) {
+    const size = this.#batch ? MAX_BATCH : 1;
+    for (const group of _chunks(entries, size)) {
       const keys = group.map(([key]) => key);
       this.#run(ENTER, keys, [this.processId, ...group.map(([, since]) => since)]);
     }
-    for (const keys of groups(exits).filter((group) => group.length > 0)) {
-      this.#run(LEAVE, keys, [this.processId]);
-    }
+    for (const keys of _chunks(exits, size)) this.#run(LEAVE, keys, [this.processId]);
   }
 
   #heartbeat(): void {
@@ -166,4 +167,11 @@ export class RedisPresence implements Presence {
   #aliveKeyOf(processId: string): string {
     return `${this.#keyPrefix}${SEPARATOR}alive${SEPARATOR}${processId}`;
   }
+}
+
+/** `items` in runs of at most `size`, in order. */
+function _chunks<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
 }
