@@ -71,29 +71,25 @@ Deno.test(
   ),
 );
 
-/** A client that records the scripts RedisPresence sends, and answers each at once. */
-function recordingClient() {
+/**
+ * A RedisPresence on a client that records the scripts it sends (after its
+ * first heartbeat) and answers each at once.
+ */
+function recordedPresence(options: { batch: boolean }) {
   const sent: { keys: string[]; arguments: string[] }[] = [];
-  return {
-    sent,
-    client: {
-      eval(_script: string, options: { keys: string[]; arguments: string[] }) {
-        sent.push(options);
-        return Promise.resolve(1);
-      },
+  const client = {
+    eval(_script: string, options: { keys: string[]; arguments: string[] }) {
+      sent.push(options);
+      return Promise.resolve(1);
     },
   };
+  const presence = new RedisPresence({ client, keyPrefix: "Q/MSG", onError: () => {}, ...options });
+  sent.length = 0; // the first heartbeat
+  return { sent, presence };
 }
 
 Deno.test("presence: the entries and exits of one turn go out in one command each", async () => {
-  const { sent, client } = recordingClient();
-  const presence = new RedisPresence({
-    client,
-    keyPrefix: "Q/MSG",
-    onError: () => {},
-    batch: true,
-  });
-  sent.length = 0; // the first heartbeat
+  const { sent, presence } = recordedPresence({ batch: true });
   presence.enter("a", 1);
   presence.enter("b", 2);
   presence.enter("c", 3);
@@ -110,9 +106,7 @@ Deno.test("presence: the entries and exits of one turn go out in one command eac
 });
 
 Deno.test("presence: on a cluster, each entry goes alone, since its key has its own slot", async () => {
-  const { sent, client } = recordingClient();
-  const presence = new RedisPresence({ client, keyPrefix: "Q/MSG", onError: () => {} });
-  sent.length = 0;
+  const { sent, presence } = recordedPresence({ batch: false });
   presence.enter("a", 1);
   presence.enter("b", 2);
   await sleep(5);
@@ -154,14 +148,7 @@ Deno.test(
 );
 
 Deno.test("presence: a turn of 2,500 entries goes in runs of at most 1,000 keys", async () => {
-  const { sent, client } = recordingClient();
-  const presence = new RedisPresence({
-    client,
-    keyPrefix: "Q/MSG",
-    onError: () => {},
-    batch: true,
-  });
-  sent.length = 0;
+  const { sent, presence } = recordedPresence({ batch: true });
   for (let i = 0; i < 2500; i++) presence.enter(`u${i}`, i);
   await sleep(5);
   assert.deepEqual(sent.map((options) => options.keys.length), [1000, 1000, 500]);
