@@ -13,6 +13,7 @@ import {
   parsePollRequest,
   type PollRequest,
 } from "./poll_request.ts";
+import { LingeringPresence } from "./presence_linger.ts";
 import { Responder } from "./responder.ts";
 import { StoreHealth } from "./store_health.ts";
 import { TimerWheel } from "./timer_wheel.ts";
@@ -57,8 +58,8 @@ export interface LongPollHandler {
   readonly storeHealth: StoreHealth;
   /**
    * Answers every held poll with the stop code, pops nothing new, and
-   * resolves once every poll has its answer. Later polls get the stop code
-   * at once.
+   * resolves once every poll has its answer, with the presence exits held
+   * back by `presenceLinger` sent. Later polls get the stop code at once.
    */
   drain(options?: DrainOptions): Promise<void>;
 }
@@ -111,6 +112,7 @@ class _LongPoll {
   readonly #taker: Taker;
   readonly #authorize: Authorize | undefined;
   readonly #holdDeps: HoldDeps;
+  readonly #lingering: LingeringPresence | undefined;
   #draining = false;
 
   constructor(options: ResolvedOptions) {
@@ -119,8 +121,13 @@ class _LongPoll {
     const wheel = new TimerWheel({ clock });
     this.storeHealth = new StoreHealth(options);
     this.responder = new Responder(options);
+    const { presence, presenceLingerMs: lingerMs } = options;
+    this.#lingering = presence === undefined || lingerMs === 0
+      ? undefined
+      : new LingeringPresence(presence, { lingerMs, wheel });
     this.polls = new HeldPolls<Hold>({
       ...options,
+      presence: this.#lingering ?? presence,
       onCount: (held) => (metrics.held = held),
     });
     this.#taker = createTaker({ ...options, wheel, wake: (uid) => this.polls.wake(uid) });
@@ -157,7 +164,9 @@ class _LongPoll {
 
   drain(options: DrainOptions = {}): Promise<void> {
     this.#draining = true;
-    return this.polls.drain(options.windowMs ?? 0, this.options.clock);
+    // Nothing is held from now on: the exits held back go out once the last poll ends.
+    return this.polls.drain(options.windowMs ?? 0, this.options.clock)
+      .then(() => this.#lingering?.flush());
   }
 
   /**

@@ -119,6 +119,13 @@ export interface LongPollOptions {
    */
   presence?: Presence;
   /**
+   * Seconds a uid stays present after its last poll ends, so a client
+   * between two polls does not leave and enter again; 0 reports each exit
+   * at once.
+   * @default {5}
+   */
+  presenceLinger?: number;
+  /**
    * Parses a message that is not JSON, such as a JavaScript object literal
    * `{'type':'chat','seq':1}` from a producer written for the original
    * service, and delivers what it returns as JSON; e.g. `JSON5.parse` from
@@ -164,6 +171,7 @@ export const DEFAULTS: Readonly<{
   maxUidBytes: number;
   retryAfter: number;
   earlyHeaders: boolean;
+  presenceLinger: number;
 }> = Object.freeze({
   minWait: 15,
   maxWait: 900,
@@ -178,6 +186,7 @@ export const DEFAULTS: Readonly<{
   maxUidBytes: 256,
   retryAfter: 1,
   earlyHeaders: false,
+  presenceLinger: 5,
 });
 
 /**
@@ -227,6 +236,8 @@ export interface ResolvedOptions {
   readonly metrics: Metrics;
   /** Where held polls are announced, if anywhere. */
   readonly presence: Presence | undefined;
+  /** How long a uid stays present after its last poll, in milliseconds. */
+  readonly presenceLingerMs: number;
   /** Parses messages that are not JSON, if set. */
   readonly parseLiteral: ((text: string) => unknown) | undefined;
   /** Where lines go. */
@@ -288,6 +299,8 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     clock,
     metrics: options.metrics ?? new Metrics(),
     presence: options.presence,
+    presenceLingerMs: 1000 *
+      _checked("presenceLinger", options.presenceLinger ?? DEFAULTS.presenceLinger, _atLeastZero),
     parseLiteral: options.parseLiteral,
     logger,
     onError: options.onError ?? ((error) => _logError(logger, error)),

@@ -109,6 +109,11 @@ Deno.test("config: bad values are refused with the source and the value in the m
     [[], { MIN_WAIT: "" }, 'Cannot read "MIN_WAIT": expected a number above 0, got ""'],
     [[], { MAX_WAIT: "-5" }, 'Cannot read "MAX_WAIT": expected a number of at least 0, got "-5"'],
     [
+      ["--presence-linger=soon"],
+      {},
+      'Cannot read "--presence-linger": expected a number of at least 0, got "soon"',
+    ],
+    [
       [],
       { REDIS_URL: "" },
       'Cannot read "REDIS_URL": expected a redis:// or rediss:// URL, or a comma-separated list of cluster nodes, got ""',

@@ -483,6 +483,8 @@ Deno.test("handler: options out of range are refused when the handler is created
     ["maxPollsPerUid", { maxPollsPerUid: 0 }],
     ["maxPollsPerUid", { maxPollsPerUid: 1.5 }],
     ["maxHeld", { maxHeld: 0 }],
+    ["presenceLinger", { presenceLinger: -1 }],
+    ["presenceLinger", { presenceLinger: Number.POSITIVE_INFINITY }],
   ];
   for (const [name, options] of bad) {
     assert.throws(() => createLongPollHandler({ store, ...options }), {

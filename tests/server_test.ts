@@ -301,6 +301,17 @@ Deno.test("server: GET /presence says whether a uid holds a poll, and since when
   await store.publish("42", "m");
   await first;
   assert.equal(await (await second).text(), "m");
+  // Between two polls the uid stays present, and a poll back within the linger keeps its "since".
+  const since = { uid: "42", present: true, since: new Date(clock.start).toISOString() };
+  assert.deepEqual(await (await ask("uid=42")).json(), since);
+  await clock.advance(4_000);
+  const third = server.fetch(new Request("http://x/?uid=42"));
+  await until(() => server.handler.held === 1, "the third poll to be held");
+  await store.publish("42", "n");
+  assert.equal(await (await third).text(), "n");
+  await clock.advance(4_900);
+  assert.deepEqual(await (await ask("uid=42")).json(), since, "within 5 s of the last poll");
+  await clock.advance(200);
   assert.deepEqual(await (await ask("uid=42")).json(), { uid: "42", present: false });
   assert.equal((await ask("uid=42", "wrong")).status, 401);
   assert.equal((await ask("")).status, 400);

@@ -203,6 +203,13 @@ export const SETTINGS = [
     _positive,
   ),
   _setting(
+    "PRESENCE_LINGER",
+    "presenceLinger",
+    DEFAULTS.presenceLinger,
+    "seconds a uid still counts as present after its last poll ends (a client holds none between two polls)",
+    _nonNegative,
+  ),
+  _setting(
     "DRAIN_WINDOW",
     "drainWindow",
     SERVE_DEFAULTS.drainWindow,
