@@ -24,6 +24,7 @@ Deno.test(
         MIN_WAIT: "60",
         MAX_WAIT: "60",
         PRESENCE_TTL: "1",
+        PRESENCE_LINGER: "1",
       };
       await using a = await startServe(env);
       await using b = await startServe(env);
@@ -49,12 +50,16 @@ Deno.test(
       const seen = await ask(a.origin, "u1");
       const since = Date.parse(seen.since);
       assert.ok(since >= before - 1000 && since <= Date.now(), seen.since);
-      // The poll ends with its message: u1 is no longer present.
+      // The poll ends with its message: u1 lingers for PRESENCE_LINGER, then is absent.
       await redis.cli("LPUSH", "Q/MSGu1", "m");
       assert.equal(await (await onB).text(), "m");
+      const answered = Date.now();
+      assert.equal((await ask(c.origin, "u1")).present, true, "right after the answer");
       await waitUntil(async () => !(await ask(c.origin, "u1")).present, {
         what: "u1 to be absent",
       });
+      const lingered = Date.now() - answered;
+      assert.ok(lingered >= 900 && lingered < 5000, `absent ${lingered} ms after the answer`);
       // c dies without cleaning up: u2 stays present until its heartbeat expires.
       assert.equal(await c.stop("SIGKILL"), 137);
       assert.equal(await onCAnswer, "gone");
@@ -75,7 +80,7 @@ Deno.test(
  * A RedisPresence on a client that records the scripts it sends (after its
  * first heartbeat) and answers each at once.
  */
-function recordedPresence(options: { batch: boolean }) {
+function recordedPresence(options: { batch: boolean; flushMs?: number }) {
   const sent: { keys: string[]; arguments: string[] }[] = [];
   const client = {
     eval(_script: string, options: { keys: string[]; arguments: string[] }) {
@@ -83,19 +88,27 @@ function recordedPresence(options: { batch: boolean }) {
       return Promise.resolve(1);
     },
   };
-  const presence = new RedisPresence({ client, keyPrefix: "Q/MSG", onError: () => {}, ...options });
+  const presence = new RedisPresence({
+    client,
+    keyPrefix: "Q/MSG",
+    onError: () => {},
+    flushMs: 0,
+    ...options,
+  });
   sent.length = 0; // the first heartbeat
   return { sent, presence };
 }
 
-Deno.test("presence: the entries and exits of one turn go out in one command each", async () => {
-  const { sent, presence } = recordedPresence({ batch: true });
+Deno.test("presence: the entries and exits gathered over flushMs go out in one command each", async () => {
+  const { sent, presence } = recordedPresence({ batch: true, flushMs: 300 });
   presence.enter("a", 1);
   presence.enter("b", 2);
+  await sleep(5);
   presence.enter("c", 3);
   presence.leave("c"); // the last of a uid's counts: c only leaves
   presence.leave("d");
-  assert.equal(sent.length, 0, "nothing is sent before the turn ends");
+  assert.equal(sent.length, 0, "nothing is sent before flushMs");
+  await waitUntil(() => sent.length >= 2, { what: "the entries and the exits sent" });
   await sleep(5);
   const [entries, exits] = sent;
   assert.equal(sent.length, 2);

@@ -23,7 +23,14 @@ export interface RedisPresenceOptions {
   /** Told about a command that failed; presence is best effort. */
   readonly onError: (error: unknown) => void;
   /**
-   * Send the entries and exits of one turn in one command each. Only where
+   * How long an entry or exit waits for others to go out with it, in
+   * milliseconds: a steady trickle of polls costs Redis one command per
+   * this time, not one per poll. A lookup sees a uid this much later.
+   * @default {50}
+   */
+  readonly flushMs?: number;
+  /**
+   * Send the entries and exits gathered in one command each. Only where
    * every key is on one node: not on Redis Cluster, where each goes alone.
    * @default {false}
    */
@@ -53,8 +60,8 @@ const SEPARATOR = "\x1f";
  * Presence on Redis, shared by every process on it: one hash per uid, beside
  * its list, with a field per process that holds a poll of the uid (set when
  * the process's first poll of the uid is held, deleted when its last one
- * ends; on one Redis, the entries of one turn of the event loop go in one
- * command, and so do its exits), and one heartbeat key per process. A lookup
+ * ends; the entries gathered over `flushMs` go out together, on one Redis
+ * in one command, and so do the exits), and one heartbeat key per process. A lookup
  * counts the fields of processes whose heartbeat is alive, so a process
  * killed without cleaning up drops out within `aliveMs`, and its fields are
  * deleted then.
@@ -76,6 +83,7 @@ export class RedisPresence implements Presence {
   readonly #onError: (error: unknown) => void;
   readonly #beat: ReturnType<typeof setInterval>;
   readonly #batch: boolean;
+  readonly #flushMs: number;
   /** Per uid, its entry (the start) or its exit (null) not sent yet; the last one counts. */
   readonly #pending = new Map<string, number | null>();
   #flush: ReturnType<typeof setTimeout> | undefined;
@@ -87,6 +95,7 @@ export class RedisPresence implements Presence {
     this.#aliveMs = options.aliveMs ?? 30_000;
     this.#onError = options.onError;
     this.#batch = options.batch ?? false;
+    this.#flushMs = options.flushMs ?? 50;
     this.#heartbeat();
     this.#beat = setInterval(() => this.#heartbeat(), Math.max(1, this.#aliveMs / 3));
   }
@@ -128,10 +137,10 @@ export class RedisPresence implements Presence {
       .then(() => {}, () => {});
   }
 
-  /** Queues an entry or an exit; the turn's queue goes out at the end of it. */
+  /** Queues an entry or an exit; the queue goes out `flushMs` after its first. */
   #queue(uid: string, since: number | null): void {
     this.#pending.set(uid, since);
-    this.#flush ??= setTimeout(() => this.#send(), 0);
+    this.#flush ??= setTimeout(() => this.#send(), this.#flushMs);
   }
 
   /** Sends the entries and exits queued, in one command each when batching. */
