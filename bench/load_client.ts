@@ -9,6 +9,7 @@ import type { ProcessGroup, Tracked } from "./process_group.ts";
 import type {
   CloseReply,
   FireReply,
+  FireRunReply,
   OpenReply,
   PublishSpec,
   StatsReply,
@@ -177,19 +178,25 @@ export class LoadClient {
     };
   }
 
-  /** Publishes one message to a held poll picked at random, and times its delivery. */
-  fire(publish: PublishSpec, message: string): Promise<FireReply> {
+  /**
+   * Publishes `messages` one after another, each to a held poll picked at
+   * random, waiting for each delivery before the next; the worker picked at
+   * random (by its share of the polls) runs them all and times each.
+   */
+  async fire(publish: PublishSpec, messages: string[]): Promise<FireReply[]> {
     const total = this.#workers.reduce((sum, worker) => sum + worker.polls, 0);
     let pick = Math.floor(Math.random() * total);
     let worker = 0;
     while (pick >= this.#workers[worker].polls) pick -= this.#workers[worker++].polls;
-    return this.#send<FireReply>(worker, {
+    const held = this.#workers[worker].polls;
+    const reply = await this.#send<FireRunReply>(worker, {
       op: "fire",
-      index: pick,
-      message,
+      indexes: messages.map(() => Math.floor(Math.random() * held)),
+      messages,
       publish,
       timeoutMs: 10_000,
     });
+    return reply.replies;
   }
 
   /** Counters summed over the workers. */

@@ -13,6 +13,7 @@ import type {
   CloseReply,
   FireCommand,
   FireReply,
+  FireRunReply,
   OpenCommand,
   OpenReply,
   PublishSpec,
@@ -166,10 +167,27 @@ async function _open(command: OpenCommand): Promise<OpenReply> {
   return { opened, errors: failed + pending, ms: performance.now() - started };
 }
 
-async function _fire(command: FireCommand): Promise<FireReply> {
-  const poll = polls[command.index];
+/** Tries before a message whose poll is gone gives up: each try picks another poll. */
+const FIRE_TRIES = 6;
+
+async function _fireRun(command: FireCommand): Promise<FireRunReply> {
+  const replies: FireReply[] = [];
+  for (let i = 0; i < command.messages.length; i++) {
+    let index = command.indexes[i];
+    let reply = await _fire(command, index, command.messages[i]);
+    for (let tries = 1; tries < FIRE_TRIES && reply.error === "not held"; tries++) {
+      index = Math.floor(Math.random() * polls.length);
+      reply = await _fire(command, index, command.messages[i]);
+    }
+    replies.push(reply);
+  }
+  return { replies };
+}
+
+async function _fire(command: FireCommand, index: number, message: string): Promise<FireReply> {
+  const poll = polls[index];
   if (poll === undefined || poll.state !== "held") return { error: "not held" };
-  const target = targets[command.index];
+  const target = targets[index];
   poll.state = "fired";
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ackMs: number | undefined;
@@ -179,7 +197,7 @@ async function _fire(command: FireCommand): Promise<FireReply> {
   });
   const started = performance.now();
   try {
-    await _publish(command.publish, poll.uid, command.message);
+    await _publish(command.publish, poll.uid, message);
     ackMs = performance.now() - started;
   } catch (error) {
     clearTimeout(timer);
@@ -196,7 +214,7 @@ async function _fire(command: FireCommand): Promise<FireReply> {
     return { error: "no answer in time", ackMs };
   }
   const body = DECODER.decode(response.body);
-  if (response.status !== 200 || body !== command.message) {
+  if (response.status !== 200 || body !== message) {
     if ((poll.state as string) !== "dead") _fail(poll, "wrong answer");
     return { error: `answer ${response.status} "${body.slice(0, 60)}"`, ackMs };
   }
@@ -205,7 +223,7 @@ async function _fire(command: FireCommand): Promise<FireReply> {
   poll.uid = `${poll.uid.split("~")[0]}~${poll.generation}`;
   if (response.close) {
     const next = _openPoll(target, poll.uid, () => {});
-    polls[command.index] = next;
+    polls[index] = next;
   } else {
     poll.state = "held";
     poll.socket.write(_request(target, poll.uid));
@@ -302,7 +320,7 @@ async function _handle(command: WorkerCommand): Promise<unknown> {
     case "open":
       return await _open(command);
     case "fire":
-      return await _fire(command);
+      return await _fireRun(command);
     case "stats":
       return _stats();
     case "close":

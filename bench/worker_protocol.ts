@@ -45,16 +45,21 @@ export interface OpenCommand {
   timeoutMs: number;
 }
 
-/** Publishes one message to the uid of held poll `index`, and times its delivery. */
+/**
+ * Publishes messages one after another, each to the uid of a held poll of
+ * this worker, waiting for each delivery before the next, and times each.
+ * The run stays in the worker, so no message between the coordinator and
+ * the worker falls within or between the timed wakes.
+ */
 export interface FireCommand {
   op: "fire";
-  /** Index of the held poll in this worker. */
-  index: number;
-  /** The message. */
-  message: string;
+  /** Index of the held poll each message goes to; one that is gone is replaced by another. */
+  indexes: number[];
+  /** The messages, in order. */
+  messages: string[];
   /** How to publish. */
   publish: PublishSpec;
-  /** Gives up after this long. */
+  /** Gives up on a delivery after this long. */
   timeoutMs: number;
 }
 
@@ -83,7 +88,13 @@ export interface OpenReply {
   ms: number;
 }
 
-/** Reply to {@linkcode FireCommand}. */
+/** Reply to {@linkcode FireCommand}: one {@linkcode FireReply} per message. */
+export interface FireRunReply {
+  /** In the order of the messages. */
+  replies: FireReply[];
+}
+
+/** How one message of a {@linkcode FireCommand} went. */
 export interface FireReply {
   /** Publish to last byte of the poll's response, in ms; absent on error. */
   ms?: number;
