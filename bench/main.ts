@@ -237,7 +237,17 @@ async function _main(): Promise<number> {
         await runScale({ ...common, start: ours(deno, false, options.scaleProcesses) }),
       );
       if (missing === undefined) {
-        results.scale.push(await runScale({ ...common, start: nchan(options.scaleProcesses) }));
+        // The peer failing is a finding, not the end of the run: ours is measured and reported.
+        try {
+          results.scale.push(await runScale({ ...common, start: nchan(options.scaleProcesses) }));
+        } catch (error) {
+          results.scaleFailed =
+            `${NAMES.nchan} did not finish the scale scenario: ${
+              (error as Error).message
+            } (an nginx worker exited during the run; its error log, kept in ${dir}, and \`dmesg\` ` +
+            "say why)";
+          log(`  ${results.scaleFailed}`);
+        }
       }
     }
     if (scenarios.has("burst")) {
@@ -282,7 +292,9 @@ async function _main(): Promise<number> {
     }).output().catch(() => undefined);
     console.log(`Wrote ${options.chart}`);
   }
-  if (!failed) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  if (!failed && results.scaleFailed === undefined) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
   return failed ? 1 : 0;
 }
 

@@ -298,13 +298,15 @@ function _shared(results: BenchResults): string[] {
     );
   }
   const scale = _scaleTable(results);
-  if (lines.length === 0 && scale.empty) return [];
+  const failed = results.scaleFailed === undefined ? [] : ["", results.scaleFailed];
+  if (lines.length === 0 && scale.empty && failed.length === 0) return [];
   return [
     "",
     "## All runtimes",
     "",
     ...lines,
     ...(scale.empty ? [] : ["", "Scale (ours on Deno, `REUSE_PORT=true`):", "", ...scale.render()]),
+    ...failed,
   ];
 }
 

@@ -47,6 +47,8 @@ export interface BenchResults {
   crossMissing?: string;
   /** Scale runs: ours on Deno, Nchan. */
   scale: ScaleResult[];
+  /** Why the peer's scale run did not finish, when it did not. */
+  scaleFailed?: string;
   /** Bursts of 1,000 messages to one uid: ours on each runtime one per poll and batched, Nchan. */
   burst?: BurstResult[];
   /** Redis CPU spent on keyspace notifications (wake scenario). */
