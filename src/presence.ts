@@ -10,8 +10,8 @@ export interface PresenceInfo {
  * Where held polls are announced, so producers can ask whether a user is
  * connected right now (to fall back to a mobile push or an email when not).
  * The handler calls `enter` when a uid's first poll in this process is held
- * and `leave` when its last one ends: one call per transition, never on a
- * hit's path.
+ * and `leave` once its last one has ended and `presenceLinger` has passed
+ * without a new one: one call per transition, never on a hit's path.
  *
  * @example
  * ```ts
@@ -26,7 +26,7 @@ export interface PresenceInfo {
 export interface Presence {
   /** The first poll of `uid` in this process is held, since `since` (ms since the epoch). */
   enter(uid: string, since: number): void;
-  /** The last poll of `uid` in this process ended. */
+  /** The last poll of `uid` in this process ended, and no new one came within the linger. */
   leave(uid: string): void;
   /** Whether `uid` holds a poll now, in any process sharing this presence. */
   lookup(uid: string): Promise<PresenceInfo>;
