@@ -368,8 +368,16 @@ function tabsTest(
             await page.waitForFunction(`received.length >= ${count}`, undefined, {
               timeout: 10_000,
             }).catch(async (error) => {
+              // What the tab got and how every tab polled, so a rare miss can be read after.
+              const got = (await seen()).map((s) =>
+                `${s.message}${s.redelivered ? "(again)" : ""}`
+              );
+              const log = polls.map((poll) =>
+                `${poll.tab}:${poll.status ?? "open"}${poll.ack === null ? "" : "+ack"}`
+              );
               throw new Error(
-                `tab ${name}: ${(await seen()).length} of ${count} messages: ${error}`,
+                `tab ${name}: ${got.length} of ${count} messages: ${error}\n` +
+                  `  it got: ${got.join(" ")}\n  polls, oldest first: ${log.join(" ")}`,
               );
             });
           },
