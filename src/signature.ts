@@ -1,3 +1,5 @@
+import { hasControlCharacters } from "./uid.ts";
+
 /**
  * Checks a poll's signature. Return true to accept. Replace the built-in
  * HMAC check with one of these for a legacy scheme.
@@ -14,8 +16,8 @@ export type VerifySignature = (
   url: URL,
 ) => boolean | Promise<boolean>;
 
-// deno-lint-ignore no-control-regex -- finding control characters is the point
-const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
+/** `exp` in its one canonical form: decimal digits, no sign, no leading zero, before 2286. */
+const CANONICAL_EXP = /^(0|[1-9]\d{0,9})$/;
 
 /** Why a signature was refused, as the message of a 403 or 400 answer. */
 export class SignatureError extends Error {
@@ -54,7 +56,9 @@ export interface HmacSignerOptions {
  * `sign = hex(HMAC(secret, uid))`, or `hex(HMAC(secret, uid + "\n" + exp))`
  * with an expiry in unix seconds (a line feed, byte 0x0A, between the two).
  * A uid may not hold control characters, so no uid without `exp` signs the
- * same text as another uid with one. Verification is constant-time.
+ * same text as another uid with one, and `exp` has one accepted spelling
+ * (decimal digits, no sign, no leading zero, at most 10 digits), so one
+ * signature never passes with two. Verification is constant-time.
  *
  * @example
  * ```ts
@@ -85,7 +89,7 @@ export class HmacSigner {
    * Rejects with a TypeError when `uid` holds control characters.
    */
   async sign(uid: string, exp?: number): Promise<string> {
-    if (CONTROL_CHARACTERS.test(uid)) {
+    if (hasControlCharacters(uid)) {
       throw new TypeError('Cannot sign: "uid" holds control characters');
     }
     const mac = await crypto.subtle.sign("HMAC", await this.#key, _signedBytes(uid, exp));
@@ -100,7 +104,7 @@ export class HmacSigner {
     if (sign === null || sign === "") {
       throw new SignatureError('Cannot verify signature: "sign" is missing');
     }
-    if (CONTROL_CHARACTERS.test(uid)) {
+    if (hasControlCharacters(uid)) {
       throw new SignatureError('Cannot verify signature: "uid" holds control characters', 400);
     }
     const mac = _hexToBytes(sign);
@@ -109,9 +113,10 @@ export class HmacSigner {
     }
     let expSeconds: number | undefined;
     if (exp !== undefined && exp !== null) {
-      if (!/^\d{1,12}$/.test(exp)) {
+      if (!CANONICAL_EXP.test(exp)) {
         throw new SignatureError(
-          'Cannot verify signature: "exp" is not a whole number of unix seconds',
+          'Cannot verify signature: "exp" is not a whole number of unix seconds ' +
+            "(at most 10 digits, no leading zero)",
           400,
         );
       }

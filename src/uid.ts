@@ -1,7 +1,7 @@
 import { HttpError } from "./http_error.ts";
 
 // deno-lint-ignore no-control-regex -- finding control characters is the point
-const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f-\x9f]/;
 
 /** Options of {@linkcode validateUid}. */
 export interface ValidateUidOptions {
@@ -25,7 +25,7 @@ export interface ValidateUidOptions {
 /**
  * Returns `uid` when it is usable as a queue name, and throws a 400
  * {@linkcode HttpError} saying why otherwise: missing, empty, too long, or
- * holding control characters (CR, LF, NUL…).
+ * holding control characters (see {@linkcode hasControlCharacters}).
  *
  * @example
  * ```ts
@@ -45,10 +45,25 @@ export function validateUid(uid: string | null, options: ValidateUidOptions = {}
   if (_utf8Length(uid) > maxBytes) {
     throw new HttpError(400, `Cannot ${action}: "${name}" is longer than ${maxBytes} bytes`);
   }
-  if (CONTROL_CHARACTERS.test(uid)) {
+  if (hasControlCharacters(uid)) {
     throw new HttpError(400, `Cannot ${action}: "${name}" holds control characters`);
   }
   return uid;
+}
+
+/**
+ * Whether `text` holds a control character: C0 (U+0000 to U+001F: CR, LF,
+ * NUL…), DEL (U+007F) or C1 (U+0080 to U+009F: NEL, CSI…), which a uid may
+ * not hold.
+ *
+ * @example
+ * ```ts
+ * import { hasControlCharacters } from "./uid.ts";
+ * console.log(hasControlCharacters("a\u0085b"), hasControlCharacters("é")); // true false
+ * ```
+ */
+export function hasControlCharacters(text: string): boolean {
+  return CONTROL_CHARACTERS.test(text);
 }
 
 function _utf8Length(text: string): number {

@@ -127,6 +127,18 @@ Deno.test("bad input: uid holding NUL is a 400", async () => {
   assertNothingLost();
 });
 
+Deno.test("bad input: uid holding a C1 control (NEL, CSI) is a 400", async () => {
+  const { handler, assertNothingLost } = await setUp({}, ["a\u0085b", "a\u009bb"]);
+  for (const uid of ["a%C2%85b", "a%C2%9Bb"]) {
+    await assertError(
+      await handler(poll(`uid=${uid}`)),
+      400,
+      'Cannot poll: "uid" holds control characters',
+    );
+  }
+  assertNothingLost();
+});
+
 // sign
 
 Deno.test("bad input: sign missing, with a secret set, is a 403", async () => {
@@ -185,7 +197,20 @@ Deno.test("bad input: exp not a number is a 400", async () => {
   await assertError(
     await handler(poll(`uid=42&exp=tomorrow&sign=${hmac("42:tomorrow")}`)),
     400,
-    'Cannot verify signature: "exp" is not a whole number of unix seconds',
+    'Cannot verify signature: "exp" is not a whole number of unix seconds ' +
+      "(at most 10 digits, no leading zero)",
+  );
+  assertNothingLost();
+});
+
+Deno.test("bad input: exp with a leading zero is a 400, though its digits are signed", async () => {
+  const { handler, assertNothingLost } = await setUp({ secret: SECRET });
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  await assertError(
+    await handler(poll(`uid=42&exp=0${exp}&sign=${hmac(`42\n${exp}`)}`)),
+    400,
+    'Cannot verify signature: "exp" is not a whole number of unix seconds ' +
+      "(at most 10 digits, no leading zero)",
   );
   assertNothingLost();
 });

@@ -767,7 +767,18 @@ function _uid(rng: Prng, seeds: readonly string[], signed: boolean): string {
         "%F0%9F%98%80".repeat(65),
       ])],
     [3, () => _percentSome(rng, "x".repeat(rng.range(10_000, 100_000)))],
-    [5, () => rng.pick(["%0D", "%0A", "%00", "%7F", "%09", "a%0Db", "a%0D%0AX-Injected:%201"])],
+    [5, () =>
+      rng.pick([
+        "%0D",
+        "%0A",
+        "%00",
+        "%7F",
+        "%09",
+        "%C2%85",
+        "a%C2%9Bb",
+        "a%0Db",
+        "a%0D%0AX-Injected:%201",
+      ])],
     [4, () => _unicode(rng, rng.range(1, 10))],
     [3, () => rng.pick(["+", "%20", "a+b", "%2B", " "])],
     // Hash-tag braces, which Redis Cluster reads in keys.
@@ -981,6 +992,7 @@ class _Signatures {
             "%20123",
             "0x10",
             "4102444800",
+            "04102444800",
           ])
         }`,
       ]],

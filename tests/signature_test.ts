@@ -113,9 +113,37 @@ Deno.test("signature: an exp that is not a whole number is a 400", async () => {
   for (const exp of ["soon", "", "1.5", "-1", "1e12", " 1700000600", "0x10", "1".repeat(13)]) {
     assert.deepEqual(await refusal(signer.verify("42", reference("s3cret", "42"), exp)), {
       status: 400,
-      message: 'Cannot verify signature: "exp" is not a whole number of unix seconds',
+      message: 'Cannot verify signature: "exp" is not a whole number of unix seconds ' +
+        "(at most 10 digits, no leading zero)",
     }, JSON.stringify(exp));
   }
+});
+
+Deno.test("signature: exp has one spelling: leading zeros, signs and 11 digits are a 400", async () => {
+  const signer = new HmacSigner({ secret: "s3cret", now: () => NOW });
+  const exp = NOW / 1000 + 60;
+  const sign = reference("s3cret", `42\n${exp}`);
+  await signer.verify("42", sign, String(exp));
+  for (const spelling of [`0${exp}`, `00${exp}`, `+${exp}`, "0".repeat(11), `1${"0".repeat(10)}`]) {
+    assert.deepEqual(await refusal(signer.verify("42", sign, spelling)), {
+      status: 400,
+      message: 'Cannot verify signature: "exp" is not a whole number of unix seconds ' +
+        "(at most 10 digits, no leading zero)",
+    }, spelling);
+  }
+});
+
+Deno.test("signature: a uid holding a C1 control character is neither signed nor verified", async () => {
+  const signer = new HmacSigner({ secret: "s3cret", now: () => NOW });
+  for (const uid of ["a\u0085b", "a\u009bb", "\u0080", "\u009f"]) {
+    await assert.rejects(signer.sign(uid), TypeError, JSON.stringify(uid));
+    assert.deepEqual(await refusal(signer.verify(uid, reference("s3cret", uid))), {
+      status: 400,
+      message: 'Cannot verify signature: "uid" holds control characters',
+    }, JSON.stringify(uid));
+  }
+  // Latin-1 letters just past C1 still sign.
+  assert.equal(await signer.sign("\u00a0\u00e9"), reference("s3cret", "\u00a0\u00e9"));
 });
 
 Deno.test("signature: a uid that ends in :<digits> cannot pass for a shorter uid with exp", async () => {
