@@ -39,6 +39,8 @@ export interface Stack extends AsyncDisposable {
   readonly public: string;
   /** The internal (publish) listener of nginx. */
   readonly internal: string;
+  /** The folder of nginx's logs. */
+  readonly logDir: string;
   readonly client: Deno.HttpClient;
   /** A signed poll through nginx's public listener. */
   poll(uid: string): Promise<Response>;
@@ -115,6 +117,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     processes,
     public: nginx.public,
     internal: nginx.internal,
+    logDir: nginx.logDir,
     client,
     get,
     async poll(uid) {
@@ -138,6 +141,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 export interface Nginx extends AsyncDisposable {
   readonly public: string;
   readonly internal: string;
+  /** The folder of its logs: the shipped `/var/log/nginx/` paths point here. */
+  readonly logDir: string;
 }
 
 /**
@@ -223,6 +228,7 @@ export async function startNginx(
   return {
     public: `http://127.0.0.1:${publicPort}`,
     internal: `http://127.0.0.1:${internalPort}`,
+    logDir: dir,
     [Symbol.asyncDispose]: dispose,
   };
 }

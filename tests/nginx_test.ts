@@ -301,6 +301,42 @@ Deno.test(
   ),
 );
 
+Deno.test(
+  redisTest("nginx: the shipped access logs write no query, so no sign and no uid", async () => {
+    await using stack = await startStack({ processes: 1 });
+    await stack.redis.cli("LPUSH", "Q/MSGlogged", '{"n":1}');
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const signs = [await signer.sign("logged"), await signer.sign("logged", exp)];
+    const answers = [
+      await stack.get(`${stack.public}/?uid=logged&sign=${signs[0]}`),
+      await stack.get(`${stack.public}/?sign=${signs[1]}&exp=${exp}&uid=logged&wait=0.1`),
+      await stack.get(`${stack.public}/?uid=logged&%73ign=${signs[0]}&wait=0.1`),
+      await stack.get(`${stack.internal}/publish?uid=logged`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${TOKEN}` },
+        body: "{}",
+      }),
+    ];
+    assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200, 202]);
+
+    // Both logs are buffered and flushed every 5 s.
+    const read = (name: string) => Deno.readTextFile(`${stack.logDir}/${name}`).catch(() => "");
+    let access = "";
+    let internal = "";
+    await waitUntil(async () => {
+      [access, internal] = [await read("longpoll.access.log"), await read("longpoll.internal.log")];
+      return access.split("\n").length > 3 && internal.length > 0;
+    }, { what: "both access logs to be flushed", timeoutMs: 15_000, intervalMs: 200 });
+    assert.equal(access.match(/"GET \/ HTTP\/1\.1" 200 /g)?.length, 3, access);
+    assert.match(internal, /"POST \/publish HTTP\/1\.1" 202 /);
+    for (const log of [access, internal]) {
+      for (const secret of [...signs, "sign=", "uid=", "logged", String(exp)]) {
+        assert.ok(!log.includes(secret), `the log holds ${secret}:\n${log}`);
+      }
+    }
+  }),
+);
+
 function _shippedReadTimeout(): number {
   const match = /^\s*proxy_read_timeout (\d+)s;/m.exec(SHIPPED_SITE);
   assert.ok(match, "deploy/nginx.conf sets proxy_read_timeout in seconds");
