@@ -13,7 +13,10 @@
  *   failures go on; in between, new connections are refused;
  * - keeps file descriptors in reserve (handles on `/dev/null`), so that
  *   accepting fails at the connection cap rather than at the file limit,
- *   and lets them go while connections are shed, for Redis and logs.
+ *   and lets them go while connections are shed, for Redis and logs;
+ * - serves one request at a time per connection, so that HTTP/2 without
+ *   TLS can't put many polls on one connection past the cap (see
+ *   `serve_one_request_per_connection.ts`).
  *
  * `Deno.serve` (Deno 2.9) has no header timeout and no connection cap, and
  * no way to serve a listener of one's own: a connection that sends nothing
@@ -24,6 +27,7 @@
 import type { Logger } from "../src/logger.ts";
 import type { ConnectionInfo } from "../src/server/app.ts";
 import type { Listener, ListenOptions } from "../src/server/serve.ts";
+import { oneRequestPerConnection, type ServeHandler } from "./serve_one_request_per_connection.ts";
 
 /** Options of {@linkcode serveGuarded}. */
 export interface GuardedServeOptions extends ListenOptions {
@@ -57,7 +61,7 @@ export function serveGuarded(
 class _GuardedServer implements Listener {
   readonly hostname: string;
   readonly port: number;
-  readonly #fetch: (request: Request, info?: ConnectionInfo) => Response | Promise<Response>;
+  readonly #fetch: ServeHandler;
   readonly #options: GuardedServeOptions;
   readonly #logger: Logger;
   /** Servers shutting down: their held polls are still answered. */
@@ -76,7 +80,7 @@ class _GuardedServer implements Listener {
     fetch: (request: Request, info?: ConnectionInfo) => Response | Promise<Response>,
     options: GuardedServeOptions,
   ) {
-    this.#fetch = fetch;
+    this.#fetch = oneRequestPerConnection(fetch);
     this.#options = options;
     this.#logger = options.logger;
     this.#reserveSize = _reserveSize(options);
