@@ -8,8 +8,8 @@ import process from "node:process";
 import type { ServeHost } from "../src/server/serve.ts";
 import { fileLimit } from "./serve_file_limit.ts";
 
-/** Everything of a `ServeHost` but `listen`, from Node's `process`. */
-export function processHost(runtime: string): Omit<ServeHost, "listen"> {
+/** Everything of a `ServeHost` but how it listens, from Node's `process`. */
+export function processHost(runtime: string): Omit<ServeHost, "listen" | "appliesHeaderTimeout"> {
   return {
     runtime,
     args: process.argv.slice(2),

@@ -16,6 +16,7 @@ await runServe({
   env: Deno.env.toObject(),
   pid: Deno.pid,
   fileLimit: limit,
+  appliesHeaderTimeout: false,
   listen: (fetch, options) =>
     new Promise((resolve) => resolve(serveGuarded(fetch, { ...options, fileLimit: limit }))),
   onSignal: (signal, listener) => Deno.addSignalListener(signal, listener),

@@ -48,6 +48,7 @@ class _Connection {
 
 await runServe({
   ...processHost(`bun ${Bun.version}`),
+  appliesHeaderTimeout: false,
   listen: (fetch, { host, port, reusePort }) => {
     const server = Bun.serve({
       fetch: (request, bun) => fetch(request, new _Connection(request, bun)),

@@ -18,6 +18,7 @@ import { processHost } from "./process_host.ts";
 
 await runServe({
   ...processHost(`node ${process.version}`),
+  appliesHeaderTimeout: true,
   listen: (fetch, { host, port, maxConnections, headerTimeout }) =>
     new Promise((resolve) => {
       const server = serve({

@@ -338,3 +338,22 @@ Deno.test("server: deno task serve, with the task's own permissions, reads the f
   assert.match(line, /connections: at most \d+ \(file limit \d+\), MAX_HELD \d+$/, line);
   assert.equal((await fetch(`${server.ready[1]}/healthz`)).status, 200);
 });
+
+Deno.test("server: deno task serve off loopback, with no proxy trusted, warns that slow heads can take every connection", async () => {
+  const warning =
+    /Listening on "0\.0\.0\.0" with no proxy in TRUSTED_PROXIES, but deno \S+ has no header timeout: clients that send their request heads slowly can take every connection/;
+  const cases: [Record<string, string>, boolean][] = [
+    [{ HOST: "0.0.0.0" }, true],
+    [{ HOST: "0.0.0.0", TRUSTED_PROXIES: "127.0.0.1,::1" }, true],
+    [{ HOST: "0.0.0.0", TRUSTED_PROXIES: "10.0.0.5" }, false],
+    [{ HOST: "127.0.0.1" }, false],
+  ];
+  for (const [env, warns] of cases) {
+    await using server = await startServe({ NO_COLOR: "1", ...env });
+    assert.equal(
+      warning.test(server.output()),
+      warns,
+      `${JSON.stringify(env)}:\n${server.output()}`,
+    );
+  }
+});

@@ -53,6 +53,12 @@ export interface ServeHost {
   readonly pid: number;
   /** The process's open-file limit (`ulimit -n`), or undefined where it can't be read. */
   readonly fileLimit: number | undefined;
+  /**
+   * Whether the runtime closes a connection that has not sent its request
+   * head within `HEADER_TIMEOUT` (Node does; `Deno.serve` and `Bun.serve`
+   * can't).
+   */
+  readonly appliesHeaderTimeout: boolean;
   /** Serves `fetch` as `options` say. */
   listen(
     fetch: (request: Request, info?: ConnectionInfo) => Response | Promise<Response>,
@@ -64,6 +70,8 @@ export interface ServeHost {
   exit(code: number): void;
 }
 
+/** A loopback address or name. */
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
 /** File descriptors left out of the default connection cap: Redis, logs, the runtime's own. */
 const FILE_HEADROOM = 128;
 /** Connections left over the default `MAX_HELD`: publishes, health checks, 503 answers. */
@@ -127,7 +135,7 @@ export async function runServe(host: ServeHost): Promise<void> {
   const logger = createLogger({ format: config.logFormat });
   const metrics = new Metrics();
   const store = await _openStore(config, { logger, metrics });
-  const loopback = /^(127\.|::1$|localhost$)/.test(config.host);
+  const loopback = LOOPBACK.test(config.host);
   const openPublish = store.kind === "memory" && loopback;
   const parseLiteral = config.jsLiterals ? (await import("json5")).default.parse : undefined;
   const presence = await _presenceOf(store, config.presenceTtl);
@@ -153,6 +161,7 @@ export async function runServe(host: ServeHost): Promise<void> {
     );
   }
   _warnAboutLimits(limits, host.fileLimit, logger);
+  if (!host.appliesHeaderTimeout && !loopback) _warnWithoutProxy(config, host.runtime, logger);
   const listener = await host.listen(server.fetch, { ...config, ...limits, logger });
   const origin = `http://${listener.hostname}:${listener.port}`;
   const signatures = config.secret === undefined ? "NOT checked" : "checked (HMAC-SHA256)";
@@ -274,6 +283,21 @@ function _warnAboutLimits(
         "polls over the cap are closed rather than answered 503",
     );
   }
+}
+
+/**
+ * Warns that slow request heads can take every connection of a runtime with
+ * no header timeout, listening off loopback with no proxy off this host
+ * trusted (so, as far as the settings tell, with no proxy in front).
+ */
+function _warnWithoutProxy(config: ServeConfig, runtime: string, logger: Logger): void {
+  if (config.trustedProxies.some((address) => !LOOPBACK.test(address))) return;
+  logger.warn(
+    `Listening on "${config.host}" with no proxy in TRUSTED_PROXIES, but ${runtime} has no ` +
+      "header timeout: clients that send their request heads slowly can take every connection " +
+      '(see "Known limits" in README.md). Put nginx in front (deploy/nginx.conf) and listen on ' +
+      "loopback, or list the proxy in TRUSTED_PROXIES",
+  );
 }
 
 function _redactUrl(url: string): string {
