@@ -179,6 +179,9 @@ export function createServer(options: ServerOptions): Server {
     try {
       await store.publish(uid, message);
     } catch (error) {
+      // A store error that knows its answer (a key of the wrong type, say) is
+      // no outage: it is answered as it is, as a poll answers it.
+      if (error instanceof HttpError) throw error;
       handler.storeHealth.failed(error);
       throw storeUnavailable("publish", retryAfter);
     }
