@@ -80,7 +80,7 @@ export interface ConnectionInfo {
  * | `GET /` | the poll (protocol v1) |
  * | `POST /publish?uid=` | queues the body for `uid`; needs `Authorization: Bearer <token>` |
  * | `GET /healthz` | liveness |
- * | `GET /readyz` | 503 while the store is unreachable or the server drains |
+ * | `GET /readyz` | 503 while the store is unreachable or the server drains; else the queue limits in force |
  * | `GET /metrics` | Prometheus text format |
  * | `GET /demo` | the demo page, with `demo: true` |
  *
@@ -130,7 +130,11 @@ export function createServer(options: ServerOptions): Server {
         "Retry-After": retryAfter,
       });
     }
-    return responder.json({ status: "ready", store: store.kind });
+    return responder.json({
+      status: "ready",
+      store: store.kind,
+      ...(store.queueLimits === undefined ? {} : { queueLimits: store.queueLimits }),
+    });
   };
 
   const presenceOf = async (
