@@ -273,6 +273,48 @@ Deno.test(
   ),
 );
 
+Deno.test(
+  redisTest(
+    "limits: redis: lists pushed while notifications were off get their limits once they are back",
+    async () => {
+      await using redis = await startRedisServer();
+      const counter = trimCounter();
+      await using store = await connectStore(redis, {
+        queueTtlSeconds: 600,
+        queueMax: 2,
+        notificationsCheckMs: 300,
+        onTrimmed: counter.onTrimmed,
+        onWarning: () => {},
+      });
+      await redis.cli("CONFIG", "SET", "notify-keyspace-events", "");
+      // More lists than one SCAN page, a list over queueMax, and keys the sweep must leave alone.
+      await redis.cli(
+        "EVAL",
+        "for i = 1, 450 do redis.call('LPUSH', 'Q/MSGoff' .. i, 'x') end " +
+          "redis.call('LPUSH', 'Q/MSGoff1', 'y', 'z', 'w') " +
+          "redis.call('LPUSH', 'other', 'x') redis.call('SET', 'Q/MSGstring', 'x')",
+        "0",
+      );
+      assert.equal(store.notificationsRestored, 0, "pushed while the flags were off");
+      await waitUntil(() => store.notificationsRestored === 1, { what: "the flags to be back" });
+      const ttlsOf = async () => {
+        const script =
+          "local t = {} for i = 1, 450 do t[i] = redis.call('TTL', 'Q/MSGoff' .. i) end " +
+          "return t";
+        return (await redis.cli("EVAL", script, "0")).split("\n").map(Number);
+      };
+      await waitUntil(async () => (await ttlsOf()).every((ttl) => ttl > 0), {
+        what: "every list pushed while off to have its TTL",
+      });
+      assert.ok((await ttlsOf()).every((ttl) => ttl <= 600));
+      assert.equal(await redis.cli("LRANGE", "Q/MSGoff1", "0", "-1"), "w\nz");
+      assert.equal(counter.total(), 2);
+      assert.equal(await redis.cli("TTL", "other"), "-1");
+      assert.equal(await redis.cli("TTL", "Q/MSGstring"), "-1");
+    },
+  ),
+);
+
 /** A PushLimitsQueue whose applications finish when the test says. */
 function heldApplications(maxInFlight: number) {
   const started: string[] = [];

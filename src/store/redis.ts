@@ -35,6 +35,7 @@ import { CLAIM_LIMITS, LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scrip
 import { PushLimitsQueue } from "./push_limits_queue.ts";
 import { QueueLimits, type QueueLimitValues } from "./queue_limits.ts";
 import { SharedQueueLimits } from "./redis_queue_limits.ts";
+import { LimitsSweep } from "./redis_limits_sweep.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { NotificationSettings } from "./redis_notifications.ts";
 import { RedisTopology } from "./redis_topology.ts";
@@ -99,6 +100,8 @@ export class RedisStore implements MessageStore {
   #claimingLimits: Promise<void> | undefined;
   /** The limits of pushes by producers, applied a bounded number at a time. */
   readonly #pushLimits: PushLimitsQueue;
+  /** The limits of lists pushed while notifications were off, which no push applied. */
+  readonly #limitsSweep: LimitsSweep;
   readonly #bytes: RedisByteCommands;
   readonly #pushBacks: PushBackRetry;
   readonly #diagnosis: RedisDiagnosis;
@@ -163,6 +166,11 @@ export class RedisStore implements MessageStore {
       onMastersAdded: (owns) => this.#waiters.wakeWhere((uid) => owns(this.keyPrefix + uid)),
     });
     this.#client = this.#topology.client;
+    this.#limitsSweep = new LimitsSweep({
+      keyPrefix: this.keyPrefix,
+      nodes: () => this.#topology.keyNodes(),
+      limits: this.#pushLimits,
+    });
     if (mode === "auto") {
       this.#notificationsTimer = setInterval(
         () => this.#checkNotifications(),
@@ -404,6 +412,7 @@ export class RedisStore implements MessageStore {
     this.#topology.close();
     // Nothing new to hear; the limits of the pushes heard are applied.
     await this.#subscriber.close();
+    await this.#limitsSweep.close();
     await this.#pushLimits.idle();
     // Messages still refused get one last attempt, within the deadline.
     await this.#pushBacks.close();
@@ -449,11 +458,15 @@ export class RedisStore implements MessageStore {
       .finally(() => (this.#claimingLimits = undefined));
   }
 
-  /** Turns the notification flags back on if someone turned them off; held uids check again. */
+  /**
+   * Turns the notification flags back on if someone turned them off; held
+   * uids check again, and the lists pushed meanwhile get their limits.
+   */
   async #checkNotifications(): Promise<void> {
     try {
       if (await this.#notifications.check(await this.#topology.configNodes())) {
         this.#waiters.wakeAll();
+        if (this.#limits.active) this.#limitsSweep.start();
       }
     } catch {
       // A node is away: the next check will tell.
