@@ -233,7 +233,7 @@ Deno.test(
         (error: Error) => {
           assert.match(
             error.message,
-            /Cannot start: Cannot apply the queue limits: this process was given TTL "0" and max "5", but those in force for prefix "Q\/MSG" are TTL "0" and max "2"/,
+            /ERROR: Cannot apply the queue limits: this process was given TTL "0" and max "5", but those in force for prefix "Q\/MSG" are TTL "0" and max "2"/,
           );
           assert.match(error.message, /redis-cli HSET \$'\{Q\/MSG\}\\x1flimits' ttl 0 max 5/);
           assert.doesNotMatch(error.message, /listening on/);
@@ -269,6 +269,17 @@ Deno.test(
       for (const message of ["1", "2", "3"]) await second.publish("changed", message);
       assert.equal(await redis.cli("LRANGE", "Q/MSGchanged", "0", "-1"), "3");
       assert.equal(await redis.cli("TTL", "Q/MSGchanged"), "-1");
+      // Limits that can't be read are said, as a conflict: a server refuses to start on it.
+      await redis.cli("DEL", sideKey("Q/MSG", "limits"));
+      await redis.cli("SET", sideKey("Q/MSG", "limits"), "x");
+      const unread: string[] = [];
+      await using third = new RedisStore({ url: redis.url, onWarning: (w) => unread.push(w) });
+      assert.equal(await third.whenReady(5000), true);
+      assert.match(
+        third.queueLimitsConflict ?? "",
+        /^Cannot read the queue limits: ".*" holds a string, not a hash$/,
+      );
+      assert.equal(unread.length, 1, unread.join("\n"));
     },
   ),
 );

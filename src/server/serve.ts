@@ -129,7 +129,7 @@ export async function runServe(host: ServeHost): Promise<void> {
   const store = await _openStore(config, { logger, metrics });
   const conflict = "queueLimitsConflict" in store ? store.queueLimitsConflict : undefined;
   if (conflict !== undefined) {
-    logger.error(`Cannot start: ${conflict}`);
+    logger.error(String(conflict));
     await store.close();
     return host.exit(2);
   }

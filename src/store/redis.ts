@@ -19,7 +19,7 @@ import { RESP_TYPES } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { Deadlines } from "./deadlines.ts";
-import { MessageEncodingError } from "./errors.ts";
+import { KeyTypeError, MessageEncodingError } from "./errors.ts";
 import { PushBackRetry } from "./push_back_retry.ts";
 import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
 import { hasControlCharacters, listKeyOf, sideKey } from "./redis_keys.ts";
@@ -447,14 +447,19 @@ export class RedisStore implements MessageStore {
    * store's where Redis keeps none; one read at a time.
    */
   #claimLimits(): Promise<void> {
+    const { key } = this.#sharedLimits;
     return this.#claimingLimits ??= this.#run(
       "read the queue limits",
       () =>
         this.#sharedLimits.claim((key, args) =>
           this.#client.eval(CLAIM_LIMITS, { keys: [key], arguments: args })
         ),
+      { expect: [[key, "hash"]] },
     )
-      .catch(_ignore) // the next check tries again
+      .catch((error) => {
+        // Unusable until someone fixes it; anything else, the next check tries again.
+        if (error instanceof KeyTypeError) this.#sharedLimits.unreadable(error.message);
+      })
       .finally(() => (this.#claimingLimits = undefined));
   }
 

@@ -104,11 +104,19 @@ export class SharedQueueLimits {
     if ([ttl, max].every((value) => Number.isInteger(value) && value >= 0)) {
       return { ttlSeconds: ttl, max };
     }
-    const conflict = `Cannot read the queue limits: ${JSON.stringify(this.key)} holds ` +
+    const reason = `Cannot read the queue limits: ${JSON.stringify(this.key)} holds ` +
       `ttl "${kept[0]}" and max "${kept[1]}", not whole numbers; set them with HSET`;
-    if (this.#conflict !== conflict) this.#options.onWarning(conflict);
-    this.#conflict = conflict;
+    if (this.#conflict !== reason) this.#options.onWarning(reason);
+    this.unreadable(reason);
     return undefined;
+  }
+
+  /**
+   * Says why the limits in force can't be read (such as a key of the wrong
+   * type, which the store warns about itself), as the conflict.
+   */
+  unreadable(reason: string): void {
+    this.#conflict = reason;
   }
 
   #conflictOf(requested: QueueLimitValues, inForce: QueueLimitValues): string {
