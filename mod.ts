@@ -64,5 +64,5 @@ export {
 } from "./src/signature.ts";
 export { KeyTypeError, MessageEncodingError } from "./src/store/errors.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
-export type { QueueLimitOptions } from "./src/store/queue_limits.ts";
+export type { QueueLimitOptions, QueueLimitValues } from "./src/store/queue_limits.ts";
 export type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./src/store/types.ts";

@@ -9,6 +9,7 @@ import { RedisStore, sideKey } from "../src/store/redis.ts";
 import { connectStore } from "./_store_fixtures.ts";
 import { redisTest } from "./_redis_gate.ts";
 import { startRedisServer } from "./_support/redis_server.ts";
+import { startServe } from "./_serve_process.ts";
 
 Deno.test(
   redisTest("diagnosis: a key of the wrong type is named, and warned about once", async () => {
@@ -77,3 +78,38 @@ Deno.test(redisTest("diagnosis: a Redis that needs a password says so", async ()
   assert.equal(await store.whenReady(5000), true);
   assert.equal(store.notReadyReason, undefined);
 }));
+
+Deno.test(
+  redisTest(
+    "diagnosis: a publish to a key of the wrong type names it, and is no outage",
+    async () => {
+      await using redis = await startRedisServer();
+      await redis.cli("SET", "Q/MSGwt", "x");
+      await using server = await startServe({ REDIS_URL: redis.url, PUBLISH_TOKEN: "t0ken" });
+      const expected = { error: 'Cannot publish: "Q/MSGwt" holds a string, not a list' };
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${server.origin}/publish?uid=wt`, {
+          method: "POST",
+          headers: { Authorization: "Bearer t0ken" },
+          body: "m",
+        });
+        assert.equal(response.status, 502);
+        assert.equal(response.headers.get("retry-after"), null);
+        assert.deepEqual(await response.json(), expected);
+      }
+      // A poll of that uid answers the same kind of error, naming the key.
+      const poll = await fetch(`${server.origin}/?uid=wt`);
+      assert.equal(poll.status, 502);
+      assert.deepEqual(await poll.json(), {
+        error: 'Cannot pop: "Q/MSGwt" holds a string, not a list',
+      });
+      const ready = await fetch(`${server.origin}/readyz`);
+      assert.equal(ready.status, 200, await ready.text());
+      const log = server.output();
+      assert.doesNotMatch(log, /Cannot reach the message store/);
+      const warned = log.split("\n").filter((line) => line.includes('"Q/MSGwt" holds a string'));
+      assert.equal(warned.length, 1, log);
+      assert.match(warned[0], /every call on it fails until it is removed/);
+    },
+  ),
+);

@@ -13,6 +13,7 @@ import { connectStore } from "./_store_fixtures.ts";
 import { redisTest } from "./_redis_gate.ts";
 import { startRedisCluster, startRedisServer } from "./_support/redis_server.ts";
 import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { startServe } from "./_serve_process.ts";
 
 function trimCounter() {
   const trimmed: [string, number][] = [];
@@ -200,6 +201,130 @@ Deno.test(redisTest("limits: redis cluster: TTL and trim on every master", async
   const ttl = Number(await cluster.cli("TTL", sideKey("Q/MSGc0", "leases")));
   assert.ok(ttl > 60 && ttl <= 65, `in flight: TTL ${ttl}`);
 }));
+
+Deno.test(
+  redisTest(
+    "limits: redis: one store-wide truth: the first process sets them, the next adopts and counts, another refuses",
+    async () => {
+      await using redis = await startRedisServer();
+      const env = { REDIS_URL: redis.url, PUBLISH_TOKEN: "t0ken" };
+      const first = await startServe({ ...env, QUEUE_MAX: "2" });
+      assert.match(first.output(), /queue limits: QUEUE_TTL off, QUEUE_MAX 2 \(in force/);
+      await using second = await startServe(env);
+      assert.match(second.output(), /queue limits: QUEUE_TTL off, QUEUE_MAX 2 \(in force/);
+      const ready = await (await fetch(`${second.origin}/readyz`)).json();
+      assert.deepEqual(ready.queueLimits, { ttlSeconds: 0, max: 2 });
+      // Only the process without limits of its own is left: it applies and counts them.
+      assert.equal(await first.stop(), 0);
+      for (const message of ["1", "2", "3", "4", "5"]) {
+        const published = await fetch(`${second.origin}/publish?uid=shared`, {
+          method: "POST",
+          headers: { Authorization: "Bearer t0ken" },
+          body: message,
+        });
+        assert.equal(published.status, 202, await published.text());
+      }
+      assert.equal(await redis.cli("LRANGE", "Q/MSGshared", "0", "-1"), "5\n4");
+      const metrics = await (await fetch(`${second.origin}/metrics`)).text();
+      assert.match(metrics, /^longpoll_trimmed_total 3$/m);
+      // A process given other limits refuses to start, naming both and the way to change them.
+      await assert.rejects(
+        startServe({ ...env, QUEUE_MAX: "5" }),
+        (error: Error) => {
+          assert.match(
+            error.message,
+            /ERROR: Cannot apply the queue limits: this process was given TTL "0" and max "5", but those in force for prefix "Q\/MSG" are TTL "0" and max "2"/,
+          );
+          assert.match(error.message, /redis-cli HSET \$'\{Q\/MSG\}\\x1flimits' ttl 0 max 5/);
+          assert.doesNotMatch(error.message, /listening on/);
+          return true;
+        },
+      );
+    },
+  ),
+);
+
+Deno.test(
+  redisTest(
+    "limits: redis: a change made in Redis reaches every store; other limits are a conflict",
+    async () => {
+      await using redis = await startRedisServer();
+      const warnings: string[] = [];
+      const options = { queueLimitsCheckMs: 50, onWarning: (w: string) => void warnings.push(w) };
+      await using first = await connectStore(redis, { ...options, queueTtlSeconds: 60 });
+      await using second = await connectStore(redis, options);
+      assert.deepEqual(second.queueLimits, { ttlSeconds: 60, max: 0 });
+      assert.equal(first.queueLimitsConflict, undefined);
+      await redis.cli("HSET", sideKey("Q/MSG", "limits"), "ttl", "0", "max", "1");
+      await waitUntil(() => first.queueLimits.max === 1 && second.queueLimits.max === 1, {
+        what: "both stores adopt the limits set in Redis",
+      });
+      assert.deepEqual(first.queueLimits, { ttlSeconds: 0, max: 1 });
+      assert.match(
+        first.queueLimitsConflict ?? "",
+        /given TTL "60" and max "0", but those in force/,
+      );
+      assert.equal(second.queueLimitsConflict, undefined);
+      assert.equal(warnings.length, 1, warnings.join("\n"));
+      for (const message of ["1", "2", "3"]) await second.publish("changed", message);
+      assert.equal(await redis.cli("LRANGE", "Q/MSGchanged", "0", "-1"), "3");
+      assert.equal(await redis.cli("TTL", "Q/MSGchanged"), "-1");
+      // Limits that can't be read are said, as a conflict: a server refuses to start on it.
+      await redis.cli("DEL", sideKey("Q/MSG", "limits"));
+      await redis.cli("SET", sideKey("Q/MSG", "limits"), "x");
+      const unread: string[] = [];
+      await using third = new RedisStore({ url: redis.url, onWarning: (w) => unread.push(w) });
+      assert.equal(await third.whenReady(5000), true);
+      assert.match(
+        third.queueLimitsConflict ?? "",
+        /^Cannot read the queue limits: ".*" holds a string, not a hash$/,
+      );
+      assert.equal(unread.length, 1, unread.join("\n"));
+    },
+  ),
+);
+
+Deno.test(
+  redisTest(
+    "limits: redis: lists pushed while notifications were off get their limits once they are back",
+    async () => {
+      await using redis = await startRedisServer();
+      const counter = trimCounter();
+      await using store = await connectStore(redis, {
+        queueTtlSeconds: 600,
+        queueMax: 2,
+        notificationsCheckMs: 300,
+        onTrimmed: counter.onTrimmed,
+        onWarning: () => {},
+      });
+      await redis.cli("CONFIG", "SET", "notify-keyspace-events", "");
+      // More lists than one SCAN page, a list over queueMax, and keys the sweep must leave alone.
+      await redis.cli(
+        "EVAL",
+        "for i = 1, 450 do redis.call('LPUSH', 'Q/MSGoff' .. i, 'x') end " +
+          "redis.call('LPUSH', 'Q/MSGoff1', 'y', 'z', 'w') " +
+          "redis.call('LPUSH', 'other', 'x') redis.call('SET', 'Q/MSGstring', 'x')",
+        "0",
+      );
+      assert.equal(store.notificationsRestored, 0, "pushed while the flags were off");
+      await waitUntil(() => store.notificationsRestored === 1, { what: "the flags to be back" });
+      const ttlsOf = async () => {
+        const script =
+          "local t = {} for i = 1, 450 do t[i] = redis.call('TTL', 'Q/MSGoff' .. i) end " +
+          "return t";
+        return (await redis.cli("EVAL", script, "0")).split("\n").map(Number);
+      };
+      await waitUntil(async () => (await ttlsOf()).every((ttl) => ttl > 0), {
+        what: "every list pushed while off to have its TTL",
+      });
+      assert.ok((await ttlsOf()).every((ttl) => ttl <= 600));
+      assert.equal(await redis.cli("LRANGE", "Q/MSGoff1", "0", "-1"), "w\nz");
+      assert.equal(counter.total(), 2);
+      assert.equal(await redis.cli("TTL", "other"), "-1");
+      assert.equal(await redis.cli("TTL", "Q/MSGstring"), "-1");
+    },
+  ),
+);
 
 /** A PushLimitsQueue whose applications finish when the test says. */
 function heldApplications(maxInFlight: number) {

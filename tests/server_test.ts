@@ -96,7 +96,11 @@ Deno.test("server: /readyz answers 200, then 503 after drain", async () => {
   const { server } = setUp();
   const ready = await server.fetch(new Request("http://x/readyz"));
   assert.equal(ready.status, 200);
-  assert.deepEqual(await ready.json(), { status: "ready", store: "memory" });
+  assert.deepEqual(await ready.json(), {
+    status: "ready",
+    store: "memory",
+    queueLimits: { ttlSeconds: 0, max: 0 },
+  });
 
   await server.drain();
   const draining = await server.fetch(new Request("http://x/readyz"));

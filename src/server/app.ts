@@ -80,7 +80,7 @@ export interface ConnectionInfo {
  * | `GET /` | the poll (protocol v1) |
  * | `POST /publish?uid=` | queues the body for `uid`; needs `Authorization: Bearer <token>` |
  * | `GET /healthz` | liveness |
- * | `GET /readyz` | 503 while the store is unreachable or the server drains |
+ * | `GET /readyz` | 503 while the store is unreachable or the server drains; else the queue limits in force |
  * | `GET /metrics` | Prometheus text format |
  * | `GET /demo` | the demo page, with `demo: true` |
  *
@@ -130,7 +130,11 @@ export function createServer(options: ServerOptions): Server {
         "Retry-After": retryAfter,
       });
     }
-    return responder.json({ status: "ready", store: store.kind });
+    return responder.json({
+      status: "ready",
+      store: store.kind,
+      ...(store.queueLimits === undefined ? {} : { queueLimits: store.queueLimits }),
+    });
   };
 
   const presenceOf = async (
@@ -179,6 +183,9 @@ export function createServer(options: ServerOptions): Server {
     try {
       await store.publish(uid, message);
     } catch (error) {
+      // A store error that knows its answer (a key of the wrong type, say) is
+      // no outage: it is answered as it is, as a poll answers it.
+      if (error instanceof HttpError) throw error;
       handler.storeHealth.failed(error);
       throw storeUnavailable("publish", retryAfter);
     }

@@ -135,6 +135,12 @@ export async function runServe(host: ServeHost): Promise<void> {
   const logger = createLogger({ format: config.logFormat });
   const metrics = new Metrics();
   const store = await _openStore(config, { logger, metrics });
+  const conflict = "queueLimitsConflict" in store ? store.queueLimitsConflict : undefined;
+  if (conflict !== undefined) {
+    logger.error(String(conflict));
+    await store.close();
+    return host.exit(2);
+  }
   const loopback = LOOPBACK.test(config.host);
   const openPublish = store.kind === "memory" && loopback;
   const parseLiteral = config.jsLiterals ? (await import("json5")).default.parse : undefined;
@@ -173,6 +179,8 @@ export async function runServe(host: ServeHost): Promise<void> {
   logger.info(
     `longpoll listening on ${origin} (pid ${host.pid}, ${host.runtime}), store: ${
       _describe(config)
+    }, queue limits: ${
+      _describeQueueLimits(store)
     }, signatures: ${signatures}, publish: ${publish}, connections: ${
       _describeLimits(limits, host.fileLimit)
     }${config.demo ? `, demo: ${origin}/demo` : ""}`,
@@ -257,6 +265,14 @@ function _describe(config: ServeConfig): string {
     : `${config.redisUrl.includes(",") ? "redis cluster" : "redis"} ${
       _redactUrl(config.redisUrl)
     } prefix "${config.keyPrefix}"`;
+}
+
+function _describeQueueLimits(store: MessageStore): string {
+  const { ttlSeconds, max } = store.queueLimits ?? { ttlSeconds: 0, max: 0 };
+  const shared = store.kind === "memory" ? "" : " (in force for every process on the prefix)";
+  return `QUEUE_TTL ${ttlSeconds === 0 ? "off" : `${ttlSeconds} s`}, QUEUE_MAX ${
+    max === 0 ? "off" : max
+  }${shared}`;
 }
 
 function _describeLimits(limits: ConnectionLimits, fileLimit: number | undefined): string {

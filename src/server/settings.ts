@@ -185,14 +185,14 @@ export const SETTINGS = [
     "QUEUE_TTL",
     "queueTtl",
     undefined,
-    "seconds: a list expires that long after its last push, plain `LPUSH` producers included",
+    "seconds: a list expires that long after its last push, plain `LPUSH` producers included; store-wide",
     (text) => _integer(text, 1, 2 ** 31),
   ),
   _setting(
     "QUEUE_MAX",
     "queueMax",
     undefined,
-    "messages: the oldest beyond it are dropped at each push and counted in `/metrics`",
+    "messages: the oldest beyond it are dropped at each push and counted in `/metrics`; store-wide",
     (text) => _integer(text, 1, 2 ** 31),
   ),
   _setting(

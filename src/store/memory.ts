@@ -2,7 +2,7 @@ import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.t
 import { Fifo } from "./fifo.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
-import { type QueueLimitOptions, QueueLimits } from "./queue_limits.ts";
+import { type QueueLimitOptions, QueueLimits, type QueueLimitValues } from "./queue_limits.ts";
 
 /** Options of {@linkcode MemoryStore}. */
 export interface MemoryStoreOptions extends QueueLimitOptions {
@@ -46,6 +46,11 @@ export class MemoryStore implements MessageStore {
   constructor(options: MemoryStoreOptions = {}) {
     this.#limits = new QueueLimits(options, "MemoryStore");
     this.#now = options.now ?? Date.now;
+  }
+
+  /** The queue limits of the options: this process is the only one on the store. */
+  get queueLimits(): QueueLimitValues {
+    return this.#limits.inForce;
   }
 
   /** Always true until {@linkcode MemoryStore.close}. */

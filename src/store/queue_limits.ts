@@ -28,33 +28,70 @@ export interface QueueLimitOptions {
   onTrimmed?: (uid: string, dropped: number) => void;
 }
 
+/** A pair of queue limits; 0 means off. */
+export interface QueueLimitValues {
+  /** Seconds a queue lives after its last push; 0 for ever. */
+  readonly ttlSeconds: number;
+  /** Most messages a queue keeps; 0 for no limit. */
+  readonly max: number;
+}
+
 /**
- * The checked limits; 0 means off.
+ * The checked limits; 0 means off. A store shared by several processes
+ * may {@linkcode QueueLimits.adopt} those in force on it, so that every
+ * process applies the same.
  *
  * @example
  * ```ts
  * import { QueueLimits } from "./queue_limits.ts";
  * const limits = new QueueLimits({ queueTtlSeconds: 3600 }, "MemoryStore");
  * console.log(limits.ttlSeconds, limits.max, limits.sideTtlSeconds(60_000)); // 3600 0 3660
+ * limits.adopt({ ttlSeconds: 0, max: 5 });
+ * console.log(limits.ttlSeconds, limits.max, limits.requested); // 0 5 { ttlSeconds: 3600, max: 0 }
  * ```
  */
 export class QueueLimits {
-  /** Seconds a queue lives after its last push; 0 for ever. */
-  readonly ttlSeconds: number;
-  /** Most messages a queue keeps; 0 for no limit. */
-  readonly max: number;
+  /**
+   * The limits the options asked for (an unset one is off), or undefined
+   * when they set neither.
+   */
+  readonly requested: QueueLimitValues | undefined;
+  #inForce: QueueLimitValues;
   readonly #onTrimmed: (uid: string, dropped: number) => void;
 
   /** Checks `options`; `owner` names the store in the error. */
   constructor(options: QueueLimitOptions, owner: string) {
-    this.ttlSeconds = _whole(options.queueTtlSeconds, "queueTtlSeconds", owner);
-    this.max = _whole(options.queueMax, "queueMax", owner);
+    const ttlSeconds = _whole(options.queueTtlSeconds, "queueTtlSeconds", owner);
+    const max = _whole(options.queueMax, "queueMax", owner);
+    const given = options.queueTtlSeconds !== undefined || options.queueMax !== undefined;
+    this.requested = given ? { ttlSeconds, max } : undefined;
+    this.#inForce = { ttlSeconds, max };
     this.#onTrimmed = options.onTrimmed ?? (() => {});
+  }
+
+  /** Seconds a queue lives after its last push; 0 for ever. */
+  get ttlSeconds(): number {
+    return this.#inForce.ttlSeconds;
+  }
+
+  /** Most messages a queue keeps; 0 for no limit. */
+  get max(): number {
+    return this.#inForce.max;
+  }
+
+  /** The limits applied now. */
+  get inForce(): QueueLimitValues {
+    return this.#inForce;
   }
 
   /** True when either limit is on. */
   get active(): boolean {
     return this.ttlSeconds > 0 || this.max > 0;
+  }
+
+  /** Applies `limits` from now on, whatever the options asked for. */
+  adopt(limits: QueueLimitValues): void {
+    this.#inForce = { ttlSeconds: limits.ttlSeconds, max: limits.max };
   }
 
   /** Seconds what is in flight lives after a take with `leaseMs`; 0 for ever. */

@@ -19,7 +19,7 @@ import { RESP_TYPES } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { Deadlines } from "./deadlines.ts";
-import { MessageEncodingError } from "./errors.ts";
+import { KeyTypeError, MessageEncodingError } from "./errors.ts";
 import { PushBackRetry } from "./push_back_retry.ts";
 import { type ExpectedType, RedisDiagnosis } from "./redis_diagnosis.ts";
 import { hasControlCharacters, listKeyOf, sideKey } from "./redis_keys.ts";
@@ -31,9 +31,11 @@ export {
 } from "./redis_presence.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
-import { LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
+import { CLAIM_LIMITS, LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
 import { PushLimitsQueue } from "./push_limits_queue.ts";
-import { QueueLimits } from "./queue_limits.ts";
+import { QueueLimits, type QueueLimitValues } from "./queue_limits.ts";
+import { SharedQueueLimits } from "./redis_queue_limits.ts";
+import { LimitsSweep } from "./redis_limits_sweep.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { NotificationSettings } from "./redis_notifications.ts";
 import { RedisTopology } from "./redis_topology.ts";
@@ -46,6 +48,7 @@ import {
 
 export { sideKey, type SideKind } from "./redis_keys.ts";
 export type { RedisStoreOptions } from "./redis_options.ts";
+export type { QueueLimitValues } from "./queue_limits.ts";
 
 interface _RunOptions<T> {
   /** Takes what the command brings back after its deadline. */
@@ -91,8 +94,14 @@ export class RedisStore implements MessageStore {
   readonly #deadlines: Deadlines;
   readonly #topology: RedisTopology;
   readonly #limits: QueueLimits;
+  /** The limits in force for the prefix, kept in Redis, the same for every process. */
+  readonly #sharedLimits: SharedQueueLimits;
+  readonly #limitsTimer: ReturnType<typeof setInterval>;
+  #claimingLimits: Promise<void> | undefined;
   /** The limits of pushes by producers, applied a bounded number at a time. */
   readonly #pushLimits: PushLimitsQueue;
+  /** The limits of lists pushed while notifications were off, which no push applied. */
+  readonly #limitsSweep: LimitsSweep;
   readonly #bytes: RedisByteCommands;
   readonly #pushBacks: PushBackRetry;
   readonly #diagnosis: RedisDiagnosis;
@@ -124,6 +133,11 @@ export class RedisStore implements MessageStore {
     this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
+    this.#sharedLimits = new SharedQueueLimits({
+      keyPrefix: this.keyPrefix,
+      limits: this.#limits,
+      onWarning,
+    });
     this.#diagnosis = new RedisDiagnosis(onWarning);
     this.#pushBacks = new PushBackRetry({
       push: (uid, message) => this.#pushBack(uid, message),
@@ -140,7 +154,9 @@ export class RedisStore implements MessageStore {
         ? [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`]
         : [],
       waiters: this.#waiters,
-      onListPush: this.#limits.active ? (uid) => this.#pushLimits.pushed(uid) : undefined,
+      onListPush: (uid) => {
+        if (this.#limits.active) this.#pushLimits.pushed(uid);
+      },
     });
     this.#topology = new RedisTopology({
       url,
@@ -150,17 +166,29 @@ export class RedisStore implements MessageStore {
       onMastersAdded: (owns) => this.#waiters.wakeWhere((uid) => owns(this.keyPrefix + uid)),
     });
     this.#client = this.#topology.client;
+    this.#limitsSweep = new LimitsSweep({
+      keyPrefix: this.keyPrefix,
+      nodes: () => this.#topology.keyNodes(),
+      limits: this.#pushLimits,
+    });
     if (mode === "auto") {
       this.#notificationsTimer = setInterval(
         () => this.#checkNotifications(),
         options.notificationsCheckMs ?? 30_000,
       );
     }
+    this.#limitsTimer = setInterval(
+      () => this.#claimLimits(),
+      options.queueLimitsCheckMs ?? 30_000,
+    );
     this.#bytes = this.#client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     // Errors surface as failed commands, through `ready` and through
     // `notReadyReason`; the listener also keeps them from crashing the process.
     this.#client.on("error", (error) => this.#diagnosis.connectionFailed(error));
-    this.#client.on("ready", () => this.#diagnosis.connected());
+    this.#client.on("ready", () => {
+      this.#diagnosis.connected();
+      this.#claimLimits();
+    });
   }
 
   /** True while the command connection is up. */
@@ -186,19 +214,43 @@ export class RedisStore implements MessageStore {
     return this.#diagnosis.reason;
   }
 
+  /**
+   * The queue limits applied now: those in force for the prefix, kept in
+   * Redis and the same for every process on it, once read; until then,
+   * those of the options.
+   */
+  get queueLimits(): QueueLimitValues {
+    return this.#limits.inForce;
+  }
+
+  /**
+   * Why this store's `queueTtlSeconds` and `queueMax` don't apply: those in
+   * force for the prefix differ (it applies those, and says so through
+   * `onWarning`). Undefined when they match, or none were given. A server
+   * should refuse to start on it.
+   */
+  get queueLimitsConflict(): string | undefined {
+    return this.#sharedLimits.conflict;
+  }
+
   /** True once keyspace notifications for list pushes are known to be on. */
   get notificationsOn(): boolean {
     return this.#notifications.on;
   }
 
   /**
-   * Resolves true once both connections are up, subscribed, and keyspace
-   * notifications configured (or found forbidden); false after `timeoutMs`.
+   * Resolves true once both connections are up, subscribed, keyspace
+   * notifications configured (or found forbidden), and the queue limits in
+   * force read; false after `timeoutMs`.
    */
   async whenReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    const up = () => this.#client.isReady && this.#subscriber.ready && this.#notifications.applied;
+    const up = () =>
+      this.#client.isReady && this.#subscriber.ready && this.#notifications.applied &&
+      (this.#sharedLimits.known || this.#sharedLimits.conflict !== undefined);
     while (Date.now() < deadline && !this.#closed && !up()) {
+      // A cluster client tells no "ready": the limits are read once it is.
+      if (this.#client.isReady) this.#claimLimits();
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     return up();
@@ -355,9 +407,12 @@ export class RedisStore implements MessageStore {
     this.#closed = true;
     await this.#presence?.close();
     clearInterval(this.#notificationsTimer);
+    clearInterval(this.#limitsTimer);
+    await this.#claimingLimits;
     this.#topology.close();
     // Nothing new to hear; the limits of the pushes heard are applied.
     await this.#subscriber.close();
+    await this.#limitsSweep.close();
     await this.#pushLimits.idle();
     // Messages still refused get one last attempt, within the deadline.
     await this.#pushBacks.close();
@@ -387,11 +442,36 @@ export class RedisStore implements MessageStore {
     );
   }
 
-  /** Turns the notification flags back on if someone turned them off; held uids check again. */
+  /**
+   * Reads the queue limits in force for the prefix, first writing this
+   * store's where Redis keeps none; one read at a time.
+   */
+  #claimLimits(): Promise<void> {
+    const { key } = this.#sharedLimits;
+    return this.#claimingLimits ??= this.#run(
+      "read the queue limits",
+      () =>
+        this.#sharedLimits.claim((key, args) =>
+          this.#client.eval(CLAIM_LIMITS, { keys: [key], arguments: args })
+        ),
+      { expect: [[key, "hash"]] },
+    )
+      .catch((error) => {
+        // Unusable until someone fixes it; anything else, the next check tries again.
+        if (error instanceof KeyTypeError) this.#sharedLimits.unreadable(error.message);
+      })
+      .finally(() => (this.#claimingLimits = undefined));
+  }
+
+  /**
+   * Turns the notification flags back on if someone turned them off; held
+   * uids check again, and the lists pushed meanwhile get their limits.
+   */
   async #checkNotifications(): Promise<void> {
     try {
       if (await this.#notifications.check(await this.#topology.configNodes())) {
         this.#waiters.wakeAll();
+        if (this.#limits.active) this.#limitsSweep.start();
       }
     } catch {
       // A node is away: the next check will tell.

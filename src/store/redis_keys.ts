@@ -15,8 +15,12 @@ const SLOTS = 16384;
 // deno-lint-ignore no-control-regex -- finding control characters is the point
 const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 
-/** The structures kept beside a uid's list in at-least-once mode. */
-export type SideKind = "inflight" | "leases" | "presence";
+/**
+ * The structures kept beside a uid's list (in at-least-once mode, and for
+ * presence), or beside the key prefix itself (`limits`: the queue limits
+ * in force for every process on the prefix).
+ */
+export type SideKind = "inflight" | "leases" | "presence" | "limits";
 
 /**
  * The key of the structure `kind` kept beside list `key`: `inflight` (a hash

@@ -11,7 +11,9 @@ import type { QueueLimitOptions } from "./queue_limits.ts";
  * `publish` applies them in the same script as its push, and for plain
  * `LPUSH` producers each store that hears the keyspace notification does
  * (one `EXPIRE`, and an `LTRIM` where needed, per store per push); with
- * `notifications: "off"` they apply to `publish` only.
+ * `notifications: "off"` they apply to `publish` only. The limits applied
+ * are those in force for the key prefix, the same for every process on it
+ * (see `queueLimitsCheckMs`).
  */
 export interface RedisStoreOptions extends QueueLimitOptions {
   /**
@@ -52,6 +54,17 @@ export interface RedisStoreOptions extends QueueLimitOptions {
    * @default {30000}
    */
   notificationsCheckMs?: number;
+  /**
+   * How often to read the queue limits in force for the prefix, in
+   * milliseconds. They are kept in Redis (`{<prefix>}\x1flimits`, a hash of
+   * `ttl` and `max`, 0 for off): the first store to connect with
+   * `queueTtlSeconds` or `queueMax` writes them, and every store on the
+   * prefix applies them, so a change made there with `HSET` reaches every
+   * process within this time. A store given other limits applies those in
+   * force and reports them in `queueLimitsConflict`.
+   * @default {30000}
+   */
+  queueLimitsCheckMs?: number;
   /**
    * Every Redis call not answered within this many milliseconds fails, so
    * a poll gets 503 in time; what Redis does late is undone or kept (a late

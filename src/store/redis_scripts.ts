@@ -130,3 +130,22 @@ if max > 0 then
 end
 if ARGV[1] ~= "0" then redis.call("EXPIRE", KEYS[1], ARGV[1]) end
 return dropped`;
+
+/**
+ * The queue limits in force for a key prefix: those already kept, else the
+ * ones asked for, kept from now on, so the first process to ask sets them
+ * for every process on the prefix. KEYS: the limits hash. ARGV: TTL
+ * seconds and most messages ("0": off), or "" and "" to only read. Returns
+ * {ttl, max} as kept, or false when none are.
+ *
+ * @example
+ * ```ts
+ * import { CLAIM_LIMITS } from "./redis_scripts.ts";
+ * console.log(CLAIM_LIMITS.includes('"HSET"')); // true
+ * ```
+ */
+export const CLAIM_LIMITS = `local kept = redis.call("HMGET", KEYS[1], "ttl", "max")
+if kept[1] or kept[2] then return kept end
+if ARGV[1] == "" then return false end
+redis.call("HSET", KEYS[1], "ttl", ARGV[1], "max", ARGV[2])
+return {ARGV[1], ARGV[2]}`;

@@ -9,6 +9,7 @@ import { createClient, createCluster, type RedisClientType } from "redis";
 import { connectionOptions, credentialsOf, type RedisCommands } from "./redis_connection.ts";
 import type { ConfigurableNode, NotificationSettings } from "./redis_notifications.ts";
 import type { RedisSubscriber } from "./redis_subscriber.ts";
+import type { ScannableNode } from "./redis_limits_sweep.ts";
 import { keySlot } from "./redis_keys.ts";
 
 /** Options of {@linkcode RedisTopology}. */
@@ -74,6 +75,7 @@ export class RedisTopology {
   readonly connected: Promise<unknown>;
   readonly #ping: () => Promise<unknown>;
   readonly #configNodes: () => Promise<ConfigurableNode[]>;
+  readonly #keyNodes: () => Promise<ScannableNode[]>;
   #watchTimer: ReturnType<typeof setInterval> | undefined;
   #watching = false;
 
@@ -92,6 +94,7 @@ export class RedisTopology {
       this.client = client;
       this.#ping = () => client.ping();
       this.#configNodes = () => Promise.resolve(client.isReady ? [client] : []);
+      this.#keyNodes = () => Promise.resolve(client.isReady ? [client] : []);
       this.connected = Promise.all([
         client.connect().catch(_ignore),
         subscriber.subscribe([url]).catch(_ignore),
@@ -108,6 +111,7 @@ export class RedisTopology {
     this.client = cluster as unknown as RedisCommands;
     const masterClients = () =>
       Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)));
+    this.#keyNodes = masterClients as () => Promise<ScannableNode[]>;
     this.#ping = async () => {
       await Promise.all((await masterClients()).map((client) => client.ping()));
     };
@@ -127,6 +131,11 @@ export class RedisTopology {
   /** The nodes whose notification flags matter, connected. */
   configNodes(): Promise<ConfigurableNode[]> {
     return this.#configNodes();
+  }
+
+  /** The nodes that hold keys, connected: the single Redis, or every master. */
+  keyNodes(): Promise<ScannableNode[]> {
+    return this.#keyNodes();
   }
 
   /** Stops following a cluster's topology. */

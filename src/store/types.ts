@@ -1,3 +1,5 @@
+import type { QueueLimitValues } from "./queue_limits.ts";
+
 /**
  * A held poll, as a store sees it: something to wake when its uid may have
  * a message. Waking is a hint; the poll then pops to find out.
@@ -125,6 +127,12 @@ export interface MessageStore {
    * resolves true or false, never rejects. For a readiness probe.
    */
   checkReady(): Promise<boolean>;
+  /**
+   * The queue limits applied now (0 is off): on a store that processes
+   * share, those in force for all of them. For a readiness probe and the
+   * start-up line.
+   */
+  readonly queueLimits?: QueueLimitValues;
   /** Short name for logs and metrics, such as `memory` or `redis`. */
   readonly kind: string;
   /** Releases connections and timers. The store is unusable afterwards. */
