@@ -111,6 +111,11 @@ export interface LongPollClientOptions {
   retry?: Backoff;
   /**
    * The server's stop code: the hold ran out, so the client polls again.
+   * The server marks its stop answers (`X-Stop: true`), so a message equal
+   * to it is still a message; this matters only with `max` against a
+   * server with `EARLY_HEADERS=true`, whose answers carry no mark: the stop
+   * code where a batch belongs is then the stop. Without `max`, such a
+   * server's stop reaches `onMessage`.
    * @default {'{"stop":1}'}
    */
   stopCode?: string;

@@ -61,7 +61,10 @@ export interface PollLoopOptions {
   readonly timeoutMs: number;
   /** The wait before retry number `attempt` after a failure. */
   readonly retry: Backoff;
-  /** The body that ends an empty hold. */
+  /**
+   * The body that ends an empty hold: with batches, it is the stop when it
+   * comes unmarked where an array belongs.
+   */
   readonly stopCode: string;
   /** True when the polls ask for batches, so a delivery is a JSON array. */
   readonly batch: boolean;
@@ -123,12 +126,12 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
     const { response, body } = answer;
     if (response.status === STATUS.ok) {
       failures = 0;
-      if (body === options.stopCode) continue;
+      const messages = _messagesOf(options, response, body);
+      if (messages === null) continue;
       const info: DeliveryInfo = {
         ack: response.headers.get(HEADER.ackId) ?? undefined,
         redelivered: response.headers.get(HEADER.redelivered) === "true",
       };
-      const messages = (options.batch ? splitJsonArray(body) : null) ?? [body];
       if (await options.deliver({ messages, info })) ack = info.ack;
       continue;
     }
@@ -171,6 +174,23 @@ async function _poll(
     clearTimeout(timer);
     options.signal.removeEventListener("abort", abort);
   }
+}
+
+/**
+ * The messages of a 200 answer, or null for the stop. The server marks the
+ * stop with `X-Stop`, so a message whose body equals the stop code is a
+ * message. An answer whose headers left before its outcome was known
+ * (`earlyHeaders`) has no mark; with batches, the stop code where an array
+ * belongs is then the stop.
+ */
+function _messagesOf(
+  options: PollLoopOptions,
+  response: Response,
+  body: string,
+): readonly string[] | null {
+  if (response.headers.get(HEADER.stop) === "true") return null;
+  if (!options.batch) return [body];
+  return splitJsonArray(body) ?? (body === options.stopCode ? null : [body]);
 }
 
 function _errorOf(body: string): string {
