@@ -167,6 +167,26 @@ Deno.test("client: retries a failing server with backoff, honouring Retry-After"
   assert.deepEqual(waits, [0, 1], "two backoffs, growing");
 });
 
+Deno.test("client: a Retry-After past the longest timer delay waits, rather than re-polling at once", async () => {
+  let polls = 0;
+  const overflowing = () => {
+    polls++;
+    return Promise.resolve(
+      new Response('{"error":"busy"}', { status: 503, headers: { "Retry-After": "99999999" } }),
+    );
+  };
+  const client = createLongPollClient({
+    url: "http://local/",
+    uid: "9",
+    fetch: overflowing,
+    onMessage: () => {},
+  });
+  client.start();
+  await sleep(1000);
+  client.stop();
+  assert.equal(polls, 1, `${polls} polls in a second: one, then the wait the server asked for`);
+});
+
 Deno.test("client: stop() aborts the poll in flight and ends once", async () => {
   const { server, fetch } = setUp({ minWait: 5, maxWait: 5 });
   const ends: EndReason[] = [];

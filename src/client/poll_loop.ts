@@ -7,6 +7,7 @@
  */
 import type { Backoff } from "../backoff.ts";
 import { HEADER, REFUSED_STATUSES, STATUS } from "../protocol.ts";
+import { clampTimerDelay } from "../timer_delay.ts";
 import { splitJsonArray } from "./json_array.ts";
 import { sleep } from "./sleep.ts";
 
@@ -163,7 +164,7 @@ async function _poll(
     reject(controller.signal.reason);
   };
   options.signal.addEventListener("abort", abort);
-  const timer = setTimeout(abort, options.timeoutMs);
+  const timer = setTimeout(abort, clampTimerDelay(options.timeoutMs));
   const read = async () => {
     const response = await options.fetch(new Request(url, { signal: controller.signal }));
     return { response, body: await response.text() };
