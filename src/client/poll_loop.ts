@@ -11,6 +11,20 @@ import { clampTimerDelay } from "../timer_delay.ts";
 import { splitJsonArray } from "./json_array.ts";
 import { sleep } from "./sleep.ts";
 
+/**
+ * How many 403s in a row, after a poll that worked, are retried with the
+ * backoff before the client ends as `refused`: while a secret rotates, one
+ * process may refuse a signature another still accepts. A 403 before any
+ * poll worked ends the client at once.
+ *
+ * @example
+ * ```ts
+ * import { FORBIDDEN_RETRIES } from "./poll_loop.ts";
+ * console.log(FORBIDDEN_RETRIES); // 2
+ * ```
+ */
+export const FORBIDDEN_RETRIES = 2;
+
 /** What came with a message, besides its text. */
 export interface DeliveryInfo {
   /**
@@ -36,7 +50,9 @@ export interface Delivery {
  * - `superseded`: a newer poll of the same uid took this one's place (409),
  *   with tab sharing off; polling again would push that one out;
  * - `refused`: the server refused the request itself (400, 403, 404, 405,
- *   414), so retrying can't help; `detail` has its error message.
+ *   414), so retrying can't help; `detail` has its error message. A 403
+ *   after a poll that worked is retried with the backoff, up to
+ *   {@linkcode FORBIDDEN_RETRIES} in a row.
  */
 export type EndReason = "stopped" | "superseded" | "refused";
 
@@ -112,6 +128,8 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
   const { signal } = options;
   let ack = options.ack;
   let failures = 0;
+  let worked = false;
+  let forbidden = 0;
   while (!signal.aborted) {
     const url = new URL(options.url);
     if (ack !== undefined) url.searchParams.set(options.ackParam, ack);
@@ -127,6 +145,8 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
     const { response, body } = answer;
     if (response.status === STATUS.ok) {
       failures = 0;
+      worked = true;
+      forbidden = 0;
       const messages = _messagesOf(options, response, body);
       if (messages === null) continue;
       const info: DeliveryInfo = {
@@ -140,7 +160,11 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
     if (superseded && !options.retrySuperseded) {
       return { reason: "superseded", detail: _errorOf(body) };
     }
-    if (REFUSED_STATUSES.has(response.status)) return { reason: "refused", detail: _errorOf(body) };
+    const retryForbidden = response.status === STATUS.forbidden && worked &&
+      forbidden++ < FORBIDDEN_RETRIES;
+    if (REFUSED_STATUSES.has(response.status) && !retryForbidden) {
+      return { reason: "refused", detail: _errorOf(body) };
+    }
     const retryAfter = Number(response.headers.get("retry-after")) * 1000;
     const wait = Math.max(options.retry(failures++), Number.isFinite(retryAfter) ? retryAfter : 0);
     await sleep(wait, signal);
