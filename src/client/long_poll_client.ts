@@ -251,17 +251,17 @@ export function createLongPollClient(options: LongPollClientOptions): LongPollCl
 
 /**
  * The leader's delivery: shared with the other tabs and handled here. In
- * at-least-once mode it is shared only once handled, as it is acknowledged
- * only then: if this tab fails or dies first, it comes again to all.
+ * at-least-once mode it is shared only once handled, and acknowledged only
+ * once the share has left this tab: if this tab fails or dies before
+ * either, it comes again to all (each tab drops what it already had, by
+ * ack id).
  */
 async function _handOut(delivery: Delivery, inbox: Inbox, tabs: TabChannel): Promise<boolean> {
   if (delivery.info.ack === undefined) {
-    tabs.share(delivery);
+    void tabs.share(delivery);
     return inbox.handle(delivery, false);
   }
-  const handled = await inbox.handle(delivery, true);
-  if (handled) tabs.share(delivery);
-  return handled;
+  return await inbox.handle(delivery, true) && await tabs.share(delivery);
 }
 
 /** The poll loop's settings from the client's options, each checked. */
