@@ -104,8 +104,9 @@ export interface LongPollClientOptions {
   shareTabs?: boolean;
   /**
    * Wait before retry number `attempt` after a failed poll (network error,
-   * timeout, 5xx, or a 409 while sharing), in milliseconds; a `Retry-After`
-   * header wins when longer.
+   * timeout, 5xx, a 409 while sharing, or a 403 after a poll that worked),
+   * in milliseconds; a `Retry-After` header wins when longer. Every wait is
+   * clamped to about 24.8 days, the longest a timer honours.
    * @default {exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 })}
    */
   retry?: Backoff;
