@@ -1,3 +1,5 @@
+import { clampTimerDelay } from "./timer_delay.ts";
+
 /**
  * A backoff: the delay in milliseconds before retry number `attempt`
  * (0 for the first retry).
@@ -21,7 +23,9 @@ export interface ExponentialBackoffOptions {
    */
   multiplier?: number;
   /**
-   * Upper bound of any delay, in milliseconds.
+   * Upper bound of any delay, in milliseconds; every delay is also clamped
+   * to the longest a timer honours (about 24.8 days), so a delay that grows
+   * without bound never wraps around to 1 ms.
    * @default {Infinity}
    */
   max?: number;
@@ -56,7 +60,7 @@ export function exponentialBackoff(options: ExponentialBackoffOptions): Backoff 
     throw new RangeError(`Cannot create backoff: "jitter" must be within [0, 1], got ${jitter}`);
   }
   return (attempt) => {
-    const delay = Math.min(max, base * multiplier ** attempt);
+    const delay = clampTimerDelay(Math.min(max, base * multiplier ** attempt));
     return jitter === 0 ? delay : delay * (1 - jitter * random());
   };
 }

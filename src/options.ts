@@ -97,7 +97,9 @@ export interface LongPollOptions {
   /**
    * Send the headers as soon as the poll is held, and the body when it ends.
    * Early headers keep proxies that cut silent requests happy; late headers
-   * (the default) cost less memory per held poll.
+   * (the default) cost less memory per held poll. Such an answer cannot
+   * carry `X-Stop` or `X-Ack-Id`, so the stop is told from a message only
+   * through JSONP or with `max=`, and `atLeastOnce` is refused with it.
    * @default {false}
    */
   earlyHeaders?: boolean;
@@ -265,6 +267,11 @@ export interface ResolvedOptions {
  * ```
  */
 export function resolveOptions(options: LongPollOptions): ResolvedOptions {
+  if (options.earlyHeaders === true && options.atLeastOnce === true) {
+    throw new RangeError(
+      'Cannot create handler: "earlyHeaders" cannot be combined with "atLeastOnce", as early headers cannot carry "X-Ack-Id"',
+    );
+  }
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
   return {

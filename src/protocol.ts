@@ -6,8 +6,8 @@
  * @example
  * ```ts
  * import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, HEADER } from "./protocol.ts";
- * console.log(DEFAULT_PARAMS.callback, DEFAULT_STOP_CODE, HEADER.ackId);
- * // jsonCallback {"stop":1} X-Ack-Id
+ * console.log(DEFAULT_PARAMS.callback, DEFAULT_STOP_CODE, HEADER.stop);
+ * // jsonCallback {"stop":1} X-Stop
  * ```
  *
  * @module
@@ -104,12 +104,34 @@ export const HEADER: {
   readonly ackId: "X-Ack-Id";
   /** At-least-once: `true` when the message was handed out before. */
   readonly redelivered: "X-Redelivered";
+  /**
+   * `true` on the stop answer (the hold ran out, or the server drains), so a
+   * client tells it from a message whose body equals the stop code. Absent
+   * from a message, and from an answer whose headers left before its
+   * outcome was known (`earlyHeaders`).
+   */
+  readonly stop: "X-Stop";
 } = Object.freeze({
   /** At-least-once: the id the next poll acknowledges with `ack=`. */
   ackId: "X-Ack-Id" as const,
   /** At-least-once: `true` when the message was handed out before. */
   redelivered: "X-Redelivered" as const,
+  /** `true` on the stop answer. */
+  stop: "X-Stop" as const,
 });
+
+/**
+ * The second argument of the JSONP callback on the stop answer, so a page
+ * tells the stop from a message whose body equals the stop code (a
+ * message's second argument, in at-least-once mode, is `{ack, redelivered}`).
+ *
+ * @example
+ * ```ts
+ * import { JSONP_STOP_META } from "./protocol.ts";
+ * console.log(JSON.stringify(JSONP_STOP_META)); // {"stop":true}
+ * ```
+ */
+export const JSONP_STOP_META: { readonly stop: true } = Object.freeze({ stop: true as const });
 
 /**
  * What each status of a poll's answer means to a client.

@@ -3,13 +3,13 @@ import { toJsonValue, wrapJsonp, wrapJsonpValue } from "./jsonp.ts";
 import type { Metrics } from "./metrics.ts";
 import { ENDS, isLeased, type Outcome, type Taken } from "./outcome.ts";
 import type { AnswerFormat } from "./poll_request.ts";
-import { HEADER } from "./protocol.ts";
+import { HEADER, JSONP_STOP_META } from "./protocol.ts";
 
 /** Options of {@linkcode Responder}. */
 export interface ResponderOptions {
   /** The body of a hold that ran out. */
   readonly stopCode: string;
-  /** At-least-once mode: CORS answers expose the delivery headers. */
+  /** At-least-once mode: CORS answers expose the delivery headers too, besides `X-Stop`. */
   readonly atLeastOnce: boolean;
   /** Counts every error answer by status. */
   readonly metrics: Metrics;
@@ -55,7 +55,7 @@ const ENCODER = new TextEncoder();
  *   onError: console.error,
  * });
  * const format = { callback: "cb", cors: null };
- * console.log(await responder.stop(format).text()); // /**\/cb({"stop":1});
+ * console.log(await responder.stop(format).text()); // /**\/cb({"stop":1},{"stop":true});
  * const error = responder.error(new HttpError(400, 'Cannot poll: "uid" is missing'), {
  *   callback: null,
  *   cors: null,
@@ -65,10 +65,15 @@ const ENCODER = new TextEncoder();
  */
 export class Responder {
   readonly #options: ResponderOptions;
+  /** The protocol headers a cross-origin `fetch` may read. */
+  readonly #exposed: string;
 
   /** Creates the responder. */
   constructor(options: ResponderOptions) {
     this.#options = options;
+    this.#exposed = options.atLeastOnce
+      ? `${HEADER.stop}, ${HEADER.ackId}, ${HEADER.redelivered}`
+      : HEADER.stop;
   }
 
   /** The answer carrying `taken`. */
@@ -76,9 +81,14 @@ export class Responder {
     return this.#answer(200, format, this.#messageBody(format, taken), taken);
   }
 
-  /** The stop code. */
+  /**
+   * The stop code, marked as the stop: an `X-Stop: true` header, and through
+   * JSONP a second argument `{"stop":true}`.
+   */
   stop(format: AnswerFormat): Response {
-    return this.#answer(200, format, this.#wrap(format, this.#options.stopCode));
+    const response = this.#answer(200, format, this.#stopBody(format));
+    response.headers.set(HEADER.stop, "true");
+    return response;
   }
 
   /** The answer to HEAD: the headers of a poll, no body. */
@@ -182,9 +192,17 @@ export class Responder {
         return this.#errorBody(format, this.#httpErrorOf(outcome.error));
     }
     const spec = ENDS[outcome.end];
-    if (spec.answer === "stop") return this.#wrap(format, this.#options.stopCode);
+    if (spec.answer === "stop") return this.#stopBody(format);
     if (spec.answer === "error") return this.#errorBody(format, this.#httpErrorOf(spec.error));
     return undefined;
+  }
+
+  /** The stop code; through JSONP with the second argument `{"stop":true}`. */
+  #stopBody(format: AnswerFormat): string {
+    const { stopCode } = this.#options;
+    return format.callback === null
+      ? stopCode
+      : wrapJsonp(format.callback, stopCode, JSONP_STOP_META);
   }
 
   /** The error as an HttpError, counted; anything else is reported as a bug. */
@@ -264,9 +282,7 @@ export class Responder {
     if (format.cors !== null) {
       headers.set("access-control-allow-origin", format.cors);
       headers.set("vary", "Origin");
-      if (this.#options.atLeastOnce) {
-        headers.set("access-control-expose-headers", `${HEADER.ackId}, ${HEADER.redelivered}`);
-      }
+      headers.set("access-control-expose-headers", this.#exposed);
     }
     if (taken !== undefined && isLeased(taken)) {
       headers.set(HEADER.ackId, taken.id);

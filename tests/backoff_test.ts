@@ -58,3 +58,10 @@ Deno.test("backoff: a negative base or a jitter outside [0, 1] is refused", () =
   });
   assert.throws(() => exponentialBackoff({ base: 1, jitter: -0.1 }), RangeError);
 });
+
+Deno.test("backoff: a delay that grows without bound stops at the longest a timer honours", () => {
+  const backoff = exponentialBackoff({ base: 1_000 });
+  assert.equal(backoff(21), 2_097_152_000, "below the limit, as computed");
+  assert.equal(backoff(22), 2 ** 31 - 1);
+  assert.equal(backoff(2_000), 2 ** 31 - 1, "not Infinity, which a timer fires at once");
+});

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollClient, type EndReason } from "../src/client/long_poll_client.ts";
+import { FORBIDDEN_RETRIES } from "../src/client/poll_loop.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../mod.ts";
 import { sleep, waitUntil } from "./_support/wait_until.ts";
@@ -165,6 +166,91 @@ Deno.test("client: retries a failing server with backoff, honouring Retry-After"
   client.stop();
   assert.deepEqual(received, ["after the storm"]);
   assert.deepEqual(waits, [0, 1], "two backoffs, growing");
+});
+
+Deno.test("client: a Retry-After past the longest timer delay waits, rather than re-polling at once", async () => {
+  let polls = 0;
+  const overflowing = () => {
+    polls++;
+    return Promise.resolve(
+      new Response('{"error":"busy"}', { status: 503, headers: { "Retry-After": "99999999" } }),
+    );
+  };
+  const client = createLongPollClient({
+    url: "http://local/",
+    uid: "9",
+    fetch: overflowing,
+    onMessage: () => {},
+  });
+  client.start();
+  await sleep(1000);
+  client.stop();
+  assert.equal(polls, 1, `${polls} polls in a second: one, then the wait the server asked for`);
+});
+
+/**
+ * A client whose polls get `statuses` in turn (a 403 as the server words
+ * it; 200 for the rest, through the real server), and what it saw.
+ */
+function scriptedClient(statuses: number[]) {
+  const { store, fetch } = setUp();
+  const polls: number[] = [];
+  const ends: [EndReason, string | undefined][] = [];
+  const retries: number[] = [];
+  const received: string[] = [];
+  const client = createLongPollClient({
+    url: "http://local/",
+    uid: "10",
+    fetch: async (request) => {
+      const status = statuses.shift() ?? 200;
+      polls.push(status);
+      if (status === 200) return await fetch(request);
+      return Response.json({ error: 'Cannot verify signature: "sign" does not match' }, { status });
+    },
+    retry: (attempt) => {
+      retries.push(attempt);
+      return 10;
+    },
+    onMessage: (message) => void received.push(message),
+    onEnd: (reason, detail) => void ends.push([reason, detail]),
+  });
+  return { store, client, polls, ends, retries, received };
+}
+
+Deno.test("client: a 403 after a poll that worked is retried with the backoff (a secret rotating)", async () => {
+  const forbidden = Array(FORBIDDEN_RETRIES).fill(403);
+  const { store, client, polls, ends, retries, received } = scriptedClient([
+    200,
+    ...forbidden,
+    200,
+    ...forbidden,
+  ]);
+  client.start();
+  await waitUntil(() => polls.length > 2 * FORBIDDEN_RETRIES + 2, {
+    what: "the polls after the 403s",
+  });
+  await store.publish("10", "still here");
+  await waitUntil(() => received.length === 1, { what: "the message after the 403s" });
+  client.stop();
+  assert.deepEqual(ends, [["stopped", undefined]]);
+  const backoffs = [...Array(FORBIDDEN_RETRIES).keys()];
+  assert.deepEqual(retries, [...backoffs, ...backoffs], "growing backoffs, reset by a 200");
+});
+
+Deno.test("client: a 403 on the first poll, or one 403 too many in a row, ends the client as refused", async () => {
+  const first = scriptedClient([403]);
+  first.client.start();
+  await waitUntil(() => first.ends.length === 1, { what: "the end" });
+  assert.deepEqual(first.ends, [["refused", 'Cannot verify signature: "sign" does not match']]);
+  assert.deepEqual(first.polls, [403]);
+
+  const forbidden = Array(FORBIDDEN_RETRIES + 1).fill(403);
+  const repeated = scriptedClient([200, ...forbidden]);
+  repeated.client.start();
+  await waitUntil(() => repeated.ends.length === 1, { what: "the end" });
+  assert.deepEqual(repeated.ends, [["refused", 'Cannot verify signature: "sign" does not match']]);
+  assert.deepEqual(repeated.polls, [200, ...forbidden]);
+  assert.equal(repeated.retries.length, FORBIDDEN_RETRIES);
 });
 
 Deno.test("client: stop() aborts the poll in flight and ends once", async () => {

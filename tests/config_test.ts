@@ -125,6 +125,11 @@ Deno.test("config: bad values are refused with the source and the value in the m
     ],
     [
       [],
+      { EARLY_HEADERS: "true", AT_LEAST_ONCE: "true" },
+      'Cannot read "EARLY_HEADERS": it cannot be combined with "AT_LEAST_ONCE", as early headers cannot carry "X-Ack-Id"',
+    ],
+    [
+      [],
       { MAX_BODY_BYTES: "0" },
       'Cannot read "MAX_BODY_BYTES": expected a whole number from 1 to 2147483648, got "0"',
     ],

@@ -22,6 +22,8 @@ const TOKEN = "fuzz-token";
 const SECRET = "fuzz-secret";
 const ALLOWED = ["http://allowed.test", "https://also-allowed.test:8443"];
 const STOP = '{"stop":1}';
+/** The JSONP stop answer's second argument, after its first. */
+const STOP_MARK = ',{"stop":true}';
 const MAX_BODY = 4096;
 /** The callback pattern of the protocol, written out again rather than imported. */
 const CALLBACK_PATTERN = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
@@ -348,8 +350,12 @@ class _Run {
     const contentType = headers.get("content-type") ?? "";
     const jsonp = contentType.startsWith("text/javascript");
     let payload = body;
+    // The stop is marked: X-Stop, or through JSONP a second argument. Plain
+    // answers whose headers left early can't carry it: unknown.
+    let stopMarked: boolean | undefined = headers.get("x-stop") === "true" ||
+      (early ? undefined : false);
 
-    // JSONP: the callback, the script, the argument.
+    // JSONP: the callback, the script, the argument (and the stop's mark).
     if (jsonp) {
       this.count("JSONP answers");
       if (headers.get("x-content-type-options") !== "nosniff") fail("JSONP without nosniff");
@@ -366,8 +372,15 @@ class _Run {
         payload = body.slice(match[0].length, -2);
         if (/[\u2028\u2029]/.test(payload)) fail("JSONP argument holds a raw U+2028/U+2029");
         try {
-          // Compiled, never run: the argument must parse as one JS expression.
+          // Compiled, never run: the arguments must parse.
           new Function(`cb(${payload});`);
+        } catch {
+          fail("JSONP arguments do not parse");
+        }
+        // One JSON value ends with neither a comma nor a second object.
+        stopMarked = payload.endsWith(STOP_MARK);
+        if (stopMarked) payload = payload.slice(0, -STOP_MARK.length);
+        try {
           JSON.parse(payload);
         } catch {
           fail("JSONP argument is not one valid JSON value");
@@ -413,9 +426,12 @@ class _Run {
         if (!aborted) fail("empty 200 answer to a poll");
         return;
       }
-      const delivered = this.#decode(payload, jsonp);
-      if (delivered === "stop") this.count("stop codes");
-      else if (delivered === "jsonp error") this.count("JSONP errors answered 200");
+      const delivered = this.#decode(payload, jsonp, stopMarked);
+      if (delivered !== "stop" && stopMarked === true) fail("an answer marked as the stop");
+      if (delivered === "stop") {
+        this.count("stop codes");
+        if (stopMarked === false) fail("a stop answer without its mark");
+      } else if (delivered === "jsonp error") this.count("JSONP errors answered 200");
       else if (delivered === "error") {
         // Superseded after early headers: the 409's body comes with the 200.
         if (!early) fail("an error body in a 200 answer");
@@ -430,9 +446,11 @@ class _Run {
     }
   }
 
+  /** What `payload` is; `marked` says whether the answer was marked as the stop, if known. */
   #decode(
     payload: string,
     jsonp: boolean,
+    marked: boolean | undefined,
   ): "stop" | "error" | "jsonp error" | _Entry | undefined {
     let value: unknown;
     try {
@@ -443,10 +461,12 @@ class _Run {
     if (_isErrorBody(value)) return "error";
     if (jsonp && _isJsonpErrorBody(value)) return "jsonp error";
     // Lone surrogates can't cross UTF-8: they arrive as U+FFFD.
-    if (!jsonp) return payload === STOP ? "stop" : this.#byText.get(payload.toWellFormed());
+    // A message may equal the stop code: the mark decides where there is one.
+    const stop = marked ?? payload === STOP;
+    if (!jsonp) return stop && payload === STOP ? "stop" : this.#byText.get(payload.toWellFormed());
     if (value === undefined) return undefined;
     const canonical = _canonicalValue(value);
-    if (canonical === _canonical(STOP)) return "stop";
+    if (stop && canonical === _canonical(STOP)) return "stop";
     if (typeof value === "string" && this.#byText.has(value.toWellFormed())) {
       return this.#byText.get(value.toWellFormed());
     }

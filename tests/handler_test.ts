@@ -92,8 +92,9 @@ Deno.test("handler: the stop code goes through JSONP too", async () => {
   const state = start(poll);
   await clock.runUntil(() => state.response !== undefined, { what: "the stop code" });
   const response = await poll;
-  assert.equal(await response.text(), '/**/cb({"stop":1});');
+  assert.equal(await response.text(), '/**/cb({"stop":1},{"stop":true});');
   assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.equal(response.headers.get("x-stop"), "true");
   assert.equal(clock.elapsed, 600);
 });
 
@@ -306,7 +307,8 @@ Deno.test("handler: drain answers held polls with the stop code, and later polls
   const popsBefore = store.pops.length;
   const later = await handler(get("uid=9&jsonCallback=cb"));
   assert.equal(later.status, 200);
-  assert.equal(await later.text(), '/**/cb({"stop":1});');
+  assert.equal(await later.text(), '/**/cb({"stop":1},{"stop":true});');
+  assert.equal(later.headers.get("x-stop"), "true", "a drain's stop is marked too");
   assert.equal(store.pops.length, popsBefore, "no pop while draining");
   assert.equal(store.size("9"), 1, "the queued message is not lost");
   assert.equal(handler.metrics.drained, 4);

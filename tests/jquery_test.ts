@@ -3,6 +3,8 @@
  * `jsonp: "jsonCallback"`), in real Chromium, through the shipped nginx.conf
  * (see tests/_nginx.ts), on real Redis:
  *
+ * - with `max=`, every delivery is an array, so a message equal to the stop
+ *   code is told from the stop;
  * - errors reach the loop's success callback as `{error, status,
  *   retryAfter}`: 403 (bad or expired signature), 409 (a newer poll of the
  *   uid), 503 (too many held polls), told apart from messages and the stop
@@ -30,7 +32,7 @@ import { haveRedis } from "./_redis_gate.ts";
 import { sleep, waitUntil } from "./_support/wait_until.ts";
 import type { ServeProcess } from "./_serve_process.ts";
 
-const TESTS = 3;
+const TESTS = 4;
 const haveNginx = await _canRun("nginx");
 const missing = [
   ...(haveChromium ? [] : [CHROMIUM]),
@@ -117,6 +119,26 @@ jqueryTest("errors reach the success callback, told apart from messages and the 
     assert.deepEqual(loop.failures, [], `loop ${i}: jQuery's error callback ran`);
     if (i !== second) assert.deepEqual(loop.received, [], `loop ${i} got a message`);
   }
+  assert.deepEqual(await page.evaluate("pageErrors"), []);
+});
+
+jqueryTest("with max=, a message equal to the stop code is a message, and the stop is the stop", {
+  processes: 1,
+  env: { MIN_WAIT: "0.5", MAX_WAIT: "0.5" },
+}, async ({ stack, browser }) => {
+  const page = await browser.open();
+  await stack.redis.cli("LPUSH", "Q/MSGbatch", '{"stop":1}', '{"n":2}');
+  const loop = await _listen(
+    page,
+    `${stack.public}/`,
+    { uid: "batch", sign: await signer.sign("batch") },
+    { max: 10 },
+  );
+  await _waitForLoop(page, loop, (loop) => loop.stops > 0, "the stop code after the batch");
+  const seen = (await _loops(page))[loop];
+  assert.deepEqual(seen.received.map((r) => r.message), [{ stop: 1 }, { n: 2 }]);
+  assert.deepEqual(seen.errors, []);
+  assert.deepEqual(seen.failures, []);
   assert.deepEqual(await page.evaluate("pageErrors"), []);
 });
 
@@ -225,6 +247,7 @@ const PAGE = `<!doctype html>
   window.loops = [];
 
   // A long-poll loop: a message, the stop code and an error told apart.
+  // With options.max it polls with max=, and every delivery is an array.
   // On an error with retryAfter (503) it polls again after that; on any
   // other error (403: sign again; 409: another tab took over) it ends. When
   // jQuery gives up (timeout), it polls again after a second.
@@ -238,10 +261,17 @@ const PAGE = `<!doctype html>
         dataType: "jsonp",
         jsonp: "jsonCallback",
         timeout: options.timeout ?? 0,
-        data: options.wait === undefined ? params : { ...params, wait: options.wait },
+        data: {
+          ...params,
+          ...(options.wait === undefined ? {} : { wait: options.wait }),
+          ...(options.max === undefined ? {} : { max: options.max }),
+        },
       }).then(
         (data) => {
-          if (data && data.stop === 1) {
+          if (options.max !== undefined && Array.isArray(data)) {
+            for (const message of data) loop.received.push({ message, at: Date.now() });
+            poll();
+          } else if (data && data.stop === 1) {
             loop.stops++;
             poll();
           } else if (data && typeof data.error === "string" && typeof data.status === "number") {
@@ -319,7 +349,7 @@ function _listen(
   page: Page,
   url: string,
   params: Record<string, string | number>,
-  options: { timeout?: number; wait?: number } = {},
+  options: { timeout?: number; wait?: number; max?: number } = {},
 ): Promise<number> {
   return page.evaluate(
     `listen(${JSON.stringify(url)}, ${JSON.stringify(params)}, ${JSON.stringify(options)})`,

@@ -15,6 +15,9 @@
  * - At-least-once hand-over: the next leader acknowledges what the closed
  *   one delivered to the other tabs, and never what it did not; that comes
  *   again, once.
+ * - At-least-once, the leader crashes after handling a message whose share
+ *   never left it: its ack does not outrun the share, so the message comes
+ *   again to the other tabs.
  * - Sharing off: the tabs fight with 409s and lose messages, as before.
  *
  * Where `/usr/bin/chromium` is missing, the tests are skipped with one line
@@ -27,7 +30,7 @@ import { MemoryStore } from "../src/store/memory.ts";
 import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chromium.ts";
 import { sleep, waitUntil } from "./_support/wait_until.ts";
 
-const TESTS = 7;
+const TESTS = 8;
 const haveChromium = checkChromium(TESTS);
 
 /** A message as a tab's `onMessage` saw it. */
@@ -209,6 +212,38 @@ tabsTest(
       ["m3", true],
       ["m4", false],
     ]);
+  },
+);
+
+tabsTest(
+  "at-least-once: the leader crashes at its next poll after a share that never left it; the others still get the message",
+  { atLeastOnce: true, lease: 2 },
+  async (env) => {
+    const tabs = await _openTabs(env, { locks: true });
+    const leader = await _theLeader(env, tabs);
+    // The share of m1 dies with the tab: it never leaves it.
+    await leader.page.evaluate(() => {
+      const post = BroadcastChannel.prototype.postMessage;
+      let lost = false;
+      BroadcastChannel.prototype.postMessage = function (data: { messages?: string[] }) {
+        if (!lost && data?.messages?.includes("m1")) return void (lost = true);
+        return post.call(this, data);
+      };
+    });
+    const pollsBefore = env.polls.length;
+    await env.store.publish("u", "m1");
+    await leader.waitForCount(1);
+    // It crashes at its next poll, once that poll has reached the server.
+    await waitUntil(() => env.polls.length > pollsBefore, { what: "the leader's next poll" });
+    await sleep(50);
+    await leader.page.goto("chrome://crash").catch(() => {});
+    const survivors = tabs.filter((tab) => tab !== leader);
+    for (const tab of survivors) await tab.waitForCount(1);
+    await waitUntil(() => env.store.inFlight("u") === 0, { what: "m1 acknowledged" });
+    for (const tab of survivors) {
+      const seen = (await tab.seen()).map((s) => [s.message, s.redelivered]);
+      assert.deepEqual(seen, [["m1", true]], `tab ${tab.name}: m1 once, after its lease`);
+    }
   },
 );
 

@@ -110,6 +110,40 @@ Deno.test("tabs: at-least-once: the next leader acknowledges what the last one s
   assert.deepEqual(third.received, ["m1", "m2"]);
 });
 
+Deno.test("tabs: at-least-once: a leader that dies before its share leaves it loses nothing, as the ack follows the share", async () => {
+  const { store, polls, tab, close } = setUp("t4", { atLeastOnce: true, lease: 1.5 });
+  const first = tab("A");
+  await waitUntil(() => first.client.leading, { what: "A to lead" });
+  const others = [tab("B"), tab("C")];
+  // A dies right after its onMessage handled m1: its share to the other tabs
+  // never leaves it (BroadcastChannel posts m1 nowhere).
+  const post = BroadcastChannel.prototype.postMessage;
+  let lostShare = false;
+  BroadcastChannel.prototype.postMessage = function (this: BroadcastChannel, data: unknown) {
+    const { messages } = (data ?? {}) as { messages?: string[] };
+    if (!lostShare && messages?.includes("m1")) return void (lostShare = true);
+    return post.call(this, data);
+  };
+  try {
+    const pollsBefore = polls.length;
+    await store.publish("t4", "m1");
+    await waitUntil(() => lostShare, { what: "A to share m1" });
+    // A dies at its next poll, once that poll has reached the server.
+    await waitUntil(() => polls.length > pollsBefore, { what: "A's poll after m1" });
+    await sleep(50);
+    first.client.stop();
+  } finally {
+    BroadcastChannel.prototype.postMessage = post;
+  }
+  await waitUntil(() => others.every((t) => t.received.length === 1), {
+    what: () => `B and C to get m1 once its lease ran out: ${others.map((t) => t.received)}`,
+  });
+  await waitUntil(() => store.inFlight("t4") === 0, { what: "m1 acknowledged" });
+  await close(...others.map((t) => t.client));
+  for (const t of others) assert.deepEqual(t.received, ["m1"], t.name);
+  assert.deepEqual(first.received, ["m1"]);
+});
+
 Deno.test("tabs: the BroadcastChannel election picks one leader, and another when it leaves", async () => {
   const name = `election ${crypto.randomUUID()}`;
   const candidates = ["A", "B", "C"].map((id) => {

@@ -104,13 +104,19 @@ export interface LongPollClientOptions {
   shareTabs?: boolean;
   /**
    * Wait before retry number `attempt` after a failed poll (network error,
-   * timeout, 5xx, or a 409 while sharing), in milliseconds; a `Retry-After`
-   * header wins when longer.
+   * timeout, 5xx, a 409 while sharing, or a 403 after a poll that worked),
+   * in milliseconds; a `Retry-After` header wins when longer. Every wait is
+   * clamped to about 24.8 days, the longest a timer honours.
    * @default {exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 })}
    */
   retry?: Backoff;
   /**
    * The server's stop code: the hold ran out, so the client polls again.
+   * The server marks its stop answers (`X-Stop: true`), so a message equal
+   * to it is still a message; this matters only with `max` against a
+   * server with `EARLY_HEADERS=true`, whose answers carry no mark: the stop
+   * code where a batch belongs is then the stop. Without `max`, such a
+   * server's stop reaches `onMessage`.
    * @default {'{"stop":1}'}
    */
   stopCode?: string;
@@ -246,17 +252,17 @@ export function createLongPollClient(options: LongPollClientOptions): LongPollCl
 
 /**
  * The leader's delivery: shared with the other tabs and handled here. In
- * at-least-once mode it is shared only once handled, as it is acknowledged
- * only then: if this tab fails or dies first, it comes again to all.
+ * at-least-once mode it is shared only once handled, and acknowledged only
+ * once the share has left this tab: if this tab fails or dies before
+ * either, it comes again to all (each tab drops what it already had, by
+ * ack id).
  */
 async function _handOut(delivery: Delivery, inbox: Inbox, tabs: TabChannel): Promise<boolean> {
   if (delivery.info.ack === undefined) {
-    tabs.share(delivery);
+    void tabs.share(delivery);
     return inbox.handle(delivery, false);
   }
-  const handled = await inbox.handle(delivery, true);
-  if (handled) tabs.share(delivery);
-  return handled;
+  return await inbox.handle(delivery, true) && await tabs.share(delivery);
 }
 
 /** The poll loop's settings from the client's options, each checked. */

@@ -7,8 +7,23 @@
  */
 import type { Backoff } from "../backoff.ts";
 import { HEADER, REFUSED_STATUSES, STATUS } from "../protocol.ts";
+import { clampTimerDelay } from "../timer_delay.ts";
 import { splitJsonArray } from "./json_array.ts";
 import { sleep } from "./sleep.ts";
+
+/**
+ * How many 403s in a row, after a poll that worked, are retried with the
+ * backoff before the client ends as `refused`: while a secret rotates, one
+ * process may refuse a signature another still accepts. A 403 before any
+ * poll worked ends the client at once.
+ *
+ * @example
+ * ```ts
+ * import { FORBIDDEN_RETRIES } from "./poll_loop.ts";
+ * console.log(FORBIDDEN_RETRIES); // 2
+ * ```
+ */
+export const FORBIDDEN_RETRIES = 2;
 
 /** What came with a message, besides its text. */
 export interface DeliveryInfo {
@@ -35,7 +50,9 @@ export interface Delivery {
  * - `superseded`: a newer poll of the same uid took this one's place (409),
  *   with tab sharing off; polling again would push that one out;
  * - `refused`: the server refused the request itself (400, 403, 404, 405,
- *   414), so retrying can't help; `detail` has its error message.
+ *   414), so retrying can't help; `detail` has its error message. A 403
+ *   after a poll that worked is retried with the backoff, up to
+ *   {@linkcode FORBIDDEN_RETRIES} in a row.
  */
 export type EndReason = "stopped" | "superseded" | "refused";
 
@@ -61,7 +78,10 @@ export interface PollLoopOptions {
   readonly timeoutMs: number;
   /** The wait before retry number `attempt` after a failure. */
   readonly retry: Backoff;
-  /** The body that ends an empty hold. */
+  /**
+   * The body that ends an empty hold: with batches, it is the stop when it
+   * comes unmarked where an array belongs.
+   */
   readonly stopCode: string;
   /** True when the polls ask for batches, so a delivery is a JSON array. */
   readonly batch: boolean;
@@ -108,6 +128,8 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
   const { signal } = options;
   let ack = options.ack;
   let failures = 0;
+  let worked = false;
+  let forbidden = 0;
   while (!signal.aborted) {
     const url = new URL(options.url);
     if (ack !== undefined) url.searchParams.set(options.ackParam, ack);
@@ -123,12 +145,14 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
     const { response, body } = answer;
     if (response.status === STATUS.ok) {
       failures = 0;
-      if (body === options.stopCode) continue;
+      worked = true;
+      forbidden = 0;
+      const messages = _messagesOf(options, response, body);
+      if (messages === null) continue;
       const info: DeliveryInfo = {
         ack: response.headers.get(HEADER.ackId) ?? undefined,
         redelivered: response.headers.get(HEADER.redelivered) === "true",
       };
-      const messages = (options.batch ? splitJsonArray(body) : null) ?? [body];
       if (await options.deliver({ messages, info })) ack = info.ack;
       continue;
     }
@@ -136,7 +160,11 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
     if (superseded && !options.retrySuperseded) {
       return { reason: "superseded", detail: _errorOf(body) };
     }
-    if (REFUSED_STATUSES.has(response.status)) return { reason: "refused", detail: _errorOf(body) };
+    const retryForbidden = response.status === STATUS.forbidden && worked &&
+      forbidden++ < FORBIDDEN_RETRIES;
+    if (REFUSED_STATUSES.has(response.status) && !retryForbidden) {
+      return { reason: "refused", detail: _errorOf(body) };
+    }
     const retryAfter = Number(response.headers.get("retry-after")) * 1000;
     const wait = Math.max(options.retry(failures++), Number.isFinite(retryAfter) ? retryAfter : 0);
     await sleep(wait, signal);
@@ -160,7 +188,7 @@ async function _poll(
     reject(controller.signal.reason);
   };
   options.signal.addEventListener("abort", abort);
-  const timer = setTimeout(abort, options.timeoutMs);
+  const timer = setTimeout(abort, clampTimerDelay(options.timeoutMs));
   const read = async () => {
     const response = await options.fetch(new Request(url, { signal: controller.signal }));
     return { response, body: await response.text() };
@@ -171,6 +199,23 @@ async function _poll(
     clearTimeout(timer);
     options.signal.removeEventListener("abort", abort);
   }
+}
+
+/**
+ * The messages of a 200 answer, or null for the stop. The server marks the
+ * stop with `X-Stop`, so a message whose body equals the stop code is a
+ * message. An answer whose headers left before its outcome was known
+ * (`earlyHeaders`) has no mark; with batches, the stop code where an array
+ * belongs is then the stop.
+ */
+function _messagesOf(
+  options: PollLoopOptions,
+  response: Response,
+  body: string,
+): readonly string[] | null {
+  if (response.headers.get(HEADER.stop) === "true") return null;
+  if (!options.batch) return [body];
+  return splitJsonArray(body) ?? (body === options.stopCode ? null : [body]);
 }
 
 function _errorOf(body: string): string {

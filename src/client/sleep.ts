@@ -4,8 +4,11 @@
  * @module
  */
 
+import { clampTimerDelay } from "../timer_delay.ts";
+
 /**
- * Resolves after `ms` milliseconds, or as soon as `signal` aborts.
+ * Resolves after `ms` milliseconds (at most about 24.8 days, the longest a
+ * timer honours), or as soon as `signal` aborts.
  *
  * @example
  * ```ts
@@ -25,7 +28,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     };
     if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
+    const timer = setTimeout(done, clampTimerDelay(ms));
     signal.addEventListener("abort", done);
   });
 }

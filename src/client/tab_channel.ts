@@ -3,11 +3,17 @@
  * delivery on a `BroadcastChannel`, and every other tab receives it there.
  * Each tab also keeps the last ack id shared, so a tab that takes over the
  * polling in at-least-once mode acknowledges what the previous one
- * delivered, and nothing else.
+ * delivered, and nothing else. A share says when it has left: it comes back
+ * to a second end of the channel in the same tab, which it reaches only
+ * once it went out to every other tab, so a tab that dies after that
+ * moment can no longer take the share with it.
  *
  * @module
  */
 import type { Delivery } from "./poll_loop.ts";
+
+/** How long a share may take to come back before it counts as lost, in milliseconds. */
+const SHARE_TIMEOUT_MS = 1000;
 
 /** Options of {@linkcode openTabChannel}. */
 export interface TabChannelOptions {
@@ -21,8 +27,12 @@ export interface TabChannelOptions {
 
 /** A tab's end of the fan-out. */
 export interface TabChannel {
-  /** Sends `delivery` to every other tab. */
-  share(delivery: Delivery): void;
+  /**
+   * Sends `delivery` to every other tab. Resolves true once it has left
+   * this tab for all of them, false when it did not within a second or the
+   * channel closed first.
+   */
+  share(delivery: Delivery): Promise<boolean>;
   /** The ack id of the newest delivery shared, by any tab, in at-least-once mode. */
   readonly lastAck: string | undefined;
 }
@@ -38,13 +48,18 @@ export interface TabChannel {
  * const options = { name: "example tabs", signal: stop.signal };
  * openTabChannel({ ...options, onDelivery: ({ messages }) => resolve([...messages]) });
  * const leader = openTabChannel({ ...options, onDelivery: () => {} });
- * leader.share({ messages: ['{"n":1}'], info: { ack: "a1", redelivered: false } });
- * console.log(await promise, leader.lastAck); // [ '{"n":1}' ] a1
+ * const left = await leader.share({ messages: ['{"n":1}'], info: { ack: "a1", redelivered: false } });
+ * console.log(left, await promise, leader.lastAck); // true [ '{"n":1}' ] a1
  * stop.abort();
  * ```
  */
 export function openTabChannel(options: TabChannelOptions): TabChannel {
   const channel = new BroadcastChannel(options.name);
+  // The second end, where this tab's own shares come back.
+  const echo = new BroadcastChannel(options.name);
+  const tag = Math.random().toString(36).slice(2);
+  const pending = new Map<string, (left: boolean) => void>();
+  let sent = 0;
   let lastAck: string | undefined;
   channel.onmessage = (event: MessageEvent) => {
     const delivery = _deliveryOf(event.data);
@@ -52,13 +67,32 @@ export function openTabChannel(options: TabChannelOptions): TabChannel {
     if (delivery.info.ack !== undefined) lastAck = delivery.info.ack;
     options.onDelivery(delivery);
   };
-  options.signal.addEventListener("abort", () => channel.close(), { once: true });
+  echo.onmessage = (event: MessageEvent) => {
+    const { share } = (event.data ?? {}) as Record<string, unknown>;
+    if (typeof share === "string") pending.get(share)?.(true);
+  };
+  options.signal.addEventListener("abort", () => {
+    channel.close();
+    echo.close();
+    for (const settle of pending.values()) settle(false);
+  }, { once: true });
   return {
     share(delivery) {
       if (delivery.info.ack !== undefined) lastAck = delivery.info.ack;
-      if (options.signal.aborted) return;
+      if (options.signal.aborted) return Promise.resolve(false);
       const { messages, info } = delivery;
-      channel.postMessage({ messages, ack: info.ack, redelivered: info.redelivered });
+      const share = `${tag}.${sent++}`;
+      const left = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => settle(false), SHARE_TIMEOUT_MS);
+        const settle = (left: boolean) => {
+          clearTimeout(timer);
+          pending.delete(share);
+          resolve(left);
+        };
+        pending.set(share, settle);
+      });
+      channel.postMessage({ messages, ack: info.ack, redelivered: info.redelivered, share });
+      return left;
     },
     get lastAck() {
       return lastAck;

@@ -63,9 +63,9 @@ message the moment it is published, from the form below, <code>POST /publish</co
     const script = document.createElement("script");
     const query = new URLSearchParams({ uid: $("uid").value, sign: $("sign").value, jsonCallback: "demo.receive" });
     window.demo = {
-      receive(message) {
+      receive(message, meta) {
         script.remove();
-        if (message && message.stop === 1) show("{\\"stop\\":1}: the hold ran out, polling again", "stop");
+        if (meta && meta.stop === true) show("{\\"stop\\":1}: the hold ran out, polling again", "stop");
         else if (message && typeof message.error === "string") return fail(message.error);
         else show(typeof message === "string" ? message : JSON.stringify(message));
         poll(run);

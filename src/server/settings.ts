@@ -220,7 +220,7 @@ export const SETTINGS = [
     "EARLY_HEADERS",
     "earlyHeaders",
     DEFAULTS.earlyHeaders,
-    "send headers as soon as a poll is held",
+    "send headers as soon as a poll is held; not with AT_LEAST_ONCE",
     _boolean,
   ),
   _setting(
@@ -335,6 +335,11 @@ export function loadConfig(
       const source = typeof fromFlag === "string" ? `--${flag}` : setting.variable;
       throw new ConfigError(`Cannot read "${source}": ${(error as Error).message}, got "${text}"`);
     }
+  }
+  if (config.earlyHeaders === true && config.atLeastOnce === true) {
+    throw new ConfigError(
+      'Cannot read "EARLY_HEADERS": it cannot be combined with "AT_LEAST_ONCE", as early headers cannot carry "X-Ack-Id"',
+    );
   }
   return config as ServeConfig;
 }
