@@ -73,12 +73,12 @@ export const SETTINGS = [
   _secretSetting(
     "SIGN_SECRET",
     "secret",
-    "HMAC-SHA256 secret, or a comma-separated list while rotating (current first: it signs, any verifies); unset means no check, with a warning",
+    "HMAC-SHA256 secret, or a comma-separated list to rotate (first signs); unset: no check, with a warning",
   ),
   _secretSetting(
     "PUBLISH_TOKEN",
     "publishToken",
-    "bearer token for `POST /publish`, or a comma-separated list while rotating (any is let in)",
+    "bearer token for `POST /publish`, or a comma-separated list to rotate",
   ),
   _setting(
     "MIN_WAIT",
