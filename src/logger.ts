@@ -48,7 +48,9 @@ export interface LoggerOptions {
 }
 
 /**
- * Makes a {@linkcode Logger} writing text or JSON lines.
+ * Makes a {@linkcode Logger} writing text or JSON lines. Each call writes
+ * exactly one line: in text, control characters are escaped, and a field
+ * that is not a plain word is quoted as JSON.
  *
  * @example
  * ```ts
@@ -59,6 +61,8 @@ export interface LoggerOptions {
  * const text = createLogger({ write: (_level, line) => console.log(line) });
  * text.warn("Cannot reach the message store", { failed: 3 });
  * // WARNING: Cannot reach the message store failed=3
+ * text.error("Cannot put back a message: it is lost", { message: "a\nERROR: forged" });
+ * // ERROR: Cannot put back a message: it is lost message="a\nERROR: forged"
  * ```
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -68,10 +72,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ? (level: "info" | "warn" | "error", message: string, fields?: LogFields) =>
       write(
         level,
-        JSON.stringify({ time: new Date(now()).toISOString(), level, msg: message, ...fields }),
+        _escapeControls(
+          JSON.stringify({ time: new Date(now()).toISOString(), level, msg: message, ...fields }),
+        ),
       )
     : (level: "info" | "warn" | "error", message: string, fields?: LogFields) =>
-      write(level, `${_PREFIX[level]}${message}${_textFields(fields)}`);
+      write(level, `${_PREFIX[level]}${_escapeControls(message)}${_textFields(fields)}`);
   return {
     info: (message, fields) => line("info", message, fields),
     warn: (message, fields) => line("warn", message, fields),
@@ -84,9 +90,36 @@ const _PREFIX = { info: "", warn: "WARNING: ", error: "ERROR: " } as const;
 function _textFields(fields: LogFields | undefined): string {
   if (fields === undefined) return "";
   return Object.entries(fields)
-    .map(([key, value]) => ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .map(([key, value]) => ` ${key}=${_textValue(value)}`)
     .join("");
 }
+
+/**
+ * A field's value in a text line: a plain word as it is; any other string
+ * (a message body, a uid, a stack) quoted as JSON, so a space cannot forge
+ * another field and a line break cannot forge another line.
+ */
+function _textValue(value: unknown): string {
+  if (typeof value !== "string") return _escapeControls(JSON.stringify(value) ?? String(value));
+  return _PLAIN_WORD.test(value) ? value : _escapeControls(JSON.stringify(value));
+}
+
+const _PLAIN_WORD = /^[^\s"=\\\p{Cc}\u2028\u2029]+$/u;
+
+/**
+ * `text` with every control character (C0, DEL, C1) and U+2028/U+2029 as a
+ * `\uXXXX` escape: text that comes from a request or a message, such as a
+ * uid in a line, cannot break the line or colour the terminal.
+ */
+function _escapeControls(text: string): string {
+  return text.replace(
+    _CONTROLS,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+const _CONTROLS = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
 
 function _console(level: "info" | "warn" | "error", line: string): void {
   if (level === "info") console.log(line);

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
 import type { Presence } from "./presence.ts";
+import { secretList, type Secrets } from "./secret_list.ts";
 import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, type ParamNames } from "./protocol.ts";
 import type { VerifySignature } from "./signature.ts";
 import type { MessageStore } from "./store/types.ts";
@@ -16,10 +17,12 @@ export interface LongPollOptions {
    */
   params?: Partial<ParamNames>;
   /**
-   * HMAC-SHA256 secret for `sign`. Without it (and without `verify`),
-   * signatures are not checked.
+   * HMAC-SHA256 secret for `sign`, or a list while one is rotated: current
+   * first, then the previous ones; the first signs, any verifies. Without
+   * it (and without `verify`), signatures are not checked.
+   * @default {undefined}
    */
-  secret?: string;
+  secret?: Secrets;
   /** Replaces the HMAC check, e.g. for a legacy scheme. Return true to accept. */
   verify?: VerifySignature;
   /**
@@ -200,8 +203,8 @@ export interface ResolvedOptions {
   readonly store: MessageStore;
   /** Query parameter names. */
   readonly params: ParamNames;
-  /** HMAC secret, if any. */
-  readonly secret: string | undefined;
+  /** HMAC secrets, current first, if any. */
+  readonly secret: readonly string[] | undefined;
   /** Custom signature check, if any. */
   readonly verify: VerifySignature | undefined;
   /** First wait of the hold, in milliseconds. */
@@ -277,7 +280,7 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
   return {
     store: options.store,
     params: { ...DEFAULT_PARAMS, ...options.params },
-    secret: options.secret,
+    secret: options.secret === undefined ? undefined : secretList("secret", options.secret),
     verify: options.verify,
     minWaitMs: 1000 * _checked("minWait", options.minWait ?? DEFAULTS.minWait, _positive),
     maxWaitMs: 1000 * _checked("maxWait", options.maxWait ?? DEFAULTS.maxWait, _atLeastZero),

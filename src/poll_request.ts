@@ -1,5 +1,5 @@
 import { clip, HttpError } from "./http_error.ts";
-import { isValidCallback, MAX_CALLBACK_LENGTH } from "./jsonp.ts";
+import { callbackProblem } from "./jsonp.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { requestTarget } from "./request_target.ts";
 import { validateUid } from "./uid.ts";
@@ -81,11 +81,9 @@ export function parsePollRequest(
   const { params } = options;
   const callback = query.get(params.callback);
   if (callback !== null) {
-    if (!isValidCallback(callback)) {
-      throw new HttpError(
-        400,
-        `Cannot poll: "${params.callback}" must be a JS identifier path of at most ${MAX_CALLBACK_LENGTH} characters`,
-      );
+    const problem = callbackProblem(callback);
+    if (problem !== undefined) {
+      throw new HttpError(400, `Cannot poll: "${params.callback}" ${problem}`);
     }
     format.callback = callback;
   }

@@ -1,3 +1,4 @@
+import { secretList, type Secrets } from "./secret_list.ts";
 import { hasControlCharacters } from "./uid.ts";
 
 /**
@@ -40,10 +41,13 @@ export class SignatureError extends Error {
   }
 }
 
-/** Options of {@linkcode createHmacSigner}. */
+/** Options of {@linkcode HmacSigner}. */
 export interface HmacSignerOptions {
-  /** The shared secret. */
-  secret: string;
+  /**
+   * The shared secret, or a list of them while one is rotated: the first
+   * signs, and a signature by any of them verifies.
+   */
+  secret: Secrets;
   /**
    * Current time in milliseconds, for `exp` checks.
    * @default {Date.now}
@@ -58,7 +62,9 @@ export interface HmacSignerOptions {
  * A uid may not hold control characters, so no uid without `exp` signs the
  * same text as another uid with one, and `exp` has one accepted spelling
  * (decimal digits, no sign, no leading zero, at most 10 digits), so one
- * signature never passes with two. Verification is constant-time.
+ * signature never passes with two. Verification is constant-time, and
+ * with a list of secrets it checks every one of them, so how long it takes
+ * does not tell which matched.
  *
  * @example
  * ```ts
@@ -66,39 +72,52 @@ export interface HmacSignerOptions {
  * const signer = new HmacSigner({ secret: "s3cret" });
  * const sign = await signer.sign("42");
  * await signer.verify("42", sign); // resolves; a bad sign rejects
+ * // Rotating: the new secret signs, signatures by the old one still verify.
+ * const rotating = new HmacSigner({ secret: ["n3w", "s3cret"] });
+ * await rotating.verify("42", sign); // resolves
  * ```
  */
 export class HmacSigner {
-  readonly #key: Promise<CryptoKey>;
+  readonly #keys: Promise<CryptoKey[]>;
   readonly #now: () => number;
 
-  /** Imports the secret once, for every later sign and verify. */
+  /**
+   * Imports the secrets once, for every later sign and verify. Throws a
+   * TypeError when the list is empty or holds an empty secret.
+   */
   constructor(options: HmacSignerOptions) {
     this.#now = options.now ?? Date.now;
-    this.#key = crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(options.secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign", "verify"],
+    this.#keys = Promise.all(
+      secretList("secret", options.secret).map((secret) =>
+        crypto.subtle.importKey(
+          "raw",
+          new TextEncoder().encode(secret),
+          { name: "HMAC", hash: "SHA-256" },
+          false,
+          ["sign", "verify"],
+        )
+      ),
     );
   }
 
   /**
-   * Returns the lowercase hex signature of `uid`, bound to `exp` when given.
-   * Rejects with a TypeError when `uid` holds control characters.
+   * Returns the lowercase hex signature of `uid` by the first secret, bound
+   * to `exp` when given. Rejects with a TypeError when `uid` holds control
+   * characters.
    */
   async sign(uid: string, exp?: number): Promise<string> {
     if (hasControlCharacters(uid)) {
       throw new TypeError('Cannot sign: "uid" holds control characters');
     }
-    const mac = await crypto.subtle.sign("HMAC", await this.#key, _signedBytes(uid, exp));
+    const [key] = await this.#keys;
+    const mac = await crypto.subtle.sign("HMAC", key, _signedBytes(uid, exp));
     return Array.from(new Uint8Array(mac), (byte) => byte.toString(16).padStart(2, "0")).join("");
   }
 
   /**
-   * Resolves when `sign` is valid for `uid` (and unexpired `exp`), and
-   * rejects with a {@linkcode SignatureError} saying why otherwise.
+   * Resolves when `sign` is valid for `uid` (and unexpired `exp`) by any of
+   * the secrets, and rejects with a {@linkcode SignatureError} saying why
+   * otherwise. Every secret is checked, whichever matches.
    */
   async verify(uid: string, sign: string | null, exp?: string | null): Promise<void> {
     if (sign === null || sign === "") {
@@ -125,13 +144,13 @@ export class HmacSigner {
         throw new SignatureError('Cannot verify signature: "exp" has passed');
       }
     }
-    const valid = await crypto.subtle.verify(
-      "HMAC",
-      await this.#key,
-      mac,
-      _signedBytes(uid, expSeconds),
+    const signed = _signedBytes(uid, expSeconds);
+    const checks = await Promise.all(
+      (await this.#keys).map((key) => crypto.subtle.verify("HMAC", key, mac, signed)),
     );
-    if (!valid) throw new SignatureError('Cannot verify signature: "sign" does not match');
+    if (!checks.includes(true)) {
+      throw new SignatureError('Cannot verify signature: "sign" does not match');
+    }
   }
 }
 

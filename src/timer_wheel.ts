@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, MAX_TIMER_MS, systemClock } from "./clock.ts";
 
 /**
  * Something a {@linkcode TimerWheel} can fire. The wheel stores its own
@@ -115,7 +115,8 @@ export class TimerWheel {
   #arm(slot: number): void {
     this.#disarm();
     this.#armedSlot = slot;
-    const delay = Math.max(0, slot * this.#resolution - this.#clock.now());
+    // A far slot (a long lease or wait) is reached in steps of at most MAX_TIMER_MS.
+    const delay = Math.min(Math.max(0, slot * this.#resolution - this.#clock.now()), MAX_TIMER_MS);
     this.#armedId = this.#clock.setTimeout(() => this.#fire(), delay);
   }
 

@@ -220,11 +220,11 @@ Deno.test("bad input: exp with a leading zero is a 400, though its digits are si
 const CALLBACK_ERROR =
   'Cannot poll: "jsonCallback" must be a JS identifier path of at most 128 characters';
 
-async function assertBadCallback(callback: string): Promise<void> {
+async function assertBadCallback(callback: string, error = CALLBACK_ERROR): Promise<void> {
   const { handler, assertNothingLost } = await setUp();
   const response = await handler(poll(`uid=42&jsonCallback=${encodeURIComponent(callback)}`));
   // The callback is not trusted, so the error is plain JSON, not a script.
-  await assertError(response, 400, CALLBACK_ERROR, { "x-content-type-options": "nosniff" });
+  await assertError(response, 400, error, { "x-content-type-options": "nosniff" });
   assertNothingLost();
 }
 
@@ -239,6 +239,33 @@ Deno.test('bad input: jsonCallback x.constructor["call"] is a 400', () =>
 
 Deno.test("bad input: jsonCallback of 129 characters is a 400", () =>
   assertBadCallback("a".repeat(129)));
+
+for (const word of ["import", "default", "new", "typeof"]) {
+  Deno.test(`bad input: jsonCallback starting with the reserved word ${word} is a 400`, () =>
+    assertBadCallback(
+      `${word}.x`,
+      `Cannot poll: "jsonCallback" must not start with the reserved word "${word}"`,
+    ));
+}
+
+for (
+  const [callback, name] of [
+    ["eval", "eval"],
+    ["Function", "Function"],
+    ["window.setTimeout", "setTimeout"],
+    ["setInterval", "setInterval"],
+    ["document.write", "write"],
+    ["document.writeln", "writeln"],
+    ["location.assign", "assign"],
+    ["app.cb.constructor", "constructor"],
+  ]
+) {
+  Deno.test(`bad input: jsonCallback ${callback}, which runs what it is given, is a 400`, () =>
+    assertBadCallback(
+      callback,
+      `Cannot poll: "jsonCallback" must not name "${name}", which runs, writes or opens what it is given`,
+    ));
+}
 
 // query, method
 

@@ -20,7 +20,7 @@ import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chrom
 import { startServe } from "./_serve_process.ts";
 import { waitUntil } from "./_support/wait_until.ts";
 
-const TESTS = 6;
+const TESTS = 7;
 const haveChromium = checkChromium(TESTS);
 
 browserTest("the client module polls, delivers in order, and stops", async (env) => {
@@ -183,6 +183,62 @@ browserTest(
 );
 
 browserTest(
+  "JSONP: __proto__ keys arrive as plain properties, and a callback that evaluates is refused",
+  async (env) => {
+    const page = await env.open(env.allowed);
+    const messages = [
+      '{"__proto__":{"isAdmin":true}}',
+      '{"__proto__":1,"__proto__":{"isAdmin":true}}',
+      '{"\\u005f_proto__":{"isAdmin":true},"inner":{"__proto__":{"isAdmin":true}}}',
+    ];
+    for (const [i, message] of messages.entries()) {
+      await env.store.publish(`p${i}`, message);
+      const result = await _jsonp(page, `${env.api}/?uid=p${i}&jsonCallback=cb`, "cb");
+      assert.equal(result.loaded, true, `message ${i} did not load`);
+      const seen = await page.evaluate(() => {
+        const [[value]] = (window as unknown as { lastCalls: [Record<string, unknown>][] })
+          .lastCalls;
+        return {
+          json: JSON.stringify(value),
+          ownProto: Object.hasOwn(value, "__proto__"),
+          plainPrototype: Object.getPrototypeOf(value) === Object.prototype,
+          isAdmin: value.isAdmin ?? null,
+        };
+      });
+      assert.deepEqual(
+        seen,
+        {
+          json: JSON.stringify(JSON.parse(message)),
+          ownProto: true,
+          plainPrototype: true,
+          isAdmin: null,
+        },
+        `message ${i}: ${message}`,
+      );
+      assert.equal(env.store.size(`p${i}`), 0);
+    }
+    // A batch holding one goes the same way.
+    await env.store.publish("pb", '{"__proto__":{"isAdmin":true},"__proto__":2}');
+    const batch = await _jsonp(page, `${env.api}/?uid=pb&max=4&jsonCallback=cb`, "cb");
+    assert.equal(batch.loaded, true);
+    const array = await page.evaluate(() => {
+      const [[[value]]] = (window as unknown as { lastCalls: [[Record<string, unknown>]][] })
+        .lastCalls;
+      return { json: JSON.stringify(value), isAdmin: value.isAdmin ?? null };
+    });
+    assert.deepEqual(array, { json: '{"__proto__":2}', isAdmin: null });
+
+    // eval as the callback would run the message: refused, and the message waits.
+    await env.store.publish("pe", "pwned.push(10)");
+    const refused = await _jsonp(page, `${env.api}/?uid=pe&jsonCallback=eval`, "cb");
+    assert.deepEqual(refused, { loaded: false, calls: [] });
+    assert.equal(env.store.size("pe"), 1, "a refused poll must not pop the message");
+    assert.deepEqual(await page.evaluate("pwned"), []);
+    assert.deepEqual(await page.evaluate("pageErrors"), []);
+  },
+);
+
+browserTest(
   "fetch() reads a poll from an allowed origin only (CORS); JSONP works anywhere",
   async (env) => {
     // Allowed origin: the poll's body is readable.
@@ -280,10 +336,10 @@ const PAGE = `<!doctype html>
   addEventListener("error", (event) => pageErrors.push(String(event.message)));
 
   // Loads src as a script; resolves with whether it loaded and what the
-  // callback at callbackPath received.
+  // callback at callbackPath received (kept in lastCalls too, unserialized).
   function jsonp(src, callbackPath) {
     return new Promise((resolve) => {
-      const calls = [];
+      const calls = window.lastCalls = [];
       const names = callbackPath.split(".");
       let owner = window;
       for (const name of names.slice(0, -1)) owner = owner[name] ??= {};

@@ -57,8 +57,8 @@ Deno.test("config: environment variables override the defaults", () => {
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.redisUrl, "redis://127.0.0.1:6380");
   assert.equal(config.keyPrefix, "msg:");
-  assert.equal(config.secret, "s3cret");
-  assert.equal(config.publishToken, "t0ken");
+  assert.deepEqual(config.secret, ["s3cret"]);
+  assert.deepEqual(config.publishToken, ["t0ken"]);
   assert.equal(config.minWait, 0.2);
   assert.equal(config.maxWait, 0.5);
   assert.equal(config.stopCode, "{'stop':1}");

@@ -27,6 +27,8 @@ const STOP_MARK = ',{"stop":true}';
 const MAX_BODY = 4096;
 /** The callback pattern of the protocol, written out again rather than imported. */
 const CALLBACK_PATTERN = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+/** Callbacks of that pattern the protocol refuses: a reserved word first, or a name that evaluates. */
+const REFUSED_CALLBACK = /^(import|new|this)(\.|$)|(^|\.)(eval|constructor|write)(\.|$)/;
 const STATUSES = new Set([200, 202, 204, 400, 401, 403, 404, 405, 409, 413, 414, 503]);
 const ENCODER = new TextEncoder();
 
@@ -363,7 +365,10 @@ class _Run {
         const match = /^\/\*\*\/([^(]*)\(/.exec(body);
         if (match === null) return fail("JSONP body does not start with /**/name(");
         const callback = match[1];
-        if (callback.length > 128 || !CALLBACK_PATTERN.test(callback)) {
+        if (
+          callback.length > 128 || !CALLBACK_PATTERN.test(callback) ||
+          REFUSED_CALLBACK.test(callback)
+        ) {
           return fail(`JSONP callback ${JSON.stringify(callback)} is outside the pattern`);
         }
         const asked = url?.searchParams.get("jsonCallback");
@@ -391,7 +396,8 @@ class _Run {
     // Which callback the poll asked for decides the answer's form.
     if (poll && url && status !== 414) {
       const asked = url.searchParams.get("jsonCallback");
-      const valid = asked !== null && asked.length <= 128 && CALLBACK_PATTERN.test(asked);
+      const valid = asked !== null && asked.length <= 128 && CALLBACK_PATTERN.test(asked) &&
+        !REFUSED_CALLBACK.test(asked);
       if (asked !== null && !valid && status !== 400) fail("an invalid callback was not refused");
       if (valid && !jsonp) fail("a valid callback got no JSONP");
       if (asked === null && jsonp) fail("JSONP without a callback");
@@ -826,7 +832,6 @@ function _callback(rng: Prng): string {
         `${"ab.".repeat(42)}ab`,
         "%63b",
         "c%62",
-        "constructor",
         "__proto__",
         "x.__proto__.y",
       ])],
@@ -844,6 +849,12 @@ function _callback(rng: Prng): string {
         "<script>",
         'x.constructor["call"]',
         "x.constructor%5B%22call%22%5D",
+        "constructor",
+        "eval",
+        "document.write",
+        "import",
+        "new.target",
+        "this.cb",
         "a%C3%A9",
         "%EF%BD%81",
         "a%E2%80%8B",

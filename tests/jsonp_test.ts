@@ -102,3 +102,30 @@ Deno.test("jsonp: a message nested too deep for a script parser goes as a string
   const brackets = JSON.stringify("[".repeat(5000));
   assert.equal(wrapJsonp("cb", brackets), `/**/cb(${brackets});`);
 });
+
+Deno.test("jsonp: __proto__ keys are plain properties, so the script parses and sets no prototype", () => {
+  const cases: [string, string][] = [
+    ['{"__proto__":{"isAdmin":true}}', '{"__proto__":{"isAdmin":true}}'],
+    ['{"__proto__":1,"__proto__":2}', '{"__proto__":2}'],
+    [
+      '{"\\u005f_proto__" : {"isAdmin":true},"x":[{"__proto__":null}]}',
+      '{"__proto__":{"isAdmin":true},"x":[{"__proto__":null}]}',
+    ],
+    ['["__proto__",{"a":"\\"__proto__\\":"}]', '["__proto__",{"a":"\\"__proto__\\":"}]'],
+  ];
+  for (const [message, expected] of cases) {
+    const script = wrapJsonp("cb", message);
+    const [value] = runJsonp(script) as [Record<string, unknown>];
+    assert.equal(JSON.stringify(value), expected, script);
+    assert.equal(
+      Object.getPrototypeOf(value),
+      Array.isArray(value) ? Array.prototype : Object.prototype,
+    );
+    assert.equal(value.isAdmin, undefined, script);
+  }
+});
+
+Deno.test("jsonp: a message without __proto__ is passed as it is, unscanned", () => {
+  const message = '{"proto":"__proto","a":{"b":[1,2,3]}}';
+  assert.equal(wrapJsonp("cb", message), `/**/cb(${message});`);
+});

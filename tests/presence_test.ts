@@ -80,7 +80,7 @@ Deno.test(
  * A RedisPresence on a client that records the scripts it sends (after its
  * first heartbeat) and answers each at once.
  */
-function recordedPresence(options: { batch: boolean; flushMs?: number }) {
+function recordedPresence(options: { batch: boolean; flushMs?: number; aliveMs?: number }) {
   const sent: { keys: string[]; arguments: string[] }[] = [];
   const client = {
     eval(_script: string, options: { keys: string[]; arguments: string[] }) {
@@ -98,6 +98,15 @@ function recordedPresence(options: { batch: boolean; flushMs?: number }) {
   sent.length = 0; // the first heartbeat
   return { sent, presence };
 }
+
+Deno.test("presence: an alive time beyond the longest native timer beats no faster for it", async () => {
+  // PRESENCE_TTL of 100 days: a beat every third of it is 33 days, past the
+  // 2^31 - 1 ms a runtime timer takes, which would fire every millisecond.
+  const { sent, presence } = recordedPresence({ batch: true, aliveMs: 100 * 86_400_000 });
+  await sleep(200);
+  await presence.close();
+  assert.equal(sent.length, 1, `${sent.length - 1} heartbeats in 200 ms, then the close`);
+});
 
 Deno.test("presence: the entries and exits gathered over flushMs go out in one command each", async () => {
   const { sent, presence } = recordedPresence({ batch: true, flushMs: 300 });

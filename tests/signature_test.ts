@@ -172,3 +172,49 @@ Deno.test("signature: a uid with a line feed is neither signed nor verified", as
     message: 'Cannot verify signature: "uid" holds control characters',
   });
 });
+
+Deno.test("signature: while rotating, the first secret signs and a sign by any verifies", async () => {
+  const signer = new HmacSigner({ secret: ["new", "old", "older"], now: () => NOW });
+  assert.equal(await signer.sign("42"), reference("new", "42"));
+  assert.equal(await signer.sign("42", 1_700_000_600), reference("new", "42\n1700000600"));
+  for (const secret of ["new", "old", "older"]) {
+    await signer.verify("42", reference(secret, "42"));
+    await signer.verify("42", reference(secret, "42\n1700000600"), "1700000600");
+  }
+  const expected = { status: 403, message: 'Cannot verify signature: "sign" does not match' };
+  assert.deepEqual(await refusal(signer.verify("42", reference("other", "42"))), expected);
+  assert.deepEqual(await refusal(signer.verify("43", reference("old", "42"))), expected);
+  // One secret in a list is the same as that secret alone.
+  assert.equal(await new HmacSigner({ secret: ["new"] }).sign("42"), reference("new", "42"));
+});
+
+Deno.test("signature: every secret is checked, whichever matches, so the time tells nothing", async () => {
+  const signer = new HmacSigner({ secret: ["new", "old", "older"] });
+  const subtle = crypto.subtle;
+  const verify = subtle.verify;
+  let checks = 0;
+  subtle.verify = (...args: Parameters<SubtleCrypto["verify"]>) => {
+    checks++;
+    return verify.apply(subtle, args);
+  };
+  try {
+    for (const secret of ["new", "old", "older", "other"]) {
+      checks = 0;
+      await signer.verify("42", reference(secret, "42")).catch(() => {});
+      assert.equal(checks, 3, `a sign by "${secret}" made ${checks} checks`);
+    }
+  } finally {
+    subtle.verify = verify;
+  }
+});
+
+Deno.test("signature: an empty list of secrets, or an empty secret in it, is refused", () => {
+  assert.throws(() => new HmacSigner({ secret: [] }), {
+    name: "TypeError",
+    message: 'Cannot use "secret": the list is empty',
+  });
+  assert.throws(() => new HmacSigner({ secret: ["new", ""] }), {
+    name: "TypeError",
+    message: 'Cannot use "secret": it holds an empty secret',
+  });
+});

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { type TimerTask, TimerWheel } from "../src/timer_wheel.ts";
+import { MAX_TIMER_MS, systemClock } from "../src/clock.ts";
 import { FakeClock } from "./_fake_clock.ts";
+import { sleep } from "./_support/wait_until.ts";
 
 function setUp(resolution?: number) {
   const clock = new FakeClock();
@@ -147,4 +149,45 @@ Deno.test("timer wheel: a negative delay fires in the next slot", async () => {
   wheel.schedule(task("a"), -50);
   await clock.advance(10);
   assert.deepEqual(fired, [{ name: "a", at: 10 }]);
+});
+
+/** The real clock, counting the native timers it arms. */
+function countingSystemClock() {
+  const counted = {
+    armed: 0,
+    now: () => systemClock.now(),
+    setTimeout: (callback: () => void, ms: number) => {
+      counted.armed++;
+      return systemClock.setTimeout(callback, ms);
+    },
+    clearTimeout: (id: unknown) => systemClock.clearTimeout(id),
+  };
+  return counted;
+}
+
+Deno.test("timer wheel: a task 30 days away arms one native timer and does not spin", async () => {
+  // The runtime fires a timer of more than 2^31 - 1 ms after 1 ms: armed
+  // for 30 days, an idle wheel would wake up and re-arm every millisecond.
+  const clock = countingSystemClock();
+  const wheel = new TimerWheel({ clock });
+  let fired = 0;
+  wheel.schedule({ onTimer: () => fired++ }, 30 * 86_400_000);
+  await sleep(200);
+  wheel.clear();
+  assert.equal(fired, 0, "a task 30 days away fired");
+  assert.equal(clock.armed, 1, `the idle wheel woke up ${clock.armed - 1} times in 200 ms`);
+});
+
+Deno.test("timer wheel: a task beyond the longest native timer fires on time, in two steps", async () => {
+  const { clock, wheel, fired, task } = setUp();
+  const thirtyDays = 30 * 86_400_000;
+  wheel.schedule(task("far"), thirtyDays);
+  assert.equal(clock.nextDue! - clock.now(), MAX_TIMER_MS, "armed at most 2^31 - 1 ms ahead");
+  await clock.advance(MAX_TIMER_MS);
+  assert.deepEqual(fired, [], "the early wake-up fired nothing");
+  assert.equal(clock.pending, 1, "and armed again");
+  await clock.advance(thirtyDays - MAX_TIMER_MS - 1);
+  assert.deepEqual(fired, []);
+  await clock.advance(1);
+  assert.deepEqual(fired, [{ name: "far", at: thirtyDays }]);
 });

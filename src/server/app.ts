@@ -3,6 +3,7 @@ import { clip, HttpError, storeUnavailable } from "../http_error.ts";
 import type { Metrics } from "../metrics.ts";
 import { DEFAULTS, type LongPollOptions } from "../options.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
+import { secretList, type Secrets } from "../secret_list.ts";
 import { validateUid } from "../uid.ts";
 import { demoPage } from "./demo_page.ts";
 import { isLocalRequest } from "./local_request.ts";
@@ -10,8 +11,12 @@ import { SERVE_DEFAULTS } from "./settings.ts";
 
 /** Options of {@linkcode createServer}: the handler's, plus the publish route's. */
 export interface ServerOptions extends LongPollOptions {
-  /** Bearer token that `POST /publish` requires. */
-  publishToken?: string;
+  /**
+   * Bearer token that `POST /publish` requires, or a list while one is
+   * rotated: any of them is let in.
+   * @default {undefined}
+   */
+  publishToken?: Secrets;
   /**
    * Let `POST /publish` in without a token, from local requests only: a
    * loopback client (see `trustedProxies`), a loopback `Host`, and no
@@ -106,9 +111,11 @@ export function createServer(options: ServerOptions): Server {
   const { metrics, responder } = handler;
   const retryAfter = String(options.retryAfter ?? DEFAULTS.retryAfter);
   const maxBodyBytes = options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes;
-  const token = options.publishToken === undefined
+  const tokens = options.publishToken === undefined
     ? undefined
-    : new TextEncoder().encode(options.publishToken);
+    : secretList("publishToken", options.publishToken).map((token) =>
+      new TextEncoder().encode(token)
+    );
   let draining = false;
 
   const trustedProxies: ReadonlySet<string> = new Set(
@@ -118,7 +125,7 @@ export function createServer(options: ServerOptions): Server {
   /** Lets a producer in: the bearer token, or open publishing for local requests. */
   const authorize = (request: Request, info: ConnectionInfo | undefined, action: string) =>
     _authorize(request, {
-      token,
+      tokens,
       open: (options.openPublish ?? false) && isLocalRequest(request, info, trustedProxies),
       action,
     });
@@ -274,9 +281,13 @@ function _prometheusText(text: string): Response {
 
 function _authorize(
   request: Request,
-  { token, open, action }: { token: Uint8Array | undefined; open: boolean; action: string },
+  { tokens, open, action }: {
+    tokens: readonly Uint8Array[] | undefined;
+    open: boolean;
+    action: string;
+  },
 ): void {
-  if (token === undefined) {
+  if (tokens === undefined) {
     if (open) return;
     throw new HttpError(
       403,
@@ -290,7 +301,11 @@ function _authorize(
       "WWW-Authenticate": "Bearer",
     });
   }
-  if (!_equalInConstantTime(new TextEncoder().encode(match[1]), token)) {
+  const given = new TextEncoder().encode(match[1]);
+  // Every token is compared, with no early exit, so the time taken does not tell which matched.
+  let matched = false;
+  for (const token of tokens) matched = _equalInConstantTime(given, token) || matched;
+  if (!matched) {
     throw new HttpError(401, `Cannot ${action}: the bearer token is wrong`, {
       "WWW-Authenticate": "Bearer",
     });

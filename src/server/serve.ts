@@ -170,9 +170,11 @@ export async function runServe(host: ServeHost): Promise<void> {
   if (!host.appliesHeaderTimeout && !loopback) _warnWithoutProxy(config, host.runtime, logger);
   const listener = await host.listen(server.fetch, { ...config, ...limits, logger });
   const origin = `http://${listener.hostname}:${listener.port}`;
-  const signatures = config.secret === undefined ? "NOT checked" : "checked (HMAC-SHA256)";
+  const signatures = config.secret === undefined
+    ? "NOT checked"
+    : `checked (HMAC-SHA256${_rotating(config.secret.length, "secrets, the first signs")})`;
   const publish = config.publishToken !== undefined
-    ? "on (bearer token)"
+    ? `on (bearer token${_rotating(config.publishToken.length, "tokens")})`
     : openPublish
     ? "open (in-memory store on loopback)"
     : "off";
@@ -257,6 +259,11 @@ async function _presenceOf(store: MessageStore, ttlSeconds: number): Promise<Pre
   }
   const { RedisStore } = await import("../store/redis.ts");
   return (store as InstanceType<typeof RedisStore>).presence({ aliveMs: ttlSeconds * 1000 });
+}
+
+/** `, 2 secrets…` while a secret is rotated; nothing for one. */
+function _rotating(count: number, what: string): string {
+  return count > 1 ? `, ${count} ${what}` : "";
 }
 
 function _describe(config: ServeConfig): string {

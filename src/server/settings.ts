@@ -18,6 +18,8 @@ export interface SettingSpec<K extends string = string, T = unknown, D = T | und
   readonly meaning: string;
   /** Turns the raw text into the value; throws a message on bad input. */
   readonly parse: (text: string) => T;
+  /** A secret: an error about it does not repeat its value. */
+  readonly secret?: boolean;
 }
 
 /**
@@ -68,19 +70,15 @@ export const SETTINGS = [
     _redisUrl,
   ),
   _setting("KEY_PREFIX", "keyPrefix", SERVE_DEFAULTS.keyPrefix, "list key = prefix + uid", _text),
-  _setting(
+  _secretSetting(
     "SIGN_SECRET",
     "secret",
-    undefined,
-    "HMAC-SHA256 secret; unset means no check, with a warning",
-    _nonEmpty,
+    "HMAC-SHA256 secret, or a comma-separated list to rotate (first signs); unset: no check, with a warning",
   ),
-  _setting(
+  _secretSetting(
     "PUBLISH_TOKEN",
     "publishToken",
-    undefined,
-    "bearer token for `POST /publish`",
-    _nonEmpty,
+    "bearer token for `POST /publish`, or a comma-separated list to rotate",
   ),
   _setting(
     "MIN_WAIT",
@@ -333,7 +331,8 @@ export function loadConfig(
       config[setting.key] = setting.parse(text);
     } catch (error) {
       const source = typeof fromFlag === "string" ? `--${flag}` : setting.variable;
-      throw new ConfigError(`Cannot read "${source}": ${(error as Error).message}, got "${text}"`);
+      const got = setting.secret ? `${text.length} characters` : `"${text}"`;
+      throw new ConfigError(`Cannot read "${source}": ${(error as Error).message}, got ${got}`);
     }
   }
   if (config.earlyHeaders === true && config.atLeastOnce === true) {
@@ -357,6 +356,25 @@ function _setting<K extends string, T, D extends T | undefined>(
     ? defaultValue.join(",") || "unset"
     : String(defaultValue);
   return { variable, key, defaultValue, defaultText, meaning, parse };
+}
+
+/** A setting holding secrets: a comma-separated list, unset by default, never echoed. */
+function _secretSetting<K extends string>(
+  variable: string,
+  key: K,
+  meaning: string,
+): SettingSpec<K, readonly string[], undefined> {
+  return { ..._setting(variable, key, undefined, meaning, _secrets), secret: true };
+}
+
+function _secrets(text: string): readonly string[] {
+  const secrets = text.split(",");
+  if (secrets.some((secret) => secret === "" || secret.trim() !== secret)) {
+    throw new Error(
+      "expected a secret, or a comma-separated list of them, none empty and none with spaces around it",
+    );
+  }
+  return secrets;
 }
 
 function _text(text: string): string {

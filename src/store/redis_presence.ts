@@ -1,4 +1,5 @@
 import type { Presence, PresenceInfo } from "../presence.ts";
+import { MAX_TIMER_MS } from "../clock.ts";
 import { sideKey } from "./redis_keys.ts";
 
 /** What {@linkcode RedisPresence} needs of a Redis client. */
@@ -97,7 +98,10 @@ export class RedisPresence implements Presence {
     this.#batch = options.batch ?? false;
     this.#flushMs = options.flushMs ?? 50;
     this.#heartbeat();
-    this.#beat = setInterval(() => this.#heartbeat(), Math.max(1, this.#aliveMs / 3));
+    this.#beat = setInterval(
+      () => this.#heartbeat(),
+      Math.min(Math.max(1, this.#aliveMs / 3), MAX_TIMER_MS),
+    );
   }
 
   enter(uid: string, since: number): void {
