@@ -146,7 +146,7 @@ Deno.test(redisTest("nginx: JSONP, the stop code and errors come through unchang
   const [directStop, nginxStop] = await stops;
   assert.deepEqual(_pick(nginxStop), _pick(directStop));
   assert.equal(nginxStop.status, 200);
-  assert.equal(nginxStop.body, `/**/app.onStop(${STOP});`);
+  assert.equal(nginxStop.body, `/**/app.onStop(${STOP},{"stop":true});`);
   assert.equal(nginxStop.headers["content-type"], "text/javascript; charset=utf-8");
 
   // What the public side does not pass on.
