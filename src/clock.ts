@@ -33,18 +33,3 @@ export const systemClock: Clock = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (id) => clearTimeout(id as number),
 };
-
-/**
- * The longest delay a runtime timer takes, 2^31 - 1 ms (24.8 days): a longer
- * one fires after 1 ms, so a timer re-armed for a far deadline would spin.
- * Every delay that may come from a setting or a request is capped to it;
- * a timer that fires early finds nothing due and arms again.
- *
- * @example
- * ```ts
- * import { MAX_TIMER_MS } from "./clock.ts";
- * const thirtyDays = 30 * 86_400_000;
- * console.log(Math.min(thirtyDays, MAX_TIMER_MS)); // 2147483647
- * ```
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;

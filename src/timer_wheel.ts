@@ -1,4 +1,5 @@
-import { type Clock, MAX_TIMER_MS, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { clampTimerDelay } from "./timer_delay.ts";
 
 /**
  * Something a {@linkcode TimerWheel} can fire. The wheel stores its own
@@ -115,8 +116,8 @@ export class TimerWheel {
   #arm(slot: number): void {
     this.#disarm();
     this.#armedSlot = slot;
-    // A far slot (a long lease or wait) is reached in steps of at most MAX_TIMER_MS.
-    const delay = Math.min(Math.max(0, slot * this.#resolution - this.#clock.now()), MAX_TIMER_MS);
+    // A far slot (a long lease or wait) is reached in steps of the longest delay a timer takes.
+    const delay = clampTimerDelay(slot * this.#resolution - this.#clock.now());
     this.#armedId = this.#clock.setTimeout(() => this.#fire(), delay);
   }
 

@@ -1,5 +1,5 @@
 import type { Presence, PresenceInfo } from "../presence.ts";
-import { MAX_TIMER_MS } from "../clock.ts";
+import { clampTimerDelay } from "../timer_delay.ts";
 import { sideKey } from "./redis_keys.ts";
 
 /** What {@linkcode RedisPresence} needs of a Redis client. */
@@ -100,7 +100,7 @@ export class RedisPresence implements Presence {
     this.#heartbeat();
     this.#beat = setInterval(
       () => this.#heartbeat(),
-      Math.min(Math.max(1, this.#aliveMs / 3), MAX_TIMER_MS),
+      clampTimerDelay(Math.max(1, this.#aliveMs / 3)),
     );
   }
 
