@@ -131,13 +131,16 @@ export class MemoryStore implements MessageStore {
       lease = { ...due[1], deliveries: due[1].deliveries + 1, deadline: 0 };
     } else {
       const queue = this.#queues.get(uid);
-      if (queue === undefined || (leases?.size ?? 0) >= maxInFlight) {
+      // The bound counts messages, so a batch is cut to the room left.
+      let room = maxInFlight;
+      for (const other of leases?.values() ?? []) room -= other.batch?.length ?? 1;
+      if (queue === undefined || room <= 0) {
         if (leases?.size === 0) this.#inFlight.delete(uid);
         return Promise.resolve(null);
       }
       const count = options.count ?? 1;
       const taken: string[] = [];
-      while (taken.length < count && queue.length > 0) taken.push(queue.shift()!);
+      while (taken.length < Math.min(count, room) && queue.length > 0) taken.push(queue.shift()!);
       if (queue.length === 0) this.#queues.delete(uid);
       lease = count > 1
         ? { message: JSON.stringify(taken), batch: taken, deliveries: 1, deadline: 0 }
@@ -166,7 +169,11 @@ export class MemoryStore implements MessageStore {
 
   /** Number of messages of `uid` handed out and not yet acknowledged. */
   inFlight(uid: string): number {
-    return this.#inFlight.get(uid)?.size ?? 0;
+    let messages = 0;
+    for (const lease of this.#inFlight.get(uid)?.values() ?? []) {
+      messages += lease.batch?.length ?? 1;
+    }
+    return messages;
   }
 
   watch(uid: string, waiter: Waiter): void {

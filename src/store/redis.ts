@@ -287,7 +287,7 @@ export class RedisStore implements MessageStore {
       throw new MessageEncodingError(uid);
     }
     const leased = { id: options.id, deliveries: Number(reply[1]), message };
-    return _utf8(reply[3]) === "b" ? { ...leased, batch: JSON.parse(message) } : leased;
+    return _utf8(reply[3])?.startsWith("b") ? { ...leased, batch: JSON.parse(message) } : leased;
   }
 
   async release(uid: string, id: string): Promise<void> {

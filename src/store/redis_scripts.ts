@@ -8,14 +8,18 @@
 /**
  * At-least-once take. KEYS: the list, its in-flight hash, its lease set
  * (all in one hash slot). ARGV: ack id or "", now, lease ms, new id, most
- * in flight, seconds both side keys live after it ("0": for ever), most
- * messages in one lease (a batch: above 1). The hash maps a delivery id to
- * "<deliveries>|<message>", or "<deliveries>b|<JSON array of the messages>"
- * for a batch; the
- * sorted set scores each id by its lease deadline, growing per uid, so the
- * lowest is due first and leases come due in the order taken. Acks, then
- * re-leases the lease due first if it ran out, else moves the oldest queued
- * message in flight unless the bound is reached. Every step is O(log n).
+ * messages in flight, seconds both side keys live after it ("0": for ever),
+ * most messages in one lease (a batch: above 1). The hash maps a delivery id
+ * to "<deliveries>|<message>", or "<deliveries>b<n>|<JSON array of the n
+ * messages>" for a batch, and field "#" counts the messages of batches
+ * beyond one a lease, so leases plus "#" is the messages in flight; a batch
+ * is cut to the room left under the bound. The sorted set scores each id by
+ * its lease deadline, growing per uid, so the lowest is due first and leases
+ * come due in the order taken. Acks, then re-leases the lease due first if it
+ * ran out, else moves the oldest queued messages in flight unless the bound
+ * is reached. A lease whose entry is gone (the hash was evicted) is dropped,
+ * its message with it; a lost "#" is forgotten with the last lease. Every
+ * step is O(log n).
  *
  * @example
  * ```ts
@@ -24,28 +28,48 @@
  * ```
  */
 export const TAKE = `local now = tonumber(ARGV[2])
-if ARGV[1] ~= "" and redis.call("ZREM", KEYS[3], ARGV[1]) == 1 then
-  redis.call("HDEL", KEYS[2], ARGV[1])
+local function extra(entry)
+  local n = string.match(entry, "^%d+b(%d+)|")
+  return n and tonumber(n) - 1 or 0
 end
-local deliveries, message
+local function count(n)
+  if n ~= 0 and redis.call("HINCRBY", KEYS[2], "#", n) <= 0 then
+    redis.call("HDEL", KEYS[2], "#")
+  end
+end
+if ARGV[1] ~= "" and redis.call("ZREM", KEYS[3], ARGV[1]) == 1 then
+  local acked = redis.call("HGET", KEYS[2], ARGV[1])
+  if acked then
+    redis.call("HDEL", KEYS[2], ARGV[1])
+    count(-extra(acked))
+  end
+end
+local deliveries, message, entry
 local kind = ""
 local due = redis.call("ZRANGE", KEYS[3], 0, 0, "WITHSCORES")
-if due[1] and tonumber(due[2]) <= now then
-  local entry = redis.call("HGET", KEYS[2], due[1])
+while due[1] and tonumber(due[2]) <= now do
+  entry = redis.call("HGET", KEYS[2], due[1])
   redis.call("ZREM", KEYS[3], due[1])
+  if entry then break end
+  due = redis.call("ZRANGE", KEYS[3], 0, 0, "WITHSCORES")
+end
+if entry then
   redis.call("HDEL", KEYS[2], due[1])
   local bar = string.find(entry, "|", 1, true)
   local head = string.sub(entry, 1, bar - 1)
   deliveries = tonumber(string.match(head, "^%d+")) + 1
-  if string.sub(head, -1) == "b" then kind = "b" end
+  kind = string.match(head, "^%d+(.*)$")
   message = string.sub(entry, bar + 1)
-elseif redis.call("ZCARD", KEYS[3]) >= tonumber(ARGV[5]) then
-  return false
 else
+  local leases = redis.call("ZCARD", KEYS[3])
+  if leases == 0 then redis.call("HDEL", KEYS[2], "#") end
+  local room = tonumber(ARGV[5]) - leases - tonumber(redis.call("HGET", KEYS[2], "#") or "0")
+  if room <= 0 then return false end
   if tonumber(ARGV[7]) > 1 then
-    local items = redis.call("RPOP", KEYS[1], tonumber(ARGV[7]))
+    local items = redis.call("RPOP", KEYS[1], math.min(tonumber(ARGV[7]), room))
     if not items then return false end
-    message, kind = cjson.encode(items), "b"
+    message, kind = cjson.encode(items), "b" .. #items
+    count(#items - 1)
   else
     message = redis.call("RPOP", KEYS[1])
     if not message then return false end
