@@ -5,15 +5,19 @@
  */
 
 import type { QueueLimitOptions } from "./queue_limits.ts";
+import type { MessageLimitOptions } from "./message_limits.ts";
 
 /**
  * Options of `RedisStore`. With `queueTtlSeconds` or `queueMax`,
  * `publish` applies them in the same script as its push, and for plain
  * `LPUSH` producers each store that hears the keyspace notification does
  * (one `EXPIRE`, and an `LTRIM` where needed, per store per push); with
- * `notifications: "off"` they apply to `publish` only.
+ * `notifications: "off"` they apply to `publish` only. A message set aside
+ * (see `maxMessageBytes`) goes to a list beside its uid's, `{Q/MSG42}\x1faside`
+ * (readable with `asideOf`), and is noted in `{Q/MSG}\x1faside-index`; both
+ * keep the last 100.
  */
-export interface RedisStoreOptions extends QueueLimitOptions {
+export interface RedisStoreOptions extends QueueLimitOptions, MessageLimitOptions {
   /**
    * Where Redis is: `redis://[user:pass@]host:port[/db]`.
    * @default {"redis://127.0.0.1:6379"}
