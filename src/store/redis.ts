@@ -245,6 +245,7 @@ export class RedisStore implements MessageStore {
         {
           expect: [[key, "list"], [script.keys[1], "hash"], [script.keys[2], "zset"]],
           onLate: (late) => {
+            this.#reportTooLarge(uid, late[late.length - 1] as _Asides);
             if (late.length > 1) this.release(uid, options.id).catch(_ignore);
           },
         },
@@ -411,7 +412,8 @@ export class RedisStore implements MessageStore {
         () => this.#bytes.eval(POP, script) as Promise<[Uint8Array[], _Asides]>,
         {
           expect: [[key, "list"]],
-          onLate: ([late]) => {
+          onLate: ([late, asides]) => {
+            this.#reportTooLarge(uid, asides);
             for (const message of [...late].reverse()) this.#pushBacks.start(uid, message);
           },
         },
