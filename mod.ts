@@ -65,4 +65,10 @@ export {
 export { KeyTypeError, MessageEncodingError } from "./src/store/errors.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
 export type { QueueLimitOptions, QueueLimitValues } from "./src/store/queue_limits.ts";
+export {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type MessageLimitOptions,
+  type SetAside,
+  type SetAsideReason,
+} from "./src/store/message_limits.ts";
 export type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./src/store/types.ts";

@@ -55,6 +55,8 @@ export class Metrics {
   trimmed = 0;
   /** Messages the store took and could not put back: logged one by one. */
   lost = 0;
+  /** Messages set aside instead of delivered (too large, or not UTF-8): logged one by one. */
+  setAside = 0;
   /** Times keyspace notifications were found turned off on Redis and turned back on. */
   notificationsRestored = 0;
   /** Error answers, by status code. */
@@ -142,6 +144,11 @@ export const METRIC_SPECS: readonly MetricSpec[] = [
   _counter("storeErrors", "longpoll_store_errors_total", "Store operations that failed."),
   _counter("trimmed", "longpoll_trimmed_total", "Messages dropped over QUEUE_MAX."),
   _counter("lost", "longpoll_lost_total", "Messages taken that could not be put back."),
+  _counter(
+    "setAside",
+    "longpoll_set_aside_total",
+    "Messages set aside instead of delivered: over MAX_MESSAGE_BYTES, or not UTF-8.",
+  ),
   _counter(
     "notificationsRestored",
     "longpoll_notifications_restored_total",

@@ -72,7 +72,8 @@ export interface LongPollOptions {
   lease?: number;
   /**
    * At-least-once: most messages of one uid handed out and not yet
-   * acknowledged. A client that never acknowledges gets its unacknowledged
+   * acknowledged, each message of a batch counted (a batch is cut to the
+   * room left). A client that never acknowledges gets its unacknowledged
    * messages again, in order, and no new ones; it slows nobody else.
    * @default {16}
    */

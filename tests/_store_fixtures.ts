@@ -1,5 +1,6 @@
 /** Stores for tests that run the same checks on each kind, closed by `await using`. */
 import { MemoryStore, type MessageStore } from "../mod.ts";
+import type { MemoryStoreOptions } from "../src/store/memory.ts";
 import { RedisStore, type RedisStoreOptions } from "../src/store/redis.ts";
 import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
 
@@ -8,17 +9,20 @@ export interface StoreFixture extends AsyncDisposable {
   readonly store: MessageStore;
 }
 
+/** The options both stores take. */
+export type SharedStoreOptions = MemoryStoreOptions & RedisStoreOptions;
+
 /** A fresh in-memory store. */
-export function memoryFixture(): Promise<StoreFixture> {
-  const store = new MemoryStore();
+export function memoryFixture(options: SharedStoreOptions = {}): Promise<StoreFixture> {
+  const store = new MemoryStore(options);
   return Promise.resolve({ store, [Symbol.asyncDispose]: () => store.close() });
 }
 
 /** A RedisStore on its own fresh redis-server. */
-export async function redisFixture(): Promise<StoreFixture> {
+export async function redisFixture(options: SharedStoreOptions = {}): Promise<StoreFixture> {
   const server = await startRedisServer();
   try {
-    const store = await connectStore(server);
+    const store = await connectStore(server, options);
     return {
       store,
       async [Symbol.asyncDispose]() {

@@ -214,3 +214,30 @@ Deno.test("maxUidBytes and maxQueryLength are configurable", async () => {
   });
   assert.equal(store.size("abcd"), 1);
 });
+
+Deno.test(
+  redisTest(
+    "redis: an evicted in-flight hash costs only its own messages, never an error",
+    async () => {
+      await using server = await startRedisServer();
+      await using store = await connectStore(server);
+      const handler = atLeastOnceHandler(store);
+      const inflight = sideKey("Q/MSGev", "inflight");
+      for (const message of ["one", "two", "three"]) await store.publish("ev", message);
+      const one = await poll(handler, "uid=ev");
+      assert.equal(one.body, "one");
+      // maxmemory evicts the hash; the lease set stays.
+      await server.cli("DEL", inflight);
+      const two = await poll(handler, `uid=ev&ack=${one.ack}`);
+      assert.deepEqual([two.status, two.body], [200, "two"], "the ack of a vanished entry is fine");
+      await server.cli("DEL", inflight);
+      // Its lease runs out: "two" went with the hash, and the queue goes on.
+      const later = { leaseMs: 60_000, now: Date.now() + 120_000, id: "later" };
+      assert.equal((await store.take("ev", later))?.message, "three");
+      assert.equal(await server.cli("ZSCORE", sideKey("Q/MSGev", "leases"), two.ack!), "");
+      await store.publish("ev", "four");
+      const batch = await store.take("ev", { ...later, id: "batch", count: 4, ack: "later" });
+      assert.deepEqual(batch?.batch, ["four"]);
+    },
+  ),
+);

@@ -148,6 +148,23 @@ const contract: Contract[] = [
       { name: "RangeError", message: /"maxInFlight" must be a whole number of at least 1, got 0/ },
     );
   }],
+  ["at-least-once: maxInFlight counts messages, and a batch is cut to the room left", async (
+    store,
+  ) => {
+    for (let i = 0; i < 12; i++) await store.publish("room", `m${i}`);
+    const options = { leaseMs: 1000, now: 0, maxInFlight: 6, count: 4 };
+    const batches = [];
+    for (const id of ["a", "b", "c"]) {
+      batches.push((await store.take("room", { ...options, id }))?.batch);
+    }
+    assert.deepEqual(batches, [["m0", "m1", "m2", "m3"], ["m4", "m5"], undefined], "6 in flight");
+    const single = await store.take("room", { ...options, count: undefined, id: "d" });
+    assert.equal(single, null, "a single take finds no room either");
+    const next = await store.take("room", { ...options, ack: "a", id: "e" });
+    assert.deepEqual(next?.batch, ["m6", "m7", "m8", "m9"], "the ack of 4 makes room for 4");
+    const redelivered = await store.take("room", { ...options, now: 5_000, id: "f" });
+    assert.deepEqual(redelivered?.batch, ["m4", "m5"], "a batch due again comes back whole");
+  }],
   ["the store is ready while open", (store) => {
     assert.equal(store.ready, true);
     return Promise.resolve();

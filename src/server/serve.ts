@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "../logger.ts";
 import { Metrics } from "../metrics.ts";
 import { DEFAULTS } from "../options.ts";
 import type { Presence } from "../presence.ts";
+import type { SetAside } from "../store/message_limits.ts";
 import type { MessageStore } from "../store/types.ts";
 import { type ConnectionInfo, createServer } from "./app.ts";
 import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
@@ -218,6 +219,15 @@ async function _openStore(
     queueTtlSeconds: config.queueTtl,
     queueMax: config.queueMax,
     onTrimmed: (_uid: string, dropped: number) => (metrics.trimmed += dropped),
+    maxMessageBytes: config.maxMessageBytes,
+    onSetAside: ({ uid, reason, bytes, hash }: SetAside) => {
+      metrics.setAside++;
+      logger.error(`Cannot deliver a message of "${uid}": it is ${reason}, and was set aside`, {
+        uid,
+        bytes,
+        hash,
+      });
+    },
   };
   if (config.redisUrl === undefined) {
     const { MemoryStore } = await import("../store/memory.ts");

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { DEFAULTS } from "../options.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../store/message_limits.ts";
 
 /**
  * One setting of `deno task serve`: its variable, the option it sets, its
@@ -46,6 +47,7 @@ export const SERVE_DEFAULTS = Object.freeze({
   logFormat: "text" as "text" | "json",
   jsLiterals: false,
   presenceTtl: 30,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
 });
 
 /**
@@ -191,6 +193,13 @@ export const SETTINGS = [
     "queueMax",
     undefined,
     "messages: the oldest beyond it are dropped at each push and counted in `/metrics`; store-wide",
+    (text) => _integer(text, 1, 2 ** 31),
+  ),
+  _setting(
+    "MAX_MESSAGE_BYTES",
+    "maxMessageBytes",
+    SERVE_DEFAULTS.maxMessageBytes,
+    "largest message handed out; a larger one, or one not UTF-8, is set aside, logged and counted",
     (text) => _integer(text, 1, 2 ** 31),
   ),
   _setting(

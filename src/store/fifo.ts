@@ -9,7 +9,7 @@
  * queue.push("a");
  * queue.push("b");
  * queue.unshift("first");
- * console.log(queue.shift(), queue.shift(), queue.length); // first a 1
+ * console.log(queue.peek(), queue.shift(), queue.shift(), queue.length); // first first a 1
  * ```
  */
 export class Fifo {
@@ -30,6 +30,11 @@ export class Fifo {
   unshift(item: string): void {
     if (this.#head > 0) this.#items[--this.#head] = item;
     else this.#items.unshift(item);
+  }
+
+  /** The head item, left in place, or undefined when empty. */
+  peek(): string | undefined {
+    return this.#items[this.#head];
   }
 
   /** Takes the head item, or undefined when empty. */

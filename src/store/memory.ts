@@ -3,9 +3,16 @@ import { Fifo } from "./fifo.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import { type QueueLimitOptions, QueueLimits, type QueueLimitValues } from "./queue_limits.ts";
+import {
+  byteLengthOf,
+  type MessageLimitOptions,
+  MessageLimits,
+  SET_ASIDE_KEPT,
+  shortHashOf,
+} from "./message_limits.ts";
 
 /** Options of {@linkcode MemoryStore}. */
-export interface MemoryStoreOptions extends QueueLimitOptions {
+export interface MemoryStoreOptions extends QueueLimitOptions, MessageLimitOptions {
   /**
    * Current time in milliseconds, for `queueTtlSeconds`.
    * @default {Date.now}
@@ -35,6 +42,8 @@ export class MemoryStore implements MessageStore {
   readonly #waiters = new WaiterRegistry();
   readonly #inFlight = new Map<string, Map<string, _Lease>>();
   readonly #limits: QueueLimits;
+  readonly #messages: MessageLimits;
+  readonly #aside = new Map<string, string[]>();
   readonly #now: () => number;
   // When each uid's queue and leases expire, oldest first: an update moves
   // the uid to the end, so a sweep stops at the first one still alive.
@@ -45,6 +54,7 @@ export class MemoryStore implements MessageStore {
   /** Creates an empty store. */
   constructor(options: MemoryStoreOptions = {}) {
     this.#limits = new QueueLimits(options, "MemoryStore");
+    this.#messages = new MessageLimits(options, "MemoryStore");
     this.#now = options.now ?? Date.now;
   }
 
@@ -68,25 +78,22 @@ export class MemoryStore implements MessageStore {
     return this.#queues.get(uid)?.length ?? 0;
   }
 
-  pop(uid: string): Promise<string | null> {
-    if (this.#closed) return _closed("pop");
-    this.#expire();
-    const queue = this.#queues.get(uid);
-    if (queue === undefined) return Promise.resolve(null);
-    const message = queue.shift()!;
-    if (queue.length === 0) this.#queues.delete(uid);
-    return Promise.resolve(message);
+  async pop(uid: string): Promise<string | null> {
+    return (await this.popMany(uid, 1))[0] ?? null;
   }
 
   popMany(uid: string, count: number): Promise<string[]> {
     if (this.#closed) return _closed("pop");
     this.#expire();
-    const queue = this.#queues.get(uid);
-    const messages: string[] = [];
-    if (queue === undefined) return Promise.resolve(messages);
-    while (messages.length < count && queue.length > 0) messages.push(queue.shift()!);
-    if (queue.length === 0) this.#queues.delete(uid);
-    return Promise.resolve(messages);
+    return Promise.resolve(this.#takeQueued(uid, count));
+  }
+
+  /**
+   * The messages set aside for `uid` because they were too large, newest
+   * first: the last {@linkcode SET_ASIDE_KEPT} of them.
+   */
+  asideOf(uid: string): string[] {
+    return [...this.#aside.get(uid) ?? []];
   }
 
   pushBack(uid: string, message: string): Promise<void> {
@@ -135,15 +142,15 @@ export class MemoryStore implements MessageStore {
       leases!.delete(due[0]);
       lease = { ...due[1], deliveries: due[1].deliveries + 1, deadline: 0 };
     } else {
-      const queue = this.#queues.get(uid);
-      if (queue === undefined || (leases?.size ?? 0) >= maxInFlight) {
+      // The bound counts messages, so a batch is cut to the room left.
+      let room = maxInFlight;
+      for (const other of leases?.values() ?? []) room -= other.batch?.length ?? 1;
+      const count = options.count ?? 1;
+      const taken = room > 0 ? this.#takeQueued(uid, Math.min(count, room)) : [];
+      if (taken.length === 0) {
         if (leases?.size === 0) this.#inFlight.delete(uid);
         return Promise.resolve(null);
       }
-      const count = options.count ?? 1;
-      const taken: string[] = [];
-      while (taken.length < count && queue.length > 0) taken.push(queue.shift()!);
-      if (queue.length === 0) this.#queues.delete(uid);
       lease = count > 1
         ? { message: JSON.stringify(taken), batch: taken, deliveries: 1, deadline: 0 }
         : { message: taken[0], deliveries: 1, deadline: 0 };
@@ -171,7 +178,11 @@ export class MemoryStore implements MessageStore {
 
   /** Number of messages of `uid` handed out and not yet acknowledged. */
   inFlight(uid: string): number {
-    return this.#inFlight.get(uid)?.size ?? 0;
+    let messages = 0;
+    for (const lease of this.#inFlight.get(uid)?.values() ?? []) {
+      messages += lease.batch?.length ?? 1;
+    }
+    return messages;
   }
 
   watch(uid: string, waiter: Waiter): void {
@@ -180,6 +191,40 @@ export class MemoryStore implements MessageStore {
 
   unwatch(uid: string, waiter: Waiter): void {
     this.#waiters.delete(uid, waiter);
+  }
+
+  /**
+   * Takes up to `count` of the oldest messages of `uid`, at most
+   * `maxMessageBytes` in all (the first one always goes), and sets aside
+   * each one larger than that.
+   */
+  #takeQueued(uid: string, count: number): string[] {
+    const queue = this.#queues.get(uid);
+    const taken: string[] = [];
+    let bytes = 0;
+    while (queue !== undefined && queue.length > 0 && taken.length < count) {
+      const size = byteLengthOf(queue.peek()!);
+      if (size > this.#messages.maxBytes) {
+        this.#setAside(uid, queue.shift()!, size);
+      } else if (taken.length > 0 && bytes + size > this.#messages.maxBytes) {
+        break;
+      } else {
+        taken.push(queue.shift()!);
+        bytes += size;
+      }
+    }
+    if (queue?.length === 0) this.#queues.delete(uid);
+    return taken;
+  }
+
+  #setAside(uid: string, message: string, bytes: number): void {
+    const aside = this.#aside.get(uid) ?? [];
+    aside.unshift(message);
+    aside.length = Math.min(aside.length, SET_ASIDE_KEPT);
+    this.#aside.set(uid, aside);
+    shortHashOf(message).then((hash) =>
+      this.#messages.setAside({ uid, reason: "too large", bytes, hash })
+    );
   }
 
   /** Drops the queues and leases whose time ran out (`queueTtlSeconds`). */

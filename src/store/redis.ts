@@ -31,7 +31,16 @@ export {
 } from "./redis_presence.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
-import { CLAIM_LIMITS, LIMIT, PUSH_AND_WAKE, RELEASE, TAKE } from "./redis_scripts.ts";
+import {
+  CLAIM_LIMITS,
+  LIMIT,
+  POP,
+  PUSH_AND_WAKE,
+  RELEASE,
+  SET_ASIDE,
+  TAKE,
+} from "./redis_scripts.ts";
+import { MessageLimits, SET_ASIDE_KEPT, type SetAside, shortHashOf } from "./message_limits.ts";
 import { PushLimitsQueue } from "./push_limits_queue.ts";
 import { QueueLimits, type QueueLimitValues } from "./queue_limits.ts";
 import { SharedQueueLimits } from "./redis_queue_limits.ts";
@@ -98,6 +107,7 @@ export class RedisStore implements MessageStore {
   readonly #sharedLimits: SharedQueueLimits;
   readonly #limitsTimer: ReturnType<typeof setInterval>;
   #claimingLimits: Promise<void> | undefined;
+  readonly #messageLimits: MessageLimits;
   /** The limits of pushes by producers, applied a bounded number at a time. */
   readonly #pushLimits: PushLimitsQueue;
   /** The limits of lists pushed while notifications were off, which no push applied. */
@@ -129,6 +139,7 @@ export class RedisStore implements MessageStore {
     }
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
     this.#limits = new QueueLimits(options, "RedisStore");
+    this.#messageLimits = new MessageLimits(options, "RedisStore");
     this.#pushLimits = new PushLimitsQueue({ apply: (uid) => this.#limit(uid) });
     this.#deadlines = new Deadlines({ timeoutMs: options.commandTimeoutMs ?? 1500, what: "Redis" });
     const mode = options.notifications ?? "auto";
@@ -257,44 +268,11 @@ export class RedisStore implements MessageStore {
   }
 
   async pop(uid: string): Promise<string | null> {
-    const key = this.keyPrefix + uid;
-    const message = await this.#run("pop", () => this.#bytes.rPop(key), {
-      expect: [[key, "list"]],
-      onLate: (late) => {
-        if (late !== null) this.#pushBacks.start(uid, late);
-      },
-    });
-    if (message === null) return null;
-    const text = _utf8(message);
-    if (text !== undefined) return text;
-    // Refused, and put back as it was, first in line.
-    try {
-      await this.#pushBack(uid, message);
-    } catch {
-      this.#pushBacks.start(uid, message);
-    }
-    throw new MessageEncodingError(uid);
+    return (await this.#popQueued(uid, 1))[0] ?? null;
   }
 
-  async popMany(uid: string, count: number): Promise<string[]> {
-    const key = this.keyPrefix + uid;
-    const messages = await this.#run("pop", () => this.#bytes.rPopCount(key, count), {
-      expect: [[key, "list"]],
-      onLate: (late) => {
-        for (const message of [...late ?? []].reverse()) this.#pushBacks.start(uid, message);
-      },
-    }) ?? [];
-    const texts = messages.map(_utf8);
-    if (texts.every((text) => text !== undefined)) return texts as string[];
-    // Refused whole, and put back as it was, newest first so the oldest is first in line.
-    for (const message of [...messages].reverse()) {
-      try {
-        await this.#pushBack(uid, message);
-      } catch {
-        this.#pushBacks.start(uid, message);
-      }
-    }
-    throw new MessageEncodingError(uid);
+  popMany(uid: string, count: number): Promise<string[]> {
+    return this.#popQueued(uid, count);
   }
 
   pushBack(uid: string, message: string): Promise<void> {
@@ -303,43 +281,64 @@ export class RedisStore implements MessageStore {
 
   async take(uid: string, options: TakeOptions): Promise<LeasedMessage | null> {
     const key = listKeyOf(this.keyPrefix, uid, "take");
-    const maxInFlight = String(maxInFlightOf(options));
     const script = {
-      keys: [key, sideKey(key, "inflight"), sideKey(key, "leases")],
+      keys: [key, sideKey(key, "inflight"), sideKey(key, "leases"), sideKey(key, "aside")],
       arguments: [
         options.ack ?? "",
         String(options.now),
         String(options.leaseMs),
         options.id,
-        maxInFlight,
+        String(maxInFlightOf(options)),
         String(this.#limits.sideTtlSeconds(options.leaseMs)),
         String(options.count ?? 1),
+        String(this.#messageLimits.maxBytes),
+        String(SET_ASIDE_KEPT),
       ],
     };
-    // A lease granted after the caller gave up is ended at once, so the
-    // next take hands the message out again without waiting for the lease.
-    const reply = await this.#run(
-      "take",
-      () =>
-        this.#bytes.eval(TAKE, script) as Promise<
-          [Uint8Array, number, Uint8Array, Uint8Array] | null
-        >,
-      {
-        expect: [[key, "list"], [script.keys[1], "hash"], [script.keys[2], "zset"]],
-        onLate: (late) => {
-          if (late !== null) this.release(uid, options.id).catch(_ignore);
+    // Each turn sets aside what it can't hand out; the queue goes on.
+    for (;;) {
+      // A lease granted after the caller gave up is ended at once, so the
+      // next take hands the message out again without waiting for the lease.
+      const reply = await this.#run(
+        "take",
+        () => this.#bytes.eval(TAKE, script) as Promise<_TakeReply>,
+        {
+          expect: [[key, "list"], [script.keys[1], "hash"], [script.keys[2], "zset"]],
+          onLate: (late) => {
+            this.#reportTooLarge(uid, late[late.length - 1] as _Asides);
+            if (late.length > 1) this.release(uid, options.id).catch(_ignore);
+          },
         },
-      },
-    );
-    if (reply === null) return null;
-    const message = _utf8(reply[2]);
-    if (message === undefined) {
-      // Refused, and kept in flight as it was, due at once.
-      await this.release(uid, options.id);
-      throw new MessageEncodingError(uid);
+      );
+      this.#reportTooLarge(uid, reply[reply.length - 1] as _Asides);
+      if (reply.length === 1) {
+        if ((reply[0] as _Asides).length === 0) return null;
+        script.arguments[0] = "";
+        continue;
+      }
+      const [, deliveries, body, kind] = reply;
+      const leased = { id: options.id, deliveries: Number(deliveries) };
+      const batch = _utf8(kind)!.startsWith("b");
+      const message = _utf8(body);
+      if (message !== undefined) {
+        return batch ? { ...leased, message, batch: JSON.parse(message) } : { ...leased, message };
+      }
+      const items = batch ? _batchBytes(body) : [body];
+      const texts = items.map(_utf8).filter((text) => text !== undefined);
+      const poison = items.filter((item) => _utf8(item) === undefined);
+      const entry = texts.length === 0
+        ? ""
+        : `${deliveries}b${texts.length}|${JSON.stringify(texts)}`;
+      try {
+        await this.#setAside(uid, { id: options.id, entry, poison });
+      } catch {
+        // Refused, and kept in flight as it was, due at once.
+        await this.release(uid, options.id);
+        throw new MessageEncodingError(uid);
+      }
+      if (texts.length > 0) return { ...leased, message: JSON.stringify(texts), batch: texts };
+      script.arguments[0] = "";
     }
-    const leased = { id: options.id, deliveries: Number(reply[1]), message };
-    return _utf8(reply[3]) === "b" ? { ...leased, batch: JSON.parse(message) } : leased;
   }
 
   async release(uid: string, id: string): Promise<void> {
@@ -478,13 +477,104 @@ export class RedisStore implements MessageStore {
     }
   }
 
+  /**
+   * The messages set aside for `uid` (too large, or not UTF-8), newest
+   * first, as bytes: the last {@linkcode SET_ASIDE_KEPT} of them.
+   */
+  async asideOf(uid: string): Promise<Uint8Array[]> {
+    const aside = sideKey(listKeyOf(this.keyPrefix, uid, "read the messages set aside"), "aside");
+    return await this.#run("read the messages set aside", () => this.#bytes.lRange(aside, 0, -1));
+  }
+
+  /** Pops up to `count` messages that can be delivered, setting aside those that can't. */
+  async #popQueued(uid: string, count: number): Promise<string[]> {
+    const key = this.keyPrefix + uid;
+    const aside = sideKey(listKeyOf(this.keyPrefix, uid, "pop"), "aside");
+    const script = {
+      keys: [key, aside],
+      arguments: [String(count), String(this.#messageLimits.maxBytes), String(SET_ASIDE_KEPT)],
+    };
+    for (;;) {
+      const [messages, asides] = await this.#run(
+        "pop",
+        () => this.#bytes.eval(POP, script) as Promise<[Uint8Array[], _Asides]>,
+        {
+          expect: [[key, "list"]],
+          onLate: ([late, asides]) => {
+            this.#reportTooLarge(uid, asides);
+            for (const message of [...late].reverse()) this.#pushBacks.start(uid, message);
+          },
+        },
+      );
+      this.#reportTooLarge(uid, asides);
+      const texts = messages.map(_utf8).filter((text) => text !== undefined);
+      const poison = messages.filter((message) => _utf8(message) === undefined);
+      if (poison.length > 0) {
+        try {
+          await this.#setAside(uid, { id: "", entry: "", poison });
+        } catch {
+          // Refused whole, and put back as it was, newest first so the oldest is first in line.
+          for (const message of [...messages].reverse()) {
+            await this.#pushBack(uid, message).catch(() => this.#pushBacks.start(uid, message));
+          }
+          throw new MessageEncodingError(uid);
+        }
+      }
+      if (texts.length > 0 || (messages.length === 0 && asides.length === 0)) return texts;
+    }
+  }
+
+  /**
+   * Moves `poison` (not UTF-8) to the uid's list of messages set aside, and
+   * rewrites or ends the lease `id` that held them; then reports them.
+   */
+  async #setAside(
+    uid: string,
+    { id, entry, poison }: { id: string; entry: string; poison: Uint8Array[] },
+  ): Promise<void> {
+    const key = this.keyPrefix + uid;
+    await this.#run("set aside", () =>
+      this.#client.eval(SET_ASIDE, {
+        keys: [sideKey(key, "inflight"), sideKey(key, "leases"), sideKey(key, "aside")],
+        arguments: [id, entry, String(SET_ASIDE_KEPT), ...poison.map(_buffer)],
+      }));
+    for (const message of poison) {
+      this.#recordAside({
+        uid,
+        reason: "not UTF-8",
+        bytes: message.length,
+        hash: await shortHashOf(message),
+      });
+    }
+  }
+
+  /** Reports the messages too large that a script moved aside. */
+  #reportTooLarge(uid: string, asides: _Asides): void {
+    for (let i = 0; i < asides.length; i += 2) {
+      const hash = _utf8(asides[i + 1] as Uint8Array)!;
+      this.#recordAside({ uid, reason: "too large", bytes: Number(asides[i]), hash });
+    }
+  }
+
+  /**
+   * Reports `aside`, and notes it in the prefix's bounded index of messages
+   * set aside: a separate command, since the index is in another hash slot
+   * than the uid's list on a cluster.
+   */
+  #recordAside(aside: SetAside): void {
+    this.#messageLimits.setAside(aside);
+    const index = sideKey(this.keyPrefix, "aside-index");
+    const record = JSON.stringify({ ...aside, at: new Date().toISOString() });
+    this.#run("note a message set aside", async () => {
+      await this.#client.lPush(index, record);
+      await this.#client.lTrim(index, 0, SET_ASIDE_KEPT - 1);
+    }).catch(_ignore); // the message itself is kept beside the uid's list
+  }
+
   #pushBack(uid: string, message: string | Uint8Array): Promise<void> {
     const key = this.keyPrefix + uid;
     return this.#run("push back", async () => {
-      const value = typeof message === "string"
-        ? message
-        : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-      await this.#client.rPush(key, value);
+      await this.#client.rPush(key, typeof message === "string" ? message : _buffer(message));
     }, { expect: [[key, "list"]] });
   }
 
@@ -516,6 +606,26 @@ function _storeError(action: string, cause: unknown): Error {
 }
 
 function _ignore(): void {}
+
+/** The length and short hash of each message a script moved aside, flat. */
+type _Asides = (number | Uint8Array)[];
+
+/** What {@linkcode TAKE} answers: a lease and the asides, or the asides alone. */
+type _TakeReply = [Uint8Array, number, Uint8Array, Uint8Array, _Asides] | [_Asides];
+
+function _buffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * The messages of a batch's JSON array (as the take script encodes it) as
+ * bytes, when they are not all UTF-8: JSON's syntax is ASCII, and read
+ * byte for byte (latin1) every string keeps its bytes.
+ */
+function _batchBytes(body: Uint8Array): Uint8Array[] {
+  const items = JSON.parse(_buffer(body).toString("latin1")) as string[];
+  return items.map((item) => new Uint8Array(Buffer.from(item, "latin1")));
+}
 
 /** The text of `bytes`, or undefined when they are not valid UTF-8. */
 function _utf8(bytes: Uint8Array): string | undefined {

@@ -12,12 +12,19 @@ import { exponentialBackoff } from "../backoff.ts";
 export interface RedisCommands {
   /** `RPUSH key value`. */
   rPush(key: string, value: string | Buffer): Promise<number>;
+  /** `LPUSH key value`. */
+  lPush(key: string, value: string): Promise<number>;
+  /** `LTRIM key start stop`. */
+  lTrim(key: string, start: number, stop: number): Promise<string>;
   /** `EXPIRE key seconds`. */
   expire(key: string, seconds: number): Promise<number>;
   /** `TYPE key`. */
   type(key: string): Promise<string>;
   /** `EVAL script`. */
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  eval(
+    script: string,
+    options: { keys: string[]; arguments: (string | Buffer)[] },
+  ): Promise<unknown>;
   /** Connects, retrying on the reconnect strategy. */
   connect(): Promise<unknown>;
   /** Closes after the replies due. */
@@ -38,10 +45,8 @@ export interface RedisCommands {
 
 /** The commands whose replies the store reads as bytes, to check their UTF-8. */
 export interface RedisByteCommands {
-  /** `RPOP key`. */
-  rPop(key: string): Promise<Uint8Array | null>;
-  /** `RPOP key count`. */
-  rPopCount(key: string, count: number): Promise<Uint8Array[] | null>;
+  /** `LRANGE key start stop`. */
+  lRange(key: string, start: number, stop: number): Promise<Uint8Array[]>;
   /** `EVAL script`. */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }

@@ -16,16 +16,19 @@ const SLOTS = 16384;
 const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 
 /**
- * The structures kept beside a uid's list (in at-least-once mode, and for
- * presence), or beside the key prefix itself (`limits`: the queue limits
- * in force for every process on the prefix).
+ * The structures kept beside a uid's list (in at-least-once mode, for
+ * presence, and messages set aside), or beside the key prefix itself
+ * (`limits`: the queue limits in force for every process on the prefix;
+ * `aside-index`: a note of each message set aside).
  */
-export type SideKind = "inflight" | "leases" | "presence" | "limits";
+export type SideKind = "inflight" | "leases" | "presence" | "aside" | "aside-index" | "limits";
 
 /**
  * The key of the structure `kind` kept beside list `key`: `inflight` (a hash
- * of the messages handed out, by delivery id) or `leases` (a sorted set of
- * their lease deadlines). It is in the list's hash slot and can't equal any
+ * of the messages handed out, by delivery id), `leases` (a sorted set of
+ * their lease deadlines) or `aside` (a list of the messages set aside); on
+ * the key prefix itself, `aside-index` (a list saying which uid set aside
+ * what). It is in the list's hash slot and can't equal any
  * list key, since it holds a control character (0x1F) that uids may not
  * hold:
  * - `{<key>}\x1f<kind>` when the list key has no hash tag and no `}`;

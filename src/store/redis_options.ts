@@ -5,6 +5,7 @@
  */
 
 import type { QueueLimitOptions } from "./queue_limits.ts";
+import type { MessageLimitOptions } from "./message_limits.ts";
 
 /**
  * Options of `RedisStore`. With `queueTtlSeconds` or `queueMax`,
@@ -13,9 +14,12 @@ import type { QueueLimitOptions } from "./queue_limits.ts";
  * (one `EXPIRE`, and an `LTRIM` where needed, per store per push); with
  * `notifications: "off"` they apply to `publish` only. The limits applied
  * are those in force for the key prefix, the same for every process on it
- * (see `queueLimitsCheckMs`).
+ * (see `queueLimitsCheckMs`). A message set aside
+(see `maxMessageBytes`) goes to a list beside its uid's, `{Q/MSG42}\x1faside`
+ * (readable with `asideOf`), and is noted in `{Q/MSG}\x1faside-index`; both
+ * keep the last 100.
  */
-export interface RedisStoreOptions extends QueueLimitOptions {
+export interface RedisStoreOptions extends QueueLimitOptions, MessageLimitOptions {
   /**
    * Where Redis is: `redis://[user:pass@]host:port[/db]`.
    * @default {"redis://127.0.0.1:6379"}

@@ -6,16 +6,105 @@
  */
 
 /**
+ * Lua: `takeQueued(list, aside, count, max, kept)` takes up to `count` of
+ * the oldest messages of `list`, at most `max` bytes in all (the first one
+ * always goes), and moves the first message over `max` bytes to the `aside`
+ * list (keeping the newest `kept`) without returning it, and stops there, so
+ * one call reads at most one such message. Returns the messages taken, oldest first, and a flat list of the
+ * length and short hash (12 hex digits of SHA-1) of each one moved aside.
+ */
+const TAKE_QUEUED = `local function takeQueued(list, aside, count, max, kept)
+  local items, asides, total = {}, {}, 0
+  max = tonumber(max)
+  while #items < count and #asides == 0 do
+    local message = redis.call("LINDEX", list, -1)
+    if not message then break end
+    if #message > max then
+      redis.call("LMOVE", list, aside, "RIGHT", "LEFT")
+      redis.call("LTRIM", aside, 0, tonumber(kept) - 1)
+      asides[#asides + 1] = #message
+      asides[#asides + 1] = string.sub(redis.sha1hex(message), 1, 12)
+    elseif #items > 0 and total + #message > max then
+      break
+    else
+      redis.call("LTRIM", list, 0, -2)
+      items[#items + 1] = message
+      total = total + #message
+    end
+  end
+  return items, asides
+end`;
+
+/**
+ * Pops up to a count of the oldest messages, within the byte limits, and
+ * moves each one too large aside (see {@linkcode TAKE}). KEYS: the list,
+ * its list of messages set aside. ARGV: most messages, most bytes of a
+ * message and of them all, messages set aside kept. Returns `{messages,
+ * asides}`.
+ *
+ * @example
+ * ```ts
+ * import { POP } from "./redis_scripts.ts";
+ * console.log(POP.includes('"LMOVE"')); // true
+ * ```
+ */
+export const POP = `${TAKE_QUEUED}
+return {takeQueued(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2], ARGV[3])}`;
+
+/**
+ * Sets aside messages the process found undeliverable (not UTF-8). KEYS:
+ * the in-flight hash, the lease set, the list of messages set aside. ARGV:
+ * the lease id that held them or "", its entry now ("": the lease ends),
+ * messages set aside kept, then the messages. Keeps the count of batch
+ * messages in flight (field "#") right.
+ *
+ * @example
+ * ```ts
+ * import { SET_ASIDE } from "./redis_scripts.ts";
+ * console.log(SET_ASIDE.includes('"LTRIM"')); // true
+ * ```
+ */
+export const SET_ASIDE = `local function size(entry)
+  if not entry then return 1 end
+  return tonumber(string.match(entry, "^%d+b(%d+)|") or "1")
+end
+local entry = ARGV[1] ~= "" and redis.call("HGET", KEYS[1], ARGV[1])
+if entry then
+  local change = 1 - size(entry)
+  if ARGV[2] == "" then
+    redis.call("HDEL", KEYS[1], ARGV[1])
+    redis.call("ZREM", KEYS[2], ARGV[1])
+  else
+    redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
+    change = change + size(ARGV[2]) - 1
+  end
+  if change ~= 0 and redis.call("HINCRBY", KEYS[1], "#", change) <= 0 then
+    redis.call("HDEL", KEYS[1], "#")
+  end
+end
+for i = 4, #ARGV do redis.call("LPUSH", KEYS[3], ARGV[i]) end
+redis.call("LTRIM", KEYS[3], 0, tonumber(ARGV[3]) - 1)
+return 1`;
+
+/**
  * At-least-once take. KEYS: the list, its in-flight hash, its lease set
- * (all in one hash slot). ARGV: ack id or "", now, lease ms, new id, most
- * in flight, seconds both side keys live after it ("0": for ever), most
- * messages in one lease (a batch: above 1). The hash maps a delivery id to
- * "<deliveries>|<message>", or "<deliveries>b|<JSON array of the messages>"
- * for a batch; the
- * sorted set scores each id by its lease deadline, growing per uid, so the
- * lowest is due first and leases come due in the order taken. Acks, then
- * re-leases the lease due first if it ran out, else moves the oldest queued
- * message in flight unless the bound is reached. Every step is O(log n).
+ * and its list of messages set aside (all in one hash slot). ARGV: ack id
+ * or "", now, lease ms, new id, most messages in flight, seconds both side
+ * keys live after it ("0": for ever), most messages in one lease (a batch:
+ * above 1), most bytes of a message and of a batch, messages set aside kept.
+ * Returns `{id, deliveries, message, kind, asides}`, or `{asides}` when it
+ * leases nothing, where `asides` lists the length and short hash of each
+ * message too large that it moved aside. The hash maps a delivery id
+ * to "<deliveries>|<message>", or "<deliveries>b<n>|<JSON array of the n
+ * messages>" for a batch, and field "#" counts the messages of batches
+ * beyond one a lease, so leases plus "#" is the messages in flight; a batch
+ * is cut to the room left under the bound. The sorted set scores each id by
+ * its lease deadline, growing per uid, so the lowest is due first and leases
+ * come due in the order taken. Acks, then re-leases the lease due first if it
+ * ran out, else moves the oldest queued messages in flight unless the bound
+ * is reached. A lease whose entry is gone (the hash was evicted) is dropped,
+ * its message with it; a lost "#" is forgotten with the last lease. Every
+ * step is O(log n).
  *
  * @example
  * ```ts
@@ -23,32 +112,54 @@
  * console.log(TAKE.includes('"RPOP"')); // true
  * ```
  */
-export const TAKE = `local now = tonumber(ARGV[2])
-if ARGV[1] ~= "" and redis.call("ZREM", KEYS[3], ARGV[1]) == 1 then
-  redis.call("HDEL", KEYS[2], ARGV[1])
+export const TAKE = `${TAKE_QUEUED}
+local asides = {}
+local now = tonumber(ARGV[2])
+local function extra(entry)
+  local n = string.match(entry, "^%d+b(%d+)|")
+  return n and tonumber(n) - 1 or 0
 end
-local deliveries, message
+local function count(n)
+  if n ~= 0 and redis.call("HINCRBY", KEYS[2], "#", n) <= 0 then
+    redis.call("HDEL", KEYS[2], "#")
+  end
+end
+if ARGV[1] ~= "" and redis.call("ZREM", KEYS[3], ARGV[1]) == 1 then
+  local acked = redis.call("HGET", KEYS[2], ARGV[1])
+  if acked then
+    redis.call("HDEL", KEYS[2], ARGV[1])
+    count(-extra(acked))
+  end
+end
+local deliveries, message, entry
 local kind = ""
 local due = redis.call("ZRANGE", KEYS[3], 0, 0, "WITHSCORES")
-if due[1] and tonumber(due[2]) <= now then
-  local entry = redis.call("HGET", KEYS[2], due[1])
+while due[1] and tonumber(due[2]) <= now do
+  entry = redis.call("HGET", KEYS[2], due[1])
   redis.call("ZREM", KEYS[3], due[1])
+  if entry then break end
+  due = redis.call("ZRANGE", KEYS[3], 0, 0, "WITHSCORES")
+end
+if entry then
   redis.call("HDEL", KEYS[2], due[1])
   local bar = string.find(entry, "|", 1, true)
   local head = string.sub(entry, 1, bar - 1)
   deliveries = tonumber(string.match(head, "^%d+")) + 1
-  if string.sub(head, -1) == "b" then kind = "b" end
+  kind = string.match(head, "^%d+(.*)$")
   message = string.sub(entry, bar + 1)
-elseif redis.call("ZCARD", KEYS[3]) >= tonumber(ARGV[5]) then
-  return false
 else
+  local leases = redis.call("ZCARD", KEYS[3])
+  if leases == 0 then redis.call("HDEL", KEYS[2], "#") end
+  local room = tonumber(ARGV[5]) - leases - tonumber(redis.call("HGET", KEYS[2], "#") or "0")
+  if room <= 0 then return {asides} end
+  local items
+  items, asides = takeQueued(KEYS[1], KEYS[4], math.min(tonumber(ARGV[7]), room), ARGV[8], ARGV[9])
+  if #items == 0 then return {asides} end
   if tonumber(ARGV[7]) > 1 then
-    local items = redis.call("RPOP", KEYS[1], tonumber(ARGV[7]))
-    if not items then return false end
-    message, kind = cjson.encode(items), "b"
+    message, kind = cjson.encode(items), "b" .. #items
+    count(#items - 1)
   else
-    message = redis.call("RPOP", KEYS[1])
-    if not message then return false end
+    message = items[1]
   end
   deliveries = 1
 end
@@ -61,7 +172,7 @@ if ARGV[6] ~= "0" then
   redis.call("EXPIRE", KEYS[2], ARGV[6])
   redis.call("EXPIRE", KEYS[3], ARGV[6])
 end
-return {ARGV[4], deliveries, message, kind}`;
+return {ARGV[4], deliveries, message, kind, asides}`;
 
 /**
  * Ends a lease now: its deadline drops by an offset larger than any

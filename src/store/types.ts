@@ -62,7 +62,8 @@ export interface TakeOptions {
   readonly maxInFlight?: number;
   /**
    * Take up to this many queued messages at once, as one batch under the
-   * one id; a lease due again comes back as it was taken.
+   * one id; a lease due again comes back as it was taken. Each message of
+   * a batch counts against `maxInFlight`, so a batch is cut to the room left.
    * @default {1}
    */
   readonly count?: number;
