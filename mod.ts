@@ -62,6 +62,7 @@ export {
   SignatureError,
   type VerifySignature,
 } from "./src/signature.ts";
+export type { Secrets } from "./src/secret_list.ts";
 export { KeyTypeError, MessageEncodingError } from "./src/store/errors.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
 export type { QueueLimitOptions, QueueLimitValues } from "./src/store/queue_limits.ts";
