@@ -13,7 +13,7 @@ export interface LongPollOptions {
   store: MessageStore;
   /**
    * Query parameter names, for front ends that use others.
-   * @default {{ uid: "uid", sign: "sign", exp: "exp", callback: "jsonCallback", ack: "ack" }}
+   * @default {{ uid: "uid", sign: "sign", exp: "exp", callback: "jsonCallback", ack: "ack", wait: "wait", max: "max" }}
    */
   params?: Partial<ParamNames>;
   /**
@@ -153,9 +153,59 @@ export interface LongPollOptions {
   onError?: (error: unknown) => void;
 }
 
+/** How a number option is checked: above 0, at least 0, or a whole number of at least 1. */
+export type OptionRange = "positive" | "atLeastZero" | "count";
+
+/** One entry of {@linkcode OPTION_SPECS}: an option's default, and the range its value must be in. */
+export interface OptionSpec<T> {
+  /** The value when the option is not given. */
+  readonly defaultValue: T;
+  /** The range a number must be in, checked by {@linkcode resolveOptions}. */
+  readonly range?: OptionRange;
+}
+
+/** The handler's options: the keys of {@linkcode DEFAULTS}. */
+const _HANDLER_SPECS = {
+  minWait: _spec(15, "positive"),
+  maxWait: _spec(900, "atLeastZero"),
+  stopCode: _spec(DEFAULT_STOP_CODE),
+  maxHeld: _spec(100_000, "count"),
+  maxPollsPerUid: _spec(1, "count"),
+  atLeastOnce: _spec(false),
+  lease: _spec(60, "positive"),
+  maxInFlight: _spec(16, "count"),
+  maxBatch: _spec(32, "count"),
+  maxQueryLength: _spec(4096, "count"),
+  maxUidBytes: _spec(256, "count"),
+  retryAfter: _spec(1, "atLeastZero"),
+  earlyHeaders: _spec(false),
+  presenceLinger: _spec(5, "atLeastZero"),
+};
+
+/** The stores' options that `deno task serve` sets too; the stores check their ranges. */
+const _STORE_SPECS = {
+  keyPrefix: _spec("Q/MSG"),
+  maxMessageBytes: _spec(4 * 1024 * 1024),
+};
+
 /**
- * The defaults of every numeric and text option, in one place: the handler
- * and the settings of `deno task serve` both read them from here.
+ * Every option with a default, the handler's and the stores', in one table:
+ * the one home of each default value. {@linkcode DEFAULTS},
+ * {@linkcode resolveOptions}, the stores and the settings of
+ * `deno task serve` all read them from here, and a test checks each
+ * `@default` tag and the README's settings table against it.
+ *
+ * @example
+ * ```ts
+ * import { OPTION_SPECS } from "./options.ts";
+ * console.log(OPTION_SPECS.minWait.defaultValue, OPTION_SPECS.keyPrefix.defaultValue); // 15 Q/MSG
+ * ```
+ */
+export const OPTION_SPECS = Object.freeze({ ..._HANDLER_SPECS, ..._STORE_SPECS });
+
+/**
+ * The defaults of every numeric and text option of the handler, read from
+ * {@linkcode OPTION_SPECS}.
  *
  * @example
  * ```ts
@@ -178,30 +228,32 @@ export const DEFAULTS: Readonly<{
   retryAfter: number;
   earlyHeaders: boolean;
   presenceLinger: number;
-}> = Object.freeze({
-  minWait: 15,
-  maxWait: 900,
-  stopCode: DEFAULT_STOP_CODE,
-  maxHeld: 100_000,
-  maxPollsPerUid: 1,
-  atLeastOnce: false,
-  lease: 60,
-  maxInFlight: 16,
-  maxBatch: 32,
-  maxQueryLength: 4096,
-  maxUidBytes: 256,
-  retryAfter: 1,
-  earlyHeaders: false,
-  presenceLinger: 5,
-});
+}> = Object.freeze(_defaultsOf(_HANDLER_SPECS));
 
 /**
  * {@linkcode LongPollOptions} with every default filled in and every range
  * checked; times in milliseconds.
  */
-export interface ResolvedOptions {
-  /** The store. */
-  readonly store: MessageStore;
+export interface ResolvedOptions extends
+  Readonly<
+    Pick<
+      Required<LongPollOptions>,
+      | "store"
+      | "stopCode"
+      | "maxHeld"
+      | "maxPollsPerUid"
+      | "atLeastOnce"
+      | "maxInFlight"
+      | "maxBatch"
+      | "maxQueryLength"
+      | "maxUidBytes"
+      | "earlyHeaders"
+      | "clock"
+      | "metrics"
+      | "logger"
+      | "onError"
+    >
+  > {
   /** Query parameter names. */
   readonly params: ParamNames;
   /** HMAC secrets, current first, if any. */
@@ -212,44 +264,18 @@ export interface ResolvedOptions {
   readonly minWaitMs: number;
   /** Longest single wait of the hold, in milliseconds. */
   readonly maxWaitMs: number;
-  /** The stop code. */
-  readonly stopCode: string;
   /** CORS allowlist. */
   readonly corsOrigins: ReadonlySet<string>;
-  /** Most polls held at once. */
-  readonly maxHeld: number;
-  /** Most polls held at once per uid. */
-  readonly maxPollsPerUid: number;
-  /** At-least-once mode. */
-  readonly atLeastOnce: boolean;
   /** Lease, in milliseconds. */
   readonly leaseMs: number;
-  /** At-least-once: most messages of a uid in flight. */
-  readonly maxInFlight: number;
-  /** The cap on `max=`. */
-  readonly maxBatch: number;
-  /** Longest query string. */
-  readonly maxQueryLength: number;
-  /** Longest uid, in UTF-8 bytes. */
-  readonly maxUidBytes: number;
   /** `Retry-After` of 503 answers, as sent. */
   readonly retryAfter: string;
-  /** Early headers. */
-  readonly earlyHeaders: boolean;
-  /** The clock. */
-  readonly clock: Clock;
-  /** The counters. */
-  readonly metrics: Metrics;
   /** Where held polls are announced, if anywhere. */
   readonly presence: Presence | undefined;
   /** How long a uid stays present after its last poll, in milliseconds. */
   readonly presenceLingerMs: number;
   /** Parses messages that are not JSON, if set. */
   readonly parseLiteral: ((text: string) => unknown) | undefined;
-  /** Where lines go. */
-  readonly logger: Logger;
-  /** Where failures that should not happen go. */
-  readonly onError: (error: unknown) => void;
 }
 
 /**
@@ -283,35 +309,24 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     params: { ...DEFAULT_PARAMS, ...options.params },
     secret: options.secret === undefined ? undefined : secretList("secret", options.secret),
     verify: options.verify,
-    minWaitMs: 1000 * _checked("minWait", options.minWait ?? DEFAULTS.minWait, _positive),
-    maxWaitMs: 1000 * _checked("maxWait", options.maxWait ?? DEFAULTS.maxWait, _atLeastZero),
+    minWaitMs: 1000 * _number(options, "minWait"),
+    maxWaitMs: 1000 * _number(options, "maxWait"),
     stopCode: options.stopCode ?? DEFAULTS.stopCode,
     corsOrigins: new Set(options.corsOrigins ?? []),
-    maxHeld: _checked("maxHeld", options.maxHeld ?? DEFAULTS.maxHeld, _count),
-    maxPollsPerUid: _checked(
-      "maxPollsPerUid",
-      options.maxPollsPerUid ?? DEFAULTS.maxPollsPerUid,
-      _count,
-    ),
+    maxHeld: _number(options, "maxHeld"),
+    maxPollsPerUid: _number(options, "maxPollsPerUid"),
     atLeastOnce: options.atLeastOnce ?? DEFAULTS.atLeastOnce,
-    leaseMs: 1000 * _checked("lease", options.lease ?? DEFAULTS.lease, _positive),
-    maxInFlight: _checked("maxInFlight", options.maxInFlight ?? DEFAULTS.maxInFlight, _count),
-    maxBatch: _checked("maxBatch", options.maxBatch ?? DEFAULTS.maxBatch, _count),
-    maxQueryLength: _checked(
-      "maxQueryLength",
-      options.maxQueryLength ?? DEFAULTS.maxQueryLength,
-      _count,
-    ),
-    maxUidBytes: _checked("maxUidBytes", options.maxUidBytes ?? DEFAULTS.maxUidBytes, _count),
-    retryAfter: String(
-      _checked("retryAfter", options.retryAfter ?? DEFAULTS.retryAfter, _atLeastZero),
-    ),
+    leaseMs: 1000 * _number(options, "lease"),
+    maxInFlight: _number(options, "maxInFlight"),
+    maxBatch: _number(options, "maxBatch"),
+    maxQueryLength: _number(options, "maxQueryLength"),
+    maxUidBytes: _number(options, "maxUidBytes"),
+    retryAfter: String(_number(options, "retryAfter")),
     earlyHeaders: options.earlyHeaders ?? DEFAULTS.earlyHeaders,
     clock,
     metrics: options.metrics ?? new Metrics(),
     presence: options.presence,
-    presenceLingerMs: 1000 *
-      _checked("presenceLinger", options.presenceLinger ?? DEFAULTS.presenceLinger, _atLeastZero),
+    presenceLingerMs: 1000 * _number(options, "presenceLinger"),
     parseLiteral: options.parseLiteral,
     logger,
     onError: options.onError ?? ((error) => _logError(logger, error)),
@@ -323,21 +338,37 @@ function _logError(logger: Logger, error: unknown): void {
   logger.error(error.message, { stack: error.stack });
 }
 
-function _positive(value: number): boolean {
-  return value > 0;
+function _spec<T>(defaultValue: T, range?: OptionRange): OptionSpec<T> {
+  return range === undefined ? { defaultValue } : { defaultValue, range };
 }
 
-function _atLeastZero(value: number): boolean {
-  return value >= 0;
+function _defaultsOf<S extends Record<string, OptionSpec<unknown>>>(
+  specs: S,
+): { [K in keyof S]: S[K]["defaultValue"] } {
+  return Object.fromEntries(
+    Object.entries(specs).map(([key, spec]) => [key, spec.defaultValue]),
+  ) as { [K in keyof S]: S[K]["defaultValue"] };
 }
 
-function _count(value: number): boolean {
-  return Number.isInteger(value) && value >= 1;
-}
+const _IN_RANGE: Readonly<Record<OptionRange, (value: number) => boolean>> = {
+  positive: (value) => value > 0,
+  atLeastZero: (value) => value >= 0,
+  count: (value) => Number.isInteger(value) && value >= 1,
+};
 
-/** Returns `value` when it is finite and `valid`; throws a RangeError naming `name` otherwise. */
-function _checked(name: string, value: number, valid: (value: number) => boolean): number {
-  if (!Number.isFinite(value) || !valid(value)) {
+type _NumberOption = {
+  [K in keyof typeof _HANDLER_SPECS]: typeof _HANDLER_SPECS[K] extends OptionSpec<number> ? K
+    : never;
+}[keyof typeof _HANDLER_SPECS];
+
+/**
+ * The option `name` of `options`, else its default, when it is finite and
+ * in its range; throws a RangeError naming it otherwise.
+ */
+function _number(options: LongPollOptions, name: _NumberOption): number {
+  const spec: OptionSpec<number> = OPTION_SPECS[name];
+  const value = options[name] ?? spec.defaultValue;
+  if (!Number.isFinite(value) || (spec.range !== undefined && !_IN_RANGE[spec.range](value))) {
     throw new RangeError(`Cannot create handler: "${name}" is out of range, got ${value}`);
   }
   return value;

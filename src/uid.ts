@@ -10,11 +10,8 @@ export interface ValidateUidOptions {
    * @default {"uid"}
    */
   name?: string;
-  /**
-   * Longest uid accepted, in UTF-8 bytes.
-   * @default {256}
-   */
-  maxBytes?: number;
+  /** Longest uid accepted, in UTF-8 bytes: the handler's `maxUidBytes`. */
+  maxBytes: number;
   /**
    * What is being attempted, for error messages: "poll" or "publish".
    * @default {"poll"}
@@ -30,16 +27,16 @@ export interface ValidateUidOptions {
  * @example
  * ```ts
  * import { validateUid } from "./uid.ts";
- * console.log(validateUid("42")); // 42
+ * console.log(validateUid("42", { maxBytes: 64 })); // 42
  * try {
- *   validateUid("a\nb");
+ *   validateUid("a\nb", { maxBytes: 64 });
  * } catch (error) {
  *   console.log((error as Error).message); // Cannot poll: "uid" holds control characters
  * }
  * ```
  */
-export function validateUid(uid: string | null, options: ValidateUidOptions = {}): string {
-  const { name = "uid", maxBytes = 256, action = "poll" } = options;
+export function validateUid(uid: string | null, options: ValidateUidOptions): string {
+  const { name = "uid", maxBytes, action = "poll" } = options;
   if (uid === null) throw new HttpError(400, `Cannot ${action}: "${name}" is missing`);
   if (uid === "") throw new HttpError(400, `Cannot ${action}: "${name}" is empty`);
   if (_utf8Length(uid) > maxBytes) {

@@ -1,7 +1,7 @@
 import { createLongPollHandler, type DrainOptions, type LongPollHandler } from "../handler.ts";
 import { clip, HttpError, storeUnavailable } from "../http_error.ts";
 import type { Metrics } from "../metrics.ts";
-import { DEFAULTS, type LongPollOptions } from "../options.ts";
+import { type LongPollOptions, resolveOptions } from "../options.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
 import { secretList, type Secrets } from "../secret_list.ts";
 import { validateUid } from "../uid.ts";
@@ -109,7 +109,7 @@ export function createServer(options: ServerOptions): Server {
   const handler = createLongPollHandler(options);
   const { store } = options;
   const { metrics, responder } = handler;
-  const retryAfter = String(options.retryAfter ?? DEFAULTS.retryAfter);
+  const { retryAfter, maxUidBytes } = resolveOptions(options);
   const maxBodyBytes = options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes;
   const tokens = options.publishToken === undefined
     ? undefined
@@ -153,7 +153,7 @@ export function createServer(options: ServerOptions): Server {
     authorize(request, info, "read presence");
     const uid = validateUid(new URLSearchParams(query).get("uid"), {
       action: "read presence",
-      maxBytes: options.maxUidBytes,
+      maxBytes: maxUidBytes,
     });
     let found;
     try {
@@ -184,7 +184,7 @@ export function createServer(options: ServerOptions): Server {
     authorize(request, info, "publish");
     const uid = validateUid(new URLSearchParams(query).get("uid"), {
       action: "publish",
-      maxBytes: options.maxUidBytes,
+      maxBytes: maxUidBytes,
     });
     const message = await _readBody(request, maxBodyBytes);
     try {

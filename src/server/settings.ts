@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
-import { DEFAULTS } from "../options.ts";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../store/message_limits.ts";
+import { DEFAULTS, OPTION_SPECS } from "../options.ts";
 
 /**
  * One setting of `deno task serve`: its variable, the option it sets, its
@@ -24,8 +23,8 @@ export interface SettingSpec<K extends string = string, T = unknown, D = T | und
 }
 
 /**
- * The defaults of the settings that only the serve application has; the
- * handler's own live in `DEFAULTS`.
+ * The defaults of the settings that only the serve application has; those
+ * of the handler's and the stores' options live in `OPTION_SPECS`.
  *
  * @example
  * ```ts
@@ -36,7 +35,6 @@ export interface SettingSpec<K extends string = string, T = unknown, D = T | und
 export const SERVE_DEFAULTS = Object.freeze({
   port: 8888,
   host: "127.0.0.1",
-  keyPrefix: "Q/MSG",
   maxBodyBytes: 65536,
   drainWindow: 5,
   headerTimeout: 10,
@@ -47,7 +45,6 @@ export const SERVE_DEFAULTS = Object.freeze({
   logFormat: "text" as "text" | "json",
   jsLiterals: false,
   presenceTtl: 30,
-  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
 });
 
 /**
@@ -71,7 +68,7 @@ export const SETTINGS = [
     "`redis://…`, or a comma-separated list of Redis Cluster nodes; unset means the in-memory store",
     _redisUrl,
   ),
-  _setting("KEY_PREFIX", "keyPrefix", SERVE_DEFAULTS.keyPrefix, "list key = prefix + uid", _text),
+  _option("KEY_PREFIX", "keyPrefix", "list key = prefix + uid", _text),
   _secretSetting(
     "SIGN_SECRET",
     "secret",
@@ -82,21 +79,19 @@ export const SETTINGS = [
     "publishToken",
     "bearer token for `POST /publish`, or a comma-separated list to rotate",
   ),
-  _setting(
+  _option(
     "MIN_WAIT",
     "minWait",
-    DEFAULTS.minWait,
     "seconds before the first re-poll; each next wait doubles",
     _positive,
   ),
-  _setting(
+  _option(
     "MAX_WAIT",
     "maxWait",
-    DEFAULTS.maxWait,
     "seconds; the hold ends when the next wait would exceed it",
     _nonNegative,
   ),
-  _setting("STOP_CODE", "stopCode", DEFAULTS.stopCode, "body sent when the hold runs out", _text),
+  _option("STOP_CODE", "stopCode", "body sent when the hold runs out", _text),
   _setting(
     "MAX_BODY_BYTES",
     "maxBodyBytes",
@@ -132,52 +127,45 @@ export const SETTINGS = [
     "seconds to send a request head (Node only: Deno.serve and Bun.serve have no such timeout)",
     _positive,
   ),
-  _setting(
+  _option(
     "MAX_POLLS_PER_UID",
     "maxPollsPerUid",
-    DEFAULTS.maxPollsPerUid,
     "most polls held at once per uid; a newer poll supersedes the oldest (409)",
     (text) => _integer(text, 1, 2 ** 31),
   ),
-  _setting(
+  _option(
     "MAX_UID_BYTES",
     "maxUidBytes",
-    DEFAULTS.maxUidBytes,
     "longest uid, in UTF-8 bytes",
     (text) => _integer(text, 1, 65536),
   ),
-  _setting(
+  _option(
     "MAX_QUERY_LENGTH",
     "maxQueryLength",
-    DEFAULTS.maxQueryLength,
     "longest query string; longer gets 414",
     (text) => _integer(text, 16, 1 << 20),
   ),
-  _setting(
+  _option(
     "AT_LEAST_ONCE",
     "atLeastOnce",
-    DEFAULTS.atLeastOnce,
     "keep each message in flight until the next poll acknowledges it (`ack=`)",
     _boolean,
   ),
-  _setting(
+  _option(
     "LEASE",
     "lease",
-    DEFAULTS.lease,
     "seconds to acknowledge before a message is delivered again (at-least-once)",
     _positive,
   ),
-  _setting(
+  _option(
     "MAX_IN_FLIGHT",
     "maxInFlight",
-    DEFAULTS.maxInFlight,
     "most unacknowledged messages of one uid (at-least-once); then its oldest come again, no new ones",
     (text) => _integer(text, 1, 10_000),
   ),
-  _setting(
+  _option(
     "MAX_BATCH",
     "maxBatch",
-    DEFAULTS.maxBatch,
     "the cap on `max=`: most messages in one answer",
     (text) => _integer(text, 1, 10_000),
   ),
@@ -195,10 +183,9 @@ export const SETTINGS = [
     "messages: the oldest beyond it are dropped at each push and counted in `/metrics`; store-wide",
     (text) => _integer(text, 1, 2 ** 31),
   ),
-  _setting(
+  _option(
     "MAX_MESSAGE_BYTES",
     "maxMessageBytes",
-    SERVE_DEFAULTS.maxMessageBytes,
     "largest message handed out; a larger one, or one not UTF-8, is set aside, logged and counted",
     (text) => _integer(text, 1, 2 ** 31),
   ),
@@ -209,10 +196,9 @@ export const SETTINGS = [
     "seconds a process killed without cleaning up still counts its polls in `/presence`",
     _positive,
   ),
-  _setting(
+  _option(
     "PRESENCE_LINGER",
     "presenceLinger",
-    DEFAULTS.presenceLinger,
     "seconds a uid still counts as present after its last poll ends (a client holds none between two polls)",
     _nonNegative,
   ),
@@ -223,10 +209,9 @@ export const SETTINGS = [
     "seconds over which a shutdown spreads the stop answers",
     _nonNegative,
   ),
-  _setting(
+  _option(
     "EARLY_HEADERS",
     "earlyHeaders",
-    DEFAULTS.earlyHeaders,
     "send headers as soon as a poll is held; not with AT_LEAST_ONCE",
     _boolean,
   ),
@@ -350,6 +335,16 @@ export function loadConfig(
     );
   }
   return config as ServeConfig;
+}
+
+/** A setting of an option of {@linkcode OPTION_SPECS}, whose default it takes. */
+function _option<K extends keyof typeof OPTION_SPECS>(
+  variable: string,
+  key: K,
+  meaning: string,
+  parse: (text: string) => typeof OPTION_SPECS[K]["defaultValue"],
+): SettingSpec<K, typeof OPTION_SPECS[K]["defaultValue"]> {
+  return _setting(variable, key, OPTION_SPECS[key].defaultValue, meaning, parse);
 }
 
 function _setting<K extends string, T, D extends T | undefined>(

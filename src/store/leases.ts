@@ -1,22 +1,11 @@
 /**
- * What every store shares about leases in at-least-once mode: the default
- * bound on messages in flight, and how a released lease is marked.
+ * What every store shares about leases in at-least-once mode: the bound on
+ * messages in flight, and how a released lease is marked.
  *
  * @module
  */
+import { OPTION_SPECS } from "../options.ts";
 import type { TakeOptions } from "./types.ts";
-
-/**
- * Most messages of one uid in flight when {@linkcode TakeOptions.maxInFlight}
- * is not given.
- *
- * @example
- * ```ts
- * import { DEFAULT_MAX_IN_FLIGHT } from "./leases.ts";
- * console.log(DEFAULT_MAX_IN_FLIGHT); // 16
- * ```
- */
-export const DEFAULT_MAX_IN_FLIGHT = 16;
 
 /**
  * Subtracted from a lease's deadline to release it: the lease is then due
@@ -33,8 +22,9 @@ export const DEFAULT_MAX_IN_FLIGHT = 16;
 export const RELEASED = 2 ** 50;
 
 /**
- * The bound on messages in flight of `options`, checked: a whole number of
- * at least 1, else a RangeError.
+ * The bound on messages in flight of `options`, else the default
+ * `maxInFlight` of {@linkcode OPTION_SPECS}, checked: a whole number of at
+ * least 1, else a RangeError.
  *
  * @example
  * ```ts
@@ -43,7 +33,7 @@ export const RELEASED = 2 ** 50;
  * ```
  */
 export function maxInFlightOf(options: TakeOptions): number {
-  const max = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const max = options.maxInFlight ?? OPTION_SPECS.maxInFlight.defaultValue;
   if (!Number.isInteger(max) || max < 1) {
     throw new RangeError(
       `Cannot take: "maxInFlight" must be a whole number of at least 1, got ${max}`,

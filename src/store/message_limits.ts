@@ -5,10 +5,11 @@
  *
  * @module
  */
+import { OPTION_SPECS } from "../options.ts";
 
 /**
  * Largest message handed out when {@linkcode MessageLimitOptions.maxMessageBytes}
- * is not given: 4 MiB.
+ * is not given: 4 MiB, the `maxMessageBytes` of {@linkcode OPTION_SPECS}.
  *
  * @example
  * ```ts
@@ -16,7 +17,7 @@
  * console.log(DEFAULT_MAX_MESSAGE_BYTES); // 4194304
  * ```
  */
-export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_MESSAGE_BYTES: number = OPTION_SPECS.maxMessageBytes.defaultValue;
 
 /**
  * Messages set aside that a store keeps, newest first: per uid in Redis

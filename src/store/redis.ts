@@ -15,6 +15,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { OPTION_SPECS } from "../options.ts";
 import { RESP_TYPES } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { WaiterRegistry } from "./waiters.ts";
@@ -133,7 +134,7 @@ export class RedisStore implements MessageStore {
         );
       }
     }
-    this.keyPrefix = options.keyPrefix ?? "Q/MSG";
+    this.keyPrefix = options.keyPrefix ?? OPTION_SPECS.keyPrefix.defaultValue;
     if (hasControlCharacters(this.keyPrefix)) {
       throw new TypeError('Cannot create RedisStore: "keyPrefix" holds control characters');
     }
