@@ -111,6 +111,7 @@ export class MessageLimits {
 }
 
 const ENCODER = new TextEncoder();
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The length of `message` in UTF-8 bytes.
@@ -139,4 +140,22 @@ export async function shortHashOf(bytes: Uint8Array | string): Promise<string> {
   const data = typeof bytes === "string" ? ENCODER.encode(bytes) : bytes;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", data as BufferSource));
   return [...digest.subarray(0, 6)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The text of `bytes`, or undefined when they are not valid UTF-8 (such a
+ * message is set aside). A byte order mark is kept as text.
+ *
+ * @example
+ * ```ts
+ * import { textOf } from "./message_limits.ts";
+ * console.log(textOf(new Uint8Array([104, 105])), textOf(new Uint8Array([0xff]))); // hi undefined
+ * ```
+ */
+export function textOf(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
