@@ -143,6 +143,25 @@ export async function shortHashOf(bytes: Uint8Array | string): Promise<string> {
 }
 
 /**
+ * What may be said of `message`, of `uid`, set aside for `reason`: its
+ * length in bytes (UTF-8 for a string) and short hash, never its body.
+ *
+ * @example
+ * ```ts
+ * import { setAsideOf } from "./message_limits.ts";
+ * console.log(await setAsideOf("42", "too large", "abc")); // { uid: "42", reason: "too large", bytes: 3, hash: "a9993e364706" }
+ * ```
+ */
+export async function setAsideOf(
+  uid: string,
+  reason: SetAsideReason,
+  message: Uint8Array | string,
+): Promise<SetAside> {
+  const bytes = typeof message === "string" ? ENCODER.encode(message) : message;
+  return { uid, reason, bytes: bytes.length, hash: await shortHashOf(bytes) };
+}
+
+/**
  * The text of `bytes`, or undefined when they are not valid UTF-8 (such a
  * message is set aside). A byte order mark is kept as text.
  *

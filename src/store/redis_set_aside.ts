@@ -13,7 +13,7 @@ import {
   type MessageLimits,
   SET_ASIDE_KEPT,
   type SetAside,
-  shortHashOf,
+  setAsideOf,
   textOf,
 } from "./message_limits.ts";
 
@@ -105,14 +105,7 @@ export class RedisSetAside {
         keys: [sideKey(key, "inflight"), sideKey(key, "leases"), sideKey(key, "aside")],
         arguments: [id, entry, String(SET_ASIDE_KEPT), ...poison.map(bufferOf)],
       }));
-    for (const message of poison) {
-      this.#record({
-        uid,
-        reason: "not UTF-8",
-        bytes: message.length,
-        hash: await shortHashOf(message),
-      });
-    }
+    for (const message of poison) this.#record(await setAsideOf(uid, "not UTF-8", message));
   }
 
   /** Reports the messages too large that a script moved aside. */
