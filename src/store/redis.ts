@@ -371,7 +371,7 @@ export class RedisStore implements MessageStore {
 
   /**
    * The messages set aside for `uid` (too large, or not UTF-8), newest
-   * first, as bytes: the last {@linkcode SET_ASIDE_KEPT} of them.
+   * first, as bytes: the last `SET_ASIDE_KEPT` (100) of them.
    */
   asideOf(uid: string): Promise<Uint8Array[]> {
     return this.#asides.of(uid);
