@@ -8,7 +8,7 @@ import {
   type MessageLimitOptions,
   MessageLimits,
   SET_ASIDE_KEPT,
-  shortHashOf,
+  setAsideOf,
 } from "./message_limits.ts";
 
 /** Options of {@linkcode MemoryStore}. */
@@ -205,7 +205,7 @@ export class MemoryStore implements MessageStore {
     while (queue !== undefined && queue.length > 0 && taken.length < count) {
       const size = byteLengthOf(queue.peek()!);
       if (size > this.#messages.maxBytes) {
-        this.#setAside(uid, queue.shift()!, size);
+        this.#setAside(uid, queue.shift()!);
       } else if (taken.length > 0 && bytes + size > this.#messages.maxBytes) {
         break;
       } else {
@@ -217,14 +217,12 @@ export class MemoryStore implements MessageStore {
     return taken;
   }
 
-  #setAside(uid: string, message: string, bytes: number): void {
+  #setAside(uid: string, message: string): void {
     const aside = this.#aside.get(uid) ?? [];
     aside.unshift(message);
     aside.length = Math.min(aside.length, SET_ASIDE_KEPT);
     this.#aside.set(uid, aside);
-    shortHashOf(message).then((hash) =>
-      this.#messages.setAside({ uid, reason: "too large", bytes, hash })
-    );
+    setAsideOf(uid, "too large", message).then((aside) => this.#messages.setAside(aside));
   }
 
   /** Drops the queues and leases whose time ran out (`queueTtlSeconds`). */

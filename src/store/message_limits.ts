@@ -112,6 +112,7 @@ export class MessageLimits {
 }
 
 const ENCODER = new TextEncoder();
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The length of `message` in UTF-8 bytes.
@@ -140,4 +141,41 @@ export async function shortHashOf(bytes: Uint8Array | string): Promise<string> {
   const data = typeof bytes === "string" ? ENCODER.encode(bytes) : bytes;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", data as BufferSource));
   return [...digest.subarray(0, 6)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * What may be said of `message`, of `uid`, set aside for `reason`: its
+ * length in bytes (UTF-8 for a string) and short hash, never its body.
+ *
+ * @example
+ * ```ts
+ * import { setAsideOf } from "./message_limits.ts";
+ * console.log(await setAsideOf("42", "too large", "abc")); // { uid: "42", reason: "too large", bytes: 3, hash: "a9993e364706" }
+ * ```
+ */
+export async function setAsideOf(
+  uid: string,
+  reason: SetAsideReason,
+  message: Uint8Array | string,
+): Promise<SetAside> {
+  const bytes = typeof message === "string" ? ENCODER.encode(message) : message;
+  return { uid, reason, bytes: bytes.length, hash: await shortHashOf(bytes) };
+}
+
+/**
+ * The text of `bytes`, or undefined when they are not valid UTF-8 (such a
+ * message is set aside). A byte order mark is kept as text.
+ *
+ * @example
+ * ```ts
+ * import { textOf } from "./message_limits.ts";
+ * console.log(textOf(new Uint8Array([104, 105])), textOf(new Uint8Array([0xff]))); // hi undefined
+ * ```
+ */
+export function textOf(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }

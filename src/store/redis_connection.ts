@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
 import type { RESP_TYPES } from "redis";
 import { exponentialBackoff } from "../backoff.ts";
 
@@ -129,4 +129,17 @@ export function databaseOf(url: string): number {
  */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `bytes` as the client sends them, without a copy.
+ *
+ * @example
+ * ```ts
+ * import { bufferOf } from "./redis_connection.ts";
+ * console.log(bufferOf(new Uint8Array([104, 105])).toString()); // hi
+ * ```
+ */
+export function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
