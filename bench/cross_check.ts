@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { RedisServer } from "../tests/_support/redis_server.ts";
-import { sleep } from "../tests/_support/wait_until.ts";
+import type { RedisServer } from "../testing/redis_server.ts";
+import { sleep } from "../testing/wait_until.ts";
 import { totalRssKiB, waitUntilHeld } from "./measure.ts";
 import { countFds } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";

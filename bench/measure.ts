@@ -8,7 +8,7 @@ import type { LoadClient } from "./load_client.ts";
 import { countFds, readCpuMs, readRssKiB } from "./proc_stats.ts";
 import { type LatencySummary, summarize } from "./stats.ts";
 import type { BenchTarget } from "./target.ts";
-import { pollUntil, sleep } from "../tests/_support/wait_until.ts";
+import { pollUntil, sleep } from "../testing/wait_until.ts";
 
 /**
  * Summed RSS of processes, in KiB.

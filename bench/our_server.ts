@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { freePort } from "../tests/_support/free_port.ts";
-import { pollUntil } from "../tests/_support/wait_until.ts";
+import { freePort } from "../testing/free_port.ts";
+import { pollUntil } from "../testing/wait_until.ts";
 import type { ProcessGroup, Tracked } from "./process_group.ts";
 import type { PreparedRuntime } from "./runtime.ts";
 import { type BenchTarget, tail } from "./target.ts";

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
-import { FakeClock } from "./_fake_clock.ts";
-import { SpyStore } from "./_spy_store.ts";
+import { FakeClock } from "../testing/fake_clock.ts";
+import { spyRig } from "../testing/spy_handler.ts";
 
 const SECRET = "s3cret";
 const TOKEN = "t0ken";
@@ -23,16 +23,8 @@ function hmac(text: string): string {
  * otherwise.
  */
 async function setUp(options: Partial<ServerOptions> = {}, uids: string[] = []) {
-  const clock = new FakeClock();
-  const store = new SpyStore(clock);
-  const errors: unknown[] = [];
-  const server = createServer({
-    store,
-    clock,
-    publishToken: TOKEN,
-    onError: (error) => errors.push(error),
-    ...options,
-  });
+  const { clock, store, errors, onError } = spyRig();
+  const server = createServer({ store, clock, publishToken: TOKEN, onError, ...options });
   const queued = ["42", ...uids];
   for (const uid of queued) await store.publish(uid, `queued for ${uid}`);
   return {

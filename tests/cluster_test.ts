@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore, sideKey } from "../src/store/redis.ts";
-import { type RedisCluster, startRedisCluster } from "./_support/redis_server.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { startServe } from "./_serve_process.ts";
+import { type RedisCluster, startRedisCluster } from "../testing/redis_server.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { waitUntil } from "../testing/wait_until.ts";
+import { startServe } from "../testing/serve_process.ts";
 
 /** The port of the master that owns `key`: the others answer MOVED. */
 async function ownerOf(cluster: RedisCluster, key: string): Promise<number> {

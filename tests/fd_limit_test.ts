@@ -9,11 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { HmacSigner } from "../src/signature.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { freePort } from "./_support/free_port.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { startProcess } from "./_serve_process.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { freePort } from "../testing/free_port.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { startProcess } from "../testing/serve_process.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 const FILE_LIMIT = 256;
 const SECRET = "fd-limit-secret";

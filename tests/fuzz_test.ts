@@ -12,8 +12,8 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import { concatBytes, parseHttpResponse } from "./_support/http_response.ts";
-import { Prng } from "./_support/prng.ts";
+import { concatBytes, parseHttpResponse } from "../testing/http_response.ts";
+import { Prng } from "../testing/prng.ts";
 
 const SEED = _seedFromEnv();
 const FETCH_REQUESTS = 5000;

@@ -5,22 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { createLogger, createLongPollHandler, type LongPollOptions, MemoryStore } from "../mod.ts";
-import { FakeClock, until } from "./_fake_clock.ts";
-import { SpyStore } from "./_spy_store.ts";
-
-function setUp(options: Partial<LongPollOptions> = {}) {
-  const clock = new FakeClock();
-  const store = new SpyStore(clock);
-  const errors: unknown[] = [];
-  const handler = createLongPollHandler({
-    store,
-    clock,
-    onError: (error) => errors.push(error),
-    ...options,
-  });
-  return { clock, store, handler, errors };
-}
+import { createLogger, createLongPollHandler, MemoryStore } from "../mod.ts";
+import { FakeClock, until } from "../testing/fake_clock.ts";
+import { spyHandler as setUp } from "../testing/spy_handler.ts";
 
 function get(query: string, init?: RequestInit): Request {
   return new Request(`http://x/?${query}`, init);

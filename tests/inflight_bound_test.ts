@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { createLongPollHandler } from "../mod.ts";
 import { sideKey } from "../src/store/redis.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 const QUEUED = 20_000;
 const WAKES = 400;

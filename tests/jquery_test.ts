@@ -1,7 +1,7 @@
 /**
  * jQuery JSONP loops as sites write them (npm `jquery`, `dataType: "jsonp"`,
  * `jsonp: "jsonCallback"`), in real Chromium, through the shipped nginx.conf
- * (see tests/_nginx.ts), on real Redis:
+ * (see testing/nginx.ts), on real Redis:
  *
  * - with `max=`, every delivery is an array, so a message equal to the stop
  *   code is told from the stop;
@@ -26,11 +26,11 @@ import "jquery/factory";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM, haveChromium, launchChromium } from "./_chromium.ts";
-import { heldPolls, signer, type Stack, type StackOptions, startStack } from "./_nginx.ts";
-import { haveRedis } from "./_redis_gate.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
-import type { ServeProcess } from "./_serve_process.ts";
+import { CHROMIUM, haveChromium, launchChromium } from "../testing/chromium.ts";
+import { heldPolls, signer, type Stack, type StackOptions, startStack } from "../testing/nginx.ts";
+import { haveRedis } from "../testing/redis_gate.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
+import type { ServeProcess } from "../testing/serve_process.ts";
 
 const TESTS = 4;
 const haveNginx = await _canRun("nginx");

@@ -1,6 +1,6 @@
 /**
  * The shipped deploy/nginx.conf, run by a real nginx in front of real
- * `deploy/serve.ts` processes on a real Redis (see tests/_nginx.ts for how
+ * `deploy/serve.ts` processes on a real Redis (see testing/nginx.ts for how
  * the site file is rendered for the test).
  */
 import assert from "node:assert/strict";
@@ -16,9 +16,9 @@ import {
   startNginx,
   startStack,
   TOKEN,
-} from "./_nginx.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { redisTest } from "./_redis_gate.ts";
+} from "../testing/nginx.ts";
+import { waitUntil } from "../testing/wait_until.ts";
+import { redisTest } from "../testing/redis_gate.ts";
 
 const STOP = '{"stop":1}';
 

@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../mod.ts";
 import { createServer } from "../src/server/app.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { startServe } from "./_serve_process.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { startServe } from "../testing/serve_process.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 Deno.test(
   redisTest(

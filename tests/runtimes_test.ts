@@ -17,10 +17,10 @@
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { type ChildProcess, startProcess } from "./_serve_process.ts";
+import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
+import { waitUntil } from "../testing/wait_until.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { type ChildProcess, startProcess } from "../testing/serve_process.ts";
 
 const STOP = '{"stop":1}';
 /** Wakes timed per runtime, and the bound on their median, far above what any runtime takes. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { ConfigError, loadConfig } from "../src/server/settings.ts";
-import { startServe } from "./_serve_process.ts";
+import { startServe } from "../testing/serve_process.ts";
 
 function hmac(secret: string, uid: string): string {
   return createHmac("sha256", secret).update(uid).digest("hex");

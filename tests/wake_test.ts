@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, type LongPollHandler } from "../mod.ts";
-import { GatedStore } from "./_gated_store.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { startServe } from "./_serve_process.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { spyOn } from "../testing/spy_store.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { startServe } from "../testing/serve_process.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 /** The answer, or a failure once `ms` pass: a poll held for its 60 s wait fails the test. */
 async function answeredWithin(poll: Promise<Response>, ms: number): Promise<string> {
@@ -124,7 +124,7 @@ Deno.test(
   redisTest("wake: a push between a poll's RPOP and its wait is delivered at once", async () => {
     await using redis = await startRedisServer();
     await using redisStore = await connectStore(redis);
-    const store = new GatedStore(redisStore);
+    const store = spyOn(redisStore);
     const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
     const { paused, release } = store.pauseNextPop();
     const poll = handler(new Request("http://x/?uid=race"));

@@ -11,10 +11,10 @@
  */
 import assert from "node:assert/strict";
 import { HmacSigner } from "../mod.ts";
-import { freePort } from "./_support/free_port.ts";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { type ServeProcess, startServe } from "./_serve_process.ts";
+import { freePort } from "./free_port.ts";
+import { type RedisServer, startRedisServer } from "./redis_server.ts";
+import { waitUntil } from "./wait_until.ts";
+import { type ServeProcess, startServe } from "./serve_process.ts";
 
 /** The shipped site file, as shipped. */
 export const SHIPPED_SITE: string = await Deno.readTextFile(
