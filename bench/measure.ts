@@ -6,7 +6,7 @@
  */
 import type { LoadClient } from "./load_client.ts";
 import { countFds, readCpuMs, readRssKiB } from "./proc_stats.ts";
-import { type LatencySummary, summarize } from "./stats.ts";
+import { type LatencySummary, summarize } from "../testing/stats.ts";
 import type { BenchTarget } from "./target.ts";
 import { pollUntil, sleep } from "../testing/wait_until.ts";
 

@@ -4,17 +4,13 @@
  * time.
  */
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { createLogger, createLongPollHandler, MemoryStore } from "../mod.ts";
 import { FakeClock, until } from "../testing/fake_clock.ts";
+import { hmac } from "../testing/hmac.ts";
 import { spyHandler as setUp } from "../testing/spy_handler.ts";
 
 function get(query: string, init?: RequestInit): Request {
   return new Request(`http://x/?${query}`, init);
-}
-
-function hmac(secret: string, text: string): string {
-  return createHmac("sha256", secret).update(text).digest("hex");
 }
 
 /** Starts a poll and notes its response once it comes. */

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { SETTINGS } from "../src/server/settings.ts";
 import {
   type Answer,
-  heldPolls,
   MAX_WAIT,
   MIN_WAIT,
   SHIPPED_SITE,
@@ -19,6 +18,7 @@ import {
 } from "../testing/nginx.ts";
 import { waitUntil } from "../testing/wait_until.ts";
 import { redisTest } from "../testing/redis_gate.ts";
+import { heldPolls } from "../testing/held_polls.ts";
 
 const STOP = '{"stop":1}';
 

@@ -11,6 +11,7 @@ import { connectStore } from "../testing/store_fixtures.ts";
 import { startRedisServer } from "../testing/redis_server.ts";
 import { startServe } from "../testing/serve_process.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
+import { waitUntilHeld } from "../testing/held_polls.ts";
 
 Deno.test(
   redisTest(
@@ -130,10 +131,7 @@ Deno.test(
         const response = await fetch(`${server.origin}/?uid=d${i}`);
         return { body: await response.text(), at: performance.now() };
       });
-      await waitUntil(async () => {
-        const metrics = await (await fetch(`${server.origin}/metrics`)).text();
-        return metrics.includes(`longpoll_held_polls ${held}`);
-      }, { what: "the held polls" });
+      await waitUntilHeld(server, held, { what: "the held polls" });
       const signalled = performance.now();
       const exit = server.stop("SIGTERM");
       // Pushed during the drain: nothing may pop them, and their polls are

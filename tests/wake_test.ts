@@ -11,6 +11,7 @@ import { connectStore } from "../testing/store_fixtures.ts";
 import { startRedisServer } from "../testing/redis_server.ts";
 import { startServe } from "../testing/serve_process.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
+import { waitUntilHeld } from "../testing/held_polls.ts";
 
 /** The answer, or a failure once `ms` pass: a poll held for its 60 s wait fails the test. */
 async function answeredWithin(poll: Promise<Response>, ms: number): Promise<string> {
@@ -186,18 +187,7 @@ Deno.test(
           }
         })
       );
-      const held = async () => {
-        let total = 0;
-        for (const server of servers) {
-          const text = await (await fetch(`${server.origin}/metrics`)).text();
-          total += Number(/^longpoll_held_polls (\d+)$/m.exec(text)?.[1]);
-        }
-        return total;
-      };
-      await waitUntil(async () => (await held()) === 3000, {
-        what: "3,000 held polls",
-        timeoutMs: 30_000,
-      });
+      await waitUntilHeld(servers, 3000, { what: "3,000 held polls", timeoutMs: 30_000 });
       // One plain client, one LPUSH per uid, pipelined.
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
       const commands = uids.map((uid) => {
@@ -211,10 +201,7 @@ Deno.test(
         what: "1,000 deliveries",
         timeoutMs: 30_000,
       });
-      await waitUntil(async () => (await held()) === 2000, {
-        what: "the losers to wait again",
-        timeoutMs: 10_000,
-      });
+      await waitUntilHeld(servers, 2000, { what: "the losers to wait again", timeoutMs: 10_000 });
       clients.abort();
       await Promise.all(polls);
       assert.equal(delivered.length, 1000, "no duplicates");
