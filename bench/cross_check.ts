@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type { RedisServer } from "../tests/_support/redis_server.ts";
-import { sleep } from "../tests/_support/wait_until.ts";
+import type { RedisServer } from "../testing/redis_server.ts";
+import { sleep } from "../testing/wait_until.ts";
 import { totalRssKiB, waitUntilHeld } from "./measure.ts";
 import { countFds } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
 import { startRig } from "./rig.ts";
-import { type LatencySummary, summarize } from "./stats.ts";
+import { type LatencySummary, summarize } from "../testing/stats.ts";
 import type { BenchTarget } from "./target.ts";
 
 const SCRIPT = new URL("./cross_client.mjs", import.meta.url).pathname;

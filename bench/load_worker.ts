@@ -7,7 +7,7 @@
  * @module
  */
 import net from "node:net";
-import { type HttpResponse, HttpResponseParser } from "../tests/_support/http_response.ts";
+import { type HttpResponse, HttpResponseParser } from "../testing/http_response.ts";
 import { RespClient } from "./resp_client.ts";
 import type {
   CloseReply,

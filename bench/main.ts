@@ -15,7 +15,7 @@ import { measureNotifyCost } from "./notify_cost.ts";
 import { startOurServer } from "./our_server.ts";
 import { initClockTicks } from "./proc_stats.ts";
 import { ProcessGroup } from "./process_group.ts";
-import type { RedisServer } from "../tests/_support/redis_server.ts";
+import type { RedisServer } from "../testing/redis_server.ts";
 import { renderReport } from "./report.ts";
 import { burstTable } from "./report_burst.ts";
 import { type BenchResults, NAMES, oursName } from "./results.ts";

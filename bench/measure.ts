@@ -6,9 +6,9 @@
  */
 import type { LoadClient } from "./load_client.ts";
 import { countFds, readCpuMs, readRssKiB } from "./proc_stats.ts";
-import { type LatencySummary, summarize } from "./stats.ts";
+import { type LatencySummary, summarize } from "../testing/stats.ts";
 import type { BenchTarget } from "./target.ts";
-import { pollUntil, sleep } from "../tests/_support/wait_until.ts";
+import { pollUntil, sleep } from "../testing/wait_until.ts";
 
 /**
  * Summed RSS of processes, in KiB.

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { freePort } from "../tests/_support/free_port.ts";
-import { pollUntil } from "../tests/_support/wait_until.ts";
+import { freePort } from "../testing/free_port.ts";
+import { pollUntil } from "../testing/wait_until.ts";
 import { childPids } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
 import { type BenchTarget, tail } from "./target.ts";

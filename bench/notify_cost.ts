@@ -6,7 +6,7 @@
  */
 import { readCpuMs } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import type { RedisServer } from "../tests/_support/redis_server.ts";
+import type { RedisServer } from "../testing/redis_server.ts";
 import { RespClient } from "./resp_client.ts";
 import { startBenchRedis } from "./rig.ts";
 import type { BenchTarget } from "./target.ts";

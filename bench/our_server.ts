@@ -4,11 +4,12 @@
  *
  * @module
  */
-import { freePort } from "../tests/_support/free_port.ts";
-import { pollUntil } from "../tests/_support/wait_until.ts";
+import { freePort } from "../testing/free_port.ts";
+import { pollUntil } from "../testing/wait_until.ts";
 import type { ProcessGroup, Tracked } from "./process_group.ts";
 import type { PreparedRuntime } from "./runtime.ts";
 import { type BenchTarget, tail } from "./target.ts";
+import { heldPolls } from "../testing/held_polls.ts";
 
 /** Options of {@linkcode startOurServer}. */
 export interface OurServerOptions {
@@ -106,8 +107,6 @@ export async function startOurServer(options: OurServerOptions): Promise<BenchTa
 }
 
 async function _heldFromMetrics(port: number): Promise<number | undefined> {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
-  const text = await response.text();
-  const match = /^longpoll_held_polls (\d+)$/m.exec(text);
-  return match === null ? undefined : Number(match[1]);
+  const held = await heldPolls({ origin: `http://127.0.0.1:${port}` });
+  return Number.isNaN(held) ? undefined : held;
 }

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { RedisServer } from "../tests/_support/redis_server.ts";
-import { freePort } from "../tests/_support/free_port.ts";
-import { pollUntil } from "../tests/_support/wait_until.ts";
+import type { RedisServer } from "../testing/redis_server.ts";
+import { freePort } from "../testing/free_port.ts";
+import { pollUntil } from "../testing/wait_until.ts";
 import type { ProcessGroup } from "./process_group.ts";
 import { NAMES } from "./results.ts";
 import { type BenchTarget, tail } from "./target.ts";

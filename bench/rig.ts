@@ -7,7 +7,7 @@
  */
 import type { LoadClient } from "./load_client.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import { type RedisServer, startRedisServer } from "../tests/_support/redis_server.ts";
+import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
 import type { BenchTarget } from "./target.ts";
 
 /** Options of {@linkcode startRig}. */

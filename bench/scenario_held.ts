@@ -17,8 +17,8 @@ import {
 } from "./measure.ts";
 import { countFds, readRssKiB } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
-import type { RedisServer } from "../tests/_support/redis_server.ts";
-import { sleep } from "../tests/_support/wait_until.ts";
+import type { RedisServer } from "../testing/redis_server.ts";
+import { sleep } from "../testing/wait_until.ts";
 import { startRig } from "./rig.ts";
 import type { BenchTarget } from "./target.ts";
 

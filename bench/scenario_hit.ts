@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { RedisServer } from "../tests/_support/redis_server.ts";
-import { sleep } from "../tests/_support/wait_until.ts";
+import type { RedisServer } from "../testing/redis_server.ts";
+import { sleep } from "../testing/wait_until.ts";
 import { totalCpuMs } from "./measure.ts";
 import type { ProcessGroup } from "./process_group.ts";
 import { type Rig, startRig } from "./rig.ts";

@@ -4,18 +4,14 @@
  * nothing queued was lost.
  */
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
-import { FakeClock } from "./_fake_clock.ts";
-import { SpyStore } from "./_spy_store.ts";
+import { FakeClock } from "../testing/fake_clock.ts";
+import { hmac } from "../testing/hmac.ts";
+import { spyRig } from "../testing/spy_handler.ts";
 
 const SECRET = "s3cret";
 const TOKEN = "t0ken";
 const JSON_TYPE = "application/json; charset=utf-8";
-
-function hmac(text: string): string {
-  return createHmac("sha256", SECRET).update(text).digest("hex");
-}
 
 /**
  * A server on a spy store that already holds a message for "42" and for
@@ -23,16 +19,8 @@ function hmac(text: string): string {
  * otherwise.
  */
 async function setUp(options: Partial<ServerOptions> = {}, uids: string[] = []) {
-  const clock = new FakeClock();
-  const store = new SpyStore(clock);
-  const errors: unknown[] = [];
-  const server = createServer({
-    store,
-    clock,
-    publishToken: TOKEN,
-    onError: (error) => errors.push(error),
-    ...options,
-  });
+  const { clock, store, errors, onError } = spyRig();
+  const server = createServer({ store, clock, publishToken: TOKEN, onError, ...options });
   const queued = ["42", ...uids];
   for (const uid of queued) await store.publish(uid, `queued for ${uid}`);
   return {
@@ -154,7 +142,7 @@ Deno.test("bad input: sign missing, with a secret set, is a 403", async () => {
 Deno.test("bad input: sign wrong is a 403", async () => {
   const { handler, assertNothingLost } = await setUp({ secret: SECRET });
   await assertError(
-    await handler(poll(`uid=42&sign=${hmac("43")}`)),
+    await handler(poll(`uid=42&sign=${hmac(SECRET, "43")}`)),
     403,
     'Cannot verify signature: "sign" does not match',
   );
@@ -164,8 +152,12 @@ Deno.test("bad input: sign wrong is a 403", async () => {
 Deno.test("bad input: sign of the wrong length is a 403", async () => {
   const { handler, assertNothingLost } = await setUp({ secret: SECRET });
   const error = 'Cannot verify signature: "sign" is not 64 hex digits';
-  await assertError(await handler(poll(`uid=42&sign=${hmac("42").slice(0, 63)}`)), 403, error);
-  await assertError(await handler(poll(`uid=42&sign=${hmac("42")}00`)), 403, error);
+  await assertError(
+    await handler(poll(`uid=42&sign=${hmac(SECRET, "42").slice(0, 63)}`)),
+    403,
+    error,
+  );
+  await assertError(await handler(poll(`uid=42&sign=${hmac(SECRET, "42")}00`)), 403, error);
   assertNothingLost();
 });
 
@@ -185,7 +177,7 @@ Deno.test("bad input: exp in the past is a 403, even with its valid sign", async
   const { handler, assertNothingLost } = await setUp({ secret: SECRET });
   const exp = new FakeClock().now() / 1000 - 1;
   await assertError(
-    await handler(poll(`uid=42&exp=${exp}&sign=${hmac(`42\n${exp}`)}`)),
+    await handler(poll(`uid=42&exp=${exp}&sign=${hmac(SECRET, `42\n${exp}`)}`)),
     403,
     'Cannot verify signature: "exp" has passed',
   );
@@ -195,7 +187,7 @@ Deno.test("bad input: exp in the past is a 403, even with its valid sign", async
 Deno.test("bad input: exp not a number is a 400", async () => {
   const { handler, assertNothingLost } = await setUp({ secret: SECRET });
   await assertError(
-    await handler(poll(`uid=42&exp=tomorrow&sign=${hmac("42:tomorrow")}`)),
+    await handler(poll(`uid=42&exp=tomorrow&sign=${hmac(SECRET, "42:tomorrow")}`)),
     400,
     'Cannot verify signature: "exp" is not a whole number of unix seconds ' +
       "(at most 10 digits, no leading zero)",
@@ -207,7 +199,7 @@ Deno.test("bad input: exp with a leading zero is a 400, though its digits are si
   const { handler, assertNothingLost } = await setUp({ secret: SECRET });
   const exp = Math.floor(Date.now() / 1000) + 3600;
   await assertError(
-    await handler(poll(`uid=42&exp=0${exp}&sign=${hmac(`42\n${exp}`)}`)),
+    await handler(poll(`uid=42&exp=0${exp}&sign=${hmac(SECRET, `42\n${exp}`)}`)),
     400,
     'Cannot verify signature: "exp" is not a whole number of unix seconds ' +
       "(at most 10 digits, no leading zero)",
@@ -400,7 +392,7 @@ Deno.test("bad input: errors go through JSONP as 200 when the callback is valid,
     ["uid=a%0Ab&jsonCallback=cb", 400, 'Cannot poll: "uid" holds control characters'],
     ["uid=42&jsonCallback=cb", 403, 'Cannot verify signature: "sign" is missing'],
     [
-      `uid=42&sign=${hmac("43")}&jsonCallback=cb`,
+      `uid=42&sign=${hmac(SECRET, "43")}&jsonCallback=cb`,
       403,
       'Cannot verify signature: "sign" does not match',
     ],

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, type MessageStore } from "../mod.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { memoryFixture, redisFixture, type StoreFixture } from "./_store_fixtures.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { memoryFixture, redisFixture, type StoreFixture } from "../testing/store_fixtures.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 async function batches(store: MessageStore): Promise<void> {
   const handler = createLongPollHandler({ store, maxBatch: 3 });

@@ -16,9 +16,9 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { createServer, type Server } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chromium.ts";
-import { startServe } from "./_serve_process.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { checkChromium, chromiumTest, launchChromium, servePage } from "../testing/chromium.ts";
+import { startServe } from "../testing/serve_process.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 const TESTS = 7;
 const haveChromium = checkChromium(TESTS);

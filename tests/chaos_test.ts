@@ -8,12 +8,12 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { sideKey } from "../src/store/redis.ts";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { freePort } from "./_support/free_port.ts";
-import { Prng } from "./_support/prng.ts";
-import { sleep } from "./_support/wait_until.ts";
-import { type ServeProcess, startServe } from "./_serve_process.ts";
+import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { freePort } from "../testing/free_port.ts";
+import { Prng } from "../testing/prng.ts";
+import { sleep } from "../testing/wait_until.ts";
+import { type ServeProcess, startServe } from "../testing/serve_process.ts";
 
 const UIDS = 300;
 const PER_UID = 20;

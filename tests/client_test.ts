@@ -7,7 +7,7 @@ import { createLongPollClient, type EndReason } from "../src/client/long_poll_cl
 import { FORBIDDEN_RETRIES } from "../src/client/poll_loop.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../mod.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 function setUp(options: Partial<ServerOptions> = {}) {
   const store = new MemoryStore();

@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore, sideKey } from "../src/store/redis.ts";
-import { type RedisCluster, startRedisCluster } from "./_support/redis_server.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { startServe } from "./_serve_process.ts";
+import { type RedisCluster, startRedisCluster } from "../testing/redis_server.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { waitUntil } from "../testing/wait_until.ts";
+import { startServe } from "../testing/serve_process.ts";
+import { waitUntilHeld } from "../testing/held_polls.ts";
 
 /** The port of the master that owns `key`: the others answer MOVED. */
 async function ownerOf(cluster: RedisCluster, key: string): Promise<number> {
@@ -72,10 +73,7 @@ Deno.test(redisTest("cluster: deno task serve takes REDIS_URL as a list of nodes
   });
   assert.match(server.output(), /store: redis cluster /);
   const poll = fetch(`${server.origin}/?uid=srv`);
-  await waitUntil(async () => {
-    const metrics = await (await fetch(`${server.origin}/metrics`)).text();
-    return metrics.includes("longpoll_held_polls 1");
-  }, { what: "the held poll" });
+  await waitUntilHeld(server, 1, { what: "the held poll" });
   await cluster.cli("LPUSH", "Q/MSGsrv", '{"via":"cluster"}');
   assert.equal(await (await poll).text(), '{"via":"cluster"}');
 }));

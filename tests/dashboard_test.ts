@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 const dashboard = JSON.parse(
   await Deno.readTextFile(new URL("../deploy/grafana_dashboard.json", import.meta.url)),

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 /** How long `promise` takes to settle, and how. */
 async function timed(promise: Promise<unknown>): Promise<{ ms: number; outcome: string }> {

@@ -10,12 +10,12 @@ import {
   type MessageStore,
 } from "../mod.ts";
 import { sideKey } from "../src/store/redis.ts";
-import { GatedStore } from "./_gated_store.ts";
-import { memoryFixture, redisFixture, type StoreFixture } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { spyOn } from "../testing/spy_store.ts";
+import { memoryFixture, redisFixture, type StoreFixture } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 interface Delivery {
   status: number;
@@ -101,7 +101,7 @@ function atLeastOnceSuite(kind: string, open: StoreFactory, wrap: typeof redisTe
       `${kind}: at-least-once: a message taken for a client that left comes again at once, marked`,
       async () => {
         await using fixture = await open();
-        const store = new GatedStore(fixture.store);
+        const store = spyOn(fixture.store);
         const handler = createLongPollHandler({ store, atLeastOnce: true, minWait: 5, maxWait: 5 });
         const client = new AbortController();
         const gone = poll(handler, "uid=3", client.signal);

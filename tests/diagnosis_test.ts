@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { KeyTypeError } from "../src/store/errors.ts";
 import { RedisStore, sideKey } from "../src/store/redis.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { startServe } from "./_serve_process.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { startServe } from "../testing/serve_process.ts";
 
 Deno.test(
   redisTest("diagnosis: a key of the wrong type is named, and warned about once", async () => {

@@ -9,11 +9,11 @@ import { createClient, RESP_TYPES } from "redis";
 import { createLongPollHandler } from "../mod.ts";
 import { type SetAside, shortHashOf } from "../src/store/message_limits.ts";
 import { type RedisStoreOptions, sideKey } from "../src/store/redis.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { startServe } from "./_serve_process.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
+import { waitUntil } from "../testing/wait_until.ts";
+import { startServe } from "../testing/serve_process.ts";
 
 /** `{"\xff\xfe"}`: JSON-looking, but not UTF-8. */
 const BAD = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);

@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
-import { type RedisServer, startRedisCluster } from "./_support/redis_server.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { type RedisServer, startRedisCluster } from "../testing/redis_server.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 /** True when `node` owns `key` (the others answer MOVED). */
 async function owns(node: RedisServer, key: string): Promise<boolean> {

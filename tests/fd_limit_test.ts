@@ -9,11 +9,13 @@
  */
 import assert from "node:assert/strict";
 import { HmacSigner } from "../src/signature.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { freePort } from "./_support/free_port.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { startProcess } from "./_serve_process.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { canRun } from "../testing/can_run.ts";
+import { freePort } from "../testing/free_port.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { startProcess } from "../testing/serve_process.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
+import { type HasOrigin, waitUntilHeld } from "../testing/held_polls.ts";
 
 const FILE_LIMIT = 256;
 const SECRET = "fd-limit-secret";
@@ -62,7 +64,7 @@ const RUNTIMES: _Runtime[] = [
 ];
 
 for (const runtime of RUNTIMES) {
-  const missing = !await _canRun(runtime.binary);
+  const missing = !await canRun(runtime.binary);
   const test = redisTest(
     `fd limit: under ${runtime.name}, a flood past the file limit leaves the process alive, ` +
       "its held polls served",
@@ -103,7 +105,7 @@ async function _flood(runtime: _Runtime): Promise<void> {
   server.process.status.then(() => exited = true);
 
   const held = await Promise.all(["a", "b", "c", "d", "e"].map((uid) => _poll(port, uid)));
-  await _waitForHeld(port, held.length);
+  await waitUntilHeld(_local(port), held.length, { retryErrors: true });
 
   // Connections are refused while the server listens again, so the flood
   // retries until it has opened well over the file limit.
@@ -132,7 +134,7 @@ async function _flood(runtime: _Runtime): Promise<void> {
 
   flood.close();
   const after = await _retry(() => _poll(port, "after"));
-  await _waitForHeld(port, 1);
+  await waitUntilHeld(_local(port), 1, { retryErrors: true });
   await redis.cli("LPUSH", "Q/MSGafter", '{"after":1}');
   assert.deepEqual(await after.answer, { status: 200, body: '{"after":1}' });
   assert.ok(!exited, `the server exited:\n${server.output()}`);
@@ -287,18 +289,9 @@ async function _retry<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Waits until the server's `/metrics` counts `count` held polls; refused connections retry. */
-async function _waitForHeld(port: number, count: number): Promise<void> {
-  await waitUntil(async () => {
-    try {
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`, {
-        signal: AbortSignal.timeout(2_000),
-      })).text();
-      return Number(/^longpoll_held_polls (\d+)$/m.exec(metrics)?.[1]) === count;
-    } catch {
-      return false;
-    }
-  }, { what: `${count} held polls` });
+/** The server listening on `port` of this machine. */
+function _local(port: number): HasOrigin {
+  return { origin: `http://127.0.0.1:${port}` };
 }
 
 /** A temporary directory, removed on dispose. */
@@ -317,13 +310,4 @@ async function _bundle(entry: string, dir: string): Promise<string[]> {
   }).output();
   assert.ok(bundled.success, `Cannot bundle ${entry}`);
   return [output];
-}
-
-async function _canRun(binary: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command(binary, { args: ["--version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
 }

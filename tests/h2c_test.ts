@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import { startServe } from "./_serve_process.ts";
+import { startServe } from "../testing/serve_process.ts";
 
 const SECOND_STREAM = {
   error: "Cannot serve two requests at once on one connection: HTTP/2 without TLS (h2c) " +

@@ -4,30 +4,13 @@
  * time.
  */
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
-import { createLogger, createLongPollHandler, type LongPollOptions, MemoryStore } from "../mod.ts";
-import { FakeClock, until } from "./_fake_clock.ts";
-import { SpyStore } from "./_spy_store.ts";
-
-function setUp(options: Partial<LongPollOptions> = {}) {
-  const clock = new FakeClock();
-  const store = new SpyStore(clock);
-  const errors: unknown[] = [];
-  const handler = createLongPollHandler({
-    store,
-    clock,
-    onError: (error) => errors.push(error),
-    ...options,
-  });
-  return { clock, store, handler, errors };
-}
+import { createLogger, createLongPollHandler, MemoryStore } from "../mod.ts";
+import { FakeClock, until } from "../testing/fake_clock.ts";
+import { hmac } from "../testing/hmac.ts";
+import { spyHandler as setUp } from "../testing/spy_handler.ts";
 
 function get(query: string, init?: RequestInit): Request {
   return new Request(`http://x/?${query}`, init);
-}
-
-function hmac(secret: string, text: string): string {
-  return createHmac("sha256", secret).update(text).digest("hex");
 }
 
 /** Starts a poll and notes its response once it comes. */

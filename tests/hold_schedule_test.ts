@@ -3,18 +3,11 @@
  * exactly, and a whole 945 s hold takes milliseconds.
  */
 import assert from "node:assert/strict";
-import { createLongPollHandler, type LongPollHandler } from "../mod.ts";
-import { FakeClock, until } from "./_fake_clock.ts";
-import { SpyStore } from "./_spy_store.ts";
+import type { LongPollHandler } from "../mod.ts";
+import { type FakeClock, until } from "../testing/fake_clock.ts";
+import { spyHandler as setUp } from "../testing/spy_handler.ts";
 
 const SECOND = 1000;
-
-function setUp(options: { minWait?: number; maxWait?: number } = {}) {
-  const clock = new FakeClock();
-  const store = new SpyStore(clock);
-  const handler = createLongPollHandler({ store, clock, ...options });
-  return { clock, store, handler };
-}
 
 /** Starts a poll and records when (fake ms since start) its response came. */
 function poll(handler: LongPollHandler, clock: FakeClock, uid: string) {
@@ -135,9 +128,7 @@ Deno.test("hold: a message arriving between scheduled polls of a late stage come
 });
 
 Deno.test("hold: a custom stop code and MAX_WAIT 0 answer after the first empty pop", async () => {
-  const clock = new FakeClock();
-  const store = new SpyStore(clock);
-  const handler = createLongPollHandler({ store, clock, maxWait: 0, stopCode: "STOP" });
+  const { store, handler } = setUp({ maxWait: 0, stopCode: "STOP" });
   const response = await handler(new Request("http://x/?uid=42"));
   assert.equal(await response.text(), "STOP");
   assert.deepEqual(store.popTimes("42"), [0]);

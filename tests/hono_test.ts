@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 Deno.test("hono: the README example serves polls next to the app's own routes", async () => {
   // --- README example: start ---

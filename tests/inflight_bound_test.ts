@@ -8,19 +8,16 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { createLongPollHandler } from "../mod.ts";
 import { sideKey } from "../src/store/redis.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { percentile } from "../testing/stats.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 const QUEUED = 20_000;
 const WAKES = 400;
 const BLOCKS = 20;
 
-function percentile(samples: number[], share: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.ceil(sorted.length * share) - 1];
-}
 const p99 = (samples: number[]) => percentile(samples, 0.99);
 const p90 = (samples: number[]) => percentile(samples, 0.9);
 

@@ -1,7 +1,7 @@
 /**
  * jQuery JSONP loops as sites write them (npm `jquery`, `dataType: "jsonp"`,
  * `jsonp: "jsonCallback"`), in real Chromium, through the shipped nginx.conf
- * (see tests/_nginx.ts), on real Redis:
+ * (see testing/nginx.ts), on real Redis:
  *
  * - with `max=`, every delivery is an array, so a message equal to the stop
  *   code is told from the stop;
@@ -26,14 +26,16 @@ import "jquery/factory";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM, haveChromium, launchChromium } from "./_chromium.ts";
-import { heldPolls, signer, type Stack, type StackOptions, startStack } from "./_nginx.ts";
-import { haveRedis } from "./_redis_gate.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
-import type { ServeProcess } from "./_serve_process.ts";
+import { CHROMIUM, haveChromium, launchChromium } from "../testing/chromium.ts";
+import { signer, type Stack, type StackOptions, startStack } from "../testing/nginx.ts";
+import { heldPolls, waitUntilHeld } from "../testing/held_polls.ts";
+import { haveRedis } from "../testing/redis_gate.ts";
+import { canRun } from "../testing/can_run.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
+import type { ServeProcess } from "../testing/serve_process.ts";
 
 const TESTS = 4;
-const haveNginx = await _canRun("nginx");
+const haveNginx = await canRun("nginx", ["-v"]);
 const missing = [
   ...(haveChromium ? [] : [CHROMIUM]),
   ...(haveNginx ? [] : ["nginx"]),
@@ -83,12 +85,12 @@ jqueryTest("errors reach the success callback, told apart from messages and the 
   });
   // 409: a second loop of the uid takes the first one's place.
   const first = await _listen(page, url, await signed("tab"));
-  await _waitHeld(server, 1);
+  await waitUntilHeld(server, 1, { intervalMs: 25 });
   const second = await _listen(page, url, await signed("tab"));
   await _waitForLoop(page, first, (loop) => loop.ended !== null, "the first loop to end");
   // 503: the process holds two polls already.
   await _listen(page, url, await signed("other"));
-  await _waitHeld(server, 2);
+  await waitUntilHeld(server, 2, { intervalMs: 25 });
   const full = await _listen(page, url, await signed("full"));
   await _waitForLoop(page, full, (loop) => loop.errors.length > 0, "the 503");
   // It would poll again after retryAfter, and could take another's place.
@@ -383,14 +385,6 @@ function _waitForLoop(
   return _waitForLoops(page, (loops) => condition(loops[index]), what);
 }
 
-function _waitHeld(server: ServeProcess, count: number): Promise<void> {
-  return waitUntil(async () => await heldPolls(server) === count, {
-    what: () => `${count} held polls`,
-    timeoutMs: 10_000,
-    intervalMs: 25,
-  });
-}
-
 /**
  * Loops with a short jQuery timeout, one tab each, fed by one producer:
  * {@linkcode MESSAGES} messages for each uid, LPUSHed in bursts, until the
@@ -410,7 +404,7 @@ async function _giveUpRuns(
     const loop = await _listen(page, `${stack.public}/`, params, { timeout: TIMEOUT_MS, wait });
     return { page, loop };
   }));
-  await _waitHeld(server, runs.length);
+  await waitUntilHeld(server, runs.length, { intervalMs: 25 });
   // Bursts of a few messages, at random moments within the burst, after
   // quiet spells a little longer than the timeout: long enough for a poll
   // to be given up by jQuery, not for the server to end it.
@@ -456,17 +450,4 @@ async function _giveUpRuns(
 async function _delivered(server: ServeProcess): Promise<number> {
   const text = await (await fetch(`${server.origin}/metrics`)).text();
   return Number(/^longpoll_delivered_total (\d+)$/m.exec(text)?.[1] ?? NaN);
-}
-
-async function _canRun(binary: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(binary, {
-      args: ["-v"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
 }

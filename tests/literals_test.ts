@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import JSON5 from "json5";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
-import { startServe } from "./_serve_process.ts";
+import { startServe } from "../testing/serve_process.ts";
 
 const LITERALS: [string, unknown][] = [
   ["{'type':'chat','seq':1}", { type: "chat", seq: 1 }],

@@ -4,8 +4,8 @@
  * server process, its CPU time read from /proc.
  */
 import assert from "node:assert/strict";
-import { startServe } from "./_serve_process.ts";
-import { sleep } from "./_support/wait_until.ts";
+import { startServe } from "../testing/serve_process.ts";
+import { sleep } from "../testing/wait_until.ts";
 
 /** CPU time (user + system) of process `pid` so far, in clock ticks (10 ms). */
 async function cpuTicks(pid: number): Promise<number> {

@@ -8,16 +8,16 @@ import assert from "node:assert/strict";
 import { MemoryStore, type MessageStore } from "../mod.ts";
 import type { SetAside } from "../src/store/message_limits.ts";
 import { type RedisStore, sideKey } from "../src/store/redis.ts";
-import { redisTest } from "./_redis_gate.ts";
+import { redisTest } from "../testing/redis_gate.ts";
 import {
   connectStore,
   memoryFixture,
   redisFixture,
   type SharedStoreOptions,
   type StoreFixture,
-} from "./_store_fixtures.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+} from "../testing/store_fixtures.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 const BIG = "x".repeat(11);
 

@@ -1,13 +1,12 @@
 /**
  * The shipped deploy/nginx.conf, run by a real nginx in front of real
- * `deploy/serve.ts` processes on a real Redis (see tests/_nginx.ts for how
+ * `deploy/serve.ts` processes on a real Redis (see testing/nginx.ts for how
  * the site file is rendered for the test).
  */
 import assert from "node:assert/strict";
 import { SETTINGS } from "../src/server/settings.ts";
 import {
   type Answer,
-  heldPolls,
   MAX_WAIT,
   MIN_WAIT,
   SHIPPED_SITE,
@@ -16,9 +15,10 @@ import {
   startNginx,
   startStack,
   TOKEN,
-} from "./_nginx.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { redisTest } from "./_redis_gate.ts";
+} from "../testing/nginx.ts";
+import { waitUntil } from "../testing/wait_until.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { heldPolls } from "../testing/held_polls.ts";
 
 const STOP = '{"stop":1}';
 

@@ -6,11 +6,12 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../mod.ts";
 import { createServer } from "../src/server/app.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { startServe } from "./_serve_process.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { startServe } from "../testing/serve_process.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
+import { waitUntilHeld } from "../testing/held_polls.ts";
 
 Deno.test(
   redisTest(
@@ -130,10 +131,7 @@ Deno.test(
         const response = await fetch(`${server.origin}/?uid=d${i}`);
         return { body: await response.text(), at: performance.now() };
       });
-      await waitUntil(async () => {
-        const metrics = await (await fetch(`${server.origin}/metrics`)).text();
-        return metrics.includes(`longpoll_held_polls ${held}`);
-      }, { what: "the held polls" });
+      await waitUntilHeld(server, held, { what: "the held polls" });
       const signalled = performance.now();
       const exit = server.stop("SIGTERM");
       // Pushed during the drain: nothing may pop them, and their polls are

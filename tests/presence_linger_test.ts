@@ -7,7 +7,7 @@ import { createLongPollHandler, MemoryPresence, MemoryStore } from "../mod.ts";
 import type { Presence } from "../src/presence.ts";
 import { LingeringPresence } from "../src/presence_linger.ts";
 import { TimerWheel } from "../src/timer_wheel.ts";
-import { FakeClock, until } from "./_fake_clock.ts";
+import { FakeClock, until } from "../testing/fake_clock.ts";
 
 /** A MemoryPresence that records every call it gets. */
 function recordingPresence(): { presence: Presence; calls: string[] } {

@@ -4,12 +4,12 @@
  * once its heartbeat expires.
  */
 import assert from "node:assert/strict";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisCluster, startRedisServer } from "./_support/redis_server.ts";
-import { startServe } from "./_serve_process.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisCluster, startRedisServer } from "../testing/redis_server.ts";
+import { startServe } from "../testing/serve_process.ts";
 import { RedisPresence, RedisStore, sideKey } from "../src/store/redis.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 const TOKEN = "presence-token";
 

@@ -4,10 +4,10 @@
  * closed before Redis takes it back loses it, and says so.
  */
 import assert from "node:assert/strict";
-import { connectStore } from "./_store_fixtures.ts";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 import type { RedisStore } from "../src/store/redis.ts";
 
 interface Heard {

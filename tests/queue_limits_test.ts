@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import { MemoryStore } from "../mod.ts";
 import { RedisStore, sideKey } from "../src/store/redis.ts";
 import { PushLimitsQueue } from "../src/store/push_limits_queue.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisCluster, startRedisServer } from "./_support/redis_server.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
-import { startServe } from "./_serve_process.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisCluster, startRedisServer } from "../testing/redis_server.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
+import { startServe } from "../testing/serve_process.ts";
 
 function trimCounter() {
   const trimmed: [string, number][] = [];

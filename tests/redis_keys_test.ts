@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { keySlot, sideKey } from "../src/store/redis_keys.ts";
 import { RedisStore } from "../src/store/redis.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisCluster, startRedisServer } from "./_support/redis_server.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisCluster, startRedisServer } from "../testing/redis_server.ts";
 
 /** Uids whose braces broke the old naming, and some ordinary ones. */
 const BRACED = ["}x", "a}{b", "{}x", "{x}", "{x}:inflight", "x}", "{", "}"];

@@ -6,12 +6,12 @@
 import assert from "node:assert/strict";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
-import { GatedStore } from "./_gated_store.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { freePort } from "./_support/free_port.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { spyOn } from "../testing/spy_store.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { freePort } from "../testing/free_port.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 Deno.test(redisTest("redis: a plain LPUSH producer reaches a waiting poll", async () => {
   await using redis = await startRedisServer();
@@ -42,7 +42,7 @@ Deno.test(
   redisTest("redis: a message popped after the client left goes back to the head", async () => {
     await using redis = await startRedisServer();
     await using redisStore = await connectStore(redis);
-    const store = new GatedStore(redisStore);
+    const store = spyOn(redisStore);
     const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
     const client = new AbortController();
     const poll = handler(new Request("http://x/?uid=9", { signal: client.signal }));
@@ -66,7 +66,7 @@ Deno.test(
 Deno.test(redisTest("redis: a client that leaves stops the polling", async () => {
   await using redis = await startRedisServer();
   await using redisStore = await connectStore(redis);
-  const store = new GatedStore(redisStore);
+  const store = spyOn(redisStore);
   const handler = createLongPollHandler({ store, minWait: 0.05, maxWait: 60 });
   const client = new AbortController();
   const poll = handler(new Request("http://x/?uid=5", { signal: client.signal }));
@@ -75,11 +75,11 @@ Deno.test(redisTest("redis: a client that leaves stops the polling", async () =>
   await poll;
   assert.equal(handler.held, 0);
   assert.equal(handler.metrics.abandoned, 1);
-  const popsWhenGone = store.pops;
+  const popsWhenGone = store.pops.length;
   await redis.cli("LPUSH", "Q/MSG5", "kept");
   // Longer than several scheduled waits of 50 ms: nothing may pop any more.
   await sleep(400);
-  assert.equal(store.pops, popsWhenGone, "no pop after the client left");
+  assert.equal(store.pops.length, popsWhenGone, "no pop after the client left");
   assert.equal(await redis.cli("LRANGE", "Q/MSG5", "0", "-1"), "kept");
 }));
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "../src/server/app.ts";
 import { MemoryStore } from "../mod.ts";
-import { freePort } from "./_support/free_port.ts";
+import { freePort } from "../testing/free_port.ts";
 
 Deno.test("request target: a Host holding ? # / @ or spaces is refused with 400, and nothing is popped", async () => {
   const store = new MemoryStore();

@@ -17,10 +17,10 @@
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { type ChildProcess, startProcess } from "./_serve_process.ts";
+import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { type ChildProcess, startProcess } from "../testing/serve_process.ts";
+import { waitUntilHeld } from "../testing/held_polls.ts";
 
 const STOP = '{"stop":1}';
 /** Wakes timed per runtime, and the bound on their median, far above what any runtime takes. */
@@ -113,7 +113,7 @@ async function _exercise(runtime: _Runtime): Promise<void> {
 
   // A held poll woken by a plain LPUSH (keyspace notification).
   const held = get(server.origin, "uid=b&jsonCallback=onMessage");
-  await _waitUntilHeld(server, 1);
+  await waitUntilHeld(server, 1, { intervalMs: 20 });
   await _lpush(redis, "b", '{"n":2}');
   assert.equal((await held).body, '/**/onMessage({"n":2});');
 
@@ -121,17 +121,17 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   // request's signal, the hold stops, and the next message waits in Redis.
   const leaving = new AbortController();
   const left = get(server.origin, "uid=c", leaving.signal).catch(() => "left");
-  await _waitUntilHeld(server, 1);
+  await waitUntilHeld(server, 1, { intervalMs: 20 });
   leaving.abort();
   assert.equal(await left, "left");
-  await _waitUntilHeld(server, 0);
+  await waitUntilHeld(server, 0, { intervalMs: 20 });
   await _lpush(redis, "c", '{"n":3}');
   assert.equal(await redis.cli("LRANGE", "Q/MSGc", "0", "-1"), '{"n":3}');
   assert.equal((await get(server.origin, "uid=c")).body, '{"n":3}');
 
   // POST /publish wakes a held poll; /metrics counts it.
   const viaPublish = get(server.origin, "uid=p");
-  await _waitUntilHeld(server, 1);
+  await waitUntilHeld(server, 1, { intervalMs: 20 });
   const published = await fetch(`${server.origin}/publish?uid=p`, {
     method: "POST",
     headers: { Authorization: "Bearer t0ken" },
@@ -167,7 +167,7 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   // …and on SIGTERM: the held poll gets it, the process exits 0, at once,
   // though the poll's connection and the test's others are kept alive.
   const draining = get(server.origin, "uid=e");
-  await _waitUntilHeld(server, 1);
+  await waitUntilHeld(server, 1, { intervalMs: 20 });
   const signalled = performance.now();
   assert.equal(await server.stop("SIGTERM"), 0, server.output());
   const exitMs = performance.now() - signalled;
@@ -188,7 +188,7 @@ async function _timeWakes(server: { origin: string }, redisUrl: string): Promise
         const response = await fetch(`${server.origin}/?uid=quick${i}`, { signal });
         return { body: await response.text(), at: performance.now() };
       })();
-      await _waitUntilHeld(server, 1);
+      await waitUntilHeld(server, 1, { intervalMs: 20 });
       await producer.lPush(`Q/MSGquick${i}`, `{"i":${i}}`);
       const pushed = performance.now();
       const { body, at } = await answered;
@@ -199,16 +199,6 @@ async function _timeWakes(server: { origin: string }, redisUrl: string): Promise
   } finally {
     await producer.close();
   }
-}
-
-/** Waits until the server holds `count` polls (its `/metrics`). */
-async function _waitUntilHeld(server: { origin: string }, count: number): Promise<void> {
-  let held: number | undefined;
-  await waitUntil(async () => {
-    const metrics = await (await fetch(`${server.origin}/metrics`)).text();
-    held = Number(/^longpoll_held_polls (\d+)$/m.exec(metrics)?.[1]);
-    return held === count;
-  }, { what: () => `${count} held, got ${held}`, intervalMs: 20 });
 }
 
 async function _lpush(redis: RedisServer, uid: string, message: string): Promise<void> {

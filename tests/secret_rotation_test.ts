@@ -5,13 +5,9 @@
  * settings; the signer's own tests are in signature_test.ts.
  */
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { ConfigError, loadConfig } from "../src/server/settings.ts";
-import { startServe } from "./_serve_process.ts";
-
-function hmac(secret: string, uid: string): string {
-  return createHmac("sha256", secret).update(uid).digest("hex");
-}
+import { hmac } from "../testing/hmac.ts";
+import { startServe } from "../testing/serve_process.ts";
 
 async function publish(origin: string, token: string, uid: string): Promise<number> {
   const response = await fetch(`${origin}/publish?uid=${uid}`, {

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { MemoryPresence, MemoryStore } from "../mod.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
-import { FakeClock, until } from "./_fake_clock.ts";
-import { startProcess, startServe } from "./_serve_process.ts";
+import { FakeClock, until } from "../testing/fake_clock.ts";
+import { startProcess, startServe } from "../testing/serve_process.ts";
 
 const TOKEN = "t0ken";
 

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { HmacSigner, SignatureError } from "../mod.ts";
+import { hmac as reference } from "../testing/hmac.ts";
 
 const NOW = 1_700_000_000_000;
-
-/** The reference: node:crypto's HMAC-SHA256, lowercase hex. */
-function reference(secret: string, text: string): string {
-  return createHmac("sha256", secret).update(text).digest("hex");
-}
 
 async function refusal(
   promise: Promise<unknown>,

@@ -12,10 +12,10 @@ import { Responder } from "../src/responder.ts";
 import { createServer } from "../src/server/app.ts";
 import { sideKey } from "../src/store/redis.ts";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 function responder(atLeastOnce = false): Responder {
   return new Responder({

@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { type LeasedMessage, MemoryStore, type MessageStore } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { startRedisCluster } from "./_support/redis_server.ts";
-import { memoryFixture, redisFixture, type StoreFixture } from "./_store_fixtures.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisCluster } from "../testing/redis_server.ts";
+import { memoryFixture, redisFixture, type StoreFixture } from "../testing/store_fixtures.ts";
 
 type Contract = [string, (store: MessageStore) => Promise<void>];
 

@@ -1,18 +1,18 @@
 /**
- * The helpers under tests/_support/, shared by the tests and the bench: a
+ * The helpers under testing/, shared by the tests and the bench: a
  * wrong helper would make every test that leans on it wrong in the same way.
  */
 import assert from "node:assert/strict";
-import { redisTest } from "./_redis_gate.ts";
-import { freePort } from "./_support/free_port.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { freePort } from "../testing/free_port.ts";
 import {
   type HttpResponse,
   HttpResponseParser,
   parseHttpResponse,
-} from "./_support/http_response.ts";
-import { Prng } from "./_support/prng.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { pollUntil, waitUntil } from "./_support/wait_until.ts";
+} from "../testing/http_response.ts";
+import { Prng } from "../testing/prng.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { pollUntil, waitUntil } from "../testing/wait_until.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (response: HttpResponse | undefined) => new TextDecoder().decode(response?.body);

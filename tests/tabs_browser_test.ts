@@ -27,8 +27,8 @@ import assert from "node:assert/strict";
 import type { BrowserContext, Page, Route } from "playwright-core";
 import { createServer, type Server, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import { checkChromium, chromiumTest, launchChromium, servePage } from "./_chromium.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { checkChromium, chromiumTest, launchChromium, servePage } from "../testing/chromium.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 const TESTS = 8;
 const haveChromium = checkChromium(TESTS);

@@ -10,7 +10,7 @@ import { leadWithChannel } from "../src/client/channel_leadership.ts";
 import { createLongPollClient, type LongPollClient } from "../src/client/long_poll_client.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../mod.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 /** A server, and clients of `uid` on it, each naming itself to the server. */
 function setUp(uid: string, options: Partial<ServerOptions> = {}) {

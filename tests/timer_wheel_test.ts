@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { type TimerTask, TimerWheel } from "../src/timer_wheel.ts";
 import { systemClock } from "../src/clock.ts";
 import { MAX_TIMER_DELAY_MS } from "../src/timer_delay.ts";
-import { FakeClock } from "./_fake_clock.ts";
-import { sleep } from "./_support/wait_until.ts";
+import { FakeClock } from "../testing/fake_clock.ts";
+import { sleep } from "../testing/wait_until.ts";
 
 function setUp(resolution?: number) {
   const clock = new FakeClock();

@@ -5,12 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, type LongPollHandler } from "../mod.ts";
-import { GatedStore } from "./_gated_store.ts";
-import { redisTest } from "./_redis_gate.ts";
-import { connectStore } from "./_store_fixtures.ts";
-import { startRedisServer } from "./_support/redis_server.ts";
-import { startServe } from "./_serve_process.ts";
-import { sleep, waitUntil } from "./_support/wait_until.ts";
+import { spyOn } from "../testing/spy_store.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
+import { startServe } from "../testing/serve_process.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
+import { waitUntilHeld } from "../testing/held_polls.ts";
 
 /** The answer, or a failure once `ms` pass: a poll held for its 60 s wait fails the test. */
 async function answeredWithin(poll: Promise<Response>, ms: number): Promise<string> {
@@ -124,7 +125,7 @@ Deno.test(
   redisTest("wake: a push between a poll's RPOP and its wait is delivered at once", async () => {
     await using redis = await startRedisServer();
     await using redisStore = await connectStore(redis);
-    const store = new GatedStore(redisStore);
+    const store = spyOn(redisStore);
     const handler = createLongPollHandler({ store, minWait: 60, maxWait: 60 });
     const { paused, release } = store.pauseNextPop();
     const poll = handler(new Request("http://x/?uid=race"));
@@ -186,18 +187,7 @@ Deno.test(
           }
         })
       );
-      const held = async () => {
-        let total = 0;
-        for (const server of servers) {
-          const text = await (await fetch(`${server.origin}/metrics`)).text();
-          total += Number(/^longpoll_held_polls (\d+)$/m.exec(text)?.[1]);
-        }
-        return total;
-      };
-      await waitUntil(async () => (await held()) === 3000, {
-        what: "3,000 held polls",
-        timeoutMs: 30_000,
-      });
+      await waitUntilHeld(servers, 3000, { what: "3,000 held polls", timeoutMs: 30_000 });
       // One plain client, one LPUSH per uid, pipelined.
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
       const commands = uids.map((uid) => {
@@ -211,10 +201,7 @@ Deno.test(
         what: "1,000 deliveries",
         timeoutMs: 30_000,
       });
-      await waitUntil(async () => (await held()) === 2000, {
-        what: "the losers to wait again",
-        timeoutMs: 10_000,
-      });
+      await waitUntilHeld(servers, 2000, { what: "the losers to wait again", timeoutMs: 10_000 });
       clients.abort();
       await Promise.all(polls);
       assert.equal(delivered.length, 1000, "no duplicates");

@@ -11,10 +11,11 @@
  */
 import assert from "node:assert/strict";
 import { HmacSigner } from "../mod.ts";
-import { freePort } from "./_support/free_port.ts";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
-import { waitUntil } from "./_support/wait_until.ts";
-import { type ServeProcess, startServe } from "./_serve_process.ts";
+import { freePort } from "./free_port.ts";
+import { type RedisServer, startRedisServer } from "./redis_server.ts";
+import { waitUntil } from "./wait_until.ts";
+import { type ServeProcess, startServe } from "./serve_process.ts";
+import { waitUntilHeld } from "./held_polls.ts";
 
 /** The shipped site file, as shipped. */
 export const SHIPPED_SITE: string = await Deno.readTextFile(
@@ -124,10 +125,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return await fetch(`${nginx.public}/?uid=${uid}&sign=${await signer.sign(uid)}`, { client });
     },
     async waitUntilHeld(count) {
-      await waitUntil(
-        async () => (await Promise.all(processes.map(heldPolls))).reduce((a, b) => a + b) === count,
-        { what: () => `${count} held polls`, timeoutMs: 10_000, intervalMs: 25 },
-      );
+      await waitUntilHeld(processes, count, { timeoutMs: 10_000, intervalMs: 25 });
     },
     async restart(index) {
       await processes[index][Symbol.asyncDispose]();
@@ -285,13 +283,6 @@ function _renderSite(options: {
   );
   return site;
 }
-/** The polls `server` holds now, from its /metrics. */
-export async function heldPolls(server: ServeProcess): Promise<number> {
-  const response = await fetch(`${server.origin}/metrics`);
-  const text = await response.text();
-  return Number(/^longpoll_held_polls (\d+)$/m.exec(text)?.[1] ?? NaN);
-}
-
 async function _status(url: string): Promise<number> {
   try {
     const response = await fetch(url);

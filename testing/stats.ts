@@ -1,5 +1,6 @@
 /**
- * Percentiles of latency samples.
+ * Percentiles of latency samples, for the bench and the tests that time
+ * wakes.
  *
  * @module
  */
@@ -36,6 +37,21 @@ export function summarize(samples: readonly number[]): LatencySummary {
     p99: _rank(sorted, 0.99),
     max: sorted[sorted.length - 1],
   };
+}
+
+/**
+ * The nearest-rank `quantile` (0.99 for the 99th percentile) of `samples`;
+ * NaN when there are none.
+ *
+ * @example
+ * ```ts
+ * import { percentile } from "./stats.ts";
+ * console.log(percentile([5, 1, 4, 2, 3], 0.9)); // 5
+ * ```
+ */
+export function percentile(samples: readonly number[], quantile: number): number {
+  if (samples.length === 0) return NaN;
+  return _rank(Float64Array.from(samples).sort(), quantile);
 }
 
 function _rank(sorted: Float64Array, quantile: number): number {

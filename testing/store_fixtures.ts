@@ -2,7 +2,7 @@
 import { MemoryStore, type MessageStore } from "../mod.ts";
 import type { MemoryStoreOptions } from "../src/store/memory.ts";
 import { RedisStore, type RedisStoreOptions } from "../src/store/redis.ts";
-import { type RedisServer, startRedisServer } from "./_support/redis_server.ts";
+import { type RedisServer, startRedisServer } from "./redis_server.ts";
 
 /** A store, and whatever runs it, disposed together. */
 export interface StoreFixture extends AsyncDisposable {

@@ -3,8 +3,8 @@
  * matter: `deploy/serve.ts` (what `deno task serve` runs), or any command
  * that prints a line when it listens.
  */
-import { freePort } from "./_support/free_port.ts";
-import { pollUntil } from "./_support/wait_until.ts";
+import { freePort } from "./free_port.ts";
+import { pollUntil } from "./wait_until.ts";
 
 const SERVE_ENTRY = new URL("../deploy/serve.ts", import.meta.url).pathname;
 

@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import { FakeClock } from "./_fake_clock.ts";
+ * import { FakeClock } from "./fake_clock.ts";
  * const clock = new FakeClock();
  * const fired: number[] = [];
  * clock.setTimeout(() => fired.push(clock.elapsed), 15_000);

@@ -2,10 +2,13 @@
  * Redis tests need a `redis-server` binary. Where it is missing they are
  * skipped with one line saying so; `REQUIRE_REDIS=1` turns that skip into a
  * failure.
+ *
+ * @module
  */
+import { canRun } from "./can_run.ts";
 
 /** True when a `redis-server` binary can be run. */
-export const haveRedis: boolean = await _canRun("redis-server");
+export const haveRedis: boolean = await canRun("redis-server");
 
 const required = Deno.env.get("REQUIRE_REDIS") === "1";
 if (!haveRedis && required) {
@@ -29,14 +32,4 @@ export function redisTest(name: string, fn: () => Promise<void>): Deno.TestDefin
     }, 0);
   }
   return { name, fn, ignore: !haveRedis, sanitizeOps: false, sanitizeResources: false };
-}
-
-async function _canRun(binary: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(binary, { args: ["--version"], stdout: "null" })
-      .output();
-    return success;
-  } catch {
-    return false;
-  }
 }
