@@ -30,7 +30,7 @@ export {
   type LongPollHandler,
   type RequestContext,
 } from "./src/handler.ts";
-export { HttpError, storeUnavailable } from "./src/http_error.ts";
+export { HttpError } from "./src/http_error.ts";
 export { createLogger, type LogFields, type Logger, type LoggerOptions } from "./src/logger.ts";
 export { StoreHealth } from "./src/store_health.ts";
 export { MemoryPresence, type Presence, type PresenceInfo } from "./src/presence.ts";

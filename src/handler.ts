@@ -2,7 +2,6 @@ import { type Authorize, createAuthorize } from "./authorize.ts";
 import { exponentialBackoff } from "./backoff.ts";
 import { HeldPolls } from "./held_polls.ts";
 import { Hold, type HoldDeps } from "./hold.ts";
-import { HttpError, storeUnavailable } from "./http_error.ts";
 import { createTaker, type Taker } from "./leases.ts";
 import type { Metrics } from "./metrics.ts";
 import { type LongPollOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -15,6 +14,7 @@ import {
 } from "./poll_request.ts";
 import { LingeringPresence } from "./presence_linger.ts";
 import { Responder } from "./responder.ts";
+import { storeFailureAnswer } from "./store_failure.ts";
 import { StoreHealth } from "./store_health.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 
@@ -190,11 +190,11 @@ class _LongPoll {
       try {
         taken = await this.#taker.take(poll.uid, poll.ack, poll.max);
       } catch (error) {
-        // A store error that knows its answer (a key of the wrong type, say) is
-        // no outage: it is answered as it is.
-        if (error instanceof HttpError) throw error;
-        this.storeHealth.failed(error);
-        throw storeUnavailable("poll", this.options.retryAfter);
+        throw storeFailureAnswer(error, {
+          action: "poll",
+          health: this.storeHealth,
+          retryAfter: this.options.retryAfter,
+        });
       } finally {
         store.unwatch(poll.uid, firstPop);
       }

@@ -1,9 +1,10 @@
 import { createLongPollHandler, type DrainOptions, type LongPollHandler } from "../handler.ts";
-import { clip, HttpError, storeUnavailable } from "../http_error.ts";
+import { clip, HttpError } from "../http_error.ts";
 import type { Metrics } from "../metrics.ts";
 import { DEFAULTS, type LongPollOptions } from "../options.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
 import { secretList, type Secrets } from "../secret_list.ts";
+import { storeFailureAnswer } from "../store_failure.ts";
 import { validateUid } from "../uid.ts";
 import { demoPage } from "./demo_page.ts";
 import { isLocalRequest } from "./local_request.ts";
@@ -159,9 +160,10 @@ export function createServer(options: ServerOptions): Server {
     try {
       found = await options.presence.lookup(uid);
     } catch (error) {
-      handler.storeHealth.failed(error);
-      throw new HttpError(503, "Cannot read presence: the store is unavailable", {
-        "Retry-After": retryAfter,
+      throw storeFailureAnswer(error, {
+        action: "read presence",
+        health: handler.storeHealth,
+        retryAfter,
       });
     }
     return responder.json({
@@ -190,11 +192,11 @@ export function createServer(options: ServerOptions): Server {
     try {
       await store.publish(uid, message);
     } catch (error) {
-      // A store error that knows its answer (a key of the wrong type, say) is
-      // no outage: it is answered as it is, as a poll answers it.
-      if (error instanceof HttpError) throw error;
-      handler.storeHealth.failed(error);
-      throw storeUnavailable("publish", retryAfter);
+      throw storeFailureAnswer(error, {
+        action: "publish",
+        health: handler.storeHealth,
+        retryAfter,
+      });
     }
     handler.storeHealth.succeeded();
     metrics.published++;
