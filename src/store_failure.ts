@@ -10,20 +10,25 @@
  */
 import { HttpError } from "./http_error.ts";
 
-/** The HTTP status each kind of store error is answered with. */
-const _STATUS_OF_KIND = {
-  /** A key holds another type than the store needs: the store holds something unusable. */
-  "wrong-type": 502,
-  /** A stored message is not valid UTF-8: the store handed over something unusable. */
-  "encoding": 502,
-} as const;
-
 /**
  * What a store error is about, as opposed to whether the store answers:
  * `wrong-type`, a key of the wrong type; `encoding`, a message that is not
  * valid UTF-8. Neither is cured by retrying.
+ *
+ * @example
+ * ```ts
+ * import type { StoreErrorKind } from "./store_failure.ts";
+ * const kind: StoreErrorKind = "wrong-type";
+ * console.log(kind); // wrong-type
+ * ```
  */
-export type StoreErrorKind = keyof typeof _STATUS_OF_KIND;
+export type StoreErrorKind = "wrong-type" | "encoding";
+
+/** The HTTP status each kind of store error is answered with: the store holds something unusable. */
+const _STATUS_OF_KIND: Readonly<Record<StoreErrorKind, number>> = {
+  "wrong-type": 502,
+  "encoding": 502,
+};
 
 /**
  * An error about what a store holds. It carries a kind; the HTTP layer

@@ -1,7 +1,8 @@
 import { createLongPollHandler, type DrainOptions, type LongPollHandler } from "../handler.ts";
+import { internalsOf } from "../handler_internals.ts";
 import { clip, HttpError } from "../http_error.ts";
 import type { Metrics } from "../metrics.ts";
-import { DEFAULTS, type LongPollOptions } from "../options.ts";
+import type { LongPollOptions } from "../options.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
 import { secretList, type Secrets } from "../secret_list.ts";
 import { storeFailureAnswer } from "../store_failure.ts";
@@ -109,8 +110,8 @@ export interface ConnectionInfo {
 export function createServer(options: ServerOptions): Server {
   const handler = createLongPollHandler(options);
   const { store } = options;
-  const { metrics, responder } = handler;
-  const retryAfter = String(options.retryAfter ?? DEFAULTS.retryAfter);
+  const { metrics } = handler;
+  const { responder, storeHealth, options: { retryAfter } } = internalsOf(handler);
   const maxBodyBytes = options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes;
   const tokens = options.publishToken === undefined
     ? undefined
@@ -162,7 +163,7 @@ export function createServer(options: ServerOptions): Server {
     } catch (error) {
       throw storeFailureAnswer(error, {
         action: "read presence",
-        health: handler.storeHealth,
+        health: storeHealth,
         retryAfter,
       });
     }
@@ -194,11 +195,11 @@ export function createServer(options: ServerOptions): Server {
     } catch (error) {
       throw storeFailureAnswer(error, {
         action: "publish",
-        health: handler.storeHealth,
+        health: storeHealth,
         retryAfter,
       });
     }
-    handler.storeHealth.succeeded();
+    storeHealth.succeeded();
     metrics.published++;
     return responder.json({ published: true }, 202);
   };
