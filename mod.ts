@@ -22,54 +22,27 @@
  *
  * @module
  */
-export { type Backoff, exponentialBackoff, type ExponentialBackoffOptions } from "./src/backoff.ts";
-export { type Clock, systemClock } from "./src/clock.ts";
+export type { Clock } from "./src/clock.ts";
 export {
   createLongPollHandler,
   type DrainOptions,
   type LongPollHandler,
   type RequestContext,
 } from "./src/handler.ts";
-export { HttpError, storeUnavailable } from "./src/http_error.ts";
 export { createLogger, type LogFields, type Logger, type LoggerOptions } from "./src/logger.ts";
-export { StoreHealth } from "./src/store_health.ts";
 export { MemoryPresence, type Presence, type PresenceInfo } from "./src/presence.ts";
-export { isValidCallback, wrapJsonp } from "./src/jsonp.ts";
-export { METRIC_SPECS, type MetricKey, Metrics, type MetricSpec } from "./src/metrics.ts";
-export { DEFAULTS, type LongPollOptions } from "./src/options.ts";
-export { type End, ENDS, type EndSpec, type Outcome, type Taken } from "./src/outcome.ts";
-export type { AnswerFormat } from "./src/poll_request.ts";
-export {
-  DEFAULT_PARAMS,
-  DEFAULT_STOP_CODE,
-  HEADER,
-  type ParamNames,
-  REFUSED_STATUSES,
-  STATUS,
-  type StatusName,
-} from "./src/protocol.ts";
-export { type EarlyAnswer, Responder, type ResponderOptions } from "./src/responder.ts";
-export {
-  checkHost,
-  type RequestTarget,
-  requestTarget,
-  type RequestTargetOptions,
-} from "./src/request_target.ts";
-export { Histogram } from "./src/histogram.ts";
+export { Metrics } from "./src/metrics.ts";
+export type { LongPollOptions } from "./src/options.ts";
+export type { ParamNames } from "./src/protocol.ts";
+export type { Secrets } from "./src/secret_list.ts";
 export {
   HmacSigner,
   type HmacSignerOptions,
   SignatureError,
   type VerifySignature,
 } from "./src/signature.ts";
-export type { Secrets } from "./src/secret_list.ts";
-export { KeyTypeError, MessageEncodingError } from "./src/store/errors.ts";
+export { StoreError, type StoreErrorKind } from "./src/store_failure.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
-export type { QueueLimitOptions, QueueLimitValues } from "./src/store/queue_limits.ts";
-export {
-  DEFAULT_MAX_MESSAGE_BYTES,
-  type MessageLimitOptions,
-  type SetAside,
-  type SetAsideReason,
-} from "./src/store/message_limits.ts";
+export type { MessageLimitOptions, SetAside, SetAsideReason } from "./src/store/message_limits.ts";
+export type { QueueLimitOptions } from "./src/store/queue_limits.ts";
 export type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./src/store/types.ts";

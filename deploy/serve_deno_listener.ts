@@ -25,7 +25,7 @@
  * @module
  */
 import type { Logger } from "../src/logger.ts";
-import type { ConnectionInfo } from "../src/server/app.ts";
+import type { ConnectionInfo } from "../src/server/local_request.ts";
 import type { Listener, ListenOptions } from "../src/server/serve.ts";
 import { oneRequestPerConnection, type ServeHandler } from "./serve_one_request_per_connection.ts";
 

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { ConnectionInfo } from "../src/server/app.ts";
+import type { ConnectionInfo } from "../src/server/local_request.ts";
 
 /** What `Deno.serve` calls with each request. */
 export type ServeHandler = (

@@ -1,8 +1,8 @@
 import { type Authorize, createAuthorize } from "./authorize.ts";
 import { exponentialBackoff } from "./backoff.ts";
+import { keepInternals } from "./handler_internals.ts";
 import { HeldPolls } from "./held_polls.ts";
 import { Hold, type HoldDeps } from "./hold.ts";
-import { HttpError, storeUnavailable } from "./http_error.ts";
 import { createTaker, type Taker } from "./leases.ts";
 import type { Metrics } from "./metrics.ts";
 import { type LongPollOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -15,10 +15,20 @@ import {
 } from "./poll_request.ts";
 import { LingeringPresence } from "./presence_linger.ts";
 import { Responder } from "./responder.ts";
+import { storeFailureAnswer } from "./store_failure.ts";
 import { StoreHealth } from "./store_health.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 
-/** Options of {@linkcode LongPollHandler.drain}. */
+/**
+ * Options of {@linkcode LongPollHandler.drain}.
+ *
+ * @example
+ * ```ts
+ * import type { DrainOptions } from "../mod.ts";
+ * const options: DrainOptions = { windowMs: 5_000 };
+ * console.log(options.windowMs); // 5000
+ * ```
+ */
 export interface DrainOptions {
   /**
    * Spread the stop answers over this many milliseconds, so clients don't
@@ -28,9 +38,19 @@ export interface DrainOptions {
   windowMs?: number;
 }
 
-/** What the handler's caller already knows about the request. */
+/**
+ * What the handler's caller already knows about the request.
+ *
+ * @example
+ * ```ts
+ * import { createLongPollHandler, MemoryStore, type RequestContext } from "../mod.ts";
+ * const handler = createLongPollHandler({ store: new MemoryStore(), minWait: 0.01, maxWait: 0.01 });
+ * const context: RequestContext = { query: "uid=42" };
+ * console.log((await handler(new Request("http://x/?uid=42"), context)).status); // 200
+ * ```
+ */
 export interface RequestContext {
-  /** The query, read from the request target (see `requestTarget`). */
+  /** The query, as the router read it from the request target. */
   readonly query?: string;
 }
 
@@ -52,10 +72,6 @@ export interface LongPollHandler {
   readonly held: number;
   /** The counters this handler updates. */
   readonly metrics: Metrics;
-  /** The renderer of every answer, for the routes around the handler. */
-  readonly responder: Responder;
-  /** Logs the store's outages; the routes around the handler report to it too. */
-  readonly storeHealth: StoreHealth;
   /**
    * Answers every held poll with the stop code, pops nothing new, and
    * resolves once every poll has its answer, with the presence exits held
@@ -87,11 +103,10 @@ export interface LongPollHandler {
 export function createLongPollHandler(options: LongPollOptions): LongPollHandler {
   const longPoll = new _LongPoll(resolveOptions(options));
   const handler = (request: Request, context?: RequestContext) => longPoll.handle(request, context);
+  keepInternals(handler, longPoll);
   return Object.defineProperties(handler, {
     held: { get: () => longPoll.polls.size },
     metrics: { value: longPoll.options.metrics },
-    responder: { value: longPoll.responder },
-    storeHealth: { value: longPoll.storeHealth },
     drain: { value: (drainOptions?: DrainOptions) => longPoll.drain(drainOptions) },
   }) as LongPollHandler;
 }
@@ -190,11 +205,11 @@ class _LongPoll {
       try {
         taken = await this.#taker.take(poll.uid, poll.ack, poll.max);
       } catch (error) {
-        // A store error that knows its answer (a key of the wrong type, say) is
-        // no outage: it is answered as it is.
-        if (error instanceof HttpError) throw error;
-        this.storeHealth.failed(error);
-        throw storeUnavailable("poll", this.options.retryAfter);
+        throw storeFailureAnswer(error, {
+          action: "poll",
+          health: this.storeHealth,
+          retryAfter: this.options.retryAfter,
+        });
       } finally {
         store.unwatch(poll.uid, firstPop);
       }

@@ -1,8 +1,8 @@
 import type { Backoff } from "./backoff.ts";
-import { HttpError } from "./http_error.ts";
 import type { Taker } from "./leases.ts";
 import { type Outcome, PLAIN_OUTCOMES, type Taken } from "./outcome.ts";
 import type { MessageStore, Waiter } from "./store/types.ts";
+import { knownAnswerOrOutage } from "./store_failure.ts";
 import type { TimerTask, TimerWheel } from "./timer_wheel.ts";
 
 /** When a hold polls again, and when it gives up. */
@@ -211,8 +211,8 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
       if (this.#ended) return;
       // An error that knows its answer (a key of the wrong type, say) ends the
       // hold with it; any other is an outage the hold rides out.
-      if (error instanceof HttpError) return this.#end({ end: "error", error });
-      this.#deps.storeHealth.failed(error);
+      const known = knownAnswerOrOutage(error, this.#deps.storeHealth);
+      if (known !== undefined) return this.#end({ end: "error", error: known });
       return this.#foundNothing(false);
     }
     this.#popping = false;

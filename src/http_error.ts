@@ -37,20 +37,3 @@ export class HttpError extends Error {
 export function clip(text: string, max = 64): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
-
-/**
- * The 503 answered when the message store fails or does not answer, with
- * `Retry-After`. The failure itself is reported apart.
- *
- * @example
- * ```ts
- * import { storeUnavailable } from "./http_error.ts";
- * const error = storeUnavailable("publish", "1");
- * console.log(error.status, error.message); // 503 Cannot publish: the message store is unavailable
- * ```
- */
-export function storeUnavailable(action: "poll" | "publish", retryAfter: string): HttpError {
-  return new HttpError(503, `Cannot ${action}: the message store is unavailable`, {
-    "Retry-After": retryAfter,
-  });
-}

@@ -1,4 +1,13 @@
-/** Extra facts of a log line, such as counts. */
+/**
+ * Extra facts of a log line, such as counts.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, type LogFields } from "../mod.ts";
+ * const fields: LogFields = { failed: 3 };
+ * createLogger({ write: (_level, line) => console.log(line) }).info("Store back", fields); // Store back failed=3
+ * ```
+ */
 export type LogFields = Readonly<Record<string, unknown>>;
 
 /**
@@ -26,7 +35,16 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-/** Options of {@linkcode createLogger}. */
+/**
+ * Options of {@linkcode createLogger}.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, type LoggerOptions } from "../mod.ts";
+ * const options: LoggerOptions = { format: "json", write: () => {} };
+ * createLogger(options).warn("Cannot reach the message store");
+ * ```
+ */
 export interface LoggerOptions {
   /**
    * `text`: the message, warnings and errors prefixed, fields as

@@ -61,11 +61,20 @@ export class Metrics {
   notificationsRestored = 0;
   /** Error answers, by status code. */
   readonly errors: Map<number, number> = new Map();
-  /** Seconds from the store's wake of a held poll to its answer with a message. */
+  /**
+   * Seconds from the store's wake of a held poll to its answer with a message.
+   * @ignore
+   */
   readonly wakeLatency: Histogram = new Histogram(LATENCY_BOUNDS);
-  /** Seconds from a poll's first pop to the answer of its store, for every first pop. */
+  /**
+   * Seconds from a poll's first pop to the answer of its store, for every first pop.
+   * @ignore
+   */
   readonly storeRoundTrip: Histogram = new Histogram(LATENCY_BOUNDS);
-  /** Seconds a poll was held, by how its hold ended. */
+  /**
+   * Seconds a poll was held, by how its hold ended.
+   * @ignore
+   */
   readonly holdDuration: ReadonlyMap<End, Histogram> = new Map(
     (Object.keys(ENDS) as End[]).map((end) => [end, new Histogram(HOLD_BOUNDS)]),
   );

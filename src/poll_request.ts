@@ -36,7 +36,12 @@ export interface AnswerFormat {
   max?: number;
 }
 
-const ALLOW = "GET, HEAD, OPTIONS";
+/** The methods a poll route allows, for `Allow` headers. */
+export const POLL_METHODS = "GET, HEAD, OPTIONS";
+
+/** The format of an answer outside a poll: plain JSON, no JSONP, no CORS. */
+export const PLAIN_FORMAT: AnswerFormat = Object.freeze({ callback: null, cors: null });
+
 const ACK_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const WAIT_PATTERN = /^\d{1,6}(\.\d{1,3})?$/;
 
@@ -74,7 +79,7 @@ export function parsePollRequest(
   const method = request.method;
   if (method !== "GET" && method !== "HEAD") {
     throw new HttpError(405, `Cannot poll with method "${clip(method)}": use GET`, {
-      Allow: ALLOW,
+      Allow: POLL_METHODS,
     });
   }
   const query = _queryOf(context.query ?? requestTarget(request).query, options.maxQueryLength);
@@ -122,9 +127,6 @@ export function allowedOrigin(request: Request, allowlist: ReadonlySet<string>):
   if (allowlist.has(origin)) return origin;
   return allowlist.has("*") ? "*" : null;
 }
-
-/** The methods a poll route allows, for `Allow` headers. */
-export const POLL_METHODS = ALLOW;
 
 function _queryOf(query: string, maxQueryLength: number): URLSearchParams {
   if (query.length > maxQueryLength) {

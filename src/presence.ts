@@ -1,4 +1,13 @@
-/** Whether a uid holds a poll now, and since when. */
+/**
+ * Whether a uid holds a poll now, and since when.
+ *
+ * @example
+ * ```ts
+ * import type { PresenceInfo } from "../mod.ts";
+ * const info: PresenceInfo = { present: true, since: 0 };
+ * console.log(info.present); // true
+ * ```
+ */
 export interface PresenceInfo {
   /** True while at least one poll of the uid is held, in any process. */
   readonly present: boolean;

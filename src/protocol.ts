@@ -13,7 +13,17 @@
  * @module
  */
 
-/** Names of the query parameters of a poll. */
+/**
+ * Names of the query parameters of a poll.
+ *
+ * @example
+ * ```ts
+ * import { createLongPollHandler, MemoryStore, type ParamNames } from "../mod.ts";
+ * const params: Partial<ParamNames> = { uid: "user", callback: "cb" };
+ * const handler = createLongPollHandler({ store: new MemoryStore(), params });
+ * console.log(handler.held); // 0
+ * ```
+ */
 export interface ParamNames {
   /**
    * The user's id, whose queue is polled.

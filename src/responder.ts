@@ -2,7 +2,7 @@ import { HttpError } from "./http_error.ts";
 import { toJsonValue, wrapJsonp, wrapJsonpValue } from "./jsonp.ts";
 import type { Metrics } from "./metrics.ts";
 import { ENDS, isLeased, type Outcome, type Taken } from "./outcome.ts";
-import type { AnswerFormat } from "./poll_request.ts";
+import { type AnswerFormat, PLAIN_FORMAT, POLL_METHODS } from "./poll_request.ts";
 import { HEADER, JSONP_STOP_META } from "./protocol.ts";
 
 /** Options of {@linkcode Responder}. */
@@ -33,7 +33,6 @@ export interface EarlyAnswer {
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const SCRIPT_TYPE = "text/javascript; charset=utf-8";
-const ALLOW = "GET, HEAD, OPTIONS";
 const ENCODER = new TextEncoder();
 
 /**
@@ -101,10 +100,10 @@ export class Responder {
     const response = new Response(null, { status: 204 });
     const headers = response.headers;
     headers.set("cache-control", "no-store");
-    headers.set("allow", ALLOW);
+    headers.set("allow", POLL_METHODS);
     if (cors !== null) {
       headers.set("access-control-allow-origin", cors);
-      headers.set("access-control-allow-methods", ALLOW);
+      headers.set("access-control-allow-methods", POLL_METHODS);
       headers.set("access-control-max-age", "600");
       headers.set("vary", "Origin");
     }
@@ -148,7 +147,7 @@ export class Responder {
 
   /** A JSON answer of a route other than the poll, such as `/healthz`. */
   json(body: unknown, status = 200): Response {
-    return this.#answer(status, _PLAIN, JSON.stringify(body));
+    return this.#answer(status, PLAIN_FORMAT, JSON.stringify(body));
   }
 
   /**
@@ -291,5 +290,3 @@ export class Responder {
     return response;
   }
 }
-
-const _PLAIN: AnswerFormat = Object.freeze({ callback: null, cors: null });

@@ -20,7 +20,16 @@ export type VerifySignature = (
 /** `exp` in its one canonical form: decimal digits, no sign, no leading zero, before 2286. */
 const CANONICAL_EXP = /^(0|[1-9]\d{0,9})$/;
 
-/** Why a signature was refused, as the message of a 403 or 400 answer. */
+/**
+ * Why a signature was refused, as the message of a 403 or 400 answer.
+ *
+ * @example
+ * ```ts
+ * import { SignatureError } from "../mod.ts";
+ * const error = new SignatureError('Cannot verify signature: "sign" was refused');
+ * console.log(error.status); // 403
+ * ```
+ */
 export class SignatureError extends Error {
   /** HTTP status: 400 for a malformed `exp` or uid, 403 otherwise. */
   readonly status: 400 | 403;
@@ -41,7 +50,16 @@ export class SignatureError extends Error {
   }
 }
 
-/** Options of {@linkcode HmacSigner}. */
+/**
+ * Options of {@linkcode HmacSigner}.
+ *
+ * @example
+ * ```ts
+ * import { HmacSigner, type HmacSignerOptions } from "../mod.ts";
+ * const options: HmacSignerOptions = { secret: ["new-secret", "old-secret"] };
+ * console.log(new HmacSigner(options) instanceof HmacSigner); // true
+ * ```
+ */
 export interface HmacSignerOptions {
   /**
    * The shared secret, or a list of them while one is rotated: the first

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { exponentialBackoff } from "../mod.ts";
+import { exponentialBackoff } from "../src/backoff.ts";
 
 Deno.test("backoff: the original schedule doubles from 15 s", () => {
   const backoff = exponentialBackoff({ base: 15_000 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isValidCallback, wrapJsonp } from "../mod.ts";
+import { isValidCallback, wrapJsonp } from "../src/jsonp.ts";
 
 /** Runs a JSONP script with `name` bound to a spy, and returns what it was called with. */
 function runJsonp(script: string, name = "cb"): unknown[] {

@@ -1,13 +1,45 @@
 /**
- * Where the test and bench code lives: tests/ holds only tests, the toolkit
- * they share with the bench lives in testing/, and neither the bench nor
- * the toolkit reaches into tests/.
+ * How the code is laid out: src/ has no import circle, so every file reads
+ * from its dependencies down, and `src/store/redis.ts` stays a facade of a
+ * size one can read; tests/ holds only tests, the toolkit they share with
+ * the bench lives in testing/, and neither the bench nor the toolkit
+ * reaches into tests/.
  */
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url);
 /** A module specifier in an import, an export, a dynamic import or a `new URL(…, import.meta.url)`. */
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\bnew URL\(\s*)["'`]([^"'`]+)["'`]/g;
+/**
+ * A static relative import or re-export at the start of a line (type-only
+ * ones too), so that the imports of a JSDoc example don't count.
+ */
+const STATIC_IMPORT =
+  /^(?:import|export)\s+(?:type\s+)?(?:\{[^}]*\}|\*(?:\s+as\s+\w+)?|\w+(?:\s*,\s*\{[^}]*\})?)\s+from\s+"(\.{1,2}\/[^"]+)"/gm;
+const MAX_REDIS_FACADE_LINES = 400;
+
+Deno.test("layout: the cycle walk finds a planted circle", () => {
+  const graph = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]);
+  assert.deepEqual(_cyclesOf(graph), [["a", "b", "c", "a"]]);
+});
+
+Deno.test("layout: src/ has no import circle", async () => {
+  const src = new URL("src/", ROOT);
+  const graph = new Map<string, string[]>();
+  for (const file of await _sources(src)) {
+    const text = await Deno.readTextFile(file);
+    graph.set(file.href, [...text.matchAll(STATIC_IMPORT)].map((m) => new URL(m[1], file).href));
+  }
+  assert.ok(graph.size > 50, `read ${graph.size} files`);
+  const relative = (file: string) => file.slice(src.href.length);
+  assert.deepEqual(_cyclesOf(graph).map((cycle) => cycle.map(relative).join(" → ")), []);
+});
+
+Deno.test(`layout: src/store/redis.ts is a facade of at most ${MAX_REDIS_FACADE_LINES} lines`, async () => {
+  const text = await Deno.readTextFile(new URL("src/store/redis.ts", ROOT));
+  const lines = text.split("\n").length;
+  assert.ok(lines <= MAX_REDIS_FACADE_LINES, `src/store/redis.ts has ${lines} lines`);
+});
 
 Deno.test("layout: bench/ and testing/ import nothing from tests/", async () => {
   const tests = new URL("tests/", ROOT).href;
@@ -51,6 +83,24 @@ Deno.test("layout: the specifier scan finds every form of import", () => {
     "./f.ts",
   ]);
 });
+
+/** Each cycle found by a depth-first walk, as the files around it. */
+function _cyclesOf(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const cycles: string[][] = [];
+  const done = new Set<string>();
+  const path: string[] = [];
+  const visit = (file: string) => {
+    const at = path.indexOf(file);
+    if (at !== -1) return void cycles.push([...path.slice(at), file]);
+    if (done.has(file)) return;
+    path.push(file);
+    for (const next of graph.get(file) ?? []) visit(next);
+    path.pop();
+    done.add(file);
+  };
+  for (const file of [...graph.keys()].sort()) visit(file);
+  return cycles;
+}
 
 /** Every module specifier written in `text`. */
 function _specifiers(text: string): string[] {

@@ -1,6 +1,6 @@
 /** /metrics renders every counter the code keeps: none is counted and never shown. */
 import assert from "node:assert/strict";
-import { METRIC_SPECS, Metrics } from "../mod.ts";
+import { METRIC_SPECS, Metrics } from "../src/metrics.ts";
 
 Deno.test("metrics: every numeric property of Metrics has a spec and is rendered with its value", () => {
   const metrics = new Metrics();

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { LeadershipOptions } from "./tab_leadership.ts";
+import type { LeadershipOptions } from "./leadership_options.ts";
 
 /** How often the leader says it leads, in milliseconds. */
 const BEAT_MS = 150;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { LeadershipOptions } from "./tab_leadership.ts";
+import type { LeadershipOptions } from "./leadership_options.ts";
 
 /** The part of the Web Locks API's `LockManager` (`navigator.locks`) used here. */
 export interface Locks {

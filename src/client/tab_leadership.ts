@@ -7,22 +7,8 @@
  * @module
  */
 import { leadWithChannel } from "./channel_leadership.ts";
+import type { LeadershipOptions } from "./leadership_options.ts";
 import { leadWithLock, type Locks } from "./lock_leadership.ts";
-
-/** Options of {@linkcode electLeader}. */
-export interface LeadershipOptions {
-  /** Names the group: of the candidates with the same name, one leads at a time. */
-  readonly name: string;
-  /**
-   * Runs while this candidate leads; the leadership is given up once its
-   * promise settles. `lost` aborts when the leadership is lost before
-   * (the candidacy ended, or another leader turned up). `takeover` is true
-   * when another candidate led before this one.
-   */
-  readonly lead: (lost: AbortSignal, takeover: boolean) => Promise<void>;
-  /** Ends the candidacy, and the leadership if held. */
-  readonly signal: AbortSignal;
-}
 
 /**
  * Enters the election of `options.name` as a candidate.

@@ -1,29 +1,21 @@
 import { createLongPollHandler, type DrainOptions, type LongPollHandler } from "../handler.ts";
-import { clip, HttpError, storeUnavailable } from "../http_error.ts";
+import { internalsOf } from "../handler_internals.ts";
+import { clip, HttpError } from "../http_error.ts";
 import type { Metrics } from "../metrics.ts";
-import { type LongPollOptions, resolveOptions } from "../options.ts";
+import type { LongPollOptions } from "../options.ts";
+import { PLAIN_FORMAT } from "../poll_request.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
-import { secretList, type Secrets } from "../secret_list.ts";
-import { validateUid } from "../uid.ts";
 import { demoPage } from "./demo_page.ts";
-import { isLocalRequest } from "./local_request.ts";
+import type { ConnectionInfo } from "./local_request.ts";
+import { presenceRoute } from "./presence_route.ts";
+import { producerCheck, type ProducerCheckOptions } from "./publish_authorization.ts";
+import { publishRoute } from "./publish_route.ts";
+import { readiness } from "./readiness.ts";
+import { chain } from "./route_step.ts";
 import { SERVE_DEFAULTS } from "./settings.ts";
 
-/** Options of {@linkcode createServer}: the handler's, plus the publish route's. */
-export interface ServerOptions extends LongPollOptions {
-  /**
-   * Bearer token that `POST /publish` requires, or a list while one is
-   * rotated: any of them is let in.
-   * @default {undefined}
-   */
-  publishToken?: Secrets;
-  /**
-   * Let `POST /publish` in without a token, from local requests only: a
-   * loopback client (see `trustedProxies`), a loopback `Host`, and no
-   * cross-origin `Origin`. Meant for the in-memory store bound to loopback.
-   * @default {false}
-   */
-  openPublish?: boolean;
+/** Options of {@linkcode createServer}: the handler's, the producers', plus the routes'. */
+export interface ServerOptions extends LongPollOptions, ProducerCheckOptions {
   /**
    * Called before `/metrics` renders, to copy figures kept elsewhere (such
    * as the store's) into the counters.
@@ -34,12 +26,6 @@ export interface ServerOptions extends LongPollOptions {
    * @default {false}
    */
   demo?: boolean;
-  /**
-   * Peer addresses whose `X-Real-IP` header names the real client, such as
-   * the nginx in front. Any other peer is the client itself.
-   * @default {["127.0.0.1", "::1"]}
-   */
-  trustedProxies?: readonly string[];
   /**
    * Largest `POST /publish` body, in bytes; larger gets 413.
    * @default {65536}
@@ -69,12 +55,6 @@ export interface Server {
   readonly handler: LongPollHandler;
   /** Drains the handler; `/readyz` answers 503 from now on. */
   drain(options?: DrainOptions): Promise<void>;
-}
-
-/** The connection a request came on: `Deno.ServeHandlerInfo` fits. */
-export interface ConnectionInfo {
-  /** The peer's address. */
-  readonly remoteAddr?: { readonly hostname?: string };
 }
 
 /**
@@ -107,101 +87,25 @@ export interface ConnectionInfo {
  */
 export function createServer(options: ServerOptions): Server {
   const handler = createLongPollHandler(options);
-  const { store } = options;
-  const { metrics, responder } = handler;
-  const { retryAfter, maxUidBytes } = resolveOptions(options);
-  const maxBodyBytes = options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes;
-  const tokens = options.publishToken === undefined
+  const internals = internalsOf(handler);
+  const { metrics } = handler;
+  const producer = producerCheck(options);
+  const publish = publishRoute({
+    internals,
+    producer,
+    maxBodyBytes: options.maxBodyBytes ?? SERVE_DEFAULTS.maxBodyBytes,
+  });
+  const presence = options.presence === undefined
     ? undefined
-    : secretList("publishToken", options.publishToken).map((token) =>
-      new TextEncoder().encode(token)
-    );
+    : presenceRoute({ presence: options.presence, internals, producer });
   let draining = false;
-
-  const trustedProxies: ReadonlySet<string> = new Set(
-    options.trustedProxies ?? SERVE_DEFAULTS.trustedProxies,
-  );
-
-  /** Lets a producer in: the bearer token, or open publishing for local requests. */
-  const authorize = (request: Request, info: ConnectionInfo | undefined, action: string) =>
-    _authorize(request, {
-      tokens,
-      open: (options.openPublish ?? false) && isLocalRequest(request, info, trustedProxies),
-      action,
-    });
-
-  const ready = async (): Promise<Response> => {
-    if (draining) throw new HttpError(503, "Not ready: the server is draining");
-    if (!await store.checkReady()) {
-      throw new HttpError(503, `Not ready: the ${store.kind} store is unreachable`, {
-        "Retry-After": retryAfter,
-      });
-    }
-    return responder.json({
-      status: "ready",
-      store: store.kind,
-      ...(store.queueLimits === undefined ? {} : { queueLimits: store.queueLimits }),
-    });
-  };
-
-  const presenceOf = async (
-    request: Request,
-    query: string,
-    info: ConnectionInfo | undefined,
-  ): Promise<Response> => {
-    if (options.presence === undefined) throw new HttpError(404, 'Cannot find "/presence"');
-    authorize(request, info, "read presence");
-    const uid = validateUid(new URLSearchParams(query).get("uid"), {
-      action: "read presence",
-      maxBytes: maxUidBytes,
-    });
-    let found;
-    try {
-      found = await options.presence.lookup(uid);
-    } catch (error) {
-      handler.storeHealth.failed(error);
-      throw new HttpError(503, "Cannot read presence: the store is unavailable", {
-        "Retry-After": retryAfter,
-      });
-    }
-    return responder.json({
-      uid,
-      present: found.present,
-      ...(found.since === undefined ? {} : { since: new Date(found.since).toISOString() }),
-    });
-  };
-
-  const publish = async (
-    request: Request,
-    query: string,
-    info: ConnectionInfo | undefined,
-  ): Promise<Response> => {
-    if (request.method !== "POST") {
-      throw new HttpError(405, `Cannot publish with method "${clip(request.method)}": use POST`, {
-        Allow: "POST",
-      });
-    }
-    authorize(request, info, "publish");
-    const uid = validateUid(new URLSearchParams(query).get("uid"), {
-      action: "publish",
-      maxBytes: maxUidBytes,
-    });
-    const message = await _readBody(request, maxBodyBytes);
-    try {
-      await store.publish(uid, message);
-    } catch (error) {
-      // A store error that knows its answer (a key of the wrong type, say) is
-      // no outage: it is answered as it is, as a poll answers it.
-      if (error instanceof HttpError) throw error;
-      handler.storeHealth.failed(error);
-      throw storeUnavailable("publish", retryAfter);
-    }
-    handler.storeHealth.succeeded();
-    metrics.published++;
-    return responder.json({ published: true }, 202);
-  };
-
-  const answerError = (error: unknown) => responder.error(error, _PLAIN);
+  const ready = chain([readiness({
+    store: options.store,
+    responder: internals.responder,
+    retryAfter: internals.options.retryAfter,
+    draining: () => draining,
+  })]);
+  const answerError = (error: unknown) => internals.responder.error(error, PLAIN_FORMAT);
 
   /**
    * Routes a request. The poll handler answers its own errors; each other
@@ -219,14 +123,15 @@ export function createServer(options: ServerOptions): Server {
         return handler(request, { query });
       case "/publish":
         checkHost(request);
-        return publish(request, query, info).catch(answerError);
+        return publish({ request, query, info }).catch(answerError);
       case "/presence":
         checkHost(request);
-        return presenceOf(request, query, info).catch(answerError);
+        if (presence === undefined) break;
+        return presence({ request, query, info }).catch(answerError);
       case "/healthz":
         return _healthy();
       case "/readyz":
-        return ready().catch(answerError);
+        return ready({ request, query, info }).catch(answerError);
       case "/demo":
         if (!options.demo) break;
         return demoPage();
@@ -253,8 +158,6 @@ export function createServer(options: ServerOptions): Server {
   };
 }
 
-const _PLAIN = Object.freeze({ callback: null, cors: null });
-
 /** True when `url`'s path and query are exactly `path`. */
 function _isExactPath(url: string, path: string): boolean {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -277,80 +180,4 @@ function _prometheusText(text: string): Response {
   response.headers.set("content-type", "text/plain; version=0.0.4; charset=utf-8");
   response.headers.set("cache-control", "no-store");
   return response;
-}
-
-function _authorize(
-  request: Request,
-  { tokens, open, action }: {
-    tokens: readonly Uint8Array[] | undefined;
-    open: boolean;
-    action: string;
-  },
-): void {
-  if (tokens === undefined) {
-    if (open) return;
-    throw new HttpError(
-      403,
-      `Cannot ${action}: the route is off; set PUBLISH_TOKEN to turn it on`,
-    );
-  }
-  const header = request.headers.get("authorization") ?? "";
-  const match = /^Bearer (.+)$/i.exec(header);
-  if (match === null) {
-    throw new HttpError(401, `Cannot ${action}: "Authorization: Bearer <token>" is missing`, {
-      "WWW-Authenticate": "Bearer",
-    });
-  }
-  const given = new TextEncoder().encode(match[1]);
-  // Every token is compared, with no early exit, so the time taken does not tell which matched.
-  let matched = false;
-  for (const token of tokens) matched = _equalInConstantTime(given, token) || matched;
-  if (!matched) {
-    throw new HttpError(401, `Cannot ${action}: the bearer token is wrong`, {
-      "WWW-Authenticate": "Bearer",
-    });
-  }
-}
-
-function _equalInConstantTime(a: Uint8Array, b: Uint8Array): boolean {
-  let difference = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
-  return difference === 0;
-}
-
-async function _readBody(request: Request, maxBytes: number): Promise<string> {
-  const tooLarge = () =>
-    new HttpError(413, `Cannot publish: the body is larger than ${maxBytes} bytes`);
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (request.body !== null) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read().catch(() => {
-        // The publisher left mid-body: its fault, not the server's.
-        throw new HttpError(400, "Cannot publish: the body was cut off before its end");
-      });
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-  }
-  if (size === 0) throw new HttpError(400, "Cannot publish: the body is empty");
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new HttpError(400, "Cannot publish: the body is not valid UTF-8");
-  }
 }

@@ -1,4 +1,8 @@
-import type { ConnectionInfo } from "./app.ts";
+/** The connection a request came on: `Deno.ServeHandlerInfo` fits. */
+export interface ConnectionInfo {
+  /** The peer's address. */
+  readonly remoteAddr?: { readonly hostname?: string };
+}
 
 const LOOPBACK_ADDRESS = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d{1,5})?$/i;

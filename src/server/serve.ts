@@ -13,7 +13,8 @@ import { DEFAULTS } from "../options.ts";
 import type { Presence } from "../presence.ts";
 import type { SetAside } from "../store/message_limits.ts";
 import type { MessageStore } from "../store/types.ts";
-import { type ConnectionInfo, createServer } from "./app.ts";
+import { createServer } from "./app.ts";
+import type { ConnectionInfo } from "./local_request.ts";
 import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
 
 /** A server listening, as a runtime reports it. */

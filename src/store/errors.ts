@@ -1,30 +1,31 @@
 /**
  * Errors about what a store holds, as opposed to whether it answers: each
- * knows the HTTP answer it deserves, and none is cured by retrying.
+ * has a kind (see {@linkcode StoreError}), which the HTTP layer maps to an
+ * answer, and none is cured by retrying.
  *
  * @module
  */
-import { HttpError } from "../http_error.ts";
+import { StoreError } from "../store_failure.ts";
 
 /**
  * A message whose stored bytes are not valid UTF-8, so it can't be
  * delivered as text unchanged. It stays in the store, first in line,
- * byte for byte. Status 502: the store handed over something unusable.
+ * byte for byte. Kind `encoding`.
  *
  * @example
  * ```ts
  * import { MessageEncodingError } from "./errors.ts";
  * const error = new MessageEncodingError("42");
- * console.log(error.status, error.message); // 502 Cannot deliver: the message of "42" is not valid UTF-8
+ * console.log(error.kind, error.message); // encoding Cannot deliver: the message of "42" is not valid UTF-8
  * ```
  */
-export class MessageEncodingError extends HttpError {
+export class MessageEncodingError extends StoreError {
   /** The uid whose next message it is. */
   readonly uid: string;
 
   /** Creates the error for the next message of `uid`. */
   constructor(uid: string) {
-    super(502, `Cannot deliver: the message of "${uid}" is not valid UTF-8`);
+    super("encoding", `Cannot deliver: the message of "${uid}" is not valid UTF-8`);
     this.name = "MessageEncodingError";
     this.uid = uid;
   }
@@ -33,8 +34,8 @@ export class MessageEncodingError extends HttpError {
 /**
  * A key that holds another type than the store needs, such as a string
  * where a producer's list belongs (`SET Q/MSG42 x`). Every call on it
- * fails the same way until someone removes or renames it. Status 502: the
- * store holds something unusable.
+ * fails the same way until someone removes or renames it. Kind
+ * `wrong-type`.
  *
  * @example
  * ```ts
@@ -43,7 +44,7 @@ export class MessageEncodingError extends HttpError {
  * console.log(error.message); // Cannot pop: "Q/MSGwt" holds a string, not a list
  * ```
  */
-export class KeyTypeError extends HttpError {
+export class KeyTypeError extends StoreError {
   /** The key. */
   readonly key: string;
   /** Its Redis type, as `TYPE` names it (`string`, `hash`…). */
@@ -54,7 +55,7 @@ export class KeyTypeError extends HttpError {
   /** Creates the error for `action` (`pop`, `take`…) on `key`. */
   constructor(action: string, key: string, types: { actual: string; expected: string }) {
     super(
-      502,
+      "wrong-type",
       `Cannot ${action}: "${key}" holds ${_typeName(types.actual)}, not ${
         _typeName(types.expected)
       }`,

@@ -11,7 +11,17 @@ import {
   setAsideOf,
 } from "./message_limits.ts";
 
-/** Options of {@linkcode MemoryStore}. */
+/**
+ * Options of {@linkcode MemoryStore}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type MemoryStoreOptions } from "../../mod.ts";
+ * const options: MemoryStoreOptions = { queueMax: 100, maxMessageBytes: 65_536 };
+ * const store = new MemoryStore(options);
+ * await store.close();
+ * ```
+ */
 export interface MemoryStoreOptions extends QueueLimitOptions, MessageLimitOptions {
   /**
    * Current time in milliseconds, for `queueTtlSeconds`.

@@ -31,7 +31,16 @@ export const DEFAULT_MAX_MESSAGE_BYTES: number = OPTION_SPECS.maxMessageBytes.de
  */
 export const SET_ASIDE_KEPT = 100;
 
-/** Why a message was set aside. */
+/**
+ * Why a message was set aside.
+ *
+ * @example
+ * ```ts
+ * import type { SetAsideReason } from "../../mod.ts";
+ * const reason: SetAsideReason = "too large";
+ * console.log(reason); // too large
+ * ```
+ */
 export type SetAsideReason = "too large" | "not UTF-8";
 
 /**
@@ -56,7 +65,16 @@ export interface SetAside {
   readonly hash: string;
 }
 
-/** Options of the stores about the messages they hand out. */
+/**
+ * Options of the stores about the messages they hand out.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type MessageLimitOptions } from "../../mod.ts";
+ * const options: MessageLimitOptions = { maxMessageBytes: 1024, onSetAside: (aside) => console.log(aside.reason) };
+ * await new MemoryStore(options).close();
+ * ```
+ */
 export interface MessageLimitOptions {
   /**
    * Largest message handed out, in UTF-8 bytes: a larger one is set aside

@@ -5,7 +5,16 @@
  * @module
  */
 
-/** Options of {@linkcode QueueLimits}, shared by the stores' options. */
+/**
+ * Options of {@linkcode QueueLimits}, shared by the stores' options.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type QueueLimitOptions } from "../../mod.ts";
+ * const options: QueueLimitOptions = { queueMax: 1000, queueTtlSeconds: 3600 };
+ * await new MemoryStore(options).close();
+ * ```
+ */
 export interface QueueLimitOptions {
   /**
    * Seconds after its last push that a uid's queue expires. What is in

@@ -42,7 +42,19 @@ export interface LeasedMessage {
   readonly batch?: readonly string[];
 }
 
-/** Options of {@linkcode MessageStore.take}. */
+/**
+ * Options of {@linkcode MessageStore.take}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type TakeOptions } from "../../mod.ts";
+ * const store = new MemoryStore();
+ * await store.publish("42", '{"hi":1}');
+ * const options: TakeOptions = { leaseMs: 30_000, now: Date.now(), id: "a1" };
+ * console.log((await store.take("42", options))?.message); // {"hi":1}
+ * await store.close();
+ * ```
+ */
 export interface TakeOptions {
   /** The id of the message this client received last, now acknowledged. */
   readonly ack?: string;
