@@ -45,6 +45,8 @@ export interface RedisCommands {
 
 /** The commands whose replies the store reads as bytes, to check their UTF-8. */
 export interface RedisByteCommands {
+  /** `RPOP key`. */
+  rPop(key: string): Promise<Uint8Array | null>;
   /** `LRANGE key start stop`. */
   lRange(key: string, start: number, stop: number): Promise<Uint8Array[]>;
   /** `EVAL script`. */

@@ -14,6 +14,7 @@ import {
   SET_ASIDE_KEPT,
   type SetAside,
   setAsideOf,
+  type SetAsideReason,
   textOf,
 } from "./message_limits.ts";
 
@@ -34,7 +35,7 @@ export interface RedisSetAsideOptions {
   readonly messageLimits: MessageLimits;
 }
 
-/** Messages not UTF-8 that a lease or a pop held, to set aside. */
+/** Messages that a lease or a pop held and can't deliver, to set aside. */
 export interface Poison {
   /** The lease that held them, or "" for a pop. */
   readonly id: string;
@@ -42,6 +43,11 @@ export interface Poison {
   readonly entry: string;
   /** The messages, as bytes. */
   readonly poison: Uint8Array[];
+  /**
+   * Why they can't be delivered.
+   * @default {"not UTF-8"}
+   */
+  readonly reason?: SetAsideReason;
 }
 
 /**
@@ -94,10 +100,10 @@ export class RedisSetAside {
   }
 
   /**
-   * Moves `poison` (not UTF-8) to the uid's list of messages set aside, and
+   * Moves `poison` (not UTF-8, or too large) to the uid's list of messages set aside, and
    * rewrites or ends the lease `id` that held them; then reports them.
    */
-  async setAside(uid: string, { id, entry, poison }: Poison): Promise<void> {
+  async setAside(uid: string, { id, entry, poison, reason = "not UTF-8" }: Poison): Promise<void> {
     const { keyPrefix, client, runner } = this.#options;
     const key = keyPrefix + uid;
     await runner.run("set aside", () =>
@@ -105,7 +111,7 @@ export class RedisSetAside {
         keys: [sideKey(key, "inflight"), sideKey(key, "leases"), sideKey(key, "aside")],
         arguments: [id, entry, String(SET_ASIDE_KEPT), ...poison.map(bufferOf)],
       }));
-    for (const message of poison) this.#record(await setAsideOf(uid, "not UTF-8", message));
+    for (const message of poison) this.#record(await setAsideOf(uid, reason, message));
   }
 
   /** Reports the messages too large that a script moved aside. */
