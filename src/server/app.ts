@@ -120,7 +120,7 @@ export function createServer(options: ServerOptions): Server {
     switch (path) {
       case "/":
         checkHost(request);
-        return handler(request, { query });
+        return internals.handle(request, query);
       case "/publish":
         checkHost(request);
         return publish({ request, query, info }).catch(answerError);
