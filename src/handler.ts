@@ -24,7 +24,7 @@ import { TimerWheel } from "./timer_wheel.ts";
  *
  * @example
  * ```ts
- * import type { DrainOptions } from "../mod.ts";
+ * import type { DrainOptions } from "@longpoll/redis-longpoll";
  * const options: DrainOptions = { windowMs: 5_000 };
  * console.log(options.windowMs); // 5000
  * ```
@@ -43,7 +43,7 @@ export interface DrainOptions {
  *
  * @example
  * ```ts
- * import { createLongPollHandler, MemoryStore } from "../mod.ts";
+ * import { createLongPollHandler, MemoryStore } from "@longpoll/redis-longpoll";
  * const handler = createLongPollHandler({ store: new MemoryStore() });
  * console.log(handler.held); // 0
  * await handler.drain();
@@ -80,7 +80,7 @@ export interface LongPollHandler {
  *
  * @example
  * ```ts
- * import { createLongPollHandler, MemoryStore } from "../mod.ts";
+ * import { createLongPollHandler, MemoryStore } from "@longpoll/redis-longpoll";
  * const store = new MemoryStore();
  * const handler = createLongPollHandler({ store });
  * await store.publish("42", '{"hi":1}');
