@@ -5,7 +5,7 @@ import type { Metrics } from "../metrics.ts";
 import type { LongPollOptions } from "../options.ts";
 import { PLAIN_FORMAT } from "../poll_request.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
-import { CLIENT_PATHS, type ClientPath, clientRoute } from "./client_route.ts";
+import { clientRoute } from "./client_route.ts";
 import { demoPage } from "./demo_page.ts";
 import type { ConnectionInfo } from "./local_request.ts";
 import { presenceRoute } from "./presence_route.ts";
@@ -142,8 +142,10 @@ export function createServer(options: ServerOptions): Server {
       case "/metrics":
         options.collectMetrics?.(metrics);
         return _prometheusText(metrics.render());
+      case "/client.js":
+      case "/client.global.js":
+        return client({ request, query, path });
     }
-    if (_isClientPath(path)) return client({ request, query, path });
     throw new HttpError(404, `Cannot find "${clip(path)}"`);
   };
 
@@ -161,10 +163,6 @@ export function createServer(options: ServerOptions): Server {
       return handler.drain(drainOptions);
     },
   };
-}
-
-function _isClientPath(path: string): path is ClientPath {
-  return (CLIENT_PATHS as readonly string[]).includes(path);
 }
 
 /** True when `url`'s path and query are exactly `path`. */

@@ -12,11 +12,6 @@ import { CLIENT_FILES } from "./client_files.ts";
 /** A path the client is served at. */
 export type ClientPath = keyof typeof CLIENT_FILES.files;
 
-/** The paths the client is served at, for the router. */
-export const CLIENT_PATHS: readonly ClientPath[] = Object.freeze(
-  Object.keys(CLIENT_FILES.files) as ClientPath[],
-);
-
 /** What {@linkcode clientRoute} needs. */
 export interface ClientRouteOptions {
   /** The CORS allowlist of the polls; a module script from another origin needs it. */
