@@ -23,12 +23,7 @@
  * @module
  */
 export type { Clock } from "./src/clock.ts";
-export {
-  createLongPollHandler,
-  type DrainOptions,
-  type LongPollHandler,
-  type RequestContext,
-} from "./src/handler.ts";
+export { createLongPollHandler, type DrainOptions, type LongPollHandler } from "./src/handler.ts";
 export { createLogger, type LogFields, type Logger, type LoggerOptions } from "./src/logger.ts";
 export { MemoryPresence, type Presence, type PresenceInfo } from "./src/presence.ts";
 export { Metrics } from "./src/metrics.ts";

@@ -24,7 +24,7 @@ import { TimerWheel } from "./timer_wheel.ts";
  *
  * @example
  * ```ts
- * import type { DrainOptions } from "../mod.ts";
+ * import type { DrainOptions } from "@longpoll/redis-longpoll";
  * const options: DrainOptions = { windowMs: 5_000 };
  * console.log(options.windowMs); // 5000
  * ```
@@ -39,35 +39,23 @@ export interface DrainOptions {
 }
 
 /**
- * What the handler's caller already knows about the request.
- *
- * @example
- * ```ts
- * import { createLongPollHandler, MemoryStore, type RequestContext } from "../mod.ts";
- * const handler = createLongPollHandler({ store: new MemoryStore(), minWait: 0.01, maxWait: 0.01 });
- * const context: RequestContext = { query: "uid=42" };
- * console.log((await handler(new Request("http://x/?uid=42"), context)).status); // 200
- * ```
- */
-export interface RequestContext {
-  /** The query, as the router read it from the request target. */
-  readonly query?: string;
-}
-
-/**
  * A fetch handler for long polls, plus what a server needs to run it.
  *
  * @example
  * ```ts
- * import { createLongPollHandler, MemoryStore } from "../mod.ts";
+ * import { createLongPollHandler, MemoryStore } from "@longpoll/redis-longpoll";
  * const handler = createLongPollHandler({ store: new MemoryStore() });
  * console.log(handler.held); // 0
  * await handler.drain();
  * ```
  */
 export interface LongPollHandler {
-  /** Answers one poll. */
-  (request: Request, context?: RequestContext): Promise<Response>;
+  /**
+   * Answers one poll. One parameter only, so the handler fits every
+   * server's fetch handler as it is: `Deno.serve(handler)`, `deno serve`'s
+   * `export default { fetch: handler }`, `Bun.serve({ fetch: handler })`.
+   */
+  (request: Request): Promise<Response>;
   /** Polls held right now. */
   readonly held: number;
   /** The counters this handler updates. */
@@ -92,7 +80,7 @@ export interface LongPollHandler {
  *
  * @example
  * ```ts
- * import { createLongPollHandler, MemoryStore } from "../mod.ts";
+ * import { createLongPollHandler, MemoryStore } from "@longpoll/redis-longpoll";
  * const store = new MemoryStore();
  * const handler = createLongPollHandler({ store });
  * await store.publish("42", '{"hi":1}');
@@ -102,7 +90,7 @@ export interface LongPollHandler {
  */
 export function createLongPollHandler(options: LongPollOptions): LongPollHandler {
   const longPoll = new _LongPoll(resolveOptions(options));
-  const handler = (request: Request, context?: RequestContext) => longPoll.handle(request, context);
+  const handler = (request: Request) => longPoll.handle(request);
   keepInternals(handler, longPoll);
   return Object.defineProperties(handler, {
     held: { get: () => longPoll.polls.size },
@@ -159,7 +147,7 @@ class _LongPoll {
     };
   }
 
-  async handle(request: Request, context?: RequestContext): Promise<Response> {
+  async handle(request: Request, query?: string): Promise<Response> {
     const format: AnswerFormat = {
       callback: null,
       cors: allowedOrigin(request, this.options.corsOrigins),
@@ -167,7 +155,7 @@ class _LongPoll {
     let poll: PollRequest;
     try {
       if (request.method === "OPTIONS") return this.responder.preflight(format.cors);
-      poll = parsePollRequest(request, { options: this.options, format, query: context?.query });
+      poll = parsePollRequest(request, { options: this.options, format, query });
       if (this.#authorize !== undefined) await this.#authorize(poll, request);
       if (poll.headOnly) return this.responder.head(format);
       if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);

@@ -17,6 +17,11 @@ export interface HandlerInternals {
   readonly responder: Responder;
   /** Logs the store's outages; the routes report their store failures to it. */
   readonly storeHealth: StoreHealth;
+  /**
+   * Answers one poll, like the handler; `query` is the request target's
+   * query when the router has read it already, so it is not parsed twice.
+   */
+  handle(request: Request, query?: string): Promise<Response>;
 }
 
 const _internals = new WeakMap<object, HandlerInternals>();

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { createLogger, type LogFields } from "../mod.ts";
+ * import { createLogger, type LogFields } from "@longpoll/redis-longpoll";
  * const fields: LogFields = { failed: 3 };
  * createLogger({ write: (_level, line) => console.log(line) }).info("Store back", fields); // Store back failed=3
  * ```
@@ -40,7 +40,7 @@ export interface Logger {
  *
  * @example
  * ```ts
- * import { createLogger, type LoggerOptions } from "../mod.ts";
+ * import { createLogger, type LoggerOptions } from "@longpoll/redis-longpoll";
  * const options: LoggerOptions = { format: "json", write: () => {} };
  * createLogger(options).warn("Cannot reach the message store");
  * ```

@@ -12,8 +12,10 @@ export interface LongPollOptions {
   /** Where the messages are: a `MemoryStore`, a `RedisStore`, or your own. */
   store: MessageStore;
   /**
-   * Query parameter names, for front ends that use others.
-   * @default {{ uid: "uid", sign: "sign", exp: "exp", callback: "jsonCallback", ack: "ack", wait: "wait", max: "max" }}
+   * Query parameter names, for front ends that use others. Each name left
+   * out keeps its default: `uid`, `sign`, `exp`, `jsonCallback` (the
+   * callback), `ack`, `wait`, `max`.
+   * @default {DEFAULT_PARAMS}
    */
   params?: Partial<ParamNames>;
   /**
@@ -37,8 +39,9 @@ export interface LongPollOptions {
    */
   maxWait?: number;
   /**
-   * Body sent when the hold runs out or the server drains.
-   * @default {'{"stop":1}'}
+   * Body sent when the hold runs out or the server drains: `{"stop":1}`
+   * unless set.
+   * @default {DEFAULT_STOP_CODE}
    */
   stopCode?: string;
   /**

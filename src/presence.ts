@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import type { PresenceInfo } from "../mod.ts";
+ * import type { PresenceInfo } from "@longpoll/redis-longpoll";
  * const info: PresenceInfo = { present: true, since: 0 };
  * console.log(info.present); // true
  * ```

@@ -18,7 +18,7 @@
  *
  * @example
  * ```ts
- * import { createLongPollHandler, MemoryStore, type ParamNames } from "../mod.ts";
+ * import { createLongPollHandler, MemoryStore, type ParamNames } from "@longpoll/redis-longpoll";
  * const params: Partial<ParamNames> = { uid: "user", callback: "cb" };
  * const handler = createLongPollHandler({ store: new MemoryStore(), params });
  * console.log(handler.held); // 0

@@ -25,7 +25,7 @@ const CANONICAL_EXP = /^(0|[1-9]\d{0,9})$/;
  *
  * @example
  * ```ts
- * import { SignatureError } from "../mod.ts";
+ * import { SignatureError } from "@longpoll/redis-longpoll";
  * const error = new SignatureError('Cannot verify signature: "sign" was refused');
  * console.log(error.status); // 403
  * ```
@@ -55,7 +55,7 @@ export class SignatureError extends Error {
  *
  * @example
  * ```ts
- * import { HmacSigner, type HmacSignerOptions } from "../mod.ts";
+ * import { HmacSigner, type HmacSignerOptions } from "@longpoll/redis-longpoll";
  * const options: HmacSignerOptions = { secret: ["new-secret", "old-secret"] };
  * console.log(new HmacSigner(options) instanceof HmacSigner); // true
  * ```

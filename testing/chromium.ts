@@ -1,13 +1,14 @@
 /**
  * Real headless Chromium for the browser tests: Debian's `/usr/bin/chromium`
- * driven by npm `playwright-core`, and the browser client bundled for it.
+ * driven by npm `playwright-core`, and pages that load the browser client as
+ * `deno task build:client` builds it.
  *
  * Where `/usr/bin/chromium` is missing, {@linkcode haveChromium} is false
  * and the tests say so and skip; `REQUIRE_BROWSER=1` turns that skip into
  * a failure.
  */
-import assert from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
+import { CLIENT_FILES } from "../src/server/client_files.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -47,44 +48,26 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-let _bundle: Promise<string> | undefined;
-/** src/client/long_poll_client.ts bundled for the browser by `deno bundle`, once per run. */
-export function clientBundle(): Promise<string> {
-  return _bundle ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "longpoll-client-" });
-    const file = `${dir}/client.js`;
-    const entry = new URL("../src/client/long_poll_client.ts", import.meta.url).pathname;
-    const { success, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "browser", "--output", file, entry],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.ok(
-      success,
-      `deno bundle src/client/long_poll_client.ts: ${new TextDecoder().decode(stderr)}`,
-    );
-    const code = await Deno.readTextFile(file);
-    await Deno.remove(dir, { recursive: true });
-    return code;
-  })();
-}
-
 /** A page server: `html` at every path, and the bundled client at `/client.js`. */
 export interface PageServer extends AsyncDisposable {
   /** Its origin, such as `http://127.0.0.1:41234`. */
   readonly origin: string;
 }
 
-/** Serves `html` and the bundled client on a free loopback port. */
-export function servePage(html: string): PageServer {
+/**
+ * Serves `html` and the bundled client on a free loopback port; a function
+ * gives the page at each request, for a page that names what starts after
+ * its server.
+ */
+export function servePage(html: string | (() => string)): PageServer {
   const http = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    async (request) =>
+    (request) =>
       new URL(request.url).pathname === "/client.js"
-        ? new Response(await clientBundle(), {
+        ? new Response(CLIENT_FILES.files["/client.js"].text, {
           headers: { "Content-Type": "text/javascript; charset=utf-8" },
         })
-        : new Response(html, {
+        : new Response(typeof html === "string" ? html : html(), {
           headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
         }),
   );

@@ -41,6 +41,19 @@ Deno.test(`layout: src/store/redis.ts is a facade of at most ${MAX_REDIS_FACADE_
   assert.ok(lines <= MAX_REDIS_FACADE_LINES, `src/store/redis.ts has ${lines} lines`);
 });
 
+Deno.test("layout: src/'s doc examples import the package by its name, not mod.ts by a path", async () => {
+  // A reader of the docs on JSR sees `../../mod.ts` as written: the name is what they import.
+  const src = new URL("src/", ROOT);
+  const byPath: string[] = [];
+  for (const file of await _sources(src)) {
+    const text = await Deno.readTextFile(file);
+    for (const [line] of text.matchAll(/^\s*\*\s*import\b.*["'](?:\.{1,2}\/)+mod\.ts["'].*$/gm)) {
+      byPath.push(`${file.href.slice(src.href.length)}: ${line.trim()}`);
+    }
+  }
+  assert.deepEqual(byPath, []);
+});
+
 Deno.test("layout: bench/ and testing/ import nothing from tests/", async () => {
   const tests = new URL("tests/", ROOT).href;
   const found: string[] = [];

@@ -4,6 +4,7 @@
  * the site file is rendered for the test).
  */
 import assert from "node:assert/strict";
+import { CLIENT_FILES } from "../src/server/client_files.ts";
 import { SETTINGS } from "../src/server/settings.ts";
 import {
   type Answer,
@@ -335,6 +336,52 @@ Deno.test(
       }
     }
   }),
+);
+
+Deno.test(
+  redisTest(
+    "nginx: the client files come through gzipped, revalidated with 304, HEAD too",
+    async () => {
+      await using stack = await startStack({ processes: 2 });
+      for (const path of ["/client.js", "/client.global.js"] as const) {
+        const { etag, text } = CLIENT_FILES.files[path];
+        const plain = await stack.get(`${stack.public}${path}`, {
+          headers: { "Accept-Encoding": "identity" },
+        });
+        assert.equal(plain.status, 200, path);
+        assert.equal(plain.body, text);
+        assert.equal(plain.headers["etag"], etag);
+        assert.equal(plain.headers["cache-control"], "no-cache");
+
+        // fetch() asks for gzip and inflates it; nginx weakens the ETag of what it compresses.
+        const zipped = await fetch(`${stack.public}${path}?v=${CLIENT_FILES.version}`, {
+          client: stack.client,
+        });
+        assert.equal(zipped.headers.get("content-encoding"), "gzip");
+        assert.equal(zipped.headers.get("etag"), `W/${etag}`);
+        assert.equal(zipped.headers.get("cache-control"), "public, max-age=31536000, immutable");
+        assert.equal(await zipped.text(), text);
+
+        for (const ifNoneMatch of [etag, `W/${etag}`]) {
+          const again = await stack.get(`${stack.public}${path}`, {
+            headers: { "If-None-Match": ifNoneMatch },
+          });
+          assert.equal(again.status, 304, `${path} ${ifNoneMatch}`);
+          assert.equal(again.body, "");
+        }
+        const head = await stack.get(`${stack.public}${path}`, { method: "HEAD" });
+        assert.equal(head.status, 200);
+        assert.equal(head.body, "");
+        assert.equal(head.headers["etag"].replace(/^W\//, ""), etag);
+      }
+      // Only those two: anything else under /client stays nginx's 404.
+      for (const path of ["/client.mjs", "/client.js.map", "/client.global.js/x", "/xclient.js"]) {
+        const other = await stack.get(`${stack.public}${path}`);
+        assert.equal(other.status, 404, path);
+        assert.equal(other.body, '{"error":"Cannot find this route"}', path);
+      }
+    },
+  ),
 );
 
 function _shippedReadTimeout(): number {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { OPTION_SPECS } from "../src/options.ts";
-import { DEFAULT_PARAMS } from "../src/protocol.ts";
+import { DEFAULT_PARAMS, DEFAULT_STOP_CODE } from "../src/protocol.ts";
 import { SETTINGS } from "../src/server/settings.ts";
 
 type OptionKey = keyof typeof OPTION_SPECS;
@@ -66,8 +66,15 @@ function defaultTags(text: string): Map<string, string> {
   return tags;
 }
 
-/** The value a tag shows: `'text'`, or JSON, object keys unquoted or not. */
+/**
+ * The defaults a tag names rather than spells, since `deno doc` cuts a tag
+ * at its first `}`.
+ */
+const NAMED: Readonly<Record<string, unknown>> = { DEFAULT_PARAMS, DEFAULT_STOP_CODE };
+
+/** The value a tag shows: a name of {@linkcode NAMED}, `'text'`, or JSON, object keys unquoted or not. */
 function tagValue(tag: string): unknown {
+  if (Object.hasOwn(NAMED, tag)) return NAMED[tag];
   if (tag.startsWith("'") && tag.endsWith("'")) return tag.slice(1, -1);
   return JSON.parse(tag.replace(/([{,]\s*)(\w+):/g, '$1"$2":'));
 }
@@ -99,6 +106,17 @@ Deno.test("option defaults: every @default tag of an option in the table shows i
   const params = defaultTags(files.get(HOME)!).get("params");
   assert.ok(params !== undefined);
   assert.deepEqual(tagValue(params), DEFAULT_PARAMS);
+});
+
+Deno.test("option defaults: every @default tag of src/ renders whole in deno doc", async () => {
+  // deno doc reads a tag's value up to its first "}": `{'{"stop":1}'}` renders `'{"stop":1`.
+  const cut: string[] = [];
+  for (const [path, text] of await sources()) {
+    for (const [line, value] of text.matchAll(/@default \{(.*)\}[ \t]*$/gm)) {
+      if (value.includes("}")) cut.push(`${path}: ${line.trim()}`);
+    }
+  }
+  assert.deepEqual(cut, []);
 });
 
 Deno.test("option defaults: the README's settings table shows the table's defaults", async () => {

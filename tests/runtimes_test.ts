@@ -3,8 +3,8 @@
  * Deno, `deploy/serve_node.ts` under Node 20 (through the
  * `@hono/node-server` fetch adapter) and `deploy/serve_bun.ts` under Bun
  * (`Bun.serve`), on the Redis store: a poll, a wake from LPUSH, a client
- * leaving, `/publish`, `/metrics`, how soon wakes answer, the stop code, and
- * a SIGTERM drain.
+ * leaving, `/publish`, `/metrics`, the browser client's files, how soon
+ * wakes answer, the stop code, and a SIGTERM drain.
  *
  * The Node and Bun entries are bundled with `deno bundle` into one file of
  * plain JavaScript (npm packages included), as `deno task serve:node` and
@@ -17,6 +17,7 @@
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
+import { CLIENT_FILES } from "../src/server/client_files.ts";
 import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import { type ChildProcess, startProcess } from "../testing/serve_process.ts";
@@ -68,7 +69,7 @@ for (const runtime of RUNTIMES) {
     versionLine.startsWith(binaryName) ? versionLine : `${binaryName} ${versionLine}`
   }`;
   const test = redisTest(
-    `${name}: a poll, a wake from LPUSH, a client leaving, /publish, /metrics, quick wakes, the stop code, a drain`,
+    `${name}: a poll, a wake from LPUSH, a client leaving, /publish, /metrics, the client files, quick wakes, the stop code, a drain`,
     () => _exercise(runtime),
   );
   Deno.test({ ...test, ignore: test.ignore || missing });
@@ -143,6 +144,20 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   assert.match(metrics, /^longpoll_published_total 1$/m);
   assert.match(metrics, /^longpoll_delivered_total 4$/m);
   assert.match(server.output(), /longpoll listening on http:\/\/127\.0\.0\.1:\d+ \(pid \d+, /);
+
+  // The browser client, from memory (the bundles read no file), with its ETag and 304.
+  for (const [path, { etag, text }] of Object.entries(CLIENT_FILES.files)) {
+    const file = await fetch(`${server.origin}${path}`, { client });
+    // A runtime that compresses the answer may weaken the ETag.
+    assert.equal(file.headers.get("etag")?.replace(/^W\//, ""), etag, path);
+    assert.equal(await file.text(), text, path);
+    const again = await fetch(`${server.origin}${path}`, {
+      client,
+      headers: { "If-None-Match": file.headers.get("etag")! },
+    });
+    assert.equal(again.status, 304, path);
+    await again.body?.cancel();
+  }
 
   // Wakes answer at once, from LPUSH's reply to the poll's answer, on every runtime.
   const wakeMs = await _timeWakes(server, redis.url);

@@ -106,8 +106,9 @@ export interface LongPollClientOptions {
    * Wait before retry number `attempt` after a failed poll (network error,
    * timeout, 5xx, a 409 while sharing, or a 403 after a poll that worked),
    * in milliseconds; a `Retry-After` header wins when longer. Every wait is
-   * clamped to about 24.8 days, the longest a timer honours.
-   * @default {exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 })}
+   * clamped to about 24.8 days, the longest a timer honours. Unless set,
+   * `exponentialBackoff({ base: 500, max: 30_000, jitter: 0.5 })`.
+   * @default {exponentialBackoff from 500 ms to 30 s, jitter 0.5}
    */
   retry?: Backoff;
   /**
@@ -116,13 +117,14 @@ export interface LongPollClientOptions {
    * to it is still a message; this matters only with `max` against a
    * server with `EARLY_HEADERS=true`, whose answers carry no mark: the stop
    * code where a batch belongs is then the stop. Without `max`, such a
-   * server's stop reaches `onMessage`.
-   * @default {'{"stop":1}'}
+   * server's stop reaches `onMessage`. Unless set, `{"stop":1}`.
+   * @default {DEFAULT_STOP_CODE}
    */
   stopCode?: string;
   /**
-   * Query parameter names, if the server uses others.
-   * @default {{ uid: "uid", sign: "sign", exp: "exp", ack: "ack", wait: "wait", max: "max" }}
+   * Query parameter names, if the server uses others. Each name left out
+   * keeps its default: `uid`, `sign`, `exp`, `ack`, `wait`, `max`.
+   * @default {DEFAULT_PARAMS}
    */
   params?: Partial<Record<"uid" | "sign" | "exp" | "ack" | "wait" | "max", string>>;
   /**
@@ -160,7 +162,7 @@ export interface LongPollClient {
  * @example
  * ```ts
  * import { createLongPollClient } from "./long_poll_client.ts";
- * import { createLongPollHandler, MemoryStore } from "../../mod.ts";
+ * import { createLongPollHandler, MemoryStore } from "@longpoll/redis-longpoll";
  *
  * const store = new MemoryStore();
  * const handler = createLongPollHandler({ store, minWait: 0.05, maxWait: 0.05 });

@@ -5,6 +5,7 @@ import type { Metrics } from "../metrics.ts";
 import type { LongPollOptions } from "../options.ts";
 import { PLAIN_FORMAT } from "../poll_request.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
+import { clientRoute } from "./client_route.ts";
 import { demoPage } from "./demo_page.ts";
 import type { ConnectionInfo } from "./local_request.ts";
 import { presenceRoute } from "./presence_route.ts";
@@ -47,7 +48,7 @@ export interface ServerOptions extends LongPollOptions, ProducerCheckOptions {
 export interface Server {
   /**
    * Answers any request: `GET /`, `POST /publish`, `/healthz`, `/readyz`,
-   * `/metrics`. `info` is the connection, as `Deno.serve` passes it; without
+   * `/metrics`, `/client.js`, `/client.global.js`. `info` is the connection, as `Deno.serve` passes it; without
    * it the caller is taken to be local.
    */
   fetch(request: Request, info?: ConnectionInfo): Response | Promise<Response>;
@@ -67,6 +68,8 @@ export interface Server {
  * | `GET /healthz` | liveness |
  * | `GET /readyz` | 503 while the store is unreachable or the server drains; else the queue limits in force |
  * | `GET /metrics` | Prometheus text format |
+ * | `GET /client.js` | the browser client, an ES module; `?v=<version>` caches it for a year |
+ * | `GET /client.global.js` | the same as the global `LongPoll`, for a plain `<script>` tag |
  * | `GET /demo` | the demo page, with `demo: true` |
  *
  * @example
@@ -98,6 +101,7 @@ export function createServer(options: ServerOptions): Server {
   const presence = options.presence === undefined
     ? undefined
     : presenceRoute({ presence: options.presence, internals, producer });
+  const client = clientRoute({ corsOrigins: internals.options.corsOrigins });
   let draining = false;
   const ready = chain([readiness({
     store: options.store,
@@ -120,7 +124,7 @@ export function createServer(options: ServerOptions): Server {
     switch (path) {
       case "/":
         checkHost(request);
-        return handler(request, { query });
+        return internals.handle(request, query);
       case "/publish":
         checkHost(request);
         return publish({ request, query, info }).catch(answerError);
@@ -138,6 +142,9 @@ export function createServer(options: ServerOptions): Server {
       case "/metrics":
         options.collectMetrics?.(metrics);
         return _prometheusText(metrics.render());
+      case "/client.js":
+      case "/client.global.js":
+        return client({ request, query, path });
     }
     throw new HttpError(404, `Cannot find "${clip(path)}"`);
   };

@@ -16,7 +16,7 @@ import {
  *
  * @example
  * ```ts
- * import { MemoryStore, type MemoryStoreOptions } from "../../mod.ts";
+ * import { MemoryStore, type MemoryStoreOptions } from "@longpoll/redis-longpoll";
  * const options: MemoryStoreOptions = { queueMax: 100, maxMessageBytes: 65_536 };
  * const store = new MemoryStore(options);
  * await store.close();

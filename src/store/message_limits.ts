@@ -36,7 +36,7 @@ export const SET_ASIDE_KEPT = 100;
  *
  * @example
  * ```ts
- * import type { SetAsideReason } from "../../mod.ts";
+ * import type { SetAsideReason } from "@longpoll/redis-longpoll";
  * const reason: SetAsideReason = "too large";
  * console.log(reason); // too large
  * ```
@@ -70,7 +70,7 @@ export interface SetAside {
  *
  * @example
  * ```ts
- * import { MemoryStore, type MessageLimitOptions } from "../../mod.ts";
+ * import { MemoryStore, type MessageLimitOptions } from "@longpoll/redis-longpoll";
  * const options: MessageLimitOptions = { maxMessageBytes: 1024, onSetAside: (aside) => console.log(aside.reason) };
  * await new MemoryStore(options).close();
  * ```
@@ -86,7 +86,7 @@ export interface MessageLimitOptions {
   maxMessageBytes?: number;
   /**
    * Told once of each message set aside, to count and log it.
-   * @default {() => {}}
+   * @default {a function that does nothing}
    */
   onSetAside?: (aside: SetAside) => void;
 }

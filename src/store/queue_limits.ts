@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { MemoryStore, type QueueLimitOptions } from "../../mod.ts";
+ * import { MemoryStore, type QueueLimitOptions } from "@longpoll/redis-longpoll";
  * const options: QueueLimitOptions = { queueMax: 1000, queueTtlSeconds: 3600 };
  * await new MemoryStore(options).close();
  * ```
@@ -32,7 +32,7 @@ export interface QueueLimitOptions {
   /**
    * Told how many of a uid's oldest messages a push dropped over
    * `queueMax`, to count them.
-   * @default {() => {}}
+   * @default {a function that does nothing}
    */
   onTrimmed?: (uid: string, dropped: number) => void;
 }

@@ -82,14 +82,14 @@ export interface RedisStoreOptions extends QueueLimitOptions, MessageLimitOption
    * makes itself; count these with them (e.g. in `pushed_back_total`).
    * Such a push-back is retried, with a backoff up to 2 s, until Redis
    * takes it or the store closes.
-   * @default {() => {}}
+   * @default {a function that does nothing}
    */
   onPushedBack?: (uid: string) => void;
   /**
    * Called when such a message could not be put back before the store
    * closed: it is no longer in Redis, and `message` is its only copy. It is
    * also reported through `onWarning`.
-   * @default {() => {}}
+   * @default {a function that does nothing}
    */
   onLost?: (uid: string, message: string, error: unknown) => void;
   /**

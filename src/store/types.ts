@@ -47,7 +47,7 @@ export interface LeasedMessage {
  *
  * @example
  * ```ts
- * import { MemoryStore, type TakeOptions } from "../../mod.ts";
+ * import { MemoryStore, type TakeOptions } from "@longpoll/redis-longpoll";
  * const store = new MemoryStore();
  * await store.publish("42", '{"hi":1}');
  * const options: TakeOptions = { leaseMs: 30_000, now: Date.now(), id: "a1" };
@@ -91,7 +91,7 @@ export interface TakeOptions {
  *
  * @example
  * ```ts
- * import { MemoryStore } from "../../mod.ts";
+ * import { MemoryStore } from "@longpoll/redis-longpoll";
  * import type { MessageStore } from "./types.ts";
  * const store: MessageStore = new MemoryStore();
  * await store.publish("42", '{"hi":1}');
