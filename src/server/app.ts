@@ -5,7 +5,7 @@ import type { Metrics } from "../metrics.ts";
 import type { LongPollOptions } from "../options.ts";
 import { PLAIN_FORMAT } from "../poll_request.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
-import { demoPage } from "./demo_page.ts";
+import { demoPage, type DemoPublish } from "./demo_page.ts";
 import type { ConnectionInfo } from "./local_request.ts";
 import { presenceRoute } from "./presence_route.ts";
 import { producerCheck, type ProducerCheckOptions } from "./publish_authorization.ts";
@@ -98,6 +98,11 @@ export function createServer(options: ServerOptions): Server {
   const presence = options.presence === undefined
     ? undefined
     : presenceRoute({ presence: options.presence, internals, producer });
+  const demoPublish: DemoPublish = options.publishToken !== undefined
+    ? "token"
+    : options.openPublish
+    ? "open"
+    : "off";
   let draining = false;
   const ready = chain([readiness({
     store: options.store,
@@ -134,7 +139,7 @@ export function createServer(options: ServerOptions): Server {
         return ready({ request, query, info }).catch(answerError);
       case "/demo":
         if (!options.demo) break;
-        return demoPage();
+        return demoPage(demoPublish);
       case "/metrics":
         options.collectMetrics?.(metrics);
         return _prometheusText(metrics.render());
