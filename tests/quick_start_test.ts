@@ -7,13 +7,16 @@ import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../testing/free_port.ts";
+import { hmac } from "../testing/hmac.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import { startRedisServer } from "../testing/redis_server.ts";
+import { waitUntil } from "../testing/wait_until.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 const PORT_LINE = /^export PORT=8888\b/m;
 const REDIS_URL = "redis://127.0.0.1:6379";
+const LIBRARY_SECRET = "quick-start-secret-of-more-than-32-bytes";
 /** What a comment shows a line printing: JSON answers and JSONP scripts. */
 const OUTPUT = /\{[^{}]*\}|\/\*\*\/[\w.$]+\([^;]*\);/g;
 
@@ -55,12 +58,65 @@ Deno.test("quick start: a line that prints something else than its comment says 
   await assert.rejects(runBlock("false   # {}"), /the block failed/);
 });
 
+Deno.test(
+  redisTest(
+    "quick start: the library example serves polls with just the permissions the README lists",
+    async () => {
+      await using redis = await startRedisServer({ persistent: false });
+      const section = README.slice(README.indexOf("\n## Quick start: a Deno library user"));
+      const run = /Run it with `deno run ([^`]+) server\.ts`/.exec(section);
+      assert.ok(run !== null, "the README's deno run line");
+      const port = freePort();
+      const code = codeBlock("## Quick start: a Deno library user", "ts")
+        .replace(REDIS_URL, redis.url)
+        .replace("Deno.serve(", `Deno.serve({ port: ${port} }, `);
+      const server = `${ROOT}/quick_start_library_${port}.ts`;
+      await Deno.writeTextFile(server, code);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", ...run[1].split(" "), server],
+        cwd: ROOT,
+        env: { SIGN_SECRET: LIBRARY_SECRET, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      try {
+        const answer = await waitUntilAnswered(`http://127.0.0.1:${port}/?uid=42&sign=x`);
+        assert.equal(answer.status, 403);
+        assert.match(await answer.text(), /Cannot verify signature/);
+      } finally {
+        child.kill();
+        const output = await child.output();
+        await Deno.remove(server);
+        const stderr = new TextDecoder().decode(output.stderr);
+        assert.doesNotMatch(stderr, /NotCapable/, stderr);
+      }
+    },
+  ),
+);
+
+/** Fetches `url` until the server behind it answers. */
+async function waitUntilAnswered(url: string): Promise<Response> {
+  let answer: Response | undefined;
+  await waitUntil(async () => (answer = await fetch(url)) !== undefined, {
+    what: url,
+    retryErrors: true,
+    intervalMs: 50,
+    timeoutMs: 30_000,
+  });
+  return answer!;
+}
+
 /** The first `sh` block after `heading` in the README. */
 function shellBlock(heading: string): string {
+  return codeBlock(heading, "sh");
+}
+
+/** The first `lang` block after `heading` in the README. */
+function codeBlock(heading: string, lang: string): string {
   const at = README.indexOf(`\n${heading}`);
   assert.ok(at !== -1, `README has "${heading}"`);
-  const match = /```sh\n([\s\S]*?)```/.exec(README.slice(at));
-  assert.ok(match !== null, `a sh block after "${heading}"`);
+  const match = new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(README.slice(at));
+  assert.ok(match !== null, `a ${lang} block after "${heading}"`);
   return match[1];
 }
 
