@@ -238,7 +238,7 @@ interface _Loop {
   ended: number | null;
 }
 
-/** The test page: jQuery, and the loop of the README. */
+/** The test page: jQuery, and the loop of docs/browser_client.md. */
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>longpoll jQuery test</title>

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { MemoryPresence, MemoryStore } from "../mod.ts";
 import { createServer, type ServerOptions } from "../src/server/app.ts";
 import { FakeClock, until } from "../testing/fake_clock.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
 import { startProcess, startServe } from "../testing/serve_process.ts";
 
 const TOKEN = "t0ken";
@@ -361,3 +363,37 @@ Deno.test("server: deno task serve off loopback, with no proxy trusted, warns th
     );
   }
 });
+
+const PUBLISH_OFF = "Publishing from this form is off";
+
+Deno.test("server: the demo page says whether its form can publish", async () => {
+  const cases: [Partial<ServerOptions>, string][] = [
+    [{ publishToken: TOKEN }, "needs this server's <code>PUBLISH_TOKEN</code>"],
+    [{ publishToken: undefined, openPublish: true }, "open here without a token"],
+    [{ publishToken: undefined }, PUBLISH_OFF],
+  ];
+  for (const [options, note] of cases) {
+    const { server } = setUp({ demo: true, ...options });
+    const page = await (await server.fetch(new Request("http://x/demo"))).text();
+    assert.ok(page.includes(note), `${JSON.stringify(options)}: ${note}`);
+    assert.equal(page.match(/id="publish-note"/g)?.length, 1);
+  }
+});
+
+Deno.test(
+  redisTest(
+    "server: on Redis without a token, the demo page says publishing is off, as /publish does",
+    async () => {
+      await using redis = await startRedisServer({ persistent: false });
+      await using server = await startServe({ REDIS_URL: redis.url, DEMO: "true" });
+      const page = await (await fetch(`${server.origin}/demo`)).text();
+      assert.ok(page.includes(PUBLISH_OFF), page);
+      const published = await fetch(`${server.origin}/publish?uid=42`, {
+        method: "POST",
+        body: "hi",
+      });
+      assert.equal(published.status, 403);
+      assert.match((await published.json()).error, /the route is off; set PUBLISH_TOKEN/);
+    },
+  ),
+);

@@ -6,7 +6,7 @@ import type { LongPollOptions } from "../options.ts";
 import { PLAIN_FORMAT } from "../poll_request.ts";
 import { checkHost, requestTarget } from "../request_target.ts";
 import { clientRoute } from "./client_route.ts";
-import { demoPage } from "./demo_page.ts";
+import { demoPage, type DemoPublish } from "./demo_page.ts";
 import type { ConnectionInfo } from "./local_request.ts";
 import { presenceRoute } from "./presence_route.ts";
 import { producerCheck, type ProducerCheckOptions } from "./publish_authorization.ts";
@@ -102,6 +102,11 @@ export function createServer(options: ServerOptions): Server {
     ? undefined
     : presenceRoute({ presence: options.presence, internals, producer });
   const client = clientRoute({ corsOrigins: internals.options.corsOrigins });
+  const demoPublish: DemoPublish = options.publishToken !== undefined
+    ? "token"
+    : options.openPublish
+    ? "open"
+    : "off";
   let draining = false;
   const ready = chain([readiness({
     store: options.store,
@@ -138,7 +143,7 @@ export function createServer(options: ServerOptions): Server {
         return ready({ request, query, info }).catch(answerError);
       case "/demo":
         if (!options.demo) break;
-        return demoPage();
+        return demoPage(demoPublish);
       case "/metrics":
         options.collectMetrics?.(metrics);
         return _prometheusText(metrics.render());

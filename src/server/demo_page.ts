@@ -1,17 +1,25 @@
 /**
+ * Whether the demo page's form can publish: `open` (the in-memory store on
+ * loopback, no token), `token` (`PUBLISH_TOKEN` is set: the form needs it) or
+ * `off` (no token and not open: `POST /publish` answers 403).
+ */
+export type DemoPublish = "open" | "token" | "off";
+
+/**
  * The demo page of `GET /demo`: one uid, a long-poll loop through JSONP
  * (the original service's way, so it shows the protocol old front ends use), and a form
- * that publishes to it.
+ * that publishes to it, or says why it can't.
  *
  * @example
  * ```ts
  * import { demoPage } from "./demo_page.ts";
- * const response = demoPage();
+ * const response = demoPage("off");
  * console.log(response.headers.get("content-type")); // text/html; charset=utf-8
+ * console.log((await response.text()).includes("Publishing from this form is off")); // true
  * ```
  */
-export function demoPage(): Response {
-  const response = new Response(PAGE);
+export function demoPage(publish: DemoPublish): Response {
+  const response = new Response(PAGE.replace("<!--publish-->", PUBLISH_NOTES[publish]));
   response.headers.set("content-type", "text/html; charset=utf-8");
   response.headers.set("cache-control", "no-store");
   response.headers.set("x-content-type-options", "nosniff");
@@ -21,6 +29,18 @@ export function demoPage(): Response {
   );
   return response;
 }
+
+const PUBLISH_NOTES: Record<DemoPublish, string> = {
+  open: `<p id="publish-note">Publishing is open here without a token: the in-memory store, on
+loopback, for local requests only.</p>`,
+  token: `<p id="publish-note">Publishing needs this server's <code>PUBLISH_TOKEN</code>: type it
+in the token field.</p>`,
+  off: `<p id="publish-note" class="error">Publishing from this form is off: this server has no
+<code>PUBLISH_TOKEN</code>, and <code>POST /publish</code> is open without one only on the
+in-memory store bound to loopback. Start it with <code>PUBLISH_TOKEN</code> set (and type it in
+the token field), or push from Redis: <code>redis-cli LPUSH Q/MSG&lt;uid&gt; '{"hi":1}'</code>
+(with your <code>KEY_PREFIX</code>).</p>`,
+};
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -46,6 +66,7 @@ message the moment it is published, from the form below, <code>POST /publish</co
 <form id="publish"><label>message <input id="message" value='{"hi":1}' size="30"></label>
 <label>token <input id="token" placeholder="PUBLISH_TOKEN" size="12"></label>
 <button>Publish</button> <span id="published"></span></form>
+<!--publish-->
 <h2>Received</h2>
 <div id="log"></div>
 <script>
