@@ -12,6 +12,7 @@ import { startRedisServer } from "../testing/redis_server.ts";
 import { startServe } from "../testing/serve_process.ts";
 import { freePort } from "../testing/free_port.ts";
 import { waitUntil } from "../testing/wait_until.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
 
 Deno.test(
   redisTest("diagnosis: a key of the wrong type is named, and warned about once", async () => {
@@ -87,12 +88,12 @@ Deno.test(
     async () => {
       await using redis = await startRedisServer();
       await redis.cli("SET", "Q/MSGwt", "x");
-      await using server = await startServe({ REDIS_URL: redis.url, PUBLISH_TOKEN: "t0ken" });
+      await using server = await startServe({ REDIS_URL: redis.url, PUBLISH_TOKEN: TEST_SECRET });
       const expected = { error: 'Cannot publish: "Q/MSGwt" holds a string, not a list' };
       for (let i = 0; i < 3; i++) {
         const response = await fetch(`${server.origin}/publish?uid=wt`, {
           method: "POST",
-          headers: { Authorization: "Bearer t0ken" },
+          headers: { Authorization: `Bearer ${TEST_SECRET}` },
           body: "m",
         });
         assert.equal(response.status, 502);

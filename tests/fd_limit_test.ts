@@ -16,9 +16,10 @@ import { startRedisServer } from "../testing/redis_server.ts";
 import { startProcess } from "../testing/serve_process.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
 import { type HasOrigin, waitUntilHeld } from "../testing/held_polls.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
 
 const FILE_LIMIT = 256;
-const SECRET = "fd-limit-secret";
+const SECRET = TEST_SECRET;
 const ROOT = new URL("../", import.meta.url).pathname;
 const signer = new HmacSigner({ secret: SECRET });
 const encoder = new TextEncoder();

@@ -21,6 +21,7 @@ import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import { type ChildProcess, startProcess } from "../testing/serve_process.ts";
 import { waitUntilHeld } from "../testing/held_polls.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
 
 const STOP = '{"stop":1}';
 /** Wakes timed per runtime, and the bound on their median, far above what any runtime takes. */
@@ -86,7 +87,7 @@ async function _exercise(runtime: _Runtime): Promise<void> {
     REDIS_URL: redis.url,
     MIN_WAIT: "60",
     MAX_WAIT: "60",
-    PUBLISH_TOKEN: "t0ken",
+    PUBLISH_TOKEN: TEST_SECRET,
     DRAIN_WINDOW: "0",
   });
   // Short waits, set by flags: the hold runs out with the stop code.
@@ -134,7 +135,7 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   await waitUntilHeld(server, 1, { intervalMs: 20 });
   const published = await fetch(`${server.origin}/publish?uid=p`, {
     method: "POST",
-    headers: { Authorization: "Bearer t0ken" },
+    headers: { Authorization: `Bearer ${TEST_SECRET}` },
     body: '{"n":4}',
   });
   assert.equal(published.status, 202, await published.text());

@@ -48,6 +48,18 @@ export const SERVE_DEFAULTS = Object.freeze({
 });
 
 /**
+ * The shortest `SIGN_SECRET` or `PUBLISH_TOKEN` accepted, in bytes (each
+ * entry of a list): as long as the HMAC-SHA256 key it feeds.
+ *
+ * @example
+ * ```ts
+ * import { MIN_SECRET_BYTES } from "./settings.ts";
+ * console.log(MIN_SECRET_BYTES); // 32
+ * ```
+ */
+export const MIN_SECRET_BYTES = 32;
+
+/**
  * Every setting of `deno task serve`, in the order of the README's table.
  * Each key is the name of the option it sets, so the resolved settings go
  * to `createServer` as they are.
@@ -376,6 +388,13 @@ function _secrets(text: string): readonly string[] {
   if (secrets.some((secret) => secret === "" || secret.trim() !== secret)) {
     throw new Error(
       "expected a secret, or a comma-separated list of them, none empty and none with spaces around it",
+    );
+  }
+  const encoder = new TextEncoder();
+  if (secrets.some((secret) => encoder.encode(secret).length < MIN_SECRET_BYTES)) {
+    throw new Error(
+      `expected secrets of at least ${MIN_SECRET_BYTES} bytes each (make one with ` +
+        '"deno task cli secret" or "openssl rand -hex 32")',
     );
   }
   return secrets;
