@@ -1,6 +1,6 @@
 /**
  * The shipped deploy/nginx.conf run by a real nginx, in front of real
- * `deploy/serve.ts` processes on a real Redis, for the tests that need the
+ * `deno task serve` processes on a real Redis, for the tests that need the
  * whole stack.
  *
  * The site file is a rendered copy of the shipped one: it changes only the

@@ -41,7 +41,7 @@ const RUNTIMES: _Runtime[] = [
   {
     name: "deno",
     binary: Deno.execPath(),
-    entry: "deploy/serve.ts",
+    entry: "deploy/cli.ts",
     bundled: false,
     listensAgain: true,
     headerTimeout: false,
@@ -84,6 +84,7 @@ async function _flood(runtime: _Runtime): Promise<void> {
     "--unstable-no-legacy-abort",
     "--unstable-net",
     `${ROOT}${runtime.entry}`,
+    "serve",
   ];
   await using server = await startProcess({
     command: "bash",

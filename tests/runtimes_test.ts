@@ -1,5 +1,5 @@
 /**
- * The whole serve application on every runtime: `deploy/serve.ts` under
+ * The whole serve application on every runtime: `deploy/cli.ts serve` under
  * Deno, `deploy/serve_node.ts` under Node 20 (through the
  * `@hono/node-server` fetch adapter) and `deploy/serve_bun.ts` under Bun
  * (`Bun.serve`), on the Redis store: a poll, a wake from LPUSH, a client
@@ -43,7 +43,7 @@ interface _Runtime {
 }
 
 const RUNTIMES: _Runtime[] = [
-  { binary: Deno.execPath(), entry: "deploy/serve.ts", unbundled: true },
+  { binary: Deno.execPath(), entry: "deploy/cli.ts", unbundled: true },
   { binary: "node", entry: "deploy/serve_node.ts", wantedMajor: "v20." },
   { binary: "bun", entry: "deploy/serve_bun.ts" },
 ];
@@ -214,7 +214,7 @@ interface _Bundle extends AsyncDisposable {
 /** Bundles a serve entry into one ES module, npm packages included, as the tasks do. */
 async function _bundle(runtime: _Runtime): Promise<_Bundle> {
   if (runtime.unbundled) {
-    const args = ["run", "--allow-all", "--unstable-no-legacy-abort", runtime.entry];
+    const args = ["run", "--allow-all", "--unstable-no-legacy-abort", runtime.entry, "serve"];
     return { args, [Symbol.asyncDispose]: () => Promise.resolve() };
   }
   const dir = await Deno.makeTempDir({ prefix: "longpoll-bundle-" });
