@@ -1,6 +1,6 @@
 /**
  * The shipped deploy/nginx.conf run by a real nginx, in front of real
- * `deploy/serve.ts` processes on a real Redis, for the tests that need the
+ * `deno task serve` processes on a real Redis, for the tests that need the
  * whole stack.
  *
  * The site file is a rendered copy of the shipped one: it changes only the
@@ -16,15 +16,16 @@ import { type RedisServer, startRedisServer } from "./redis_server.ts";
 import { waitUntil } from "./wait_until.ts";
 import { type ServeProcess, startServe } from "./serve_process.ts";
 import { waitUntilHeld } from "./held_polls.ts";
+import { TEST_SECRET, testSecret } from "./secrets.ts";
 
 /** The shipped site file, as shipped. */
 export const SHIPPED_SITE: string = await Deno.readTextFile(
   new URL("../deploy/nginx.conf", import.meta.url),
 );
 /** `SIGN_SECRET` of the stack's processes. */
-const SECRET = "nginx-test-secret";
+const SECRET = TEST_SECRET;
 /** `PUBLISH_TOKEN` of the stack's processes. */
-export const TOKEN = "nginx-test-token";
+export const TOKEN: string = testSecret("token");
 /** Default waits of the stack's processes: holds of 0.5 + 1 + 2 = 3.5 s instead of 945 s. */
 export const MIN_WAIT = 0.5;
 /** See {@linkcode MIN_WAIT}. */

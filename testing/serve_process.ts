@@ -1,12 +1,11 @@
 /**
  * Runs real server processes for tests where the network and signals
- * matter: `deploy/serve.ts` (what `deno task serve` runs), or any command
+ * matter: `deploy/cli.ts serve` (what `deno task serve` runs), or any command
  * that prints a line when it listens.
  */
+import { CLI_ENTRY } from "./cli_run.ts";
 import { freePort } from "./free_port.ts";
 import { pollUntil } from "./wait_until.ts";
-
-const SERVE_ENTRY = new URL("../deploy/serve.ts", import.meta.url).pathname;
 
 /** A running child process that printed its ready line. */
 export interface ChildProcess extends AsyncDisposable {
@@ -89,7 +88,7 @@ export async function startProcess(options: StartProcessOptions): Promise<ChildP
   };
 }
 
-/** A running `deploy/serve.ts`. */
+/** A running `deploy/cli.ts serve`. */
 export interface ServeProcess extends ChildProcess {
   readonly port: number;
   /** `http://127.0.0.1:<port>` */
@@ -101,7 +100,14 @@ export async function startServe(env: Record<string, string> = {}): Promise<Serv
   const port = Number(env.PORT ?? freePort());
   const child = await startProcess({
     command: Deno.execPath(),
-    args: ["run", "--allow-all", "--unstable-no-legacy-abort", "--unstable-net", SERVE_ENTRY],
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-no-legacy-abort",
+      "--unstable-net",
+      CLI_ENTRY,
+      "serve",
+    ],
     env: { PORT: String(port), HOST: "127.0.0.1", ...env },
     ready: /listening on/,
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig, SETTINGS } from "../src/server/settings.ts";
+import { TEST_SECRET, testSecret } from "../testing/secrets.ts";
 
 Deno.test("config: with nothing set, the defaults of the README's settings table", () => {
   const config = loadConfig([], {});
@@ -44,8 +45,8 @@ Deno.test("config: environment variables override the defaults", () => {
     HOST: "0.0.0.0",
     REDIS_URL: "redis://127.0.0.1:6380",
     KEY_PREFIX: "msg:",
-    SIGN_SECRET: "s3cret",
-    PUBLISH_TOKEN: "t0ken",
+    SIGN_SECRET: TEST_SECRET,
+    PUBLISH_TOKEN: testSecret("token"),
     MIN_WAIT: "0.2",
     MAX_WAIT: "0.5",
     STOP_CODE: "{'stop':1}",
@@ -57,8 +58,8 @@ Deno.test("config: environment variables override the defaults", () => {
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.redisUrl, "redis://127.0.0.1:6380");
   assert.equal(config.keyPrefix, "msg:");
-  assert.deepEqual(config.secret, ["s3cret"]);
-  assert.deepEqual(config.publishToken, ["t0ken"]);
+  assert.deepEqual(config.secret, [TEST_SECRET]);
+  assert.deepEqual(config.publishToken, [testSecret("token")]);
   assert.equal(config.minWait, 0.2);
   assert.equal(config.maxWait, 0.5);
   assert.equal(config.stopCode, "{'stop':1}");

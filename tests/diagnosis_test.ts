@@ -10,6 +10,9 @@ import { connectStore } from "../testing/store_fixtures.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import { startRedisServer } from "../testing/redis_server.ts";
 import { startServe } from "../testing/serve_process.ts";
+import { freePort } from "../testing/free_port.ts";
+import { waitUntil } from "../testing/wait_until.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
 
 Deno.test(
   redisTest("diagnosis: a key of the wrong type is named, and warned about once", async () => {
@@ -85,12 +88,12 @@ Deno.test(
     async () => {
       await using redis = await startRedisServer();
       await redis.cli("SET", "Q/MSGwt", "x");
-      await using server = await startServe({ REDIS_URL: redis.url, PUBLISH_TOKEN: "t0ken" });
+      await using server = await startServe({ REDIS_URL: redis.url, PUBLISH_TOKEN: TEST_SECRET });
       const expected = { error: 'Cannot publish: "Q/MSGwt" holds a string, not a list' };
       for (let i = 0; i < 3; i++) {
         const response = await fetch(`${server.origin}/publish?uid=wt`, {
           method: "POST",
-          headers: { Authorization: "Bearer t0ken" },
+          headers: { Authorization: `Bearer ${TEST_SECRET}` },
           body: "m",
         });
         assert.equal(response.status, 502);
@@ -113,3 +116,73 @@ Deno.test(
     },
   ),
 );
+
+/** A store on `url` that never connects: its warnings and reason, once `whenReady` gives up. */
+async function unreachable(url: string): Promise<{ warnings: string[]; reason: string }> {
+  const warnings: string[] = [];
+  await using store = new RedisStore({ url, onWarning: (w) => warnings.push(w) });
+  assert.equal(await store.whenReady(1000), false);
+  return { warnings, reason: store.notReadyReason ?? "" };
+}
+
+Deno.test("diagnosis: a wrong Redis URL is warned about once, not a silent false", async () => {
+  const port = freePort();
+  const refused = await unreachable(`redis://127.0.0.1:${port}`);
+  const expected = new RegExp(
+    `^Cannot connect to Redis: nothing listens there; check the URL, and that Redis runs ` +
+      `\\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)`,
+  );
+  assert.match(refused.reason, expected);
+  assert.equal(refused.warnings.length, 1, refused.warnings.join(" / "));
+  assert.match(refused.warnings[0], expected);
+  assert.match(refused.warnings[0], /; it keeps trying, and polls get 503 meanwhile$/);
+
+  const unknown = await unreachable("redis://no-such-host.invalid:6379");
+  assert.match(
+    unknown.reason,
+    /^Cannot connect to Redis: the host name is unknown; check the URL \(/,
+  );
+  assert.deepEqual(unknown.warnings.length, 1, unknown.warnings.join(" / "));
+});
+
+Deno.test("diagnosis: without --allow-net, the store says Deno denies network access", async () => {
+  // A library user's program, run without the network permission.
+  const store = new URL("../src/store/redis.ts", import.meta.url).href;
+  const program = `
+    import { RedisStore } from ${JSON.stringify(store)};
+    const store = new RedisStore({ url: "redis://127.0.0.1:${freePort()}", onWarning: console.log });
+    console.log("ready:", await store.whenReady(1000));
+    await store.close();
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-read", "--allow-sys", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(program));
+  await writer.close();
+  const { stdout, stderr } = await child.output();
+  const printed = new TextDecoder().decode(stdout);
+  assert.match(
+    printed,
+    /^Cannot connect to Redis: the runtime denies network access; run Deno with --allow-net \(Requires net access to "127\.0\.0\.1:\d+"/,
+    new TextDecoder().decode(stderr),
+  );
+  assert.match(printed, /\nready: false\n$/);
+});
+
+Deno.test(redisTest("diagnosis: a Redis that refuses CONFIG is named as such", async () => {
+  await using redis = await startRedisServer({ extraArgs: ["--rename-command", "CONFIG", ""] });
+  const warnings: string[] = [];
+  await using store = new RedisStore({ url: redis.url, onWarning: (w) => warnings.push(w) });
+  assert.equal(await store.whenReady(5000), true, "refused CONFIG does not stop the store");
+  await waitUntil(() => warnings.length > 0, { what: "the warning" });
+  assert.equal(warnings.length, 1, warnings.join(" / "));
+  assert.match(
+    warnings[0],
+    /^Cannot turn on keyspace notifications: CONFIG is refused, as many managed Redis services do \(ERR unknown command 'CONFIG'/,
+  );
+  assert.match(warnings[0], /add "notify-keyspace-events El" to the Redis config/);
+}));

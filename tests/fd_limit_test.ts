@@ -16,9 +16,10 @@ import { startRedisServer } from "../testing/redis_server.ts";
 import { startProcess } from "../testing/serve_process.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
 import { type HasOrigin, waitUntilHeld } from "../testing/held_polls.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
 
 const FILE_LIMIT = 256;
-const SECRET = "fd-limit-secret";
+const SECRET = TEST_SECRET;
 const ROOT = new URL("../", import.meta.url).pathname;
 const signer = new HmacSigner({ secret: SECRET });
 const encoder = new TextEncoder();
@@ -40,7 +41,7 @@ const RUNTIMES: _Runtime[] = [
   {
     name: "deno",
     binary: Deno.execPath(),
-    entry: "deploy/serve.ts",
+    entry: "deploy/cli.ts",
     bundled: false,
     listensAgain: true,
     headerTimeout: false,
@@ -83,6 +84,7 @@ async function _flood(runtime: _Runtime): Promise<void> {
     "--unstable-no-legacy-abort",
     "--unstable-net",
     `${ROOT}${runtime.entry}`,
+    "serve",
   ];
   await using server = await startProcess({
     command: "bash",

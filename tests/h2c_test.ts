@@ -1,5 +1,5 @@
 /**
- * HTTP/2 without TLS (h2c) on the port of `deploy/serve.ts`: a real h2c
+ * HTTP/2 without TLS (h2c) on the port of `deno task serve`: a real h2c
  * client (`node:http2`, which speaks HTTP/2 frames on one TCP connection)
  * must not hold many polls on one connection past the connection cap.
  */

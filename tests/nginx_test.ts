@@ -1,6 +1,6 @@
 /**
  * The shipped deploy/nginx.conf, run by a real nginx in front of real
- * `deploy/serve.ts` processes on a real Redis (see testing/nginx.ts for how
+ * `deno task serve` processes on a real Redis (see testing/nginx.ts for how
  * the site file is rendered for the test).
  */
 import assert from "node:assert/strict";

@@ -10,8 +10,9 @@ import { startServe } from "../testing/serve_process.ts";
 import { RedisPresence, RedisStore, sideKey } from "../src/store/redis.ts";
 import { connectStore } from "../testing/store_fixtures.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
 
-const TOKEN = "presence-token";
+const TOKEN = TEST_SECRET;
 
 Deno.test(
   redisTest(

@@ -14,6 +14,7 @@ import { redisTest } from "../testing/redis_gate.ts";
 import { startRedisCluster, startRedisServer } from "../testing/redis_server.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
 import { startServe } from "../testing/serve_process.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
 
 function trimCounter() {
   const trimmed: [string, number][] = [];
@@ -207,7 +208,7 @@ Deno.test(
     "limits: redis: one store-wide truth: the first process sets them, the next adopts and counts, another refuses",
     async () => {
       await using redis = await startRedisServer();
-      const env = { REDIS_URL: redis.url, PUBLISH_TOKEN: "t0ken" };
+      const env = { REDIS_URL: redis.url, PUBLISH_TOKEN: TEST_SECRET };
       const first = await startServe({ ...env, QUEUE_MAX: "2" });
       assert.match(first.output(), /queue limits: QUEUE_TTL off, QUEUE_MAX 2 \(in force/);
       await using second = await startServe(env);
@@ -219,7 +220,7 @@ Deno.test(
       for (const message of ["1", "2", "3", "4", "5"]) {
         const published = await fetch(`${second.origin}/publish?uid=shared`, {
           method: "POST",
-          headers: { Authorization: "Bearer t0ken" },
+          headers: { Authorization: `Bearer ${TEST_SECRET}` },
           body: message,
         });
         assert.equal(published.status, 202, await published.text());

@@ -1,5 +1,5 @@
 /**
- * The whole serve application on every runtime: `deploy/serve.ts` under
+ * The whole serve application on every runtime: `deploy/cli.ts serve` under
  * Deno, `deploy/serve_node.ts` under Node 20 (through the
  * `@hono/node-server` fetch adapter) and `deploy/serve_bun.ts` under Bun
  * (`Bun.serve`), on the Redis store: a poll, a wake from LPUSH, a client
@@ -22,6 +22,7 @@ import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import { type ChildProcess, startProcess } from "../testing/serve_process.ts";
 import { waitUntilHeld } from "../testing/held_polls.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
 
 const STOP = '{"stop":1}';
 /** Wakes timed per runtime, and the bound on their median, far above what any runtime takes. */
@@ -43,7 +44,7 @@ interface _Runtime {
 }
 
 const RUNTIMES: _Runtime[] = [
-  { binary: Deno.execPath(), entry: "deploy/serve.ts", unbundled: true },
+  { binary: Deno.execPath(), entry: "deploy/cli.ts", unbundled: true },
   { binary: "node", entry: "deploy/serve_node.ts", wantedMajor: "v20." },
   { binary: "bun", entry: "deploy/serve_bun.ts" },
 ];
@@ -87,7 +88,7 @@ async function _exercise(runtime: _Runtime): Promise<void> {
     REDIS_URL: redis.url,
     MIN_WAIT: "60",
     MAX_WAIT: "60",
-    PUBLISH_TOKEN: "t0ken",
+    PUBLISH_TOKEN: TEST_SECRET,
     DRAIN_WINDOW: "0",
   });
   // Short waits, set by flags: the hold runs out with the stop code.
@@ -135,7 +136,7 @@ async function _exercise(runtime: _Runtime): Promise<void> {
   await waitUntilHeld(server, 1, { intervalMs: 20 });
   const published = await fetch(`${server.origin}/publish?uid=p`, {
     method: "POST",
-    headers: { Authorization: "Bearer t0ken" },
+    headers: { Authorization: `Bearer ${TEST_SECRET}` },
     body: '{"n":4}',
   });
   assert.equal(published.status, 202, await published.text());
@@ -228,7 +229,7 @@ interface _Bundle extends AsyncDisposable {
 /** Bundles a serve entry into one ES module, npm packages included, as the tasks do. */
 async function _bundle(runtime: _Runtime): Promise<_Bundle> {
   if (runtime.unbundled) {
-    const args = ["run", "--allow-all", "--unstable-no-legacy-abort", runtime.entry];
+    const args = ["run", "--allow-all", "--unstable-no-legacy-abort", runtime.entry, "serve"];
     return { args, [Symbol.asyncDispose]: () => Promise.resolve() };
   }
   const dir = await Deno.makeTempDir({ prefix: "longpoll-bundle-" });

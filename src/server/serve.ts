@@ -15,7 +15,8 @@ import type { SetAside } from "../store/message_limits.ts";
 import type { MessageStore } from "../store/types.ts";
 import { createServer } from "./app.ts";
 import type { ConnectionInfo } from "./local_request.ts";
-import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
+import { ConfigError, loadConfig, redactUrl, redisLocation, type ServeConfig } from "./settings.ts";
+import { settingsHelp } from "./settings_help.ts";
 
 /** A server listening, as a runtime reports it. */
 export interface Listener {
@@ -117,7 +118,9 @@ export function connectionLimits(
 }
 
 /**
- * Runs the serve application on `host` until a signal drains it.
+ * Runs the serve application on `host` until a signal drains it; with
+ * `--help` (or `-h`), prints the settings and exits 0; on a bad setting,
+ * prints why and exits 2.
  *
  * @example
  * ```ts ignore
@@ -126,6 +129,10 @@ export function connectionLimits(
  * ```
  */
 export async function runServe(host: ServeHost): Promise<void> {
+  if (host.args.some((arg) => arg === "--help" || arg === "-h")) {
+    console.log(settingsHelp());
+    return host.exit(0);
+  }
   let config: ServeConfig;
   try {
     config = loadConfig(host.args, host.env);
@@ -235,9 +242,8 @@ async function _openStore(
     return new MemoryStore(limits);
   }
   const { RedisStore } = await import("../store/redis.ts");
-  const urls = config.redisUrl.split(",").map((url) => url.trim());
   const redis = new RedisStore({
-    ...(urls.length > 1 ? { nodes: urls } : { url: urls[0] }),
+    ...redisLocation(config.redisUrl),
     ...limits,
     keyPrefix: config.keyPrefix,
     notifications: config.redisNotifications,
@@ -254,7 +260,7 @@ async function _openStore(
   });
   if (!await redis.whenReady(5_000)) {
     logger.warn(
-      `Redis at ${_redactUrl(config.redisUrl)} is not ready: ${
+      `Redis at ${redactUrl(config.redisUrl)} is not ready: ${
         redis.notReadyReason ?? "it does not answer yet"
       }; polls get 503 until it is`,
     );
@@ -281,7 +287,7 @@ function _describe(config: ServeConfig): string {
   return config.redisUrl === undefined
     ? "memory (set REDIS_URL to use Redis)"
     : `${config.redisUrl.includes(",") ? "redis cluster" : "redis"} ${
-      _redactUrl(config.redisUrl)
+      redactUrl(config.redisUrl)
     } prefix "${config.keyPrefix}"`;
 }
 
@@ -332,8 +338,4 @@ function _warnWithoutProxy(config: ServeConfig, runtime: string, logger: Logger)
       '(see "Known limits" in README.md). Put nginx in front (deploy/nginx.conf) and listen on ' +
       "loopback, or list the proxy in TRUSTED_PROXIES",
   );
-}
-
-function _redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/g, "//***@");
 }

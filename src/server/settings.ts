@@ -48,6 +48,18 @@ export const SERVE_DEFAULTS = Object.freeze({
 });
 
 /**
+ * The shortest `SIGN_SECRET` or `PUBLISH_TOKEN` accepted, in bytes (each
+ * entry of a list): as long as the HMAC-SHA256 key it feeds.
+ *
+ * @example
+ * ```ts
+ * import { MIN_SECRET_BYTES } from "./settings.ts";
+ * console.log(MIN_SECRET_BYTES); // 32
+ * ```
+ */
+export const MIN_SECRET_BYTES = 32;
+
+/**
  * Every setting of `deno task serve`, in the order of the README's table.
  * Each key is the name of the option it sets, so the resolved settings go
  * to `createServer` as they are.
@@ -160,7 +172,7 @@ export const SETTINGS = [
   _option(
     "MAX_IN_FLIGHT",
     "maxInFlight",
-    "most unacknowledged messages of one uid (at-least-once); then its oldest come again, no new ones",
+    "most unacknowledged messages of one uid, batches counted by message; then its oldest come again",
     (text) => _integer(text, 1, 10_000),
   ),
   _option(
@@ -212,7 +224,7 @@ export const SETTINGS = [
   _option(
     "EARLY_HEADERS",
     "earlyHeaders",
-    "send headers as soon as a poll is held; not with AT_LEAST_ONCE",
+    "send headers as soon as a poll is held; not with `AT_LEAST_ONCE`",
     _boolean,
   ),
   _setting(
@@ -304,30 +316,21 @@ export function loadConfig(
     flags = parseArgs({
       args: [...args],
       options: Object.fromEntries(
-        SETTINGS.map((setting) => [_flagName(setting.variable), { type: "string" as const }]),
+        SETTINGS.map((setting) => [flagName(setting.variable), { type: "string" as const }]),
       ),
       strict: true,
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new ConfigError(`Cannot read flags: ${(error as Error).message}`);
+    throw new ConfigError(`Cannot read flags: ${_flagProblem(error as Error)}`);
   }
   const config: Record<string, unknown> = {};
-  for (const setting of SETTINGS as readonly SettingSpec<string, unknown, unknown>[]) {
-    const flag = _flagName(setting.variable);
-    const fromFlag = flags[flag];
-    const text = typeof fromFlag === "string" ? fromFlag : env[setting.variable];
-    if (text === undefined) {
-      config[setting.key] = setting.defaultValue;
-      continue;
-    }
-    try {
-      config[setting.key] = setting.parse(text);
-    } catch (error) {
-      const source = typeof fromFlag === "string" ? `--${flag}` : setting.variable;
-      const got = setting.secret ? `${text.length} characters` : `"${text}"`;
-      throw new ConfigError(`Cannot read "${source}": ${(error as Error).message}, got ${got}`);
-    }
+  for (const setting of SETTINGS) {
+    const fromFlag = flags[flagName(setting.variable)];
+    config[setting.key] = readSetting(setting.key, {
+      flag: typeof fromFlag === "string" ? fromFlag : undefined,
+      env,
+    });
   }
   if (config.earlyHeaders === true && config.atLeastOnce === true) {
     throw new ConfigError(
@@ -335,6 +338,73 @@ export function loadConfig(
     );
   }
   return config as ServeConfig;
+}
+
+/**
+ * Where the store of a `REDIS_URL` is: one URL, or a comma-separated list
+ * of Redis Cluster nodes, as `RedisStore` takes them.
+ *
+ * @example
+ * ```ts
+ * import { redisLocation } from "./settings.ts";
+ * console.log(redisLocation("redis://a:7000, redis://b:7000")); // { nodes: [ "redis://a:7000", "redis://b:7000" ] }
+ * ```
+ */
+export function redisLocation(redisUrl: string): { url: string } | { nodes: string[] } {
+  const urls = redisUrl.split(",").map((url) => url.trim());
+  return urls.length > 1 ? { nodes: urls } : { url: urls[0] };
+}
+
+/**
+ * `url` with any user name and password hidden, for logs.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "./settings.ts";
+ * console.log(redactUrl("redis://app:s3cret@10.0.0.1:6379")); // redis://***@10.0.0.1:6379
+ * ```
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/g, "//***@");
+}
+
+/** Where {@linkcode readSetting} reads a setting from. */
+export interface SettingSources {
+  /** The text of its flag, if given: it wins over the environment. */
+  readonly flag?: string;
+  /** The environment. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Reads one setting as {@linkcode loadConfig} does, for a command that needs
+ * only a few of them: from its flag, else its environment variable, else
+ * its default. Throws a {@linkcode ConfigError} on a bad value.
+ *
+ * @example
+ * ```ts
+ * import { readSetting } from "./settings.ts";
+ * console.log(readSetting("keyPrefix", { env: { KEY_PREFIX: "msg:" } })); // msg:
+ * console.log(readSetting("redisUrl", { env: {} })); // undefined
+ * ```
+ */
+export function readSetting<K extends keyof ServeConfig>(
+  key: K,
+  sources: SettingSources,
+): ServeConfig[K] {
+  const setting = (SETTINGS as readonly SettingSpec<string, unknown, unknown>[])
+    .find((candidate) => candidate.key === key)!;
+  const text = sources.flag ?? sources.env[setting.variable];
+  if (text === undefined) return setting.defaultValue as ServeConfig[K];
+  try {
+    return setting.parse(text) as ServeConfig[K];
+  } catch (error) {
+    const source = sources.flag !== undefined
+      ? `--${flagName(setting.variable)}`
+      : setting.variable;
+    const got = setting.secret ? `${text.length} characters` : `"${text}"`;
+    throw new ConfigError(`Cannot read "${source}": ${(error as Error).message}, got ${got}`);
+  }
 }
 
 /** A setting of an option of {@linkcode OPTION_SPECS}, whose default it takes. */
@@ -378,6 +448,13 @@ function _secrets(text: string): readonly string[] {
       "expected a secret, or a comma-separated list of them, none empty and none with spaces around it",
     );
   }
+  const encoder = new TextEncoder();
+  if (secrets.some((secret) => encoder.encode(secret).length < MIN_SECRET_BYTES)) {
+    throw new Error(
+      `expected secrets of at least ${MIN_SECRET_BYTES} bytes each (make one with ` +
+        '"deno task cli secret" or "openssl rand -hex 32")',
+    );
+  }
   return secrets;
 }
 
@@ -385,8 +462,26 @@ function _text(text: string): string {
   return text;
 }
 
-function _flagName(variable: string): string {
+/**
+ * The flag of a setting's `variable`, without its dashes: lower case,
+ * dashed.
+ *
+ * @example
+ * ```ts
+ * import { flagName } from "./settings.ts";
+ * console.log(flagName("REDIS_URL")); // redis-url
+ * ```
+ */
+export function flagName(variable: string): string {
   return variable.toLowerCase().replaceAll("_", "-");
+}
+
+/** What is wrong with the flags, naming the valid ones for an unknown flag. */
+function _flagProblem(error: Error): string {
+  const unknown = /^(?:Unknown option|Unexpected argument) '([^']*)'/.exec(error.message);
+  if (unknown === null) return error.message;
+  const valid = SETTINGS.map((setting) => `--${flagName(setting.variable)}`).join(", ");
+  return `"${unknown[1]}" is not a flag; the flags are ${valid}, --help`;
 }
 
 function _integer(text: string, min: number, max: number): number {

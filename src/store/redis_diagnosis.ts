@@ -1,6 +1,7 @@
 /**
  * Why Redis refuses the store, said plainly: a connection refused for its
- * credentials, or a key of the wrong type, each reported once.
+ * credentials, a Redis that can't be reached (no network permission, a
+ * wrong URL), or a key of the wrong type, each reported once.
  *
  * @module
  */
@@ -28,6 +29,8 @@ export class RedisDiagnosis {
   readonly #reportedKeys = new Set<string>();
   #reason: string | undefined;
   #reportedAuth = false;
+  #everConnected = false;
+  #reportedFirstFailure = false;
 
   /** Warnings go to `onWarning`. */
   constructor(onWarning: (message: string) => void) {
@@ -42,16 +45,27 @@ export class RedisDiagnosis {
   /** A connection is up: no reason to report any more. */
   connected(): void {
     this.#reason = undefined;
+    this.#everConnected = true;
   }
 
-  /** Notes why a connection failed; credentials refused are warned about once. */
+  /**
+   * Notes why a connection failed. Credentials refused are warned about
+   * once; so is the first failure before any connection (a wrong URL, a
+   * missing `--allow-net`), so that a store that never connects says why.
+   */
   connectionFailed(error: unknown): void {
     const message = messageOf(error);
     const auth = _authProblem(message);
-    this.#reason = `Cannot connect to Redis: ${auth ?? message}`;
-    if (auth === undefined || this.#reportedAuth) return;
-    this.#reportedAuth = true;
-    this.#onWarning(this.#reason);
+    this.#reason = `Cannot connect to Redis: ${auth ?? _reachProblem(error, message) ?? message}`;
+    if (auth !== undefined) {
+      if (this.#reportedAuth) return;
+      this.#reportedAuth = true;
+      this.#reportedFirstFailure = true;
+      return this.#onWarning(this.#reason);
+    }
+    if (this.#everConnected || this.#reportedFirstFailure) return;
+    this.#reportedFirstFailure = true;
+    this.#onWarning(`${this.#reason}; it keeps trying, and polls get 503 meanwhile`);
   }
 
   /**
@@ -77,6 +91,25 @@ export class RedisDiagnosis {
     }
     return undefined;
   }
+}
+
+/**
+ * Why Redis can't be reached, for the usual mistakes: no network
+ * permission (Deno's `NotCapable`), nothing listening, an unknown host; or
+ * undefined for any other error.
+ */
+function _reachProblem(error: unknown, message: string): string | undefined {
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  if (name === "NotCapable" || /^Requires net access/.test(message)) {
+    return `the runtime denies network access; run Deno with --allow-net (${message})`;
+  }
+  if (code === "ECONNREFUSED") {
+    return `nothing listens there; check the URL, and that Redis runs (${message})`;
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return `the host name is unknown; check the URL (${message})`;
+  }
+  return undefined;
 }
 
 /** What a refusal of credentials means, or undefined for any other error. */

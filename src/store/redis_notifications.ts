@@ -108,7 +108,7 @@ export class NotificationSettings {
       if (this.#warned) return;
       this.#warned = true;
       this.#options.onWarning(
-        `Cannot turn on keyspace notifications: ${messageOf(error)}. ` +
+        `Cannot turn on keyspace notifications: ${_configProblem(messageOf(error))}. ` +
           `Plain LPUSH producers will be heard only on the backoff schedule; ` +
           `add "notify-keyspace-events El" to the Redis config to wake polls at once`,
       );
@@ -136,4 +136,11 @@ function _withListEvents(flags: string): string {
   if (!wanted.includes("E")) wanted += "E";
   if (!wanted.includes("l") && !wanted.includes("A")) wanted += "l";
   return wanted;
+}
+
+/** A refused CONFIG, named as such: managed Redis services often disable it. */
+function _configProblem(message: string): string {
+  return /unknown command|NOPERM|not allowed|disabled/i.test(message) && /CONFIG/i.test(message)
+    ? `CONFIG is refused, as many managed Redis services do (${message.trim()})`
+    : message;
 }

@@ -1,0 +1,73 @@
+/**
+ * Runs `deploy/cli.ts` as a user would, in a process of its own, with only
+ * the environment given (plus what Deno needs to find its cache).
+ *
+ * @module
+ */
+
+/** The CLI's entry, `deploy/cli.ts`. */
+export const CLI_ENTRY: string = new URL("../deploy/cli.ts", import.meta.url).pathname;
+
+/** What a finished CLI run printed, and its exit code. */
+export interface CliRun {
+  /** The exit code. */
+  readonly code: number;
+  /** What it printed on standard output. */
+  readonly stdout: string;
+  /** What it printed on standard error. */
+  readonly stderr: string;
+}
+
+/** Options of {@linkcode runCli}. */
+export interface RunCliOptions {
+  /** The environment, on top of `PATH`, `HOME` and `DENO_DIR`. */
+  env?: Record<string, string>;
+  /** Bytes for standard input; without them, it is empty. */
+  stdin?: Uint8Array | string;
+}
+
+/**
+ * Runs `deno run … deploy/cli.ts ...args` with the permissions of
+ * `deno task cli` and resolves once it exits.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "./cli_run.ts";
+ * const { code, stdout } = await runCli(["secret"]);
+ * console.log(code, stdout.trim().length); // 0 64
+ * ```
+ */
+export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliRun> {
+  const inherited = Object.fromEntries(
+    ["PATH", "HOME", "DENO_DIR"].flatMap((name) => {
+      const value = Deno.env.get(name);
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-no-legacy-abort",
+      "--unstable-net",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "--allow-run=sh",
+      CLI_ENTRY,
+      ...args,
+    ],
+    clearEnv: true,
+    env: { ...inherited, NO_COLOR: "1", ...options.env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const input = options.stdin ?? "";
+  await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
