@@ -7,7 +7,23 @@ import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, type ParamNames } from "./protocol.t
 import type { VerifySignature } from "./signature.ts";
 import type { MessageStore } from "./store/types.ts";
 
-/** Options of `createLongPollHandler`. */
+/**
+ * Options of `createLongPollHandler`. Only `store` is required; every other
+ * option has the default its `@default` says.
+ *
+ * @example
+ * ```ts
+ * import { createLongPollHandler, type LongPollOptions, MemoryStore } from "@longpoll/redis-longpoll";
+ * const options: LongPollOptions = {
+ *   store: new MemoryStore(),
+ *   secret: ["current-secret-of-at-least-32-bytes", "previous-secret-still-accepted-00"],
+ *   maxWait: 60,
+ *   corsOrigins: ["https://app.example.com"],
+ * };
+ * const poll = createLongPollHandler(options);
+ * console.log(typeof poll); // function
+ * ```
+ */
 export interface LongPollOptions {
   /** Where the messages are: a `MemoryStore`, a `RedisStore`, or your own. */
   store: MessageStore;
