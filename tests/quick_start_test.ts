@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../testing/free_port.ts";
-import { hmac } from "../testing/hmac.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import { startRedisServer } from "../testing/redis_server.ts";
 import { waitUntil } from "../testing/wait_until.ts";
