@@ -7,7 +7,8 @@
  */
 import { createClient } from "redis";
 import { OPTION_SPECS } from "../src/options.ts";
-import { readSetting, redactUrl, redisLocation } from "../src/server/settings.ts";
+import { redactUrl, redisLocation } from "../src/server/redis_location.ts";
+import { readSetting } from "../src/server/settings.ts";
 import { RedisDiagnosis } from "../src/store/redis_diagnosis.ts";
 import { type CliCommand, EXIT, readCommandArgs, UsageError } from "./cli_command.ts";
 

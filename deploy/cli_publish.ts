@@ -6,7 +6,8 @@
  * @module
  */
 import { DEFAULTS } from "../src/options.ts";
-import { readSetting, redactUrl, redisLocation } from "../src/server/settings.ts";
+import { redactUrl, redisLocation } from "../src/server/redis_location.ts";
+import { readSetting } from "../src/server/settings.ts";
 import { RedisStore } from "../src/store/redis.ts";
 import { messageOf } from "../src/store/redis_connection.ts";
 import { validateUid } from "../src/uid.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MIN_SECRET_BYTES } from "../src/server/settings.ts";
+import { MIN_SECRET_BYTES } from "../src/server/setting_values.ts";
 import { type CliCommand, EXIT, readCommandArgs, UsageError } from "./cli_command.ts";
 
 /**

@@ -15,7 +15,8 @@ import type { SetAside } from "../store/message_limits.ts";
 import type { MessageStore } from "../store/types.ts";
 import { createServer } from "./app.ts";
 import type { ConnectionInfo } from "./local_request.ts";
-import { ConfigError, loadConfig, redactUrl, redisLocation, type ServeConfig } from "./settings.ts";
+import { redactUrl, redisLocation } from "./redis_location.ts";
+import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
 import { settingsHelp } from "./settings_help.ts";
 
 /** A server listening, as a runtime reports it. */

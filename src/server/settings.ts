@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { DEFAULTS, OPTION_SPECS } from "../options.ts";
+import { parseValue } from "./setting_values.ts";
 
 /**
  * One setting of `deno task serve`: its variable, the option it sets, its
@@ -48,18 +49,6 @@ export const SERVE_DEFAULTS = Object.freeze({
 });
 
 /**
- * The shortest `SIGN_SECRET` or `PUBLISH_TOKEN` accepted, in bytes (each
- * entry of a list): as long as the HMAC-SHA256 key it feeds.
- *
- * @example
- * ```ts
- * import { MIN_SECRET_BYTES } from "./settings.ts";
- * console.log(MIN_SECRET_BYTES); // 32
- * ```
- */
-export const MIN_SECRET_BYTES = 32;
-
-/**
  * Every setting of `deno task serve`, in the order of the README's table.
  * Each key is the name of the option it sets, so the resolved settings go
  * to `createServer` as they are.
@@ -71,16 +60,22 @@ export const MIN_SECRET_BYTES = 32;
  * ```
  */
 export const SETTINGS = [
-  _setting("PORT", "port", SERVE_DEFAULTS.port, "listen port", (text) => _integer(text, 0, 65535)),
-  _setting("HOST", "host", SERVE_DEFAULTS.host, "listen address", _nonEmpty),
+  _setting(
+    "PORT",
+    "port",
+    SERVE_DEFAULTS.port,
+    "listen port",
+    (text) => parseValue.integer(text, 0, 65535),
+  ),
+  _setting("HOST", "host", SERVE_DEFAULTS.host, "listen address", parseValue.nonEmpty),
   _setting(
     "REDIS_URL",
     "redisUrl",
     undefined,
     "`redis://…`, or a comma-separated list of Redis Cluster nodes; unset means the in-memory store",
-    _redisUrl,
+    parseValue.redisUrl,
   ),
-  _option("KEY_PREFIX", "keyPrefix", "list key = prefix + uid", _text),
+  _option("KEY_PREFIX", "keyPrefix", "list key = prefix + uid", parseValue.text),
   _secretSetting(
     "SIGN_SECRET",
     "secret",
@@ -95,173 +90,179 @@ export const SETTINGS = [
     "MIN_WAIT",
     "minWait",
     "seconds before the first re-poll; each next wait doubles",
-    _positive,
+    parseValue.positive,
   ),
   _option(
     "MAX_WAIT",
     "maxWait",
     "seconds; the hold ends when the next wait would exceed it",
-    _nonNegative,
+    parseValue.nonNegative,
   ),
-  _option("STOP_CODE", "stopCode", "body sent when the hold runs out", _text),
+  _option("STOP_CODE", "stopCode", "body sent when the hold runs out", parseValue.text),
   _setting(
     "MAX_BODY_BYTES",
     "maxBodyBytes",
     SERVE_DEFAULTS.maxBodyBytes,
     "largest `POST /publish` body",
-    (text) => _integer(text, 1, 2 ** 31),
+    (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _setting(
     "CORS_ORIGINS",
     "corsOrigins",
     [] as readonly string[],
     "comma-separated origins allowed by CORS, or `*`",
-    _list,
+    parseValue.list,
   ),
   _setting(
     "MAX_HELD",
     "maxHeld",
     undefined,
     `most polls held at once; more get 503. Unset: \`MAX_CONNECTIONS\` minus 64, at most ${DEFAULTS.maxHeld}`,
-    (text) => _integer(text, 1, 2 ** 31),
+    (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _setting(
     "MAX_CONNECTIONS",
     "maxConnections",
     undefined,
     "most connections open at once. Unset: the file limit (`ulimit -n`) minus 128 (Redis, logs)",
-    (text) => _integer(text, 1, 2 ** 31),
+    (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _setting(
     "HEADER_TIMEOUT",
     "headerTimeout",
     SERVE_DEFAULTS.headerTimeout,
     "seconds to send a request head (Node only: Deno.serve and Bun.serve have no such timeout)",
-    _positive,
+    parseValue.positive,
   ),
   _option(
     "MAX_POLLS_PER_UID",
     "maxPollsPerUid",
     "most polls held at once per uid; a newer poll supersedes the oldest (409)",
-    (text) => _integer(text, 1, 2 ** 31),
+    (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _option(
     "MAX_UID_BYTES",
     "maxUidBytes",
     "longest uid, in UTF-8 bytes",
-    (text) => _integer(text, 1, 65536),
+    (text) => parseValue.integer(text, 1, 65536),
   ),
   _option(
     "MAX_QUERY_LENGTH",
     "maxQueryLength",
     "longest query string; longer gets 414",
-    (text) => _integer(text, 16, 1 << 20),
+    (text) => parseValue.integer(text, 16, 1 << 20),
   ),
   _option(
     "AT_LEAST_ONCE",
     "atLeastOnce",
     "keep each message in flight until the next poll acknowledges it (`ack=`)",
-    _boolean,
+    parseValue.boolean,
   ),
   _option(
     "LEASE",
     "lease",
     "seconds to acknowledge before a message is delivered again (at-least-once)",
-    _positive,
+    parseValue.positive,
   ),
   _option(
     "MAX_IN_FLIGHT",
     "maxInFlight",
     "most unacknowledged messages of one uid, batches counted by message; then its oldest come again",
-    (text) => _integer(text, 1, 10_000),
+    (text) => parseValue.integer(text, 1, 10_000),
   ),
   _option(
     "MAX_BATCH",
     "maxBatch",
     "the cap on `max=`: most messages in one answer",
-    (text) => _integer(text, 1, 10_000),
+    (text) => parseValue.integer(text, 1, 10_000),
   ),
   _setting(
     "QUEUE_TTL",
     "queueTtl",
     undefined,
     "seconds: a list expires that long after its last push, plain `LPUSH` producers included; store-wide",
-    (text) => _integer(text, 1, 2 ** 31),
+    (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _setting(
     "QUEUE_MAX",
     "queueMax",
     undefined,
     "messages: the oldest beyond it are dropped at each push and counted in `/metrics`; store-wide",
-    (text) => _integer(text, 1, 2 ** 31),
+    (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _option(
     "MAX_MESSAGE_BYTES",
     "maxMessageBytes",
     "largest message handed out; a larger one, or one not UTF-8, is set aside, logged and counted",
-    (text) => _integer(text, 1, 2 ** 31),
+    (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _setting(
     "PRESENCE_TTL",
     "presenceTtl",
     SERVE_DEFAULTS.presenceTtl,
     "seconds a process killed without cleaning up still counts its polls in `/presence`",
-    _positive,
+    parseValue.positive,
   ),
   _option(
     "PRESENCE_LINGER",
     "presenceLinger",
     "seconds a uid still counts as present after its last poll ends (a client holds none between two polls)",
-    _nonNegative,
+    parseValue.nonNegative,
   ),
   _setting(
     "DRAIN_WINDOW",
     "drainWindow",
     SERVE_DEFAULTS.drainWindow,
     "seconds over which a shutdown spreads the stop answers",
-    _nonNegative,
+    parseValue.nonNegative,
   ),
   _option(
     "EARLY_HEADERS",
     "earlyHeaders",
     "send headers as soon as a poll is held; not with `AT_LEAST_ONCE`",
-    _boolean,
+    parseValue.boolean,
   ),
   _setting(
     "REDIS_NOTIFICATIONS",
     "redisNotifications",
     SERVE_DEFAULTS.redisNotifications,
     "`auto` turns keyspace notifications on; `off` leaves Redis alone",
-    (text) => _oneOf(text, ["auto", "off"] as const),
+    (text) => parseValue.oneOf(text, ["auto", "off"] as const),
   ),
   _setting(
     "TRUSTED_PROXIES",
     "trustedProxies",
     SERVE_DEFAULTS.trustedProxies,
     "peer addresses whose `X-Real-IP` names the client (the nginx in front)",
-    _list,
+    parseValue.list,
   ),
   _setting(
     "JS_LITERALS",
     "jsLiterals",
     SERVE_DEFAULTS.jsLiterals,
     "deliver messages written as JavaScript object literals (`{'stop':1}`) as JSON, parsed by JSON5",
-    _boolean,
+    parseValue.boolean,
   ),
   _setting(
     "LOG_FORMAT",
     "logFormat",
     SERVE_DEFAULTS.logFormat,
     "`text`, or `json`: one JSON object per line with a level",
-    (text) => _oneOf(text, ["text", "json"] as const),
+    (text) => parseValue.oneOf(text, ["text", "json"] as const),
   ),
-  _setting("DEMO", "demo", SERVE_DEFAULTS.demo, "serve the demo page at `/demo`", _boolean),
+  _setting(
+    "DEMO",
+    "demo",
+    SERVE_DEFAULTS.demo,
+    "serve the demo page at `/demo`",
+    parseValue.boolean,
+  ),
   _setting(
     "REUSE_PORT",
     "reusePort",
     SERVE_DEFAULTS.reusePort,
     "share the port with other processes (SO_REUSEPORT)",
-    _boolean,
+    parseValue.boolean,
   ),
 ] as const;
 
@@ -340,34 +341,6 @@ export function loadConfig(
   return config as ServeConfig;
 }
 
-/**
- * Where the store of a `REDIS_URL` is: one URL, or a comma-separated list
- * of Redis Cluster nodes, as `RedisStore` takes them.
- *
- * @example
- * ```ts
- * import { redisLocation } from "./settings.ts";
- * console.log(redisLocation("redis://a:7000, redis://b:7000")); // { nodes: [ "redis://a:7000", "redis://b:7000" ] }
- * ```
- */
-export function redisLocation(redisUrl: string): { url: string } | { nodes: string[] } {
-  const urls = redisUrl.split(",").map((url) => url.trim());
-  return urls.length > 1 ? { nodes: urls } : { url: urls[0] };
-}
-
-/**
- * `url` with any user name and password hidden, for logs.
- *
- * @example
- * ```ts
- * import { redactUrl } from "./settings.ts";
- * console.log(redactUrl("redis://app:s3cret@10.0.0.1:6379")); // redis://***@10.0.0.1:6379
- * ```
- */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/g, "//***@");
-}
-
 /** Where {@linkcode readSetting} reads a setting from. */
 export interface SettingSources {
   /** The text of its flag, if given: it wins over the environment. */
@@ -438,28 +411,7 @@ function _secretSetting<K extends string>(
   key: K,
   meaning: string,
 ): SettingSpec<K, readonly string[], undefined> {
-  return { ..._setting(variable, key, undefined, meaning, _secrets), secret: true };
-}
-
-function _secrets(text: string): readonly string[] {
-  const secrets = text.split(",");
-  if (secrets.some((secret) => secret === "" || secret.trim() !== secret)) {
-    throw new Error(
-      "expected a secret, or a comma-separated list of them, none empty and none with spaces around it",
-    );
-  }
-  const encoder = new TextEncoder();
-  if (secrets.some((secret) => encoder.encode(secret).length < MIN_SECRET_BYTES)) {
-    throw new Error(
-      `expected secrets of at least ${MIN_SECRET_BYTES} bytes each (make one with ` +
-        '"deno task cli secret" or "openssl rand -hex 32")',
-    );
-  }
-  return secrets;
-}
-
-function _text(text: string): string {
-  return text;
+  return { ..._setting(variable, key, undefined, meaning, parseValue.secrets), secret: true };
 }
 
 /**
@@ -482,60 +434,4 @@ function _flagProblem(error: Error): string {
   if (unknown === null) return error.message;
   const valid = SETTINGS.map((setting) => `--${flagName(setting.variable)}`).join(", ");
   return `"${unknown[1]}" is not a flag; the flags are ${valid}, --help`;
-}
-
-function _integer(text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
-    throw new Error(`expected a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function _positive(text: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
-    throw new Error("expected a number above 0");
-  }
-  return value;
-}
-
-function _nonNegative(text: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
-    throw new Error("expected a number of at least 0");
-  }
-  return value;
-}
-
-function _redisUrl(text: string): string {
-  for (const url of text.split(",")) {
-    if (!/^rediss?:\/\/[^\s]+$/.test(url.trim())) {
-      throw new Error(
-        "expected a redis:// or rediss:// URL, or a comma-separated list of cluster nodes",
-      );
-    }
-  }
-  return text;
-}
-function _nonEmpty(text: string): string {
-  if (text === "") throw new Error("expected a value");
-  return text;
-}
-
-function _boolean(text: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(text)) return true;
-  if (/^(0|false|no|off)$/i.test(text)) return false;
-  throw new Error("expected true or false");
-}
-
-function _list(text: string): readonly string[] {
-  return text.split(",").map((item) => item.trim()).filter((item) => item !== "");
-}
-
-function _oneOf<T extends string>(text: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(text)) {
-    throw new Error(`expected one of ${choices.map((choice) => `"${choice}"`).join(", ")}`);
-  }
-  return text as T;
 }
