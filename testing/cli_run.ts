@@ -4,19 +4,13 @@
  *
  * @module
  */
+import { type CommandRun, runCommand } from "./run_command.ts";
 
 /** The CLI's entry, `deploy/cli.ts`. */
 export const CLI_ENTRY: string = new URL("../deploy/cli.ts", import.meta.url).pathname;
 
 /** What a finished CLI run printed, and its exit code. */
-export interface CliRun {
-  /** The exit code. */
-  readonly code: number;
-  /** What it printed on standard output. */
-  readonly stdout: string;
-  /** What it printed on standard error. */
-  readonly stderr: string;
-}
+export type CliRun = CommandRun;
 
 /** Options of {@linkcode runCli}. */
 export interface RunCliOptions {
@@ -44,30 +38,20 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
       return value === undefined ? [] : [[name, value]];
     }),
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-no-legacy-abort",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys",
-      "--allow-run=sh",
-      CLI_ENTRY,
-      ...args,
-    ],
+  return await runCommand(Deno.execPath(), [
+    "run",
+    "--unstable-no-legacy-abort",
+    "--unstable-net",
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    "--allow-sys",
+    "--allow-run=sh",
+    CLI_ENTRY,
+    ...args,
+  ], {
     clearEnv: true,
     env: { ...inherited, NO_COLOR: "1", ...options.env },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const input = options.stdin ?? "";
-  await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+    stdin: options.stdin,
+  });
 }

@@ -15,6 +15,7 @@ import { canRun } from "../testing/can_run.ts";
 import { freePort } from "../testing/free_port.ts";
 import { haveRedis } from "../testing/redis_gate.ts";
 import { startRedisServer } from "../testing/redis_server.ts";
+import { runCommand } from "../testing/run_command.ts";
 import { startServe } from "../testing/serve_process.ts";
 import { waitUntil } from "../testing/wait_until.ts";
 
@@ -177,22 +178,13 @@ async function _run(
   return result.stdout.trim();
 }
 
-async function _spawn(example: _Example, args: string[], env: Record<string, string>) {
+function _spawn(example: _Example, args: string[], env: Record<string, string>) {
   const [command, ...rest] = example.command;
-  const result = await new Deno.Command(command, {
-    args: [...rest, ...args],
+  return runCommand(command, [...rest, ...args], {
     cwd: ROOT,
     env: { PATH: Deno.env.get("PATH") ?? "", ...env },
     clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    stdout: decoder.decode(result.stdout),
-    stderr: decoder.decode(result.stderr),
-  };
+  });
 }
 
 /** A python3 that imports redis: the one on PATH, else Debian's. */

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { runCommand } from "../testing/run_command.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DOCS = [
@@ -35,18 +36,11 @@ function codeBlocks(file: string, text: string): _Block[] {
 
 /** Runs `deno <args>` from the repository's root. */
 async function deno(args: string[]): Promise<{ code: number; output: string }> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args,
+  const { code, stdout, stderr } = await runCommand(Deno.execPath(), args, {
     cwd: ROOT,
     env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
-  };
+  });
+  return { code, output: stdout + stderr };
 }
 
 /** Lints `blocks`, each written to a file of its own; returns deno lint's result. */
