@@ -40,4 +40,12 @@ export { StoreError, type StoreErrorKind } from "./src/store_failure.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
 export type { MessageLimitOptions, SetAside, SetAsideReason } from "./src/store/message_limits.ts";
 export type { QueueLimitOptions } from "./src/store/queue_limits.ts";
-export type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./src/store/types.ts";
+export type {
+  LeasedMessage,
+  MessageStore,
+  StreamEntry,
+  StreamRead,
+  StreamReadOptions,
+  TakeOptions,
+  Waiter,
+} from "./src/store/types.ts";

@@ -82,6 +82,72 @@ export interface TakeOptions {
 }
 
 /**
+ * One message of a uid's history, in stream delivery: its id, and the
+ * message exactly as stored. Ids are `<ms>-<seq>` (a Redis stream id), and
+ * grow with every message of the uid.
+ *
+ * @example
+ * ```ts
+ * import type { StreamEntry } from "./types.ts";
+ * const entry: StreamEntry = { id: "1733300000000-0", message: '{"hi":1}' };
+ * console.log(entry.id); // 1733300000000-0
+ * ```
+ */
+export interface StreamEntry {
+  /** The entry's id, `<ms>-<seq>`; the cursor that reads on after it. */
+  readonly id: string;
+  /** The message, exactly as stored. */
+  readonly message: string;
+}
+
+/**
+ * What {@linkcode MessageStore.readStream} found after a cursor.
+ *
+ * @example
+ * ```ts
+ * import type { StreamRead } from "./types.ts";
+ * const read: StreamRead = { entries: [], next: "1733300000000-0", reset: false };
+ * console.log(read.entries.length === 0 ? `nothing after ${read.next}` : "messages"); // nothing after 1733300000000-0
+ * ```
+ */
+export interface StreamRead {
+  /** The entries after the cursor, oldest first, at most `count` of them. */
+  readonly entries: readonly StreamEntry[];
+  /**
+   * The cursor to read from next: the last entry's id; with no entries, the
+   * cursor given, or for a read from now (or a reset) the newest id kept
+   * (`0-0` when the history is empty).
+   */
+  readonly next: string;
+  /**
+   * True when the cursor is older than what the history keeps, so messages
+   * after it may be gone: `entries` is then empty and `next` the newest id.
+   * The reader reloads its state and reads on from `next`.
+   */
+  readonly reset: boolean;
+}
+
+/**
+ * Options of {@linkcode MessageStore.readStream}.
+ *
+ * @example
+ * ```ts
+ * import type { StreamReadOptions } from "./types.ts";
+ * const fromTheStart: StreamReadOptions = { after: "0-0", count: 32 };
+ * console.log(fromTheStart.after); // 0-0
+ * ```
+ */
+export interface StreamReadOptions {
+  /**
+   * The cursor: read the entries after this id. `0-0` reads the whole
+   * history kept; undefined reads from now (no entries, `next` the newest id).
+   */
+  readonly after: string | undefined;
+  /** Most entries to read. */
+  readonly count: number;
+}
+
+/**
  * Everything the long-poll handler needs from where messages live. Each uid
  * has a FIFO queue: {@linkcode MessageStore.publish} appends, and
  * {@linkcode MessageStore.pop} takes the oldest.
@@ -123,6 +189,14 @@ export interface MessageStore {
    * message out again (marked as redelivered), and wakes the uid's waiters.
    */
   release(uid: string, id: string): Promise<void>;
+  /**
+   * Stream delivery (a store made with a history): moves what waits in
+   * `uid`'s queue into its history, in order and exactly once whichever
+   * process moves it, then reads the entries after `options.after`. Reading
+   * consumes nothing: every reader of the uid gets every entry. Absent on a
+   * store without stream support.
+   */
+  readStream?(uid: string, options: StreamReadOptions): Promise<StreamRead>;
   /** Appends a message to `uid`'s queue and wakes its waiters. */
   publish(uid: string, message: string): Promise<void>;
   /**
