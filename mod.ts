@@ -27,7 +27,7 @@ export { createLongPollHandler, type DrainOptions, type LongPollHandler } from "
 export { createLogger, type LogFields, type Logger, type LoggerOptions } from "./src/logger.ts";
 export { MemoryPresence, type Presence, type PresenceInfo } from "./src/presence.ts";
 export { Metrics } from "./src/metrics.ts";
-export type { LongPollOptions } from "./src/options.ts";
+export type { Delivery, LongPollOptions } from "./src/options.ts";
 export type { ParamNames } from "./src/protocol.ts";
 export type { Secrets } from "./src/secret_list.ts";
 export {
@@ -38,6 +38,7 @@ export {
 } from "./src/signature.ts";
 export { StoreError, type StoreErrorKind } from "./src/store_failure.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
+export type { HistoryOptions } from "./src/store/history_options.ts";
 export type { MessageLimitOptions, SetAside, SetAsideReason } from "./src/store/message_limits.ts";
 export type { QueueLimitOptions } from "./src/store/queue_limits.ts";
 export type {
