@@ -10,7 +10,10 @@ import { MemoryPresence } from "../src/presence.ts";
 import { createServer, type Server, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import type { MessageStore, StreamRead, StreamReadOptions } from "../src/store/types.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { startRedisServer } from "../testing/redis_server.ts";
 import { type SseFrame, SseReader } from "../testing/sse_reader.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 const HISTORY = { max: 1000, ttlSeconds: 600 };
@@ -275,3 +278,21 @@ Deno.test("sse: a client that does not read holds back the reads, then gets ever
   assert.equal(await events.next(), null);
   await store.close();
 });
+
+Deno.test(redisTest("sse redis: two streams of a uid both get every LPUSH, in order", async () => {
+  await using redis = await startRedisServer({ persistent: false });
+  await using store = await connectStore(redis, { history: HISTORY });
+  await using app = _listen({ store });
+  const streams = await Promise.all([
+    _open(app.origin, "uid=r1"),
+    _open(app.origin, "uid=r1&since=0"),
+  ]);
+  for (const { events } of streams) await events.next();
+  for (let n = 0; n < 10; n++) await redis.cli("LPUSH", "Q/MSGr1", JSON.stringify({ n }));
+  for (const { events } of streams) {
+    const got = _messages(await _take(events, 10));
+    assert.deepEqual(got.map((m) => m.data), Array.from({ length: 10 }, (_, n) => ({ n })));
+  }
+  for (const { events } of streams) await events.cancel();
+  await waitUntil(() => app.server.handler.held === 0, { what: "both streams freed" });
+}));

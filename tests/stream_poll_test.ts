@@ -10,6 +10,9 @@ import assert from "node:assert/strict";
 import { createLongPollHandler, type LongPollHandler, MemoryStore } from "../mod.ts";
 import type { LongPollOptions } from "../src/options.ts";
 import type { MessageStore } from "../src/store/types.ts";
+import { redisTest } from "../testing/redis_gate.ts";
+import { type RedisServer, startRedisServer } from "../testing/redis_server.ts";
+import { connectStore } from "../testing/store_fixtures.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 const ID = /^(0|[1-9]\d*)-(0|[1-9]\d*)$/;
@@ -82,6 +85,22 @@ const KINDS: _Kind[] = [
         push: (uid, message) => store.publish(uid, message),
         [Symbol.asyncDispose]: () => store.close(),
       });
+    },
+  },
+  {
+    name: "redis",
+    test: redisTest,
+    open: async (history) => {
+      const redis: RedisServer = await startRedisServer({ persistent: false });
+      const store = await connectStore(redis, { history });
+      return {
+        store,
+        push: async (uid, message) => void await redis.cli("LPUSH", `Q/MSG${uid}`, message),
+        async [Symbol.asyncDispose]() {
+          await store.close();
+          await redis[Symbol.asyncDispose]();
+        },
+      };
     },
   },
 ];
@@ -157,30 +176,30 @@ for (const kind of KINDS) {
   );
 
   Deno.test(
-    kind.test(`stream ${kind.name}: since=0 reads the history kept, max caps it, an old cursor is a reset`, async () => {
+    kind.test(`stream ${kind.name}: since=0 reads the history kept, max caps it, an old cursor (or 0 once trimmed) is a reset`, async () => {
       await using opened = await kind.open({ max: 3, ttlSeconds: 600 });
       const handler = _handler(opened.store);
-      for (let i = 1; i <= 2; i++) await opened.store.publish("u4", `m${i}`);
-      const two = await _get(handler, "uid=u4&since=0-0");
-      assert.deepEqual(two.body.messages.map((m: { data: unknown }) => m.data), ["m1", "m2"]);
-      const oldest = two.body.messages[0].id;
-      for (let i = 3; i <= 10; i++) await opened.store.publish("u4", `m${i}`);
+      for (let i = 1; i <= 3; i++) await opened.store.publish("u4", `m${i}`);
       const kept = await _get(handler, "uid=u4&since=0");
       assert.deepEqual(kept.body.messages.map((m: { data: unknown }) => m.data), [
-        "m8",
-        "m9",
-        "m10",
+        "m1",
+        "m2",
+        "m3",
       ]);
-      const capped = await _get(handler, "uid=u4&since=0&max=2");
-      assert.deepEqual(capped.body.messages.map((m: { data: unknown }) => m.data), ["m8", "m9"]);
+      const capped = await _get(handler, "uid=u4&since=0-0&max=2");
+      assert.deepEqual(capped.body.messages.map((m: { data: unknown }) => m.data), ["m1", "m2"]);
       assert.equal(capped.body.next, kept.body.messages[1].id);
-      const newest = kept.body.next;
-      // m2 to m7 are gone after the oldest cursor: never skipped silently.
-      const reset = await _get(handler, `uid=u4&since=${oldest}`);
-      assert.equal(reset.status, 200);
-      assert.deepEqual(reset.body, { messages: [], next: newest, reset: true });
-      assert.equal(reset.headers.get("x-reset"), "true");
-      assert.equal(reset.headers.get("x-next-since"), newest);
+      const [oldest, middle] = kept.body.messages.map((m: { id: string }) => m.id);
+      for (let i = 4; i <= 10; i++) await opened.store.publish("u4", `m${i}`);
+      // m2 to m7 are gone after the oldest cursor, and after the start: never skipped silently.
+      const newest = (await _get(handler, "uid=u4&wait=0.05")).body.next;
+      for (const since of [oldest, middle, "0"]) {
+        const reset = await _get(handler, `uid=u4&since=${since}`);
+        assert.equal(reset.status, 200);
+        assert.deepEqual(reset.body, { messages: [], next: newest, reset: true }, `since=${since}`);
+        assert.equal(reset.headers.get("x-reset"), "true");
+        assert.equal(reset.headers.get("x-next-since"), newest);
+      }
       // A cursor past the newest (another store's) is a reset too; the newest itself is not.
       const [ms] = newest.split("-");
       const future = await _get(handler, `uid=u4&since=${Number(ms) + 60_000}-0`);
