@@ -101,6 +101,19 @@ export interface LongPollOptions {
    */
   maxPollsPerUid?: number;
   /**
+   * Stream delivery: most polls and Server-Sent Events streams held at once
+   * for one uid (its devices); one more gets 429. Polls of a uid never
+   * supersede each other in stream delivery.
+   * @default {16}
+   */
+  maxStreamsPerUid?: number;
+  /**
+   * Seconds of silence after which a Server-Sent Events stream sends a
+   * comment heartbeat, so proxies keep an idle stream open.
+   * @default {25}
+   */
+  sseHeartbeat?: number;
+  /**
    * At-least-once delivery: a message stays in flight until the client's
    * next poll acknowledges it (`ack=<id>`), and is delivered again, marked
    * as redelivered, when the lease runs out. The id travels in the
@@ -215,6 +228,8 @@ const _HANDLER_SPECS = {
   stopCode: _spec(DEFAULT_STOP_CODE),
   maxHeld: _spec(100_000, "count"),
   maxPollsPerUid: _spec(1, "count"),
+  maxStreamsPerUid: _spec(16, "count"),
+  sseHeartbeat: _spec(25, "positive"),
   atLeastOnce: _spec(false),
   lease: _spec(60, "positive"),
   maxInFlight: _spec(16, "count"),
@@ -264,6 +279,8 @@ export const DEFAULTS: Readonly<{
   stopCode: string;
   maxHeld: number;
   maxPollsPerUid: number;
+  maxStreamsPerUid: number;
+  sseHeartbeat: number;
   atLeastOnce: boolean;
   lease: number;
   maxInFlight: number;
@@ -288,6 +305,7 @@ export interface ResolvedOptions extends
       | "stopCode"
       | "maxHeld"
       | "maxPollsPerUid"
+      | "maxStreamsPerUid"
       | "atLeastOnce"
       | "maxInFlight"
       | "maxBatch"
@@ -312,6 +330,8 @@ export interface ResolvedOptions extends
   readonly maxWaitMs: number;
   /** CORS allowlist. */
   readonly corsOrigins: ReadonlySet<string>;
+  /** Seconds of silence before a Server-Sent Events heartbeat, in milliseconds. */
+  readonly sseHeartbeatMs: number;
   /** Lease, in milliseconds. */
   readonly leaseMs: number;
   /** `Retry-After` of 503 answers, as sent. */
@@ -369,6 +389,8 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     corsOrigins: new Set(options.corsOrigins ?? []),
     maxHeld: _number(options, "maxHeld"),
     maxPollsPerUid: _number(options, "maxPollsPerUid"),
+    maxStreamsPerUid: _number(options, "maxStreamsPerUid"),
+    sseHeartbeatMs: 1000 * _number(options, "sseHeartbeat"),
     atLeastOnce: options.atLeastOnce ?? DEFAULTS.atLeastOnce,
     leaseMs: 1000 * _number(options, "lease"),
     maxInFlight: _number(options, "maxInFlight"),

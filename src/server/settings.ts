@@ -144,6 +144,18 @@ export const SETTINGS = [
     (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _option(
+    "MAX_STREAMS_PER_UID",
+    "maxStreamsPerUid",
+    "`DELIVERY=stream`: most polls and SSE streams held per uid; one more gets 429",
+    (text) => parseValue.integer(text, 1, 1000),
+  ),
+  _option(
+    "SSE_HEARTBEAT",
+    "sseHeartbeat",
+    "seconds of silence before an SSE comment heartbeat",
+    (text) => parseValue.integer(text, 1, 3600),
+  ),
+  _option(
     "MAX_UID_BYTES",
     "maxUidBytes",
     "longest uid, in UTF-8 bytes",
