@@ -1,6 +1,7 @@
 /**
  * The client in stream delivery, against scripted answers of protocol v1.2
- * (so each case, a duplicate or a reset, comes exactly when the test says):
+ * (so each case, a duplicate or a reset, comes exactly when the test says;
+ * the SSE frames are the server's own, from src/sse_format.ts):
  * the transport it picks, the cursor it keeps in `sessionStorage` and
  * resumes from, the reset callback, dropping what it already had, the
  * reconnect after a drain event, and the fall back to queue mode when the
@@ -13,6 +14,7 @@ import {
   createLongPollClient,
   type LongPollClientOptions,
 } from "../src/client/long_poll_client.ts";
+import { SSE_FRAME, sseMessage, sseReset } from "../src/sse_format.ts";
 import { waitUntil } from "../testing/wait_until.ts";
 
 const QUEUE_MODE_ERROR =
@@ -211,12 +213,13 @@ Deno.test("client stream: EventSource: ids and resets, a drain reconnects at onc
   const resets: string[] = [];
   await using sse = serveEvents(() => [
     sseResponse(
-      'retry: 2000\n\nid: 400-1\ndata: {"n":1.0}\n\nid: 400-2\ndata: "two"\n\n' +
-        'event: drain\ndata: {"stop":true}\n\n',
+      SSE_FRAME.retry + sseMessage("400-1", '{"n":1.0}') + sseMessage("400-2", '"two"') +
+        SSE_FRAME.drain,
     ),
     sseResponse(
-      'retry: 2000\n\nid: 400-2\ndata: "two"\n\nevent: reset\nid: 390-0\ndata: {"next":"390-0"}\n\n' +
-        "id: 390-1\ndata: 3\n\n: heartbeat\n\n",
+      SSE_FRAME.retry + sseMessage("400-2", '"two"') + sseReset("390-0") +
+        sseMessage("390-1", "3") +
+        SSE_FRAME.heartbeat,
       true,
     ),
   ]);
@@ -297,8 +300,8 @@ Deno.test("client stream: tabs share the stream: a follower gets the ids and the
   await using sse = serveEvents(
     () => [
       sseResponse(
-        'retry: 2000\n\nid: 500-1\ndata: "a"\n\nevent: reset\nid: 490-0\ndata: {"next":"490-0"}\n\n' +
-          'id: 490-1\ndata: "b"\n\n',
+        SSE_FRAME.retry + sseMessage("500-1", '"a"') + sseReset("490-0") +
+          sseMessage("490-1", '"b"'),
         true,
       ),
     ],
@@ -353,7 +356,7 @@ function serveEvents(
     if (other !== undefined) return other(url);
     requests.push(url);
     const next = answers.shift();
-    if (next === undefined) return sseResponse("retry: 2000\n\n", true);
+    if (next === undefined) return sseResponse(SSE_FRAME.retry, true);
     if (gated) await gate.promise;
     return next;
   });

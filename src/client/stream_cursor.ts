@@ -1,14 +1,11 @@
 /**
  * Where a client is in its uid's stream: the id of the last message the
  * page handled, kept in `sessionStorage` under `longpoll:<uid>:since` so a
- * reload resumes after it, with no loss and no duplicate. Stream ids are
- * `<ms>-<seq>`, compared as two numbers.
+ * reload resumes after it, with no loss and no duplicate.
  *
  * @module
  */
-
-/** Matches a stream id as cursors carry it: `<ms>-<seq>`, each part at most 15 digits. */
-const _STREAM_ID = /^(0|[1-9]\d{0,14})-(0|[1-9]\d{0,14})$/;
+import { compareStreamIds, parseStreamId, type StreamId } from "../stream_id.ts";
 
 /** The part of the Web Storage API a cursor uses. */
 export interface CursorStorage {
@@ -28,24 +25,6 @@ export interface StreamCursor {
   advance(id: string): void;
   /** Moves to `id` even backwards: after a reset, the history's newest id. */
   reset(id: string): void;
-}
-
-/**
- * Compares two stream ids: negative when `a` comes first, 0 when equal,
- * positive when `a` comes after; NaN when either is not a stream id.
- *
- * @example
- * ```ts
- * import { compareStreamIds } from "./stream_cursor.ts";
- * console.log(compareStreamIds("1733300000000-9", "1733300000001-0") < 0); // true
- * console.log(compareStreamIds("5-10", "5-9") > 0, compareStreamIds("5-0", "x")); // true NaN
- * ```
- */
-export function compareStreamIds(a: string, b: string): number {
-  const [, aMs, aSeq] = _STREAM_ID.exec(a) ?? [];
-  const [, bMs, bSeq] = _STREAM_ID.exec(b) ?? [];
-  if (aMs === undefined || bMs === undefined) return NaN;
-  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
 }
 
 /**
@@ -70,7 +49,7 @@ export function openStreamCursor(uid: string, storage?: CursorStorage): StreamCu
   let last: string | undefined;
   try {
     const stored = store?.getItem(key) ?? undefined;
-    if (stored !== undefined && _STREAM_ID.test(stored)) last = stored;
+    if (stored !== undefined && _read(stored) !== undefined) last = stored;
   } catch {
     // no storage here: no resume after a reload
   }
@@ -86,9 +65,9 @@ export function openStreamCursor(uid: string, storage?: CursorStorage): StreamCu
     get last() {
       return last;
     },
-    isNew: (id) => last === undefined || compareStreamIds(id, last) > 0,
+    isNew: (id) => _isAfter(id, last),
     advance(id) {
-      if (last === undefined || compareStreamIds(id, last) > 0) save(id);
+      if (_isAfter(id, last)) save(id);
     },
     reset: save,
   };
@@ -98,6 +77,21 @@ export function openStreamCursor(uid: string, storage?: CursorStorage): StreamCu
 function _sessionStorage(): CursorStorage | undefined {
   try {
     return (globalThis as { sessionStorage?: CursorStorage }).sessionStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `id` comes after `last`, or nothing came yet; false when `id` is not a stream id. */
+function _isAfter(id: string, last: string | undefined): boolean {
+  const read = _read(id);
+  if (read === undefined) return false;
+  return last === undefined || compareStreamIds(read, _read(last)!) > 0;
+}
+
+function _read(id: string): StreamId | undefined {
+  try {
+    return parseStreamId(id, "since");
   } catch {
     return undefined;
   }
