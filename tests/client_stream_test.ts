@@ -250,8 +250,10 @@ Deno.test("client stream: a server in queue mode refuses /events; the client lon
   sessionStorage.clear();
   const received: string[] = [];
   let polls = 0;
+  let streams = 0;
   await using sse = serveEvents(() => [], (url) => {
     if (url.pathname === "/events") {
+      streams++;
       return Response.json({ error: QUEUE_MODE_ERROR }, { status: 400 });
     }
     polls++;
@@ -274,15 +276,18 @@ Deno.test("client stream: a server in queue mode refuses /events; the client lon
   client.stop();
   assert.deepEqual(received, ['{"queued":1}']);
   assert.deepEqual(ends, ["stopped"]);
+  assert.ok(streams >= 1, "it tried /events first");
 });
 
 Deno.test("client stream: a refused stream ends the client with the server's reason", async () => {
   sessionStorage.clear();
-  await using sse = serveEvents(
-    () => [],
-    () =>
-      Response.json({ error: 'Cannot verify signature: "sign" does not match' }, { status: 403 }),
-  );
+  const paths: string[] = [];
+  await using sse = serveEvents(() => [], (url) => {
+    paths.push(url.pathname);
+    return Response.json({ error: 'Cannot verify signature: "sign" does not match' }, {
+      status: 403,
+    });
+  });
   const { promise, resolve } = Promise.withResolvers<[string, string | undefined]>();
   createLongPollClient({
     url: `${sse.origin}/`,
@@ -293,6 +298,8 @@ Deno.test("client stream: a refused stream ends the client with the server's rea
     onEnd: (reason, detail) => resolve([reason, detail]),
   }).start();
   assert.deepEqual(await promise, ["refused", 'Cannot verify signature: "sign" does not match']);
+  // The EventSource, then the fetch that learns why it was refused.
+  assert.deepEqual(paths, ["/events", "/events"]);
 });
 
 Deno.test("client stream: tabs share the stream: a follower gets the ids and the reset, over one stream", async () => {
