@@ -1,100 +1,99 @@
 /**
- * Reads a `text/event-stream` answer block by block, for the tests that
- * must see what an `EventSource` hides: comments (heartbeats), `retry:`,
- * and when each block arrived.
+ * Reads a `text/event-stream` body frame by frame, as the tests see it:
+ * each frame (up to its blank line) with its fields, comments included, so
+ * a test can check ids, `retry:`, heartbeats and the drain event.
  *
  * @module
  */
 
-/** One block of an event stream: an event, or a comment line or `retry:` on its own. */
-export interface SseBlock {
-  /** The `event:` field; "message" when absent. */
-  readonly event: string;
-  /** The `id:` field, when present. */
+/** One frame of an event stream: its fields as sent (a comment has only `comment`). */
+export interface SseFrame {
+  /** `event:`, if any. */
+  readonly event?: string;
+  /** `id:`, if any. */
   readonly id?: string;
-  /** The `data:` lines, joined with "\n"; undefined when there were none. */
+  /** `data:` lines, joined with `\n`, if any. */
   readonly data?: string;
-  /** The comment lines (`: heartbeat` gives "heartbeat"). */
-  readonly comments: readonly string[];
-  /** The `retry:` field, when present. */
-  readonly retry?: number;
-  /** `performance.now()` when the block's last byte was read. */
-  readonly at: number;
-}
-
-/** Reads blocks from an event stream. */
-export interface SseReader extends AsyncDisposable {
-  /** The next block; rejects when the stream ends or `timeoutMs` passes first. */
-  next(timeoutMs: number): Promise<SseBlock>;
+  /** `retry:`, if any. */
+  readonly retry?: string;
+  /** A comment line's text, after `: `, if the frame is a comment. */
+  readonly comment?: string;
 }
 
 /**
- * Reads the blocks of `response`'s body; disposing cancels the body.
+ * The frames of an event-stream body, one at a time.
  *
  * @example
  * ```ts
- * import { readSse } from "./sse_reader.ts";
- * await using reader = readSse(new Response("retry: 2000\n\n: heartbeat\n\nid: 5-0\ndata: 1\n\n"));
- * console.log((await reader.next(1000)).retry); // 2000
- * console.log((await reader.next(1000)).comments); // [ "heartbeat" ]
- * const { id, data, event } = await reader.next(1000);
- * console.log(id, data, event); // 5-0 1 message
+ * import { SseReader } from "./sse_reader.ts";
+ * const reader = new SseReader(new Response("retry: 2000\n\nid: 1-0\ndata: 1\n\n: heartbeat\n\n"));
+ * console.log(await reader.next()); // { retry: "2000" }
+ * console.log(await reader.next()); // { id: "1-0", data: "1" }
+ * console.log(await reader.next()); // { comment: "heartbeat" }
+ * console.log(await reader.next()); // null
  * ```
  */
-export function readSse(response: Response): SseReader {
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const ready: SseBlock[] = [];
-  let buffer = "";
-  // A read that outlived a timeout is the next call's, so no chunk is lost.
-  let pending: Promise<ReadableStreamReadResult<string>> | undefined;
-  const next = async (timeoutMs: number): Promise<SseBlock> => {
+export class SseReader {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+
+  /** Reads `response`'s body. */
+  constructor(response: Response) {
+    this.#reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /**
+   * The next frame, or null once the body has ended; throws when none
+   * comes within `timeoutMs`.
+   */
+  async next(timeoutMs = 5_000): Promise<SseFrame | null> {
     const deadline = Date.now() + timeoutMs;
-    while (ready.length === 0) {
+    while (!this.#buffer.includes("\n\n")) {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`No event within ${timeoutMs} ms`)),
-          Math.max(0, deadline - Date.now()),
-        );
+      const timeout = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(resolve, Math.max(deadline - Date.now(), 0), "timeout");
       });
-      try {
-        pending ??= reader.read();
-        const { done, value } = await Promise.race([pending, late]);
-        pending = undefined;
-        if (done) throw new Error("The event stream ended");
-        buffer += value.replaceAll("\r\n", "\n");
-      } finally {
-        clearTimeout(timer);
+      const chunk = await Promise.race([this.#reader.read(), timeout]);
+      clearTimeout(timer);
+      if (chunk === "timeout") {
+        throw new Error(
+          `No event within ${timeoutMs} ms (buffered: ${JSON.stringify(this.#buffer)})`,
+        );
       }
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        ready.push(_block(buffer.slice(0, end), performance.now()));
-        buffer = buffer.slice(end + 2);
-      }
+      if (chunk.done) return null;
+      this.#buffer += chunk.value;
     }
-    return ready.shift()!;
-  };
-  return {
-    next,
-    [Symbol.asyncDispose]: () => reader.cancel().catch(() => {}),
-  };
+    const end = this.#buffer.indexOf("\n\n");
+    const text = this.#buffer.slice(0, end);
+    this.#buffer = this.#buffer.slice(end + 2);
+    return _parse(text);
+  }
+
+  /** The next frame that is not a comment (a heartbeat). */
+  async nextEvent(timeoutMs = 5_000): Promise<SseFrame | null> {
+    for (;;) {
+      const frame = await this.next(timeoutMs);
+      if (frame === null || frame.comment === undefined) return frame;
+    }
+  }
+
+  /** Stops reading: the connection closes, as a client leaving. */
+  async cancel(): Promise<void> {
+    await this.#reader.cancel();
+  }
 }
 
-function _block(text: string, at: number): SseBlock {
-  let event = "message";
-  let id: string | undefined;
-  let retry: number | undefined;
-  const data: string[] = [];
-  const comments: string[] = [];
+function _parse(text: string): SseFrame {
+  const frame: Record<string, string> = {};
   for (const line of text.split("\n")) {
+    if (line.startsWith(":")) {
+      frame.comment = line.slice(1).trimStart();
+      continue;
+    }
     const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "") comments.push(value);
-    else if (field === "event") event = value;
-    else if (field === "id") id = value;
-    else if (field === "data") data.push(value);
-    else if (field === "retry") retry = Number(value);
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    frame[field] = field === "data" && frame.data !== undefined ? `${frame.data}\n${value}` : value;
   }
-  return { event, id, data: data.length > 0 ? data.join("\n") : undefined, comments, retry, at };
+  return frame;
 }

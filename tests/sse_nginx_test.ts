@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { redisTest } from "../testing/redis_gate.ts";
 import { signer, startStack } from "../testing/nginx.ts";
-import { readSse, type SseBlock } from "../testing/sse_reader.ts";
+import { SseReader } from "../testing/sse_reader.ts";
 import { summarize } from "../testing/stats.ts";
 import { sleep } from "../testing/wait_until.ts";
 
@@ -30,16 +30,15 @@ async function openStream(origin: string, uid: string) {
   );
   assert.equal(response.status, 200, await (response.ok ? "" : response.text()));
   assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
-  const reader = readSse(response);
-  const opening = await reader.next(5_000);
-  assert.equal(opening.retry, 2000);
+  const reader = new SseReader(response);
+  assert.deepEqual(await reader.next(), { retry: "2000" });
   return reader;
 }
 
 Deno.test(
   redisTest("sse nginx: an event arrives within 50 ms of the LPUSH", async () => {
     await using stack = await startStack({ processes: 1, env: { DELIVERY: "stream" } });
-    await using reader = await openStream(stack.public, "fast");
+    const reader = await openStream(stack.public, "fast");
     const producer = createClient({ url: stack.redis.url });
     await producer.connect();
     try {
@@ -47,10 +46,9 @@ Deno.test(
       for (let n = 1; n <= SAMPLES; n++) {
         const pushed = performance.now();
         await producer.lPush("Q/MSGfast", `{"n":${n}}`);
-        let block: SseBlock;
-        do block = await reader.next(5_000); while (block.data === undefined);
-        assert.equal(block.data, `{"n":${n}}`);
-        latencies.push(block.at - pushed);
+        const event = await reader.nextEvent();
+        latencies.push(performance.now() - pushed);
+        assert.equal(event?.data, `{"n":${n}}`);
         await sleep(50);
       }
       const summary = summarize(latencies);
@@ -61,6 +59,7 @@ Deno.test(
       );
     } finally {
       await producer.quit();
+      await reader.cancel();
     }
   }),
 );
@@ -71,21 +70,21 @@ Deno.test(
     "sse nginx: a stream idle for 120 s stays open with the default heartbeat",
     async () => {
       await using stack = await startStack({ processes: 1, env: { DELIVERY: "stream" } });
-      await using reader = await openStream(stack.public, "quiet");
+      const reader = await openStream(stack.public, "quiet");
       const started = Date.now();
       let heartbeats = 0;
       while (Date.now() - started < IDLE_SECONDS * 1000) {
-        const block = await reader.next(40_000);
-        assert.equal(block.data, undefined, "nothing was pushed");
-        if (block.comments.includes("heartbeat")) heartbeats++;
+        const frame = await reader.next(40_000);
+        assert.deepEqual(frame, { comment: "heartbeat" }, "only heartbeats while idle");
+        heartbeats++;
       }
       // 120 s of 25 s heartbeats: 4 of them at least.
       assert.ok(heartbeats >= 4, `${heartbeats} heartbeats in ${IDLE_SECONDS} s`);
       await stack.redis.cli("LPUSH", "Q/MSGquiet", '{"after":"the idle time"}');
-      let block: SseBlock;
-      do block = await reader.next(5_000); while (block.data === undefined);
-      assert.equal(block.data, '{"after":"the idle time"}');
-      assert.match(block.id ?? "", /^\d+-\d+$/);
+      const event = await reader.nextEvent();
+      assert.equal(event?.data, '{"after":"the idle time"}');
+      assert.match(event?.id ?? "", /^\d+-\d+$/);
+      await reader.cancel();
     },
   ),
 );

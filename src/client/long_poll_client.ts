@@ -404,7 +404,7 @@ function _streamOptions(options: LongPollClientOptions): {
 
 /** The query parameter names, the defaults where `options.params` leaves one out. */
 function _paramNames(options: LongPollClientOptions) {
-  return { since: "since", ...DEFAULT_PARAMS, ...options.params };
+  return { ...DEFAULT_PARAMS, ...options.params };
 }
 
 /** Puts the uid, its signature and expiry on `url`. */
