@@ -51,7 +51,7 @@ const _ENCODER = new TextEncoder();
  * in case a wake was lost), and ends with the drain event on a drain. It
  * reads only as fast as the client takes what it wrote (a pull source:
  * a slow client holds at most one batch here), and the client leaving
- * frees it.
+ * (the runtime cancels the body) frees it.
  *
  * @example
  * ```ts
@@ -78,14 +78,14 @@ const _ENCODER = new TextEncoder();
  * ```
  */
 export class EventStream
-  implements HeldPoll, Waiter, TimerTask, EventListenerObject, UnderlyingDefaultSource<Uint8Array> {
-  /** What the stream follows, for the registry. */
-  readonly subject: { readonly uid: string };
+  implements HeldPoll, Waiter, TimerTask, UnderlyingDefaultSource<Uint8Array> {
+  /** The uid whose history is streamed. */
+  readonly uid: string;
   /** @internal */
   _slot?: number;
   readonly #deps: EventStreamDeps;
-  readonly #signal: AbortSignal | undefined;
-  readonly #first: EventStreamStart;
+  /** What the handler's read found, until the stream starts. */
+  #first: EventStreamStart | undefined;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   #cursor: string;
   #lastWrite = 0;
@@ -96,25 +96,27 @@ export class EventStream
   #ended = false;
 
   /** Creates the stream; it starts when its `ReadableStream` does. */
-  constructor(deps: EventStreamDeps, start: EventStreamStart, signal?: AbortSignal) {
+  constructor(deps: EventStreamDeps, start: EventStreamStart) {
     this.#deps = deps;
     this.#first = start;
-    this.subject = { uid: start.uid };
+    this.uid = start.uid;
     this.#cursor = start.firstRead.next;
-    this.#signal = signal;
   }
 
   /** The stream's body opens: `retry:`, the first read's events, then watch the uid. */
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.#controller = controller;
-    if (this.#signal?.aborted) return this.#end();
-    const { store } = this.#deps;
-    store.watch(this.subject.uid, this);
-    this.#signal?.addEventListener("abort", this);
-    const { firstRead, woken } = this.#first;
+    this.#deps.store.watch(this.uid, this);
+    const { firstRead, woken } = this.#first!;
+    this.#first = undefined;
     this.#write(SSE_FRAME.retry + this.#framesOf(firstRead));
     this.#scheduleHeartbeat();
     if (woken || firstRead.entries.length >= this.#deps.maxBatch) this.wake();
+  }
+
+  /** What the stream follows, for the registry: itself, so that it costs no object more. */
+  get subject(): { readonly uid: string } {
+    return this;
   }
 
   /** The client reads: a read held back for it runs now. */
@@ -124,13 +126,12 @@ export class EventStream
     this.#read();
   }
 
-  /** The client has gone: the runtime cancelled the body. */
+  /**
+   * The client has gone: the runtime cancelled the body. (The stream
+   * listens to no request signal: a listener would cost a held stream
+   * more than the rest of it.)
+   */
   cancel(): void {
-    this.#end();
-  }
-
-  /** The client has gone: its request's signal aborted. */
-  handleEvent(): void {
     this.#end();
   }
 
@@ -184,7 +185,7 @@ export class EventStream
     const { store, maxBatch, storeHealth } = this.#deps;
     let read: StreamRead;
     try {
-      read = await store.readStream!(this.subject.uid, { after: this.#cursor, count: maxBatch });
+      read = await store.readStream!(this.uid, { after: this.#cursor, count: maxBatch });
     } catch (error) {
       this.#reading = false;
       if (this.#ended) return;
@@ -235,8 +236,7 @@ export class EventStream
     }
     const { wheel, store, onEnd } = this.#deps;
     wheel.cancel(this);
-    store.unwatch(this.subject.uid, this);
-    this.#signal?.removeEventListener("abort", this);
+    store.unwatch(this.uid, this);
     onEnd(this);
   }
 }

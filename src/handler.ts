@@ -210,7 +210,9 @@ class _LongPoll {
     } catch (error) {
       return this.responder.error(error, format);
     }
-    return this.#openStream(poll, request.signal, format);
+    // The stream ends when the runtime cancels its body: request.signal,
+    // made on first use, would cost every held stream an AbortSignal.
+    return this.#openStream(poll, format);
   }
 
   drain(options: DrainOptions = {}): Promise<void> {
@@ -302,13 +304,8 @@ class _LongPoll {
    * opens the stream with what it found: the stream is admitted to the
    * registry like a held poll, and answers its own errors.
    */
-  async #openStream(
-    poll: PollRequest,
-    signal: AbortSignal,
-    format: AnswerFormat,
-  ): Promise<Response> {
+  async #openStream(poll: PollRequest, format: AnswerFormat): Promise<Response> {
     try {
-      if (signal.aborted) return _gone();
       if (this.#draining) {
         return this.responder.eventStream(format, SSE_FRAME.retry + SSE_FRAME.drain);
       }
@@ -330,12 +327,10 @@ class _LongPoll {
       }
       this.storeHealth.succeeded();
       metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
-      if (signal.aborted) return _gone();
       this.polls.checkRoom(poll.uid);
       const stream = new EventStream(
         this.#streamDeps,
         { uid: poll.uid, firstRead: read, woken: firstRead.woken },
-        signal,
       );
       this.polls.add(stream);
       metrics.streams++;

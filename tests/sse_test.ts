@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { MemoryPresence } from "../src/presence.ts";
 import { createServer, type Server, type ServerOptions } from "../src/server/app.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import type { MessageStore } from "../src/store/types.ts";
+import type { MessageStore, StreamRead, StreamReadOptions } from "../src/store/types.ts";
 import { type SseFrame, SseReader } from "../testing/sse_reader.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
 
@@ -243,5 +243,35 @@ Deno.test("sse: bad requests get clear errors, and queue mode refuses naming DEL
   assert.deepEqual(await refused.json(), {
     error: "Cannot stream events: the server delivers in queue mode; start it with DELIVERY=stream",
   });
+  await store.close();
+});
+
+Deno.test("sse: a client that does not read holds back the reads, then gets every event in order", async () => {
+  const store = new MemoryStore({ history: HISTORY });
+  let reads = 0;
+  const read = store.readStream!;
+  Object.assign(store, {
+    readStream: (uid: string, options: StreamReadOptions): Promise<StreamRead> => {
+      reads++;
+      return read(uid, options);
+    },
+  });
+  const server = createServer({ store, delivery: "stream", maxBatch: 10 });
+  const response = await server.handler.events(new Request("http://x/events?uid=slow"));
+  const events = new SseReader(response);
+  assert.deepEqual(await events.next(), { retry: "2000" });
+  const readsAtStart = reads;
+  for (let n = 0; n < 200; n++) await store.publish("slow", String(n));
+  await sleep(50);
+  // Unread, the body holds one batch; the other 190 messages wait in the history.
+  assert.ok(
+    reads - readsAtStart <= 2,
+    `${reads - readsAtStart} reads while the client read nothing`,
+  );
+  const got = _messages(await _take(events, 200)).map((message) => message.data);
+  assert.deepEqual(got, Array.from({ length: 200 }, (_, n) => n));
+  await server.drain();
+  assert.deepEqual(await events.next(), { event: "drain", data: '{"stop":true}' });
+  assert.equal(await events.next(), null);
   await store.close();
 });
