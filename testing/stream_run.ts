@@ -74,8 +74,11 @@ export function startProducers(options: ProducerOptions): Producers {
       ]));
     }
   };
+  const done = Promise.all(options.uids.map((uid, i) => produce(uid, 1000 + i))).then(() => {});
+  // Handled here so a failed push fails the test where it awaits `done`, not as a stray rejection.
+  done.catch(() => {});
   return {
-    done: Promise.all(options.uids.map((uid, i) => produce(uid, 1000 + i))).then(() => {}),
+    done,
     async pause() {
       gate ??= Promise.withResolvers();
       await waitUntil(() => underWay === 0, { what: "the pushes under way", intervalMs: 5 });
