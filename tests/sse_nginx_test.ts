@@ -20,6 +20,7 @@ import { sleep } from "../testing/wait_until.ts";
 /** The most an event may take from LPUSH to the reader, in ms. */
 const MAX_LATENCY_MS = 50;
 const SAMPLES = 20;
+const WARM_UP = 3;
 /** How long the quiet stream stays idle, in seconds. */
 const IDLE_SECONDS = 120;
 
@@ -43,11 +44,12 @@ Deno.test(
     await producer.connect();
     try {
       const latencies: number[] = [];
-      for (let n = 1; n <= SAMPLES; n++) {
+      // The first WARM_UP messages warm the path (JIT, connections) and are not timed.
+      for (let n = 1; n <= WARM_UP + SAMPLES; n++) {
         const pushed = performance.now();
         await producer.lPush("Q/MSGfast", `{"n":${n}}`);
         const event = await reader.nextEvent();
-        latencies.push(performance.now() - pushed);
+        if (n > WARM_UP) latencies.push(performance.now() - pushed);
         assert.equal(event?.data, `{"n":${n}}`);
         await sleep(50);
       }
