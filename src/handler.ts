@@ -19,7 +19,7 @@ import {
 import { LingeringPresence } from "./presence_linger.ts";
 import { Responder } from "./responder.ts";
 import { SSE_FRAME } from "./sse_format.ts";
-import { storeFailureAnswer } from "./store_failure.ts";
+import { type StoreAction, storeFailureAnswer } from "./store_failure.ts";
 import { StoreHealth } from "./store_health.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 
@@ -113,9 +113,10 @@ export function createLongPollHandler(options: LongPollOptions): LongPollHandler
   }) as LongPollHandler;
 }
 
-/** Watches a uid during a poll's first pop, before its hold exists. */
+/** Watches a uid during a poll's (or a stream's) first read, before its hold exists. */
 class _FirstPop {
   woken = false;
+  constructor(readonly uid: string) {}
   wake(): void {
     this.woken = true;
   }
@@ -234,25 +235,8 @@ class _LongPoll {
   ): Promise<Response> {
     try {
       if (signal.aborted) return _gone();
-      const { store } = this.options;
-      // A stand-in watches the uid meanwhile, so no wake is missed if not.
-      const firstPop = new _FirstPop();
-      store.watch(poll.uid, firstPop);
-      let taken: Taken | null;
-      const started = performance.now();
-      try {
-        taken = await this.#taker.take(poll);
-      } catch (error) {
-        throw storeFailureAnswer(error, {
-          action: "poll",
-          health: this.storeHealth,
-          retryAfter: this.options.retryAfter,
-        });
-      } finally {
-        store.unwatch(poll.uid, firstPop);
-      }
-      this.storeHealth.succeeded();
-      this.options.metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
+      const firstPop = this.#watchFirstRead(poll.uid);
+      const taken = await this.#firstRead(firstPop, this.#taker.take(poll), "poll");
       if (taken !== null) return await this.#deliver(poll, taken, signal);
       if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
       this.polls.checkRoom(poll.uid);
@@ -310,23 +294,12 @@ class _LongPoll {
         return this.responder.eventStream(format, SSE_FRAME.retry + SSE_FRAME.drain);
       }
       const { store, maxBatch, metrics } = this.options;
-      const firstRead = new _FirstPop();
-      store.watch(poll.uid, firstRead);
-      let read;
-      const started = performance.now();
-      try {
-        read = await store.readStream!(poll.uid, { after: poll.since, count: maxBatch });
-      } catch (error) {
-        throw storeFailureAnswer(error, {
-          action: "stream events",
-          health: this.storeHealth,
-          retryAfter: this.options.retryAfter,
-        });
-      } finally {
-        store.unwatch(poll.uid, firstRead);
-      }
-      this.storeHealth.succeeded();
-      metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
+      const firstRead = this.#watchFirstRead(poll.uid);
+      const read = await this.#firstRead(
+        firstRead,
+        store.readStream!(poll.uid, { after: poll.since, count: maxBatch }),
+        "stream events",
+      );
       this.polls.checkRoom(poll.uid);
       const stream = new EventStream(
         this.#streamDeps,
@@ -338,6 +311,40 @@ class _LongPoll {
     } catch (error) {
       return this.responder.error(error, format);
     }
+  }
+
+  /**
+   * A stand-in that watches `uid` from now until its first read comes back
+   * (see {@linkcode _LongPoll.#firstRead}), so no wake is missed meanwhile.
+   */
+  #watchFirstRead(uid: string): _FirstPop {
+    const firstPop = new _FirstPop(uid);
+    this.options.store.watch(uid, firstPop);
+    return firstPop;
+  }
+
+  /**
+   * Settles the first read of a poll or stream, started once `firstPop`
+   * watched: timed, the store's health told, a failure turned into its
+   * answer, and the stand-in unwatched.
+   */
+  async #firstRead<T>(firstPop: _FirstPop, read: Promise<T>, action: StoreAction): Promise<T> {
+    const started = performance.now();
+    let result: T;
+    try {
+      result = await read;
+    } catch (error) {
+      throw storeFailureAnswer(error, {
+        action,
+        health: this.storeHealth,
+        retryAfter: this.options.retryAfter,
+      });
+    } finally {
+      this.options.store.unwatch(firstPop.uid, firstPop);
+    }
+    this.storeHealth.succeeded();
+    this.options.metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
+    return result;
   }
 
   async #deliver(poll: PollRequest, taken: Taken, signal: AbortSignal): Promise<Response> {
