@@ -249,6 +249,7 @@ async function _openStore(
   const redis = new RedisStore({
     ...redisLocation(config.redisUrl),
     ...limits,
+    history,
     keyPrefix: config.keyPrefix,
     notifications: config.redisNotifications,
     onWarning: (message) => logger.warn(message),

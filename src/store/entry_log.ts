@@ -31,9 +31,10 @@ export interface EntryLogRead {
 /**
  * A uid's entries, with ids `<ms>-<seq>` that grow strictly even when the
  * clock stands still or goes back, as Redis makes them for `XADD *`. A log
- * is made for its first entry and dropped when it expires, so a cursor
- * older than its first entry (from a log that expired) is a reset, as is
- * one older than the newest entry trimmed, or newer than the newest entry.
+ * is made for its first entry and dropped when it expires. Once it trimmed
+ * entries, a cursor older than the newest one trimmed is a reset, and so is
+ * `0-0`; before, a cursor older than its first entry (from a log that
+ * expired) is. A cursor newer than the newest entry is a reset too.
  *
  * @example
  * ```ts
@@ -52,9 +53,8 @@ export class EntryLog {
   #entries: (_Entry | undefined)[] = [];
   #head = 0;
   #last: StreamId = { ms: 0, seq: 0 };
-  // A cursor below it may have missed entries: the first entry's id, then
-  // the newest trimmed.
-  #floor: StreamId | undefined;
+  /** The newest entry trimmed, once one is. */
+  #lost: StreamId | undefined;
 
   /** Number of entries kept. */
   get length(): number {
@@ -72,7 +72,6 @@ export class EntryLog {
       ms: this.#last.ms,
       seq: this.#last.seq + 1,
     };
-    this.#floor ??= this.#last;
     const id = formatStreamId(this.#last);
     this.#entries.push({ id: this.#last, entry: { id, message }, bytes });
     return id;
@@ -82,7 +81,7 @@ export class EntryLog {
   trimTo(max: number): number {
     const dropped = Math.max(0, this.length - max);
     for (let i = 0; i < dropped; i++) {
-      this.#floor = this.#entries[this.#head]!.id;
+      this.#lost = this.#entries[this.#head]!.id;
       this.#entries[this.#head++] = undefined;
     }
     if (this.#head >= 1024 && this.#head * 2 >= this.#entries.length) {
@@ -94,19 +93,17 @@ export class EntryLog {
 
   /**
    * The entries after `read.after`, by the reset rule: a cursor at `0-0`
-   * reads every entry kept; one older than what the log may have lost, or
-   * newer than its newest entry, is a reset.
+   * reads every entry, unless some were trimmed; one older than what the
+   * log may have lost, or newer than its newest entry, is a reset.
    */
   read(read: EntryLogRead): StreamRead {
     const { after } = read;
     if (after === undefined) return { entries: [], next: this.newest, reset: false };
     const fromStart = after.ms === 0 && after.seq === 0;
-    if (
-      this.length === 0 ? !fromStart : !fromStart &&
-        (compareStreamIds(after, this.#last) > 0 || compareStreamIds(after, this.#floor!) < 0)
-    ) {
-      return { entries: [], next: this.newest, reset: true };
-    }
+    const floor = this.#lost ?? this.#entries[this.#head]?.id;
+    const reset = fromStart ? this.#lost !== undefined : floor === undefined ||
+      compareStreamIds(after, this.#last) > 0 || compareStreamIds(after, floor) < 0;
+    if (reset) return { entries: [], next: this.newest, reset: true };
     const entries: StreamEntry[] = [];
     let bytes = 0;
     for (let i = this.#firstAfter(after); i < this.#entries.length; i++) {

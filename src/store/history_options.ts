@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { parseStreamId, type StreamId } from "../stream_id.ts";
+import type { StreamReadOptions } from "./types.ts";
 
 /**
  * Options of a store's history (`new MemoryStore({ history })`,
@@ -69,4 +71,29 @@ export function checkHistory(history: HistoryOptions, owner: string): HistoryOpt
     }
   }
   return { max: history.max, ttlSeconds: history.ttlSeconds };
+}
+
+/**
+ * The cursor of `options`, read (undefined: from now), once its count is
+ * checked: throws a RangeError on a count that is not a whole number of
+ * at least 1, and a TypeError on a cursor that is not a stream id.
+ *
+ * @example
+ * ```ts
+ * import { cursorOf } from "./history_options.ts";
+ * console.log(cursorOf({ after: "0", count: 10 }), cursorOf({ after: undefined, count: 1 })); // { ms: 0, seq: 0 } undefined
+ * try {
+ *   cursorOf({ after: "0-0", count: 0 });
+ * } catch (error) {
+ *   console.log((error as Error).message); // Cannot read a stream: "count" must be a whole number of at least 1, got 0
+ * }
+ * ```
+ */
+export function cursorOf(options: StreamReadOptions): StreamId | undefined {
+  if (!Number.isInteger(options.count) || options.count < 1) {
+    throw new RangeError(
+      `Cannot read a stream: "count" must be a whole number of at least 1, got ${options.count}`,
+    );
+  }
+  return options.after === undefined ? undefined : parseStreamId(options.after, "after");
 }

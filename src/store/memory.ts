@@ -7,8 +7,7 @@ import type {
   Waiter,
 } from "./types.ts";
 import { EntryLog, readWithoutLog } from "./entry_log.ts";
-import { checkHistory, type HistoryOptions } from "./history_options.ts";
-import { parseStreamId } from "../stream_id.ts";
+import { checkHistory, cursorOf, type HistoryOptions } from "./history_options.ts";
 import { Fifo } from "./fifo.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
@@ -266,17 +265,13 @@ export class MemoryStore implements MessageStore {
   /** Reads `uid`'s history after `options.after`, by the reset rule. */
   #readStream(uid: string, options: StreamReadOptions): Promise<StreamRead> {
     if (this.#closed) return _closed("read");
-    if (!Number.isInteger(options.count) || options.count < 1) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot read a stream: "count" must be a whole number of at least 1, got ${options.count}`,
-        ),
-      );
-    }
     this.#expire();
     try {
-      const after = options.after === undefined ? undefined : parseStreamId(options.after, "after");
-      const read = { after, count: options.count, maxBytes: this.#messages.maxBytes };
+      const read = {
+        after: cursorOf(options),
+        count: options.count,
+        maxBytes: this.#messages.maxBytes,
+      };
       const log = this.#logs.get(uid);
       return Promise.resolve(log === undefined ? readWithoutLog(read) : log.read(read));
     } catch (error) {

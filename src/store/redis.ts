@@ -18,6 +18,8 @@ import { Buffer } from "node:buffer";
 import { OPTION_SPECS } from "../options.ts";
 import { RESP_TYPES } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
+import { RedisHistory } from "./redis_history.ts";
+import { checkHistory } from "./history_options.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { PushBackRetry } from "./push_back_retry.ts";
 import { RedisDiagnosis } from "./redis_diagnosis.ts";
@@ -88,6 +90,7 @@ export class RedisStore implements MessageStore {
   readonly #asides: RedisSetAside;
   readonly #pop: RedisPop;
   readonly #leases: RedisLeases;
+  readonly #history: RedisHistory | undefined;
   readonly #pushBacks: PushBackRetry;
   readonly #diagnosis: RedisDiagnosis;
   readonly #notificationsTimer: ReturnType<typeof setInterval> | undefined;
@@ -95,6 +98,8 @@ export class RedisStore implements MessageStore {
   #closed = false;
   /** True on Redis Cluster (`nodes`), where keys of different uids sit on different nodes. */
   readonly #cluster: boolean;
+  /** With `history` only: moves `uid`'s list into its history, and reads it, in one call. */
+  readonly readStream?: MessageStore["readStream"];
 
   /** Starts connecting; polls fail with 503 until Redis answers. */
   constructor(options: RedisStoreOptions = {}) {
@@ -115,6 +120,7 @@ export class RedisStore implements MessageStore {
     this.wakeChannel = options.wakeChannel ?? `${this.keyPrefix}:wake`;
     this.#limits = new QueueLimits(options, "RedisStore");
     const messageLimits = new MessageLimits(options, "RedisStore");
+    const history = options.history && checkHistory(options.history, "RedisStore");
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
     this.#diagnosis = new RedisDiagnosis(onWarning);
@@ -133,7 +139,7 @@ export class RedisStore implements MessageStore {
         ? [`__keyevent@${db}__:lpush`, `__keyevent@${db}__:rpush`]
         : [],
       waiters: this.#waiters,
-      onListPush: (uid) => this.#listLimits.pushed(uid),
+      onListPush: (uid) => [this.#listLimits, this.#history].forEach((to) => to?.pushed(uid)),
     });
     this.#topology = new RedisTopology({
       url,
@@ -175,20 +181,18 @@ export class RedisStore implements MessageStore {
     });
     const bytes = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     this.#asides = new RedisSetAside({ keyPrefix, client, bytes, runner, messageLimits });
-    const common = { keyPrefix, bytes, runner, maxBytes: messageLimits.maxBytes };
+    const { maxBytes } = messageLimits;
+    const common = { keyPrefix, bytes, client, runner, maxBytes, asides: this.#asides };
     this.#pop = new RedisPop({
       ...common,
-      asides: this.#asides,
       pushBack: (uid, message) => this.#pushBack(uid, message),
       pushBacks: this.#pushBacks,
     });
-    this.#leases = new RedisLeases({
-      ...common,
-      wakeChannel,
-      client,
-      limits,
-      asides: this.#asides,
-    });
+    this.#leases = new RedisLeases({ ...common, wakeChannel, limits });
+    if (history !== undefined) {
+      this.#history = new RedisHistory({ ...common, history, waiters: this.#waiters });
+      this.readStream = this.#history.read.bind(this.#history);
+    }
     // Errors surface as failed commands, through `ready` and through
     // `notReadyReason`; the listener also keeps them from crashing the process.
     this.#client.on("error", (error) => this.#diagnosis.connectionFailed(error));
@@ -344,6 +348,7 @@ export class RedisStore implements MessageStore {
     // Nothing new to hear; the limits of the pushes heard are applied.
     await this.#subscriber.close();
     await this.#listLimits.close();
+    await this.#history?.close();
     // Messages still refused get one last attempt, within the deadline.
     await this.#pushBacks.close();
     this.#runner.close();

@@ -25,6 +25,8 @@ export interface RedisCommands {
     script: string,
     options: { keys: string[]; arguments: (string | Buffer)[] },
   ): Promise<unknown>;
+  /** `EVALSHA sha1`: a script Redis has cached. */
+  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   /** Connects, retrying on the reconnect strategy. */
   connect(): Promise<unknown>;
   /** Closes after the replies due. */

@@ -9,7 +9,10 @@ import { KeyTypeError } from "./errors.ts";
 import { messageOf } from "./redis_connection.ts";
 
 /** A key and the Redis type the store needs it to hold (or not to exist). */
-export type ExpectedType = readonly [key: string, type: "list" | "hash" | "zset"];
+export type ExpectedType = readonly [
+  key: string,
+  type: "list" | "hash" | "zset" | "stream" | "string",
+];
 
 const MAX_REPORTED_KEYS = 1000;
 

@@ -17,16 +17,27 @@ const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 
 /**
  * The structures kept beside a uid's list (in at-least-once mode, for
- * presence, and messages set aside), or beside the key prefix itself
+ * presence, messages set aside, and stream delivery's history and its
+ * floor), or beside the key prefix itself
  * (`limits`: the queue limits in force for every process on the prefix;
  * `aside-index`: a note of each message set aside).
  */
-export type SideKind = "inflight" | "leases" | "presence" | "aside" | "aside-index" | "limits";
+export type SideKind =
+  | "inflight"
+  | "leases"
+  | "presence"
+  | "aside"
+  | "aside-index"
+  | "limits"
+  | "history"
+  | "history-floor";
 
 /**
  * The key of the structure `kind` kept beside list `key`: `inflight` (a hash
  * of the messages handed out, by delivery id), `leases` (a sorted set of
- * their lease deadlines) or `aside` (a list of the messages set aside); on
+ * their lease deadlines), `aside` (a list of the messages set aside),
+ * `history` (a stream of the uid's messages, in stream delivery) or
+ * `history-floor` (a string: the newest id a reader may have missed); on
  * the key prefix itself, `aside-index` (a list saying which uid set aside
  * what). It is in the list's hash slot and can't equal any
  * list key, since it holds a control character (0x1F) that uids may not

@@ -34,7 +34,7 @@ export interface RedisLeasesOptions {
   /** Largest message handed out, and most bytes in one batch. */
   readonly maxBytes: number;
   /** Where the messages that can't be delivered go. */
-  readonly asides: Pick<RedisSetAside, "setAside" | "reportTooLarge">;
+  readonly asides: Pick<RedisSetAside, "setAside" | "reportMovedAside">;
 }
 
 /** What {@linkcode TAKE} answers: a lease and the asides, or the asides alone. */
@@ -62,7 +62,7 @@ type _TakeReply = [Uint8Array, number, Uint8Array, Uint8Array, ScriptAsides] | [
  *   }),
  *   limits: new QueueLimits({}, "RedisStore"),
  *   maxBytes: 4_194_304,
- *   asides: { setAside: () => Promise.resolve(), reportTooLarge: () => {} },
+ *   asides: { setAside: () => Promise.resolve(), reportMovedAside: () => {} },
  * });
  * const leased = await leases.take("42", { id: "d1", now: Date.now(), leaseMs: 30_000 });
  * console.log(leased); // { id: "d1", deliveries: 1, message: "hi" }
@@ -109,12 +109,12 @@ export class RedisLeases {
         {
           expect: [[key, "list"], [script.keys[1], "hash"], [script.keys[2], "zset"]],
           onLate: (late) => {
-            asides.reportTooLarge(uid, late[late.length - 1] as ScriptAsides);
+            asides.reportMovedAside(uid, late[late.length - 1] as ScriptAsides);
             if (late.length > 1) this.release(uid, options.id).catch(() => {});
           },
         },
       );
-      asides.reportTooLarge(uid, reply[reply.length - 1] as ScriptAsides);
+      asides.reportMovedAside(uid, reply[reply.length - 1] as ScriptAsides);
       if (reply.length === 1) {
         if ((reply[0] as ScriptAsides).length === 0) return null;
         script.arguments[0] = "";

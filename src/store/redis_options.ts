@@ -6,6 +6,7 @@
 
 import type { QueueLimitOptions } from "./queue_limits.ts";
 import type { MessageLimitOptions } from "./message_limits.ts";
+import type { HistoryOptions } from "./history_options.ts";
 
 /**
  * Options of `RedisStore`. With `queueTtlSeconds` or `queueMax`,
@@ -92,6 +93,15 @@ export interface RedisStoreOptions extends QueueLimitOptions, MessageLimitOption
    * @default {a function that does nothing}
    */
   onLost?: (uid: string, message: string, error: unknown) => void;
+  /**
+   * Stream delivery: keep each uid's messages in a history, a Redis stream
+   * beside its list (`{Q/MSG42}\x1fhistory`), bounded by `max` messages
+   * and `ttlSeconds` after the last one, read with `readStream` by every
+   * reader of the uid. Producers push to the list as before; reads, and
+   * stores that hear a push, move the list into the history. No history
+   * when not given.
+   */
+  history?: HistoryOptions;
   /**
    * Where warnings go, such as "CONFIG is not allowed".
    * @default {console.warn}

@@ -28,7 +28,7 @@ export interface RedisPopOptions {
   /** Largest message handed out, and most bytes popped at once. */
   readonly maxBytes: number;
   /** Where the messages that can't be delivered go. */
-  readonly asides: Pick<RedisSetAside, "setAside" | "reportTooLarge">;
+  readonly asides: Pick<RedisSetAside, "setAside" | "reportMovedAside">;
   /** Puts a message back at the head of the uid's list, once. */
   readonly pushBack: (uid: string, message: Uint8Array) => Promise<void>;
   /** Puts a message back until Redis takes it. */
@@ -55,7 +55,7 @@ export interface RedisPopOptions {
  *     typeOf: () => Promise.resolve("none"),
  *   }),
  *   maxBytes: 4_194_304,
- *   asides: { setAside: () => Promise.resolve(), reportTooLarge: () => {} },
+ *   asides: { setAside: () => Promise.resolve(), reportMovedAside: () => {} },
  *   pushBack: () => Promise.resolve(),
  *   pushBacks: { start: () => Promise.resolve() },
  * });
@@ -88,12 +88,12 @@ export class RedisPop {
         {
           expect: [[key, "list"]],
           onLate: ([late, tooLarge]) => {
-            asides.reportTooLarge(uid, tooLarge);
+            asides.reportMovedAside(uid, tooLarge);
             for (const message of [...late].reverse()) pushBacks.start(uid, message);
           },
         },
       );
-      asides.reportTooLarge(uid, tooLarge);
+      asides.reportMovedAside(uid, tooLarge);
       const decoded = messages.map(textOf);
       const texts = decoded.filter((text) => text !== undefined);
       const poison = messages.filter((_, i) => decoded[i] === undefined);

@@ -260,3 +260,149 @@ if kept[1] or kept[2] then return kept end
 if ARGV[1] == "" then return false end
 redis.call("HSET", KEYS[1], "ttl", ARGV[1], "max", ARGV[2])
 return {ARGV[1], ARGV[2]}`;
+
+/**
+ * Lua: `isUtf8(text)` is true when `text` is well-formed UTF-8 as a fatal
+ * `TextDecoder` reads it (no overlong forms, no surrogates, nothing past
+ * U+10FFFF); plain ASCII is found so in one pattern search.
+ */
+const IS_UTF8 = `local function isUtf8(text)
+  if not string.find(text, "[\\128-\\255]") then return true end
+  local i, n = 1, #text
+  while i <= n do
+    local c = string.byte(text, i)
+    if c < 128 then
+      i = i + 1
+    elseif c >= 194 and c <= 223 then
+      local c2 = string.byte(text, i + 1)
+      if not c2 or c2 < 128 or c2 > 191 then return false end
+      i = i + 2
+    elseif c >= 224 and c <= 244 then
+      local width = c >= 240 and 4 or 3
+      local low, high = 128, 191
+      if c == 224 then low = 160 elseif c == 237 then high = 159
+      elseif c == 240 then low = 144 elseif c == 244 then high = 143 end
+      local c2, c3, c4 = string.byte(text, i + 1, i + width - 1)
+      if not c2 or c2 < low or c2 > high or not c3 or c3 < 128 or c3 > 191 then return false end
+      if width == 4 and (not c4 or c4 < 128 or c4 > 191) then return false end
+      i = i + width
+    else
+      return false
+    end
+  end
+  return true
+end`;
+
+/**
+ * Stream delivery: moves what waits in a uid's list into its history (a
+ * Redis stream, one field `m` per entry), oldest first, then reads the
+ * history after a cursor, in one atomic call, so every message is moved
+ * exactly once and in order whichever process runs it.
+ *
+ * KEYS: the list, the history, its floor (written once messages are lost:
+ * the newest id trimmed, or the first id moved after messages dropped
+ * unmoved; a cursor before it, or `0-0`, is a reset; without it, a cursor
+ * before the first entry is), the list of messages set aside (all in one
+ * hash slot). ARGV: most entries kept, seconds the history lives after its
+ * last message, the cursor (`<ms>-<seq>`, `0-0` for the start, "" for
+ * now, "!" to move only), most entries read, most bytes of a message and
+ * of a read (the first entry always goes), messages set aside kept.
+ *
+ * Of more messages waiting than the history keeps, only the newest are
+ * moved, and every older cursor becomes a reset. A message too large or not
+ * UTF-8 is set aside, never moved. A write refused (a key of the wrong
+ * type) puts the message it held back first in line before the error, since
+ * a script stopped by an error keeps the writes it made. Returns `{reset (0 or 1), next, ids,
+ * messages, tooLarge, notUtf8}`, the last two flat lists of the length and
+ * short hash of each message set aside.
+ *
+ * @example
+ * ```ts
+ * import { MOVE_AND_READ } from "./redis_scripts.ts";
+ * console.log(MOVE_AND_READ.includes('"XADD"')); // true
+ * ```
+ */
+export const MOVE_AND_READ = `${IS_UTF8}
+local function before(a, b)
+  local am, as = string.match(a, "^(%d+)-(%d+)$")
+  local bm, bs = string.match(b, "^(%d+)-(%d+)$")
+  if am ~= bm then return tonumber(am) < tonumber(bm) end
+  return tonumber(as) < tonumber(bs)
+end
+local list, history, floorKey, aside = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local max, cursor, count, maxBytes = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local tooLarge, notUtf8 = {}, {}
+local function keep(message, command, ...)
+  local reply = redis.pcall(command, ...)
+  if type(reply) == "table" and reply.err then
+    redis.call("RPUSH", list, message)
+    error(reply)
+  end
+  return reply
+end
+local function setAside(message, report)
+  keep(message, "LPUSH", aside, message)
+  redis.call("LTRIM", aside, 0, tonumber(ARGV[6]) - 1)
+  report[#report + 1] = #message
+  report[#report + 1] = string.sub(redis.sha1hex(message), 1, 12)
+end
+local waiting = redis.call("LLEN", list)
+local first, newest
+if waiting > 0 then
+  local dropped = waiting > max
+  if dropped then
+    redis.call("LTRIM", list, 0, max - 1)
+    waiting = max
+  end
+  for _ = 1, waiting do
+    local message = redis.call("RPOP", list)
+    if #message > maxBytes then
+      setAside(message, tooLarge)
+    elseif not isUtf8(message) then
+      setAside(message, notUtf8)
+    else
+      newest = keep(message, "XADD", history, "*", "m", message)
+      first = first or newest
+    end
+  end
+  if first then
+    local floor = dropped and first or nil
+    local length = redis.call("XLEN", history)
+    if length > max then
+      local gone = redis.call("XRANGE", history, "-", "+", "COUNT", length - max)
+      local trimmed = gone[#gone][1]
+      if not floor or before(floor, trimmed) then floor = trimmed end
+      redis.call("XTRIM", history, "MAXLEN", max)
+    end
+    if floor then redis.call("SET", floorKey, floor) end
+    redis.call("EXPIRE", history, ARGV[2])
+    redis.call("EXPIRE", floorKey, ARGV[2])
+  end
+end
+if cursor == "!" then return {0, "", {}, {}, tooLarge, notUtf8} end
+if not newest then
+  local top = redis.call("XREVRANGE", history, "+", "-", "COUNT", 1)
+  newest = top[1] and top[1][1]
+end
+if cursor == "" then return {0, newest or "0-0", {}, {}, tooLarge, notUtf8} end
+local fromStart = cursor == "0-0"
+local floor = redis.call("GET", floorKey)
+local reset = fromStart and floor
+if not fromStart then
+  reset = not newest or before(newest, cursor)
+  if not reset then
+    if not floor then floor = redis.call("XRANGE", history, "-", "+", "COUNT", 1)[1][1] end
+    reset = before(cursor, floor)
+  end
+end
+if reset then return {1, newest or "0-0", {}, {}, tooLarge, notUtf8} end
+local entries = redis.call("XRANGE", history, fromStart and "-" or "(" .. cursor, "+", "COUNT", count)
+local ids, messages, total = {}, {}, 0
+for _, entry in ipairs(entries) do
+  local message = entry[2][2]
+  if #ids > 0 and total + #message > maxBytes then break end
+  ids[#ids + 1] = entry[1]
+  messages[#messages + 1] = message
+  total = total + #message
+end
+return {0, ids[#ids] or cursor, ids, messages, tooLarge, notUtf8}`;

@@ -18,8 +18,8 @@ import {
   textOf,
 } from "./message_limits.ts";
 
-/** The length and short hash of each message a script moved aside, flat. */
-export type ScriptAsides = (number | Uint8Array)[];
+/** The length and short hash (as bytes or text) of each message a script moved aside, flat. */
+export type ScriptAsides = (number | Uint8Array | string)[];
 
 /** Options of {@linkcode RedisSetAside}. */
 export interface RedisSetAsideOptions {
@@ -114,11 +114,16 @@ export class RedisSetAside {
     for (const message of poison) this.#record(await setAsideOf(uid, reason, message));
   }
 
-  /** Reports the messages too large that a script moved aside. */
-  reportTooLarge(uid: string, asides: ScriptAsides): void {
+  /** Reports the messages that a script moved aside, for `reason`. */
+  reportMovedAside(
+    uid: string,
+    asides: ScriptAsides,
+    reason: SetAsideReason = "too large",
+  ): void {
     for (let i = 0; i < asides.length; i += 2) {
-      const hash = textOf(asides[i + 1] as Uint8Array)!;
-      this.#record({ uid, reason: "too large", bytes: Number(asides[i]), hash });
+      const hash = asides[i + 1];
+      const text = typeof hash === "string" ? hash : textOf(hash as Uint8Array)!;
+      this.#record({ uid, reason, bytes: Number(asides[i]), hash: text });
     }
   }
 
