@@ -10,7 +10,7 @@
  * restarts (AOF on: it keeps its histories).
  *
  * Every device gets every message of its user exactly once and in order.
- * Slow: about 45 s; it runs in parallel with the rest.
+ * Slow: about 60 s on 2 busy cores; it runs in parallel with the rest.
  */
 import assert from "node:assert/strict";
 import { createLongPollClient, exponentialBackoff } from "../src/client/long_poll_client.ts";
