@@ -148,8 +148,8 @@ export interface Nginx extends AsyncDisposable {
  * Runs nginx on the shipped site file, rendered for the test: upstream
  * ports, listen ports and log paths replaced, and proxy_read_timeout /
  * proxy_next_upstream_timeout multiplied by `timeoutScale`.
- * `readTimeoutSeconds` replaces the shipped proxy_read_timeout first (60 is
- * nginx's own default).
+ * `readTimeoutSeconds` replaces the poll route's shipped proxy_read_timeout
+ * first (60 is nginx's own default).
  */
 export async function startNginx(
   options: { upstreams: number[]; timeoutScale?: number; readTimeoutSeconds?: number },
@@ -267,9 +267,10 @@ function _renderSite(options: {
   );
   site = site.replaceAll("/var/log/nginx/", `${options.dir}/`);
   if (options.readTimeoutSeconds !== undefined) {
+    // The poll route's, the first (the /events route has its own).
     replaceOnce(
-      /proxy_read_timeout \d+s;/,
-      () => `proxy_read_timeout ${options.readTimeoutSeconds}s;`,
+      /^(\s*location = \/ \{[^}]*?)proxy_read_timeout \d+s;/,
+      (_m, before) => `${before}proxy_read_timeout ${options.readTimeoutSeconds}s;`,
     );
   }
   site = site.replace(

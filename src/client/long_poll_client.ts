@@ -1,11 +1,14 @@
 /**
  * The browser side of the protocol: a long-poll loop over `fetch` that
  * hands each message to a callback, polls again at once, acknowledges in
- * at-least-once mode, and backs off on failures. The tabs of one uid on
- * one origin share a single poll: one tab leads and polls, the others get
- * every message from it over a `BroadcastChannel`, and when the leader
- * closes or crashes another tab takes over. It runs wherever `fetch` does:
- * browsers, Deno, Bun, Node 18+.
+ * at-least-once mode, and backs off on failures. With stream delivery
+ * (`delivery: "stream"`) it follows `/events` with an `EventSource` where
+ * the page has one (long-polls with a cursor elsewhere), keeps the last id
+ * in `sessionStorage` so a reload resumes, and reports a reset. The tabs
+ * of one uid on one origin share a single poll or stream: one tab leads,
+ * the others get every message from it over a `BroadcastChannel`, and
+ * when the leader closes or crashes another tab takes over. It runs
+ * wherever `fetch` does: browsers, Deno, Bun, Node 18+.
  *
  * @example
  * ```ts ignore
@@ -25,15 +28,18 @@
  */
 import { type Backoff, exponentialBackoff, type ExponentialBackoffOptions } from "../backoff.ts";
 import { DEFAULT_PARAMS, DEFAULT_STOP_CODE } from "../protocol.ts";
+import { type EventSourceLike, runEventStreamLoop } from "./event_stream_loop.ts";
 import { createInbox, type Inbox } from "./inbox.ts";
 import {
   type Delivery,
   type DeliveryInfo,
   type EndReason,
+  type PollEnd,
   type PollLoopOptions,
   runPollLoop,
 } from "./poll_loop.ts";
 import { sleep } from "./sleep.ts";
+import { openStreamCursor } from "./stream_cursor.ts";
 import { openTabChannel, type TabChannel } from "./tab_channel.ts";
 import { electLeader } from "./tab_leadership.ts";
 
@@ -73,6 +79,40 @@ export interface LongPollClientOptions {
   onMessage: (message: string, info: DeliveryInfo) => void | Promise<void>;
   /** Called once when polling ends for good. */
   onEnd?: (reason: EndReason, detail?: string) => void;
+  /**
+   * How the server delivers, its `DELIVERY`: `"queue"` (each message to
+   * one poll) or `"stream"` (every device of the uid gets every message,
+   * each with an id; `info.id` in `onMessage`). In stream delivery the id
+   * of the last message handled is kept in `sessionStorage` under
+   * `longpoll:<uid>:since`, and the first poll or stream reads after it,
+   * so a reload resumes with no loss and no duplicate; without one it reads
+   * from now. A message whose id is not after the last one is dropped.
+   * Should the server turn out to deliver in queue mode (its answer names
+   * `DELIVERY=stream`), the client long-polls in queue mode.
+   * @default {"queue"}
+   */
+  delivery?: "queue" | "stream";
+  /**
+   * In stream delivery, how to read: `"eventsource"` follows `/events`
+   * with an `EventSource` (reconnecting at once after the last id when a
+   * process drains), `"poll"` long-polls with a cursor (`since=`), and
+   * `"auto"` picks the `EventSource` where the page has one. Queue delivery
+   * always long-polls.
+   * @default {"auto"}
+   */
+  transport?: "auto" | "eventsource" | "poll";
+  /**
+   * The Server-Sent Events endpoint.
+   * @default {"events" resolved against url: https://push.example.com/events}
+   */
+  eventsUrl?: string | URL;
+  /**
+   * Called, in order with the messages, when the server reset the stream:
+   * the last id was older than the history keeps (or the history was
+   * lost), so messages may be missing. Reload the app's state; reading
+   * goes on after `next`, the newest id the history keeps.
+   */
+  onReset?: (next: string) => void | Promise<void>;
   /**
    * The longest hold to ask for, in seconds, sent as `wait=`: the server
    * answers (with the stop code, when nothing came) before then. The client
@@ -123,10 +163,10 @@ export interface LongPollClientOptions {
   stopCode?: string;
   /**
    * Query parameter names, if the server uses others. Each name left out
-   * keeps its default: `uid`, `sign`, `exp`, `ack`, `wait`, `max`.
+   * keeps its default: `uid`, `sign`, `exp`, `ack`, `wait`, `max`, `since`.
    * @default {DEFAULT_PARAMS}
    */
-  params?: Partial<Record<"uid" | "sign" | "exp" | "ack" | "wait" | "max", string>>;
+  params?: Partial<Record<"uid" | "sign" | "exp" | "ack" | "wait" | "max" | "since", string>>;
   /**
    * The `fetch` to use; inject one in tests or to add headers.
    * @default {globalThis.fetch}
@@ -185,10 +225,13 @@ export interface LongPollClient {
  */
 export function createLongPollClient(options: LongPollClientOptions): LongPollClient {
   const poll = _pollOptions(options);
+  const stream = _streamOptions(options);
   const share = options.shareTabs !== false && typeof BroadcastChannel === "function";
   const name = `redis-longpoll ${new URL(options.url).href} ${options.uid}`;
   let run: AbortController | undefined;
   let leader: AbortController | undefined;
+  // Set once a server in queue mode refused the stream.
+  let queueMode = stream === undefined;
 
   const end = (current: AbortController, reason: EndReason, detail?: string) => {
     if (run !== current) return;
@@ -198,20 +241,30 @@ export function createLongPollClient(options: LongPollClientOptions): LongPollCl
   };
 
   const start = (current: AbortController) => {
-    const inbox = createInbox(options.onMessage);
+    const cursor = stream === undefined ? undefined : openStreamCursor(options.uid);
+    const inbox = createInbox({ onMessage: options.onMessage, onReset: options.onReset, cursor });
+    const read = (
+      signal: AbortSignal,
+      deliver: (delivery: Delivery) => Promise<boolean>,
+      tabs?: TabChannel,
+    ): Promise<PollEnd> => {
+      const loop = { ...poll, ack: tabs?.lastAck, retrySuperseded: tabs !== undefined, deliver };
+      if (stream === undefined || queueMode) return runPollLoop({ ...loop, signal });
+      const position = { param: stream.param, since: cursor?.last };
+      if (stream.events === undefined) return runPollLoop({ ...loop, signal, stream: position });
+      return runEventStreamLoop({ ...loop, ...stream.events, stream: position, signal });
+    };
     const lead = async (
       signal: AbortSignal,
       deliver: (delivery: Delivery) => Promise<boolean>,
       tabs?: TabChannel,
     ) => {
       if (run === current) leader = current;
-      const result = await runPollLoop({
-        ...poll,
-        ack: tabs?.lastAck,
-        retrySuperseded: tabs !== undefined,
-        deliver,
-        signal,
-      });
+      let result = await read(signal, deliver, tabs);
+      if (!queueMode && result.reason === "refused" && _namesQueueMode(result.detail)) {
+        queueMode = true;
+        result = await read(signal, deliver, tabs);
+      }
       if (leader === current) leader = undefined;
       if (result.reason !== "stopped") end(current, result.reason, result.detail);
     };
@@ -291,10 +344,8 @@ function _pollOptions(
       `Cannot create client: "max" must be an integer of 1 or more, got "${max}"`,
     );
   }
-  const names = { ...DEFAULT_PARAMS, ...options.params };
-  url.searchParams.set(names.uid, options.uid);
-  if (options.sign !== undefined) url.searchParams.set(names.sign, options.sign);
-  if (options.exp !== undefined) url.searchParams.set(names.exp, String(options.exp));
+  const names = _paramNames(options);
+  _sign(url, options);
   url.searchParams.set(names.wait, String(wait));
   if (max !== undefined) url.searchParams.set(names.max, String(max));
   return {
@@ -306,4 +357,65 @@ function _pollOptions(
     stopCode: options.stopCode ?? DEFAULT_STOP_CODE,
     batch: max !== undefined,
   };
+}
+
+/** Stream delivery's settings from the client's options, each checked; undefined in queue delivery. */
+function _streamOptions(options: LongPollClientOptions): {
+  param: string;
+  events?: { url: URL; open: (url: string) => EventSourceLike };
+} | undefined {
+  const { delivery = "queue", transport = "auto" } = options;
+  if (delivery !== "queue" && delivery !== "stream") {
+    throw new TypeError(
+      `Cannot create client: "delivery" must be "queue" or "stream", got "${delivery}"`,
+    );
+  }
+  if (!["auto", "eventsource", "poll"].includes(transport)) {
+    throw new TypeError(
+      `Cannot create client: "transport" must be "auto", "eventsource" or "poll", got "${transport}"`,
+    );
+  }
+  const EventSource = (globalThis as { EventSource?: new (url: string) => EventSourceLike })
+    .EventSource;
+  if (transport === "eventsource" && delivery === "queue") {
+    throw new TypeError(
+      'Cannot create client: "transport" "eventsource" needs "delivery" "stream"',
+    );
+  }
+  if (transport === "eventsource" && EventSource === undefined) {
+    throw new TypeError(
+      'Cannot create client: "transport" is "eventsource" but there is no EventSource here',
+    );
+  }
+  if (delivery === "queue") return undefined;
+  const param = _paramNames(options).since;
+  if (transport === "poll" || EventSource === undefined) return { param };
+  let url: URL;
+  try {
+    url = new URL(options.eventsUrl ?? "events", options.url);
+  } catch {
+    throw new TypeError(
+      `Cannot create client: "eventsUrl" is not a valid URL, got "${options.eventsUrl}"`,
+    );
+  }
+  _sign(url, options);
+  return { param, events: { url, open: (href) => new EventSource(href) } };
+}
+
+/** The query parameter names, the defaults where `options.params` leaves one out. */
+function _paramNames(options: LongPollClientOptions) {
+  return { ...DEFAULT_PARAMS, ...options.params };
+}
+
+/** Puts the uid, its signature and expiry on `url`. */
+function _sign(url: URL, options: LongPollClientOptions): void {
+  const names = _paramNames(options);
+  url.searchParams.set(names.uid, options.uid);
+  if (options.sign !== undefined) url.searchParams.set(names.sign, options.sign);
+  if (options.exp !== undefined) url.searchParams.set(names.exp, String(options.exp));
+}
+
+/** True for the error of a server that delivers in queue mode, asked for a stream or a cursor. */
+function _namesQueueMode(detail: string | undefined): boolean {
+  return detail?.includes("DELIVERY=stream") ?? false;
 }

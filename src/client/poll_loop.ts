@@ -10,6 +10,7 @@ import { HEADER, REFUSED_STATUSES, STATUS } from "../protocol.ts";
 import { clampTimerDelay } from "../timer_delay.ts";
 import { splitJsonArray } from "./json_array.ts";
 import { sleep } from "./sleep.ts";
+import { readStreamAnswer } from "./stream_answer.ts";
 
 /**
  * How many 403s in a row, after a poll that worked, are retried with the
@@ -34,6 +35,21 @@ export interface DeliveryInfo {
   readonly ack: string | undefined;
   /** True when the server says this message was handed out before. */
   readonly redelivered: boolean;
+  /** In stream delivery, the message's id in its uid's stream. */
+  readonly id?: string;
+}
+
+/** Where a delivery of stream delivery leaves the reader. */
+export interface StreamPosition {
+  /** Each message's id, in the order of the messages. */
+  readonly ids: readonly string[];
+  /** The cursor to read on from. */
+  readonly next: string;
+  /**
+   * True when the cursor was older than the history keeps: the messages
+   * are none, and `next` is the history's newest id.
+   */
+  readonly reset: boolean;
 }
 
 /** One answer's messages, oldest first, and what came with them. */
@@ -42,6 +58,8 @@ export interface Delivery {
   readonly messages: readonly string[];
   /** What the answer said about them. */
   readonly info: DeliveryInfo;
+  /** In stream delivery, the ids and the cursor; an answer with no message still has one. */
+  readonly stream?: StreamPosition;
 }
 
 /**
@@ -85,6 +103,12 @@ export interface PollLoopOptions {
   readonly stopCode: string;
   /** True when the polls ask for batches, so a delivery is a JSON array. */
   readonly batch: boolean;
+  /**
+   * Stream delivery: the name of the cursor parameter, and the cursor the
+   * first poll reads after (undefined: from now). Each answer's `next` is
+   * the next poll's cursor. Absent: queue delivery.
+   */
+  readonly stream?: { readonly param: string; readonly since: string | undefined };
   /** True to retry after a 409 rather than end. */
   readonly retrySuperseded: boolean;
   /**
@@ -127,12 +151,16 @@ export interface PollLoopOptions {
 export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
   const { signal } = options;
   let ack = options.ack;
+  let since = options.stream?.since;
   let failures = 0;
   let worked = false;
   let forbidden = 0;
   while (!signal.aborted) {
     const url = new URL(options.url);
     if (ack !== undefined) url.searchParams.set(options.ackParam, ack);
+    if (options.stream !== undefined && since !== undefined) {
+      url.searchParams.set(options.stream.param, since);
+    }
     let answer: { response: Response; body: string };
     try {
       answer = await _poll(options, url);
@@ -143,10 +171,21 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
     }
     if (signal.aborted) break;
     const { response, body } = answer;
-    if (response.status === STATUS.ok) {
+    const stream = options.stream === undefined ? undefined : readStreamAnswer(body);
+    if (response.status === STATUS.ok && stream !== null) {
       failures = 0;
       worked = true;
       forbidden = 0;
+      if (stream !== undefined) {
+        const { messages, ...position } = stream;
+        since = position.next;
+        await options.deliver({
+          messages,
+          info: { ack: undefined, redelivered: false },
+          stream: position,
+        });
+        continue;
+      }
       const messages = _messagesOf(options, response, body);
       if (messages === null) continue;
       const info: DeliveryInfo = {
@@ -158,12 +197,12 @@ export async function runPollLoop(options: PollLoopOptions): Promise<PollEnd> {
     }
     const superseded = response.status === STATUS.superseded;
     if (superseded && !options.retrySuperseded) {
-      return { reason: "superseded", detail: _errorOf(body) };
+      return { reason: "superseded", detail: errorOf(body) };
     }
     const retryForbidden = response.status === STATUS.forbidden && worked &&
       forbidden++ < FORBIDDEN_RETRIES;
     if (REFUSED_STATUSES.has(response.status) && !retryForbidden) {
-      return { reason: "refused", detail: _errorOf(body) };
+      return { reason: "refused", detail: errorOf(body) };
     }
     const retryAfter = Number(response.headers.get("retry-after")) * 1000;
     const wait = Math.max(options.retry(failures++), Number.isFinite(retryAfter) ? retryAfter : 0);
@@ -218,7 +257,16 @@ function _messagesOf(
   return splitJsonArray(body) ?? (body === options.stopCode ? null : [body]);
 }
 
-function _errorOf(body: string): string {
+/**
+ * The `error` of a JSON error answer, or the body itself.
+ *
+ * @example
+ * ```ts
+ * import { errorOf } from "./poll_loop.ts";
+ * console.log(errorOf('{"error":"Cannot hold: no"}'), errorOf("Bad Gateway")); // Cannot hold: no Bad Gateway
+ * ```
+ */
+export function errorOf(body: string): string {
   try {
     const parsed = JSON.parse(body);
     if (typeof parsed?.error === "string") return parsed.error;

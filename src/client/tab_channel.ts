@@ -80,7 +80,7 @@ export function openTabChannel(options: TabChannelOptions): TabChannel {
     share(delivery) {
       if (delivery.info.ack !== undefined) lastAck = delivery.info.ack;
       if (options.signal.aborted) return Promise.resolve(false);
-      const { messages, info } = delivery;
+      const { messages, info, stream } = delivery;
       const share = `${tag}.${sent++}`;
       const left = new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => settle(false), SHARE_TIMEOUT_MS);
@@ -91,7 +91,13 @@ export function openTabChannel(options: TabChannelOptions): TabChannel {
         };
         pending.set(share, settle);
       });
-      channel.postMessage({ messages, ack: info.ack, redelivered: info.redelivered, share });
+      channel.postMessage({
+        messages,
+        ack: info.ack,
+        redelivered: info.redelivered,
+        stream,
+        share,
+      });
       return left;
     },
     get lastAck() {
@@ -102,8 +108,18 @@ export function openTabChannel(options: TabChannelOptions): TabChannel {
 
 /** The delivery in a channel message, or null when it is not one. */
 function _deliveryOf(data: unknown): Delivery | null {
-  const { messages, ack, redelivered } = (data ?? {}) as Record<string, unknown>;
-  const valid = Array.isArray(messages) && messages.every((m) => typeof m === "string") &&
+  const { messages, ack, redelivered, stream } = (data ?? {}) as Record<string, unknown>;
+  const valid = _strings(messages) &&
     (ack === undefined || typeof ack === "string") && typeof redelivered === "boolean";
-  return valid ? { messages, info: { ack, redelivered } } : null;
+  if (!valid) return null;
+  if (stream === undefined) return { messages, info: { ack, redelivered } };
+  const { ids, next, reset } = stream as Record<string, unknown>;
+  return _strings(ids) && ids.length === messages.length && typeof next === "string" &&
+      typeof reset === "boolean"
+    ? { messages, info: { ack, redelivered }, stream: { ids, next, reset } }
+    : null;
+}
+
+function _strings(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
 }
