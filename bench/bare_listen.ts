@@ -38,7 +38,7 @@ export function bareRuntime(): "deno" | "bun" | "node" {
 
 /**
  * Listens on 127.0.0.1:`port` and prints `<label> listening on <origin>`
- * once it does (the bench waits for that line). Bun's idle timeout is off,
+ * once it does (the bench waits for that line); SIGTERM ends the process. Bun's idle timeout is off,
  * as ours has it, so that a held request is not cut after 10 s.
  *
  * @example
@@ -49,6 +49,9 @@ export function bareRuntime(): "deno" | "bun" | "node" {
  */
 export async function listenBare(port: number, handler: BareHandler, label: string): Promise<void> {
   const listening = () => console.log(`${label} listening on http://127.0.0.1:${port}`);
+  // Exit on SIGTERM rather than be killed by it, so that a profiler
+  // (`--cpu-prof`) writes its profile.
+  process.on("SIGTERM", () => process.exit(0));
   switch (bareRuntime()) {
     case "deno":
       Deno.serve({ hostname: "127.0.0.1", port, onListen: listening }, handler);

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { startReferenceServer } from "../bench/reference_server.ts";
 import { ProcessGroup } from "../bench/process_group.ts";
 import { nchanConfig } from "../bench/nchan_server.ts";
-import { placeOf, selfTimeByPlace } from "../bench/profile.ts";
+import { placeOf, selfTimeByPlace, stallsOf } from "../bench/profile.ts";
 import type { Runtime } from "../bench/runtime.ts";
 import { canRun } from "../testing/can_run.ts";
 
@@ -125,4 +125,45 @@ Deno.test("bench floors: the profile reader splits self time by place and phase,
     ["runtime: ext:deno_http/00_serve.ts", 1],
   ]);
   assert.equal(placeOf(frame("", "")), "(native)");
+});
+
+Deno.test("bench floors: the profile reader finds collector pauses, long tasks and waits for a core", () => {
+  const frame = (functionName: string, url: string) => ({ functionName, url });
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame("(garbage collector)", "") },
+      { id: 2, callFrame: frame("pop", "file:///w/src/store/redis_pop.ts") },
+      { id: 3, callFrame: frame("(program)", "") },
+    ],
+    startTime: 0,
+    endTime: 0,
+    // 1 ms apart, but for one gap of 7 ms before the last sample.
+    samples: [2, 1, 1, 1, 3, 3, 3, 2, 2, 2, 2, 1],
+    timeDeltas: [
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      7_000,
+    ],
+  };
+  assert.deepEqual(stallsOf(profile, { from: 0, to: 100, minMs: 2 }), {
+    gc: [3],
+    task: [4],
+    gap: [7],
+  });
+  // Below the threshold, nothing; native code outside JavaScript is not a task.
+  assert.deepEqual(stallsOf(profile, { from: 0, to: 100, minMs: 5 }), {
+    gc: [],
+    task: [],
+    gap: [7],
+  });
+  assert.equal(placeOf(frame("add", "/w/deploy/.build/serve_bun.mjs")), "serve_bun.mjs: add");
 });
