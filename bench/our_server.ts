@@ -29,6 +29,8 @@ export interface OurServerOptions {
   processes?: number;
   /** More settings, e.g. `{ MIN_WAIT: "60" }`. */
   env?: Record<string, string>;
+  /** The checkout to run, e.g. a `git archive` of an earlier commit for an A/B. @default {this one} */
+  root?: string;
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -77,7 +79,7 @@ export async function startOurServer(options: OurServerOptions): Promise<BenchTa
       command: options.serve.command,
       args: options.serve.args,
       env,
-      cwd: ROOT,
+      cwd: options.root ?? ROOT,
       logFile: log,
     }));
   }

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { startReferenceServer } from "../bench/reference_server.ts";
 import { ProcessGroup } from "../bench/process_group.ts";
 import { nchanConfig } from "../bench/nchan_server.ts";
+import { ratioSpread } from "../bench/ab.ts";
 import { placeOf, selfTimeByPlace, stallsOf } from "../bench/profile.ts";
 import type { Runtime } from "../bench/runtime.ts";
 import { canRun } from "../testing/can_run.ts";
@@ -166,4 +167,9 @@ Deno.test("bench floors: the profile reader finds collector pauses, long tasks a
     gap: [7],
   });
   assert.equal(placeOf(frame("add", "/w/deploy/.build/serve_bun.mjs")), "serve_bun.mjs: add");
+});
+
+Deno.test("bench floors: an A/B reports the median ratio and its range", () => {
+  assert.equal(ratioSpread([1.1, 0.9, 1.0]), "1.00× (0.90–1.10×)");
+  assert.equal(ratioSpread([1.2, 0.8, 1.0, 1.1]), "1.05× (0.80–1.20×)");
 });
