@@ -62,7 +62,10 @@ export async function listenBare(port: number, handler: BareHandler, label: stri
       return;
     case "node": {
       const { serve } = await import("@hono/node-server");
-      serve({ fetch: handler, hostname: "127.0.0.1", port }, listening);
+      const server = serve({ fetch: handler, hostname: "127.0.0.1", port }, listening);
+      // Node closes a keep-alive connection after 5 s of silence; the bench's
+      // publisher keeps one open across a whole held step.
+      (server as unknown as { keepAliveTimeout: number }).keepAliveTimeout = 0;
       return;
     }
   }

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { type Runtime, RUNTIMES } from "./runtime.ts";
 
 /** Scenarios that can be chosen. */
-export const SCENARIOS = ["held", "wake", "hit", "cross", "scale", "burst"] as const;
+export const SCENARIOS = ["held", "wake", "hit", "cross", "scale", "burst", "sse"] as const;
 /** One scenario. */
 export type Scenario = typeof SCENARIOS[number];
 
@@ -66,8 +66,8 @@ export const USAGE = `deno task bench [flags]
 
   --runtime deno,bun,node          runtimes to run ours on, each through its serve task
                                    (default: all three)
-  --scenarios held,wake,hit,cross,scale,burst  scenarios to run (default: all; --quick: all
-                                   but scale)
+  --scenarios held,wake,hit,cross,scale,burst,sse  scenarios to run (default: all; --quick:
+                                   all but scale)
   --quick                          a smoke run in under 2 minutes: 1k held, 100 wakes, hit 1 round
                                    of 2 s, cross-check 1k held and 100 wakes, burst, no scale
   --full                           full sizes: wake 2,000 msgs at every step, scale 4 x 19,000
@@ -137,7 +137,7 @@ export function parseBenchFlags(args: readonly string[]): BenchOptions {
     throw new Error('Cannot read flags: "--full" and "--quick" exclude each other');
   }
   const scenarios = new Set<Scenario>();
-  const all = quick ? "held,wake,hit,cross,burst" : SCENARIOS.join(",");
+  const all = quick ? "held,wake,hit,cross,burst,sse" : SCENARIOS.join(",");
   for (const name of (values.scenarios ?? all).split(",")) {
     const trimmed = name.trim() as Scenario;
     if (!SCENARIOS.includes(trimmed)) {

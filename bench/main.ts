@@ -19,7 +19,14 @@ import { ProcessGroup } from "./process_group.ts";
 import type { RedisServer } from "../testing/redis_server.ts";
 import { renderReport } from "./report.ts";
 import { burstTable } from "./report_burst.ts";
-import { type BenchResults, embeddedName, NAMES, oursName, referenceName } from "./results.ts";
+import {
+  type BenchResults,
+  embeddedName,
+  NAMES,
+  oursName,
+  referenceName,
+  sseName,
+} from "./results.ts";
 import { type PreparedRuntime, prepareRuntime, type Runtime, RUNTIME_LABELS } from "./runtime.ts";
 import { runHeldSweep } from "./scenario_held.ts";
 import { runHits } from "./scenario_hit.ts";
@@ -263,6 +270,52 @@ async function _main(): Promise<number> {
           ],
         }),
       );
+    }
+    if (scenarios.has("sse")) {
+      // Held at the wake step only (10k; 1k with --quick), on the in-memory store.
+      const n = options.heldSteps.includes(10_000) ? 10_000 : Math.max(...options.heldSteps);
+      log(`sse: Server-Sent Events streams, ${n} held, ${options.wakeMessages} wakes`);
+      results.sse = [];
+      const streams: [string, (redis: RedisServer) => Promise<BenchTarget>][] = prepared.map((
+        serve,
+      ) => [
+        sseName(serve.runtime),
+        () =>
+          startOurServer({
+            group,
+            dir,
+            redisUrl: undefined,
+            serve,
+            name: sseName(serve.runtime),
+            stream: true,
+            env: { DELIVERY: "stream" },
+          }),
+      ]);
+      if (peer) {
+        streams.push([
+          NAMES.nchanEvents,
+          () => startNchan({ group, dir, redisPort: undefined, stream: true }),
+        ]);
+      }
+      for (const [name, start] of streams) {
+        try {
+          results.sse.push(
+            await runHeldSweep({
+              group,
+              dir,
+              start,
+              steps: [n],
+              wakeMessages: () => options.wakeMessages,
+              log,
+            }),
+          );
+        } catch (error) {
+          // A checkout without stream delivery refuses DELIVERY=stream: say so, go on.
+          const why = `${name} not run: ${(error as Error).message.split("\n")[0]}`;
+          results.sseMissing = [results.sseMissing, why].filter(Boolean).join("; ");
+          log(`  ${why}`);
+        }
+      }
     }
     if (scenarios.has("scale") && deno !== undefined) {
       const n = options.scaleProcesses * options.scalePolls;

@@ -29,6 +29,8 @@ export interface NchanOptions {
   redisPort: number | undefined;
   /** nginx worker processes (`reuseport` when above 1). @default {1} */
   workers?: number;
+  /** Hold EventSource subscribers (`/events?uid=`) rather than long-polls. @default {false} */
+  stream?: boolean;
 }
 
 /**
@@ -110,9 +112,14 @@ export async function startNchan(options: NchanOptions): Promise<BenchTarget> {
     );
   }
   return {
-    name: options.redisPort === undefined ? NAMES.nchanMemory : NAMES.nchan,
+    name: options.stream
+      ? NAMES.nchanEvents
+      : options.redisPort === undefined
+      ? NAMES.nchanMemory
+      : NAMES.nchan,
     port,
-    pollPath: "/?uid=",
+    pollPath: options.stream ? "/events?uid=" : "/?uid=",
+    stream: options.stream,
     publish: { kind: "http", port, path: "/publish?uid=" },
     pids: () => childPids(tracked.child.pid),
     heldCount: async () => {
@@ -186,6 +193,12 @@ http {
       ${pass}
       nchan_subscriber_timeout 900s;
       nchan_subscriber_first_message oldest;
+    }
+    location = /events {
+      nchan_subscriber eventsource;
+      nchan_channel_id $arg_uid;
+      ${pass}
+      nchan_subscriber_timeout 900s;
     }
     location = /publish {
       nchan_publisher http;

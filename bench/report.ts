@@ -15,7 +15,14 @@ import {
   formatNumber,
   formatRatio,
 } from "./report_table.ts";
-import { type BenchResults, embeddedName, NAMES, oursName, referenceName } from "./results.ts";
+import {
+  type BenchResults,
+  embeddedName,
+  NAMES,
+  oursName,
+  referenceName,
+  sseName,
+} from "./results.ts";
 import { type Runtime, RUNTIME_LABELS } from "./runtime.ts";
 import type { HeldRun, HeldStep } from "./scenario_held.ts";
 import type { HitResult } from "./scenario_hit.ts";
@@ -66,6 +73,7 @@ export function renderReport(results: BenchResults): string {
         ..._setupTable(results, setup).render(),
       ];
     }),
+    ..._sse(results),
     ..._shared(results),
     ..._burst(results),
     ..._notes(results),
@@ -371,6 +379,59 @@ function _crossRows(results: BenchResults, runtime: Runtime, table: ComparisonTa
   both("wake p50 (ms)", (s) => s.wake?.p50, (c) => c.wake.p50);
   both("wake p99 (ms)", (s) => s.wake?.p99, (c) => c.wake.p99);
   both("wake errors", (s) => s.wake?.errors, (c) => c.wake.errors);
+}
+
+/**
+ * Server-Sent Events: ours on each runtime beside Nchan's EventSource
+ * subscriber, and each runtime's per stream beside its own per held poll.
+ */
+function _sse(results: BenchResults): string[] {
+  const runs = results.sse ?? [];
+  const missing = results.sseMissing === undefined ? [] : ["", results.sseMissing];
+  if (runs.length === 0) {
+    return missing.length === 0 ? [] : ["", "## Server-Sent Events", ...missing];
+  }
+  const nchan = runs.find((run) => run.name === NAMES.nchanEvents)?.steps[0];
+  const rows = results.runtimes.flatMap(({ runtime }) => {
+    const step = runs.find((run) => run.name === sseName(runtime))?.steps[0];
+    if (step === undefined) return [];
+    const poll = _step(results, oursName(runtime), step.n);
+    const embedded = _step(results, embeddedName(runtime), step.n);
+    return [
+      `| ${sseName(runtime)} | ${formatNumber(step.rssKiBPerPoll, 1)} | ${
+        formatRatio(step.rssKiBPerPoll, nchan?.rssKiBPerPoll)
+      } | ${formatRatio(step.rssKiBPerPoll, poll?.rssKiBPerPoll)} | ${
+        formatRatio(step.rssKiBPerPoll, embedded?.rssKiBPerPoll)
+      } | ${formatNumber(step.cpuMsPer1k, 0)} | ${formatNumber(step.wake?.p50, 2)} / ${
+        formatNumber(step.wake?.p99, 2)
+      } | ${formatRatio(step.wake?.p99, nchan?.wake?.p99)} | ${
+        step.errors + (step.wake?.errors ?? 0)
+      } |`,
+    ];
+  });
+  const n = runs[0].steps[0]?.n ?? 0;
+  return [
+    "",
+    "## Server-Sent Events",
+    "",
+    `${formatCount(n)} streams held (\`GET /events?uid=\`, ours with \`DELIVERY=stream\` on the ` +
+    "in-memory store, published through `/publish`; Nchan's `nchan_subscriber eventsource` on " +
+    "its memory store), then wakes one at a time, each timed from the publish to the first " +
+    "bytes on the stream that carry the message. Goal: per stream ≤ Nchan's on the best " +
+    "runtime, and ≤ our own per held poll on each runtime.",
+    "",
+    "| setup | RSS per stream (KiB) | ÷ Nchan | ÷ our held poll (Redis) | ÷ our held poll (embedded) | CPU per 1,000 opened (ms) | wake p50 / p99 (ms) | p99 ÷ Nchan | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    ...(nchan === undefined ? [] : [
+      `| ${NAMES.nchanEvents} | ${formatNumber(nchan.rssKiBPerPoll, 1)} |  |  |  | ${
+        formatNumber(nchan.cpuMsPer1k, 0)
+      } | ${formatNumber(nchan.wake?.p50, 2)} / ${formatNumber(nchan.wake?.p99, 2)} |  | ${
+        nchan.errors + (nchan.wake?.errors ?? 0)
+      } |`,
+    ]),
+    ...missing,
+  ];
 }
 
 /** The hello-world ceiling, the notification cost and the scale scenario. */

@@ -52,6 +52,10 @@ export interface BenchResults {
   scaleFailed?: string;
   /** Bursts of 1,000 messages to one uid: ours on each runtime one per poll and batched, Nchan. */
   burst?: BurstResult[];
+  /** Server-Sent Events streams held and woken: ours on each runtime, Nchan's EventSource. */
+  sse?: HeldRun[];
+  /** Why the SSE scenario did not run, when it did not. */
+  sseMissing?: string;
   /** Idle RSS at start-up and settled, per server (with the held scenario). */
   idle?: IdleResult[];
   /** Redis CPU spent on keyspace notifications (wake scenario). */
@@ -62,7 +66,22 @@ export interface BenchResults {
 export const NAMES = {
   nchan: "Nchan",
   nchanMemory: "Nchan, memory store",
+  nchanEvents: "Nchan EventSource, memory store",
 } as const;
+
+/**
+ * The name of ours holding Server-Sent Events streams on a runtime
+ * (`DELIVERY=stream`, in-memory store).
+ *
+ * @example
+ * ```ts
+ * import { sseName } from "./results.ts";
+ * console.log(sseName("bun")); // ours on Bun, SSE (DELIVERY=stream, memory store)
+ * ```
+ */
+export function sseName(runtime: Runtime): string {
+  return `ours on ${RUNTIME_LABELS[runtime]}, SSE (DELIVERY=stream, memory store)`;
+}
 
 /** The reference servers: the ceiling (hello world) and the floors (bare pop, bare hold). */
 export type ReferenceKind = "hello" | "bare" | "hold";

@@ -24,6 +24,8 @@ export interface BenchTarget {
   readonly port: number;
   /** Poll path and query up to the uid, e.g. `/?uid=`. */
   readonly pollPath: string;
+  /** Polls are Server-Sent Events streams (`pollPath` is their path). */
+  readonly stream?: boolean;
   /** How a message for a uid is published. */
   readonly publish: PublishSpec;
   /** What a hit answers, when it is not the message (hello world's text). */
