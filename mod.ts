@@ -38,6 +38,7 @@ export {
 } from "./src/signature.ts";
 export { StoreError, type StoreErrorKind } from "./src/store_failure.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./src/store/memory.ts";
+export type { HistoryOptions } from "./src/store/history_options.ts";
 export type { MessageLimitOptions, SetAside, SetAsideReason } from "./src/store/message_limits.ts";
 export type { QueueLimitOptions } from "./src/store/queue_limits.ts";
 export type {

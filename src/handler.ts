@@ -1,9 +1,12 @@
 import { type Authorize, createAuthorize } from "./authorize.ts";
 import { exponentialBackoff } from "./backoff.ts";
 import { keepInternals } from "./handler_internals.ts";
-import { HeldPolls } from "./held_polls.ts";
+import { EventStream, type EventStreamDeps } from "./event_stream.ts";
+import { type HeldPoll, HeldPolls } from "./held_polls.ts";
+import { clip, HttpError } from "./http_error.ts";
 import { Hold, type HoldDeps } from "./hold.ts";
-import { createTaker, type Taker } from "./leases.ts";
+import { createTaker } from "./leases.ts";
+import type { Taker } from "./taker.ts";
 import type { Metrics } from "./metrics.ts";
 import { type LongPollOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ENDS, type Outcome, PLAIN_OUTCOMES, type Taken } from "./outcome.ts";
@@ -15,7 +18,8 @@ import {
 } from "./poll_request.ts";
 import { LingeringPresence } from "./presence_linger.ts";
 import { Responder } from "./responder.ts";
-import { storeFailureAnswer } from "./store_failure.ts";
+import { SSE_FRAME } from "./sse_format.ts";
+import { type StoreAction, storeFailureAnswer } from "./store_failure.ts";
 import { StoreHealth } from "./store_health.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 
@@ -56,14 +60,23 @@ export interface LongPollHandler {
    * `export default { fetch: handler }`, `Bun.serve({ fetch: handler })`.
    */
   (request: Request): Promise<Response>;
-  /** Polls held right now. */
+  /**
+   * Answers `GET /events?uid&sign[&exp][&since]` in stream delivery: a
+   * Server-Sent Events stream of the uid's messages after its cursor
+   * (`Last-Event-ID`, else `since`, else from now), held like a poll:
+   * same signature check, caps, presence, metrics and drain. In queue
+   * delivery, a 400 naming `DELIVERY=stream`.
+   */
+  events(request: Request): Promise<Response>;
+  /** Polls held right now, Server-Sent Events streams included. */
   readonly held: number;
   /** The counters this handler updates. */
   readonly metrics: Metrics;
   /**
-   * Answers every held poll with the stop code, pops nothing new, and
-   * resolves once every poll has its answer, with the presence exits held
-   * back by `presenceLinger` sent. Later polls get the stop code at once.
+   * Answers every held poll with the stop code, ends every event stream
+   * with the drain event, pops nothing new, and resolves once every poll
+   * has its answer, with the presence exits held back by `presenceLinger`
+   * sent. Later polls get the stop code at once.
    */
   drain(options?: DrainOptions): Promise<void>;
 }
@@ -95,13 +108,15 @@ export function createLongPollHandler(options: LongPollOptions): LongPollHandler
   return Object.defineProperties(handler, {
     held: { get: () => longPoll.polls.size },
     metrics: { value: longPoll.options.metrics },
+    events: { value: (request: Request) => longPoll.events(request) },
     drain: { value: (drainOptions?: DrainOptions) => longPoll.drain(drainOptions) },
   }) as LongPollHandler;
 }
 
-/** Watches a uid during a poll's first pop, before its hold exists. */
+/** Watches a uid during a poll's (or a stream's) first read, before its hold exists. */
 class _FirstPop {
   woken = false;
+  constructor(readonly uid: string) {}
   wake(): void {
     this.woken = true;
   }
@@ -110,11 +125,12 @@ class _FirstPop {
 class _LongPoll {
   readonly options: ResolvedOptions;
   readonly responder: Responder;
-  readonly polls: HeldPolls<Hold>;
+  readonly polls: HeldPolls<HeldPoll>;
   readonly storeHealth: StoreHealth;
   readonly #taker: Taker;
   readonly #authorize: Authorize | undefined;
   readonly #holdDeps: HoldDeps;
+  readonly #streamDeps: EventStreamDeps;
   readonly #lingering: LingeringPresence | undefined;
   #draining = false;
 
@@ -128,12 +144,27 @@ class _LongPoll {
     this.#lingering = presence === undefined || lingerMs === 0
       ? undefined
       : new LingeringPresence(presence, { lingerMs, wheel });
-    this.polls = new HeldPolls<Hold>({
+    const streaming = options.delivery === "stream";
+    this.polls = new HeldPolls<HeldPoll>({
       ...options,
+      maxStreamsPerUid: streaming ? options.maxStreamsPerUid : undefined,
       presence: this.#lingering ?? presence,
       onCount: (held) => (metrics.held = held),
     });
     this.#taker = createTaker({ ...options, wheel, wake: (uid) => this.polls.wake(uid) });
+    this.#streamDeps = {
+      store,
+      wheel,
+      heartbeatMs: options.sseHeartbeatMs,
+      maxBatch: options.maxBatch,
+      eventData: (message) => this.responder.eventData(message),
+      metrics,
+      storeHealth: this.storeHealth,
+      onEnd: (stream) => {
+        this.polls.delete(stream);
+        metrics.streams--;
+      },
+    };
     this.#authorize = createAuthorize(options);
     this.#holdDeps = {
       taker: this.#taker,
@@ -158,11 +189,31 @@ class _LongPoll {
       poll = parsePollRequest(request, { options: this.options, format, query });
       if (this.#authorize !== undefined) await this.#authorize(poll, request);
       if (poll.headOnly) return this.responder.head(format);
-      if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
+      // A poll from now, in stream delivery, reads first: its stop carries the cursor learned.
+      const cursorKnown = poll.since !== undefined || this.options.delivery !== "stream";
+      if (this.#draining && cursorKnown) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
     } catch (error) {
       return this.responder.error(error, format);
     }
     return this.#takeOrHold(poll, request.signal, format);
+  }
+
+  async events(request: Request): Promise<Response> {
+    const format: AnswerFormat = {
+      callback: null,
+      cors: allowedOrigin(request, this.options.corsOrigins),
+    };
+    let poll: PollRequest;
+    try {
+      if (request.method === "OPTIONS") return this.responder.preflight(format.cors);
+      poll = this.#readEventsRequest(request, format.cors);
+      if (this.#authorize !== undefined) await this.#authorize(poll, request);
+    } catch (error) {
+      return this.responder.error(error, format);
+    }
+    // The stream ends when the runtime cancels its body: request.signal,
+    // made on first use, would cost every held stream an AbortSignal.
+    return this.#openStream(poll, format);
   }
 
   drain(options: DrainOptions = {}): Promise<void> {
@@ -184,28 +235,11 @@ class _LongPoll {
   ): Promise<Response> {
     try {
       if (signal.aborted) return _gone();
-      const { store } = this.options;
-      // A stand-in watches the uid meanwhile, so no wake is missed if not.
-      const firstPop = new _FirstPop();
-      store.watch(poll.uid, firstPop);
-      let taken: Taken | null;
-      const started = performance.now();
-      try {
-        taken = await this.#taker.take(poll.uid, poll.ack, poll.max);
-      } catch (error) {
-        throw storeFailureAnswer(error, {
-          action: "poll",
-          health: this.storeHealth,
-          retryAfter: this.options.retryAfter,
-        });
-      } finally {
-        store.unwatch(poll.uid, firstPop);
-      }
-      this.storeHealth.succeeded();
-      this.options.metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
+      const firstPop = this.#watchFirstRead(poll.uid);
+      const taken = await this.#firstRead(firstPop, this.#taker.take(poll), "poll");
       if (taken !== null) return await this.#deliver(poll, taken, signal);
       if (this.#draining) return this.#answerEnd(poll, PLAIN_OUTCOMES.drain);
-      this.polls.checkRoom();
+      this.polls.checkRoom(poll.uid);
       const hold = new Hold(this.#holdDeps, poll, signal);
       this.polls.add(hold);
       const outcome = hold.start(firstPop);
@@ -214,6 +248,103 @@ class _LongPoll {
     } catch (error) {
       return this.responder.error(error, format);
     }
+  }
+
+  /**
+   * Reads an events request as a poll: GET only, no JSONP, and the cursor
+   * from `Last-Event-ID` (what a reconnecting EventSource sends), which
+   * wins over `since`.
+   */
+  #readEventsRequest(request: Request, cors: string | null): PollRequest {
+    if (this.options.delivery !== "stream") {
+      throw new HttpError(
+        400,
+        "Cannot stream events: the server delivers in queue mode; start it with DELIVERY=stream",
+      );
+    }
+    if (request.method !== "GET") {
+      throw new HttpError(
+        405,
+        `Cannot stream events with method "${clip(request.method)}": use GET`,
+        { Allow: _EVENTS_METHODS },
+      );
+    }
+    const poll = parsePollRequest(request, {
+      options: this.options,
+      format: { callback: null, cors },
+      lastEventId: request.headers.get("last-event-id"),
+    });
+    if (poll.callback !== null) {
+      throw new HttpError(
+        400,
+        `Cannot stream events: "${this.options.params.callback}" is for polls, not events`,
+      );
+    }
+    return poll;
+  }
+
+  /**
+   * Reads after the stream's cursor, as a poll's first take does, then
+   * opens the stream with what it found: the stream is admitted to the
+   * registry like a held poll, and answers its own errors.
+   */
+  async #openStream(poll: PollRequest, format: AnswerFormat): Promise<Response> {
+    try {
+      if (this.#draining) {
+        return this.responder.eventStream(format, SSE_FRAME.retry + SSE_FRAME.drain);
+      }
+      const { store, maxBatch, metrics } = this.options;
+      const firstRead = this.#watchFirstRead(poll.uid);
+      const read = await this.#firstRead(
+        firstRead,
+        store.readStream!(poll.uid, { after: poll.since, count: maxBatch }),
+        "stream events",
+      );
+      this.polls.checkRoom(poll.uid);
+      const stream = new EventStream(
+        this.#streamDeps,
+        { uid: poll.uid, firstRead: read, woken: firstRead.woken },
+      );
+      this.polls.add(stream);
+      metrics.streams++;
+      return this.responder.eventStream(format, new ReadableStream(stream));
+    } catch (error) {
+      return this.responder.error(error, format);
+    }
+  }
+
+  /**
+   * A stand-in that watches `uid` from now until its first read comes back
+   * (see {@linkcode _LongPoll.#firstRead}), so no wake is missed meanwhile.
+   */
+  #watchFirstRead(uid: string): _FirstPop {
+    const firstPop = new _FirstPop(uid);
+    this.options.store.watch(uid, firstPop);
+    return firstPop;
+  }
+
+  /**
+   * Settles the first read of a poll or stream, started once `firstPop`
+   * watched: timed, the store's health told, a failure turned into its
+   * answer, and the stand-in unwatched.
+   */
+  async #firstRead<T>(firstPop: _FirstPop, read: Promise<T>, action: StoreAction): Promise<T> {
+    const started = performance.now();
+    let result: T;
+    try {
+      result = await read;
+    } catch (error) {
+      throw storeFailureAnswer(error, {
+        action,
+        health: this.storeHealth,
+        retryAfter: this.options.retryAfter,
+      });
+    } finally {
+      this.options.store.unwatch(firstPop.uid, firstPop);
+    }
+    this.storeHealth.succeeded();
+    this.options.metrics.storeRoundTrip.observe((performance.now() - started) / 1000);
+    return result;
   }
 
   async #deliver(poll: PollRequest, taken: Taken, signal: AbortSignal): Promise<Response> {
@@ -265,6 +396,9 @@ class _LongPoll {
     }
   }
 }
+
+/** The methods of `/events`, for `Allow` headers. */
+const _EVENTS_METHODS = "GET, OPTIONS";
 
 /** The answer to a client that has gone: nobody reads it. */
 function _gone(): Response {

@@ -2,7 +2,7 @@ import type { Clock } from "./clock.ts";
 import { HttpError } from "./http_error.ts";
 import type { Presence } from "./presence.ts";
 
-/** A held poll, as the registry sees it. */
+/** A held poll, or a Server-Sent Events stream, as the registry sees it. */
 export interface HeldPoll {
   /** What it waits for. */
   readonly subject: { readonly uid: string };
@@ -22,6 +22,12 @@ export interface HeldPollsOptions {
   readonly maxHeld: number;
   /** Most polls held at once per uid; a newer one supersedes the oldest. */
   readonly maxPollsPerUid: number;
+  /**
+   * Stream delivery: most polls and streams held at once per uid, each a
+   * device; one more is refused with 429 by {@linkcode HeldPolls.checkRoom},
+   * and none supersedes another. `maxPollsPerUid` is then unused.
+   */
+  readonly maxStreamsPerUid?: number;
   /** `Retry-After` of the 503 answer, as sent. */
   readonly retryAfter: string;
   /** Told the number held after every change. */
@@ -75,16 +81,31 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
     return this.#all.size;
   }
 
-  /** Throws a 503 {@linkcode HttpError} when one more poll would pass `maxHeld`. */
-  checkRoom(): void {
+  /**
+   * Throws a 503 {@linkcode HttpError} when one more poll would pass
+   * `maxHeld`, and a 429 when one more of `uid` would pass
+   * `maxStreamsPerUid`.
+   */
+  checkRoom(uid: string): void {
     if (this.#all.size >= this.#options.maxHeld) {
       throw new HttpError(503, "Cannot poll: the server holds too many polls", {
         "Retry-After": this.#options.retryAfter,
       });
     }
+    const { maxStreamsPerUid } = this.#options;
+    if (maxStreamsPerUid !== undefined && (this.#byUid.get(uid)?.length ?? 0) >= maxStreamsPerUid) {
+      throw new HttpError(
+        429,
+        `Cannot hold: "uid" already has ${maxStreamsPerUid} streams open (MAX_STREAMS_PER_UID)`,
+        { "Retry-After": this.#options.retryAfter },
+      );
+    }
   }
 
-  /** Adds `poll`; the oldest polls of its uid beyond `maxPollsPerUid` are superseded. */
+  /**
+   * Adds `poll`; the oldest polls of its uid beyond `maxPollsPerUid` are
+   * superseded, unless `maxStreamsPerUid` is set.
+   */
   add(poll: P): void {
     this.#all.add(poll);
     this.#options.onCount(this.#all.size);
@@ -96,6 +117,7 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
       return;
     }
     siblings.push(poll);
+    if (this.#options.maxStreamsPerUid !== undefined) return;
     // The oldest go first; each leaves the list as it settles.
     for (const older of siblings.slice(0, siblings.length - this.#options.maxPollsPerUid)) {
       older.supersede();

@@ -1,5 +1,5 @@
 import type { Backoff } from "./backoff.ts";
-import type { Taker } from "./leases.ts";
+import type { Taker, TakeSubject } from "./taker.ts";
 import { type Outcome, PLAIN_OUTCOMES, type Taken } from "./outcome.ts";
 import type { MessageStore, Waiter } from "./store/types.ts";
 import { knownAnswerOrOutage } from "./store_failure.ts";
@@ -36,15 +36,9 @@ export interface HoldDeps {
 }
 
 /** What a hold waits for: a uid, and what the client asked of the hold. */
-export interface HoldSubject {
-  /** The uid whose queue is polled. */
-  readonly uid: string;
-  /** At-least-once: the delivery this poll acknowledges. */
-  readonly ack: string | undefined;
+export interface HoldSubject extends TakeSubject {
   /** The longest hold the client waits for, in milliseconds. */
   readonly waitMs: number | undefined;
-  /** Most messages to take at once (`max=`), or undefined for one. */
-  readonly max?: number;
 }
 
 /**
@@ -72,6 +66,7 @@ export interface HoldSubject {
  *   atLeastOnce: false,
  *   leaseMs: 60_000,
  *   maxInFlight: 16,
+ *   maxBatch: 32,
  *   wheel,
  *   clock: systemClock,
  *   metrics: new Metrics(),
@@ -205,7 +200,7 @@ export class Hold implements Waiter, TimerTask, EventListenerObject {
     this.#popping = true;
     let taken: Taken | null;
     try {
-      taken = await this.#deps.taker.take(this.subject.uid, this.subject.ack, this.subject.max);
+      taken = await this.#deps.taker.take(this.subject);
     } catch (error) {
       this.#popping = false;
       if (this.#ended) return;

@@ -142,6 +142,30 @@ export function toJsonValue(message: string): string {
 }
 
 /**
+ * A message as one line of JSON text, for a JSON answer or an event's
+ * `data:`: the message itself when it is valid JSON (its line breaks,
+ * which JSON allows only as whitespace, made spaces), else the message as
+ * a JSON string.
+ *
+ * @example
+ * ```ts
+ * import { toJsonText } from "./jsonp.ts";
+ * console.log(toJsonText('{\n"hi": 1}'), toJsonText("plain")); // { "hi": 1} "plain"
+ * ```
+ */
+export function toJsonText(message: string): string {
+  try {
+    JSON.parse(message);
+  } catch {
+    return JSON.stringify(message);
+  }
+  return _LINE_BREAK.test(message) ? message.replace(_LINE_BREAKS, " ") : message;
+}
+
+const _LINE_BREAK = /[\r\n]/;
+const _LINE_BREAKS = /[\r\n]/g;
+
+/**
  * A `__proto__` key, written plainly or with escapes, can only be in a
  * message that holds `__proto__` or a backslash; the others are left as
  * they are, unscanned.

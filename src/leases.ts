@@ -1,25 +1,11 @@
 import type { Clock } from "./clock.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Delivery } from "./options.ts";
 import { isLeased, type Taken } from "./outcome.ts";
 import type { MessageStore } from "./store/types.ts";
+import { StreamTaker } from "./stream_taker.ts";
+import type { Taker, TakeSubject } from "./taker.ts";
 import type { TimerTask, TimerWheel } from "./timer_wheel.ts";
-
-/**
- * How a poll takes its messages from the store, gives back one it could not
- * deliver, and learns that one was delivered. Two kinds: plain pops, and
- * at-least-once leases, made by {@linkcode createTaker}.
- */
-export interface Taker {
-  /**
-   * Takes the next message of `uid`, or null; `ack` acknowledges a lease
-   * first. With `max`, plain pops take a batch of up to that many.
-   */
-  take(uid: string, ack: string | undefined, max?: number): Promise<Taken | null>;
-  /** Puts back a message taken for a client that has gone. */
-  giveBack(uid: string, taken: Taken): Promise<void>;
-  /** Says that `taken` was handed to the client of `uid`. */
-  delivered(uid: string, taken: Taken): void;
-}
 
 /** Options of {@linkcode createTaker}. */
 export interface TakerOptions {
@@ -37,15 +23,23 @@ export interface TakerOptions {
   readonly clock: Clock;
   /** The counters (`pushedBack`, `redelivered`). */
   readonly metrics: Metrics;
+  /**
+   * `stream`: read each uid's history after the poll's cursor instead.
+   * @default {"queue"}
+   */
+  readonly delivery?: Delivery;
+  /** The cap on `max=`; in stream delivery, the entries of a read when the poll sets no `max`. */
+  readonly maxBatch: number;
   /** Wakes the polls held for a uid, when one of its leases runs out. */
   readonly wake: (uid: string) => void;
 }
 
 /**
  * Makes the {@linkcode Taker} for a handler: plain pops (`pop`, `pushBack`),
- * or at-least-once leases (`take`, `release`), which also wake a uid's held
+ * at-least-once leases (`take`, `release`), which also wake a uid's held
  * polls when the earliest lease handed out here for it runs out, so the
- * message is delivered again.
+ * message is delivered again, or in stream delivery reads after a cursor
+ * (`readStream`), which consume nothing.
  *
  * @example
  * ```ts
@@ -60,16 +54,20 @@ export interface TakerOptions {
  *   atLeastOnce: false,
  *   leaseMs: 60_000,
  *   maxInFlight: 16,
+ *   maxBatch: 32,
  *   wheel: new TimerWheel(),
  *   clock: systemClock,
  *   metrics: new Metrics(),
  *   wake: () => {},
  * });
  * await store.publish("42", "hi");
- * console.log(await taker.take("42", undefined)); // hi
+ * console.log(await taker.take({ uid: "42", ack: undefined })); // hi
  * ```
  */
 export function createTaker(options: TakerOptions): Taker {
+  if (options.delivery === "stream") {
+    return new StreamTaker(options.store, options.maxBatch);
+  }
   return options.atLeastOnce ? new _LeaseTaker(options) : new _PopTaker(options);
 }
 
@@ -82,7 +80,7 @@ class _PopTaker implements Taker {
     this.#metrics = options.metrics;
   }
 
-  async take(uid: string, _ack: string | undefined, max?: number): Promise<Taken | null> {
+  async take({ uid, max }: TakeSubject): Promise<Taken | null> {
     if (max === undefined) return this.#store.pop(uid);
     const batch = await this.#store.popMany(uid, max);
     return batch.length === 0 ? null : batch;
@@ -108,7 +106,7 @@ class _LeaseTaker implements Taker {
     this.#options = options;
   }
 
-  take(uid: string, ack: string | undefined, max?: number): Promise<Taken | null> {
+  take({ uid, ack, max }: TakeSubject): Promise<Taken | null> {
     const { store, leaseMs, maxInFlight, clock } = this.#options;
     return store.take(uid, {
       ack,

@@ -31,8 +31,12 @@ export type MetricKey = {
  * ```
  */
 export class Metrics {
-  /** Polls held right now. */
+  /** Polls held right now, Server-Sent Events streams included. */
   held = 0;
+  /** Server-Sent Events streams open right now (stream delivery). */
+  streams = 0;
+  /** Messages sent as Server-Sent Events (stream delivery). */
+  eventsSent = 0;
   /** Polls answered with a message. */
   delivered = 0;
   /** Polls answered with the stop code because the hold ran out. */
@@ -122,6 +126,13 @@ export class Metrics {
  */
 export const METRIC_SPECS: readonly MetricSpec[] = [
   { key: "held", name: "longpoll_held_polls", type: "gauge", help: "Polls held open right now." },
+  {
+    key: "streams",
+    name: "longpoll_streams",
+    type: "gauge",
+    help: "Server-Sent Events streams open right now.",
+  },
+  _counter("eventsSent", "longpoll_events_sent_total", "Messages sent as Server-Sent Events."),
   _counter("delivered", "longpoll_delivered_total", "Polls answered with a message."),
   _counter(
     "timeouts",

@@ -8,6 +8,20 @@ import type { VerifySignature } from "./signature.ts";
 import type { MessageStore } from "./store/types.ts";
 
 /**
+ * How the handler delivers: `"queue"`, each message to one poll of its uid,
+ * which takes it from the queue; `"stream"`, every message to every reader
+ * of its uid, read after a cursor from the uid's history in the store.
+ *
+ * @example
+ * ```ts
+ * import type { Delivery } from "./options.ts";
+ * const delivery: Delivery = "stream";
+ * console.log(delivery); // stream
+ * ```
+ */
+export type Delivery = "queue" | "stream";
+
+/**
  * Options of `createLongPollHandler`. Only `store` is required; every other
  * option has the default its `@default` says.
  *
@@ -27,6 +41,16 @@ import type { MessageStore } from "./store/types.ts";
 export interface LongPollOptions {
   /** Where the messages are: a `MemoryStore`, a `RedisStore`, or your own. */
   store: MessageStore;
+  /**
+   * How messages reach the polls: `"queue"`, each message to one poll of
+   * its uid; `"stream"`, every message to every poll of its uid, each
+   * reading after its cursor (`since`) from the uid's history, which the
+   * store keeps when made with `history` (it then has `readStream`). Not
+   * with `atLeastOnce` (the cursor is the acknowledgement) nor with
+   * `earlyHeaders` (an early answer could not carry the cursor).
+   * @default {'queue'}
+   */
+  delivery?: Delivery;
   /**
    * Query parameter names, for front ends that use others. Each name left
    * out keeps its default: `uid`, `sign`, `exp`, `jsonCallback` (the
@@ -76,6 +100,19 @@ export interface LongPollOptions {
    * @default {1}
    */
   maxPollsPerUid?: number;
+  /**
+   * Stream delivery: most polls and Server-Sent Events streams held at once
+   * for one uid (its devices); one more gets 429. Polls of a uid never
+   * supersede each other in stream delivery.
+   * @default {16}
+   */
+  maxStreamsPerUid?: number;
+  /**
+   * Seconds of silence after which a Server-Sent Events stream sends a
+   * comment heartbeat, so proxies keep an idle stream open.
+   * @default {25}
+   */
+  sseHeartbeat?: number;
   /**
    * At-least-once delivery: a message stays in flight until the client's
    * next poll acknowledges it (`ack=<id>`), and is delivered again, marked
@@ -185,11 +222,14 @@ export interface OptionSpec<T> {
 
 /** The handler's options: the keys of {@linkcode DEFAULTS}. */
 const _HANDLER_SPECS = {
+  delivery: _spec<Delivery>("queue"),
   minWait: _spec(15, "positive"),
   maxWait: _spec(900, "atLeastZero"),
   stopCode: _spec(DEFAULT_STOP_CODE),
   maxHeld: _spec(100_000, "count"),
   maxPollsPerUid: _spec(1, "count"),
+  maxStreamsPerUid: _spec(16, "count"),
+  sseHeartbeat: _spec(25, "positive"),
   atLeastOnce: _spec(false),
   lease: _spec(60, "positive"),
   maxInFlight: _spec(16, "count"),
@@ -233,11 +273,14 @@ export const OPTION_SPECS = Object.freeze({ ..._HANDLER_SPECS, ..._STORE_SPECS }
  * ```
  */
 export const DEFAULTS: Readonly<{
+  delivery: Delivery;
   minWait: number;
   maxWait: number;
   stopCode: string;
   maxHeld: number;
   maxPollsPerUid: number;
+  maxStreamsPerUid: number;
+  sseHeartbeat: number;
   atLeastOnce: boolean;
   lease: number;
   maxInFlight: number;
@@ -258,9 +301,11 @@ export interface ResolvedOptions extends
     Pick<
       Required<LongPollOptions>,
       | "store"
+      | "delivery"
       | "stopCode"
       | "maxHeld"
       | "maxPollsPerUid"
+      | "maxStreamsPerUid"
       | "atLeastOnce"
       | "maxInFlight"
       | "maxBatch"
@@ -285,6 +330,8 @@ export interface ResolvedOptions extends
   readonly maxWaitMs: number;
   /** CORS allowlist. */
   readonly corsOrigins: ReadonlySet<string>;
+  /** Seconds of silence before a Server-Sent Events heartbeat, in milliseconds. */
+  readonly sseHeartbeatMs: number;
   /** Lease, in milliseconds. */
   readonly leaseMs: number;
   /** `Retry-After` of 503 answers, as sent. */
@@ -313,6 +360,12 @@ export interface ResolvedOptions extends
  *   console.log((error as Error).message);
  *   // Cannot create handler: "maxHeld" is out of range, got 0
  * }
+ * try {
+ *   resolveOptions({ store: new MemoryStore(), delivery: "stream" });
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // Cannot deliver "stream": the store keeps no history (create it with "history")
+ * }
  * ```
  */
 export function resolveOptions(options: LongPollOptions): ResolvedOptions {
@@ -321,10 +374,12 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
       'Cannot create handler: "earlyHeaders" cannot be combined with "atLeastOnce", as early headers cannot carry "X-Ack-Id"',
     );
   }
+  const delivery = _delivery(options);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
   return {
     store: options.store,
+    delivery,
     params: { ...DEFAULT_PARAMS, ...options.params },
     secret: options.secret === undefined ? undefined : secretList("secret", options.secret),
     verify: options.verify,
@@ -334,6 +389,8 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     corsOrigins: new Set(options.corsOrigins ?? []),
     maxHeld: _number(options, "maxHeld"),
     maxPollsPerUid: _number(options, "maxPollsPerUid"),
+    maxStreamsPerUid: _number(options, "maxStreamsPerUid"),
+    sseHeartbeatMs: 1000 * _number(options, "sseHeartbeat"),
     atLeastOnce: options.atLeastOnce ?? DEFAULTS.atLeastOnce,
     leaseMs: 1000 * _number(options, "lease"),
     maxInFlight: _number(options, "maxInFlight"),
@@ -350,6 +407,38 @@ export function resolveOptions(options: LongPollOptions): ResolvedOptions {
     logger,
     onError: options.onError ?? ((error) => _logError(logger, error)),
   };
+}
+
+/**
+ * The `delivery` option, else its default, when it is a mode the handler
+ * knows and the rest of `options` allows; throws naming the conflict.
+ */
+function _delivery(options: LongPollOptions): Delivery {
+  const delivery = options.delivery ?? DEFAULTS.delivery;
+  if (delivery !== "queue" && delivery !== "stream") {
+    throw new RangeError(
+      `Cannot create handler: "delivery" must be "queue" or "stream", got "${delivery}"`,
+    );
+  }
+  if (delivery === "queue") return delivery;
+  for (
+    const [option, reason] of [
+      ["atLeastOnce", "the cursor is the acknowledgement"],
+      ["earlyHeaders", "early headers cannot carry the cursor"],
+    ] as const
+  ) {
+    if (options[option] === true) {
+      throw new RangeError(
+        `Cannot create handler: "delivery" "stream" cannot be combined with "${option}", as ${reason}`,
+      );
+    }
+  }
+  if (options.store.readStream === undefined) {
+    throw new TypeError(
+      'Cannot deliver "stream": the store keeps no history (create it with "history")',
+    );
+  }
+  return delivery;
 }
 
 function _logError(logger: Logger, error: unknown): void {

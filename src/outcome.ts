@@ -1,11 +1,12 @@
 import { HttpError } from "./http_error.ts";
-import type { LeasedMessage } from "./store/types.ts";
+import type { LeasedMessage, StreamRead } from "./store/types.ts";
 
 /**
  * What a poll takes from the store: a message, a batch of them (oldest
- * first, `max=`), or a leased one (at-least-once).
+ * first, `max=`), a leased one (at-least-once), or in stream delivery what
+ * it read after its cursor (entries, or a reset).
  */
-export type Taken = string | readonly string[] | LeasedMessage;
+export type Taken = string | readonly string[] | LeasedMessage | StreamRead;
 
 /**
  * True when `taken` is a leased message (at-least-once), not a plain
@@ -18,7 +19,20 @@ export type Taken = string | readonly string[] | LeasedMessage;
  * ```
  */
 export function isLeased(taken: Taken): taken is LeasedMessage {
-  return typeof taken === "object" && !Array.isArray(taken);
+  return typeof taken === "object" && "deliveries" in taken;
+}
+
+/**
+ * True when `taken` is a read of a uid's history (stream delivery).
+ *
+ * @example
+ * ```ts
+ * import { isStreamRead } from "./outcome.ts";
+ * console.log(isStreamRead(["hi"]), isStreamRead({ entries: [], next: "5-0", reset: true })); // false true
+ * ```
+ */
+export function isStreamRead(taken: Taken): taken is StreamRead {
+  return typeof taken === "object" && !Array.isArray(taken) && "entries" in taken;
 }
 
 /**

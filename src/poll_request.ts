@@ -2,6 +2,7 @@ import { clip, HttpError } from "./http_error.ts";
 import { callbackProblem } from "./jsonp.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { requestTarget } from "./request_target.ts";
+import { formatStreamId, parseStreamId } from "./stream_id.ts";
 import { validateUid } from "./uid.ts";
 
 /** A poll, as read from its request: plain values, no `Request` or `URL`. */
@@ -24,6 +25,12 @@ export interface PollRequest {
   readonly max: number | undefined;
   /** True for HEAD: check the request, consume nothing. */
   readonly headOnly: boolean;
+  /**
+   * Stream delivery: the cursor to read after (`0-0` for the history
+   * kept), or undefined to read from now; a poll from now learns its
+   * cursor at its first read, which sets it here.
+   */
+  since?: string;
 }
 
 /** What the responder needs to answer a request that failed before it was read. */
@@ -34,6 +41,11 @@ export interface AnswerFormat {
   cors: string | null;
   /** `max=`: every delivery is a JSON array. */
   max?: number;
+  /**
+   * Stream delivery: the poll's cursor, once known; the stop answer
+   * carries it as `next`.
+   */
+  since?: string;
 }
 
 /** The methods a poll route allows, for `Allow` headers. */
@@ -48,7 +60,8 @@ const WAIT_PATTERN = /^\d{1,6}(\.\d{1,3})?$/;
 /**
  * Reads a poll from its request, or throws the {@linkcode HttpError} that
  * says what is wrong: 405 for a method other than GET and HEAD, 414 for an
- * overlong query, 400 for a bad uid, callback, ack or wait. `format` is
+ * overlong query, 400 for a bad uid, callback, ack, wait or cursor, for a
+ * cursor in queue delivery, and for `ack` in stream delivery. `format` is
  * filled in as soon as the callback is known, so the error can be answered
  * through JSONP.
  *
@@ -73,6 +86,11 @@ export function parsePollRequest(
     readonly format: AnswerFormat;
     /** The query, when the caller has read the request target already. */
     readonly query?: string;
+    /**
+     * Stream delivery: `Last-Event-ID` (what a reconnecting EventSource
+     * sends), which wins over `since` when not empty.
+     */
+    readonly lastEventId?: string | null;
   },
 ): PollRequest {
   const { options, format } = context;
@@ -106,7 +124,59 @@ export function parsePollRequest(
     waitMs: _waitOf(query.get(params.wait), params.wait),
     max: _maxOf(query.get(params.max), { name: params.max, cap: options.maxBatch }),
     headOnly: method === "HEAD",
+    since: _cursorOf(query, { options, lastEventId: context.lastEventId }),
   };
+}
+
+/**
+ * Reads `text` as a cursor of stream delivery, or throws a 400
+ * {@linkcode HttpError} naming `source`: the id as the stores take it, `0`
+ * read as `0-0` (the start).
+ *
+ * @example
+ * ```ts
+ * import { readCursor } from "./poll_request.ts";
+ * console.log(readCursor("0", "since"), readCursor("1733300000000-2", "since")); // 0-0 1733300000000-2
+ * try {
+ *   readCursor("-1", "since");
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // Cannot read "since": expected a stream id such as "1733300000000-0", or 0 for the start
+ * }
+ * ```
+ */
+export function readCursor(text: string, source: string): string {
+  try {
+    return formatStreamId(parseStreamId(text, source));
+  } catch (error) {
+    throw new HttpError(400, (error as Error).message);
+  }
+}
+
+/**
+ * The poll's cursor: `Last-Event-ID` when given, else `since`; `since` in
+ * queue delivery and `ack` in stream delivery are refused.
+ */
+function _cursorOf(
+  query: URLSearchParams,
+  { options, lastEventId }: { options: ResolvedOptions; lastEventId?: string | null },
+): string | undefined {
+  const { params } = options;
+  const since = query.get(params.since);
+  if (options.delivery !== "stream") {
+    if (since === null) return undefined;
+    throw new HttpError(400, `Cannot read "${params.since}": cursors need DELIVERY=stream`);
+  }
+  if (query.has(params.ack)) {
+    throw new HttpError(
+      400,
+      `Cannot read "${params.ack}": stream delivery acknowledges by cursor ("${params.since}")`,
+    );
+  }
+  if (lastEventId !== undefined && lastEventId !== null && lastEventId !== "") {
+    return readCursor(lastEventId, "Last-Event-ID");
+  }
+  return since === null ? undefined : readCursor(since, params.since);
 }
 
 /**

@@ -67,6 +67,13 @@ export interface ParamNames {
    * @default {"max"}
    */
   readonly max: string;
+  /**
+   * Stream delivery: the cursor, the id of the last message received
+   * (`<ms>-<seq>`), or `0` for the history kept; without it a poll reads
+   * from now. Every answer says where to read on from.
+   * @default {"since"}
+   */
+  readonly since: string;
 }
 
 /**
@@ -86,6 +93,7 @@ export const DEFAULT_PARAMS: ParamNames = Object.freeze({
   ack: "ack",
   wait: "wait",
   max: "max",
+  since: "since",
 });
 
 /**
@@ -121,6 +129,10 @@ export const HEADER: {
    * outcome was known (`earlyHeaders`).
    */
   readonly stop: "X-Stop";
+  /** Stream delivery: `true` on the reset answer (messages after the cursor may be gone). */
+  readonly reset: "X-Reset";
+  /** Stream delivery: the cursor the next poll sends as `since`. */
+  readonly nextSince: "X-Next-Since";
 } = Object.freeze({
   /** At-least-once: the id the next poll acknowledges with `ack=`. */
   ackId: "X-Ack-Id" as const,
@@ -128,6 +140,10 @@ export const HEADER: {
   redelivered: "X-Redelivered" as const,
   /** `true` on the stop answer. */
   stop: "X-Stop" as const,
+  /** Stream delivery: `true` on the reset answer. */
+  reset: "X-Reset" as const,
+  /** Stream delivery: the cursor to poll from next. */
+  nextSince: "X-Next-Since" as const,
 });
 
 /**
@@ -142,6 +158,18 @@ export const HEADER: {
  * ```
  */
 export const JSONP_STOP_META: { readonly stop: true } = Object.freeze({ stop: true as const });
+
+/**
+ * Stream delivery: the second argument of the JSONP callback on the reset
+ * answer, so a page tells it from an answer with no messages.
+ *
+ * @example
+ * ```ts
+ * import { JSONP_RESET_META } from "./protocol.ts";
+ * console.log(JSON.stringify(JSONP_RESET_META)); // {"reset":true}
+ * ```
+ */
+export const JSONP_RESET_META: { readonly reset: true } = Object.freeze({ reset: true as const });
 
 /**
  * What each status of a poll's answer means to a client.
@@ -165,6 +193,8 @@ export const STATUS: { readonly [Name in StatusName]: number } = Object.freeze({
   superseded: 409,
   /** The query is too long. */
   uriTooLong: 414,
+  /** Stream delivery: the uid holds `MAX_STREAMS_PER_UID` polls and streams already. */
+  tooManyStreams: 429,
   /** Over capacity, or the store is unreachable: retry after `Retry-After`. */
   unavailable: 503,
 });
@@ -177,6 +207,7 @@ export type StatusName =
   | "methodNotAllowed"
   | "superseded"
   | "uriTooLong"
+  | "tooManyStreams"
   | "unavailable";
 
 /**

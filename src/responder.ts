@@ -1,9 +1,12 @@
 import { HttpError } from "./http_error.ts";
-import { toJsonValue, wrapJsonp, wrapJsonpValue } from "./jsonp.ts";
+import { toJsonText, toJsonValue, wrapJsonp, wrapJsonpValue } from "./jsonp.ts";
 import type { Metrics } from "./metrics.ts";
-import { ENDS, isLeased, type Outcome, type Taken } from "./outcome.ts";
+import type { Delivery } from "./options.ts";
+import { ENDS, isLeased, isStreamRead, type Outcome, type Taken } from "./outcome.ts";
 import { type AnswerFormat, PLAIN_FORMAT, POLL_METHODS } from "./poll_request.ts";
 import { HEADER, JSONP_STOP_META } from "./protocol.ts";
+import type { StreamRead } from "./store/types.ts";
+import { streamAnswerBody } from "./stream_answer.ts";
 
 /** Options of {@linkcode Responder}. */
 export interface ResponderOptions {
@@ -11,6 +14,11 @@ export interface ResponderOptions {
   readonly stopCode: string;
   /** At-least-once mode: CORS answers expose the delivery headers too, besides `X-Stop`. */
   readonly atLeastOnce: boolean;
+  /**
+   * Stream delivery: CORS answers expose `X-Reset` and `X-Next-Since` too.
+   * @default {"queue"}
+   */
+  readonly delivery?: Delivery;
   /** Counts every error answer by status. */
   readonly metrics: Metrics;
   /** Told about errors that are not an {@linkcode HttpError}: bugs. */
@@ -33,6 +41,7 @@ export interface EarlyAnswer {
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const SCRIPT_TYPE = "text/javascript; charset=utf-8";
+const EVENT_STREAM_TYPE = "text/event-stream; charset=utf-8";
 const ENCODER = new TextEncoder();
 
 /**
@@ -72,6 +81,8 @@ export class Responder {
     this.#options = options;
     this.#exposed = options.atLeastOnce
       ? `${HEADER.stop}, ${HEADER.ackId}, ${HEADER.redelivered}`
+      : options.delivery === "stream"
+      ? `${HEADER.stop}, ${HEADER.reset}, ${HEADER.nextSince}`
       : HEADER.stop;
   }
 
@@ -82,12 +93,21 @@ export class Responder {
 
   /**
    * The stop code, marked as the stop: an `X-Stop: true` header, and through
-   * JSONP a second argument `{"stop":true}`.
+   * JSONP a second argument `{"stop":true}`. In stream delivery (the poll
+   * has its cursor, `format.since`), no messages and that cursor as `next`.
    */
   stop(format: AnswerFormat): Response {
-    const response = this.#answer(200, format, this.#stopBody(format));
+    const response = this.#answer(200, format, this.#stopBody(format), _stopRead(format));
     response.headers.set(HEADER.stop, "true");
     return response;
+  }
+
+  /**
+   * Stream delivery: a message as the `data:` of its event, one line of
+   * JSON text (`parseLiteral` applied).
+   */
+  eventData(message: string): string {
+    return toJsonText(this.#asJson(message));
   }
 
   /** The answer to HEAD: the headers of a poll, no body. */
@@ -145,6 +165,17 @@ export class Responder {
     return response;
   }
 
+  /**
+   * The answer opening a Server-Sent Events stream: `text/event-stream`,
+   * unbuffered by nginx (`X-Accel-Buffering: no`), with CORS as polls.
+   */
+  eventStream(format: AnswerFormat, body: BodyInit): Response {
+    const response = this.#answer(200, format, body);
+    response.headers.set("content-type", EVENT_STREAM_TYPE);
+    response.headers.set("x-accel-buffering", "no");
+    return response;
+  }
+
   /** A JSON answer of a route other than the poll, such as `/healthz`. */
   json(body: unknown, status = 200): Response {
     return this.#answer(status, PLAIN_FORMAT, JSON.stringify(body));
@@ -198,6 +229,8 @@ export class Responder {
 
   /** The stop code; through JSONP with the second argument `{"stop":true}`. */
   #stopBody(format: AnswerFormat): string {
+    const read = _stopRead(format);
+    if (read !== undefined) return this.#streamBody(format, read, true);
     const { stopCode } = this.#options;
     return format.callback === null
       ? stopCode
@@ -231,6 +264,7 @@ export class Responder {
 
   #messageBody(format: AnswerFormat, taken: Taken): string {
     if (typeof taken === "string") return this.#wrap(format, this.#asJson(taken));
+    if (isStreamRead(taken)) return this.#streamBody(format, taken, false);
     if (!isLeased(taken)) return this.#batchBody(format, taken);
     const meta = { ack: taken.id, redelivered: taken.deliveries > 1 };
     // With `max=`, always an array: a leased batch, or a lease of one.
@@ -246,6 +280,12 @@ export class Responder {
     const array = `[${messages.map((message) => toJsonValue(this.#asJson(message))).join(",")}]`;
     return format.callback === null ? array : wrapJsonpValue(format.callback, array, meta);
   }
+
+  #streamBody(format: AnswerFormat, read: StreamRead, stop: boolean): string {
+    return streamAnswerBody(read, { callback: format.callback, stop, asJson: this.#asJsonBound });
+  }
+
+  readonly #asJsonBound = (message: string): string => this.#asJson(message);
 
   /** The message, or with `parseLiteral`, a message that is not JSON turned into JSON. */
   #asJson(message: string): string {
@@ -283,10 +323,19 @@ export class Responder {
       headers.set("vary", "Origin");
       headers.set("access-control-expose-headers", this.#exposed);
     }
-    if (taken !== undefined && isLeased(taken)) {
+    if (taken === undefined || typeof taken === "string" || Array.isArray(taken)) return response;
+    if (isStreamRead(taken)) {
+      headers.set(HEADER.nextSince, taken.next);
+      if (taken.reset) headers.set(HEADER.reset, "true");
+    } else if (isLeased(taken)) {
       headers.set(HEADER.ackId, taken.id);
       headers.set(HEADER.redelivered, String(taken.deliveries > 1));
     }
     return response;
   }
+}
+
+/** Stream delivery: the stop as a read that found nothing after the poll's cursor. */
+function _stopRead(format: AnswerFormat): StreamRead | undefined {
+  return format.since === undefined ? undefined : { entries: [], next: format.since, reset: false };
 }

@@ -59,10 +59,11 @@ export class StoreError extends Error {
 }
 
 /** What a failed store operation was for; it names the 503. */
-export type StoreAction = "poll" | "publish" | "read presence";
+export type StoreAction = "poll" | "stream events" | "publish" | "read presence";
 
 const _UNAVAILABLE: Readonly<Record<StoreAction, string>> = {
   poll: "Cannot poll: the message store is unavailable",
+  "stream events": "Cannot stream events: the message store is unavailable",
   publish: "Cannot publish: the message store is unavailable",
   "read presence": "Cannot read presence: the store is unavailable",
 };

@@ -50,6 +50,6 @@ Deno.test("public API: the handler object carries no internals", () => {
   const handler = mod.createLongPollHandler({ store: new mod.MemoryStore() });
   assert.deepEqual(
     Object.getOwnPropertyNames(handler).filter((name) => !["length", "name"].includes(name)).sort(),
-    ["drain", "held", "metrics"],
+    ["drain", "events", "held", "metrics"],
   );
 });

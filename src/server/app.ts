@@ -47,7 +47,7 @@ export interface ServerOptions extends LongPollOptions, ProducerCheckOptions {
  */
 export interface Server {
   /**
-   * Answers any request: `GET /`, `POST /publish`, `/healthz`, `/readyz`,
+   * Answers any request: `GET /`, `GET /events`, `POST /publish`, `/healthz`, `/readyz`,
    * `/metrics`, `/client.js`, `/client.global.js`. `info` is the connection, as `Deno.serve` passes it; without
    * it the caller is taken to be local.
    */
@@ -64,6 +64,7 @@ export interface Server {
  * | route | what it does |
  * | --- | --- |
  * | `GET /` | the poll (protocol v1) |
+ * | `GET /events` | Server-Sent Events of the uid's messages (`DELIVERY=stream`) |
  * | `POST /publish?uid=` | queues the body for `uid`; needs `Authorization: Bearer <token>` |
  * | `GET /healthz` | liveness |
  * | `GET /readyz` | 503 while the store is unreachable or the server drains; else the queue limits in force |
@@ -130,6 +131,9 @@ export function createServer(options: ServerOptions): Server {
       case "/":
         checkHost(request);
         return internals.handle(request, query);
+      case "/events":
+        checkHost(request);
+        return handler.events(request);
       case "/publish":
         checkHost(request);
         return publish({ request, query, info }).catch(answerError);

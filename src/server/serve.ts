@@ -191,8 +191,8 @@ export async function runServe(host: ServeHost): Promise<void> {
   logger.info(
     `longpoll listening on ${origin} (pid ${host.pid}, ${host.runtime}), store: ${
       _describe(config)
-    }, queue limits: ${
-      _describeQueueLimits(store)
+    }, queue limits: ${_describeQueueLimits(store)}, delivery: ${
+      _describeDelivery(config)
     }, signatures: ${signatures}, publish: ${publish}, connections: ${
       _describeLimits(limits, host.fileLimit)
     }${config.demo ? `, demo: ${origin}/demo` : ""}`,
@@ -238,9 +238,12 @@ async function _openStore(
       });
     },
   };
+  const history = config.delivery === "stream"
+    ? { max: config.historyMax, ttlSeconds: config.historyTtl }
+    : undefined;
   if (config.redisUrl === undefined) {
     const { MemoryStore } = await import("../store/memory.ts");
-    return new MemoryStore(limits);
+    return new MemoryStore({ ...limits, history });
   }
   const { RedisStore } = await import("../store/redis.ts");
   const redis = new RedisStore({
@@ -298,6 +301,12 @@ function _describeQueueLimits(store: MessageStore): string {
   return `QUEUE_TTL ${ttlSeconds === 0 ? "off" : `${ttlSeconds} s`}, QUEUE_MAX ${
     max === 0 ? "off" : max
   }${shared}`;
+}
+
+function _describeDelivery(config: ServeConfig): string {
+  return config.delivery === "queue"
+    ? "queue"
+    : `stream (HISTORY_MAX ${config.historyMax}, HISTORY_TTL ${config.historyTtl} s)`;
 }
 
 function _describeLimits(limits: ConnectionLimits, fileLimit: number | undefined): string {

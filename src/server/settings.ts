@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULTS, OPTION_SPECS } from "../options.ts";
 import { parseValue } from "./setting_values.ts";
+import { HISTORY_RANGES } from "../store/history_options.ts";
 
 /**
  * One setting of `deno task serve`: its variable, the option it sets, its
@@ -46,6 +47,8 @@ export const SERVE_DEFAULTS = Object.freeze({
   logFormat: "text" as "text" | "json",
   jsLiterals: false,
   presenceTtl: 30,
+  historyMax: 1000,
+  historyTtl: 86_400,
 });
 
 /**
@@ -141,6 +144,18 @@ export const SETTINGS = [
     (text) => parseValue.integer(text, 1, 2 ** 31),
   ),
   _option(
+    "MAX_STREAMS_PER_UID",
+    "maxStreamsPerUid",
+    "`DELIVERY=stream`: most polls and SSE streams held per uid; one more gets 429",
+    (text) => parseValue.integer(text, 1, 1000),
+  ),
+  _option(
+    "SSE_HEARTBEAT",
+    "sseHeartbeat",
+    "seconds of silence before an SSE comment heartbeat",
+    (text) => parseValue.integer(text, 1, 3600),
+  ),
+  _option(
     "MAX_UID_BYTES",
     "maxUidBytes",
     "longest uid, in UTF-8 bytes",
@@ -195,6 +210,27 @@ export const SETTINGS = [
     "maxMessageBytes",
     "largest message handed out; a larger one, or one not UTF-8, is set aside, logged and counted",
     (text) => parseValue.integer(text, 1, 2 ** 31),
+  ),
+  _option(
+    "DELIVERY",
+    "delivery",
+    "`queue`: each message to one poll of its uid; `stream`: every reader of a uid gets every message",
+    (text) => parseValue.oneOf(text, ["queue", "stream"] as const),
+  ),
+  _setting(
+    "HISTORY_MAX",
+    "historyMax",
+    SERVE_DEFAULTS.historyMax,
+    "messages kept per uid in stream delivery; each one more drops the oldest",
+    (text) => parseValue.integer(text, HISTORY_RANGES.max.min, HISTORY_RANGES.max.max),
+  ),
+  _setting(
+    "HISTORY_TTL",
+    "historyTtl",
+    SERVE_DEFAULTS.historyTtl,
+    "seconds a uid's history lives after its last message, in stream delivery",
+    (text) =>
+      parseValue.integer(text, HISTORY_RANGES.ttlSeconds.min, HISTORY_RANGES.ttlSeconds.max),
   ),
   _setting(
     "PRESENCE_TTL",
@@ -338,7 +374,24 @@ export function loadConfig(
       'Cannot read "EARLY_HEADERS": it cannot be combined with "AT_LEAST_ONCE", as early headers cannot carry "X-Ack-Id"',
     );
   }
+  if (config.delivery === "stream") _checkStreamDelivery(config);
   return config as ServeConfig;
+}
+
+/** Refuses the settings that stream delivery cannot honour. */
+function _checkStreamDelivery(config: Record<string, unknown>): void {
+  for (
+    const [variable, key, reason] of [
+      ["AT_LEAST_ONCE", "atLeastOnce", "the cursor is the acknowledgement"],
+      ["EARLY_HEADERS", "earlyHeaders", "an early answer could not carry the cursor"],
+    ] as const
+  ) {
+    if (config[key] === true) {
+      throw new ConfigError(
+        `Cannot read "DELIVERY": "stream" cannot be combined with "${variable}", as ${reason}`,
+      );
+    }
+  }
 }
 
 /** Where {@linkcode readSetting} reads a setting from. */

@@ -1,4 +1,14 @@
-import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
+import type {
+  LeasedMessage,
+  MessageStore,
+  StreamRead,
+  StreamReadOptions,
+  TakeOptions,
+  Waiter,
+} from "./types.ts";
+import { EntryLog, readWithoutLog } from "./entry_log.ts";
+import { checkHistory, type HistoryOptions } from "./history_options.ts";
+import { parseStreamId } from "../stream_id.ts";
 import { Fifo } from "./fifo.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { maxInFlightOf, RELEASED } from "./leases.ts";
@@ -24,10 +34,18 @@ import {
  */
 export interface MemoryStoreOptions extends QueueLimitOptions, MessageLimitOptions {
   /**
-   * Current time in milliseconds, for `queueTtlSeconds`.
+   * Current time in milliseconds, for `queueTtlSeconds`, the history's
+   * ids and its `ttlSeconds`.
    * @default {Date.now}
    */
   now?: () => number;
+  /**
+   * Stream delivery: keep each uid's messages in a history bounded by
+   * `max` messages and `ttlSeconds` after the last one, read with
+   * `readStream` by every reader of the uid. `publish` then appends to the
+   * history instead of the queue. No history when not given.
+   */
+  history?: HistoryOptions;
 }
 
 /**
@@ -35,6 +53,8 @@ export interface MemoryStoreOptions extends QueueLimitOptions, MessageLimitOptio
  * A publish wakes that uid's waiting polls at once. Nothing survives a
  * restart, and processes don't share it; use `RedisStore` for that.
  * With `queueTtlSeconds`, expired queues are dropped as later calls come.
+ * With `history`, each uid's messages go to its history instead, with ids
+ * `<ms>-<seq>` from `now`, and every reader reads them all.
  *
  * @example
  * ```ts
@@ -59,13 +79,28 @@ export class MemoryStore implements MessageStore {
   // the uid to the end, so a sweep stops at the first one still alive.
   readonly #queueExpiries = new Map<string, number>();
   readonly #leaseExpiries = new Map<string, number>();
+  readonly #history: HistoryOptions | undefined;
+  readonly #logs = new Map<string, EntryLog>();
+  readonly #logExpiries = new Map<string, number>();
   #closed = false;
+  /**
+   * With `history` only: reads `uid`'s history after `options.after` (see
+   * {@linkcode MessageStore.readStream}); rejects with a TypeError on a
+   * cursor that is not a stream id.
+   */
+  readonly readStream?: (uid: string, options: StreamReadOptions) => Promise<StreamRead>;
 
   /** Creates an empty store. */
   constructor(options: MemoryStoreOptions = {}) {
     this.#limits = new QueueLimits(options, "MemoryStore");
     this.#messages = new MessageLimits(options, "MemoryStore");
     this.#now = options.now ?? Date.now;
+    this.#history = options.history === undefined
+      ? undefined
+      : checkHistory(options.history, "MemoryStore");
+    if (this.#history !== undefined) {
+      this.readStream = (uid, options) => this.#readStream(uid, options);
+    }
   }
 
   /** The queue limits of the options: this process is the only one on the store. */
@@ -119,6 +154,7 @@ export class MemoryStore implements MessageStore {
   publish(uid: string, message: string): Promise<void> {
     if (this.#closed) return _closed("publish");
     this.#expire();
+    if (this.#history !== undefined) return this.#append(uid, message, this.#history);
     const queue = this.#queues.get(uid);
     if (queue === undefined) this.#queues.set(uid, _fifoOf(message));
     else {
@@ -227,6 +263,46 @@ export class MemoryStore implements MessageStore {
     return taken;
   }
 
+  /** Reads `uid`'s history after `options.after`, by the reset rule. */
+  #readStream(uid: string, options: StreamReadOptions): Promise<StreamRead> {
+    if (this.#closed) return _closed("read");
+    if (!Number.isInteger(options.count) || options.count < 1) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot read a stream: "count" must be a whole number of at least 1, got ${options.count}`,
+        ),
+      );
+    }
+    this.#expire();
+    try {
+      const after = options.after === undefined ? undefined : parseStreamId(options.after, "after");
+      const read = { after, count: options.count, maxBytes: this.#messages.maxBytes };
+      const log = this.#logs.get(uid);
+      return Promise.resolve(log === undefined ? readWithoutLog(read) : log.read(read));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Appends `message` to `uid`'s history, trimmed to `history.max`, and
+   * wakes its readers; a message too large is set aside instead.
+   */
+  #append(uid: string, message: string, history: HistoryOptions): Promise<void> {
+    const bytes = byteLengthOf(message);
+    if (bytes > this.#messages.maxBytes) {
+      this.#setAside(uid, message);
+      return Promise.resolve();
+    }
+    let log = this.#logs.get(uid);
+    if (log === undefined) this.#logs.set(uid, log = new EntryLog());
+    log.append(message, this.#now(), bytes);
+    log.trimTo(history.max);
+    _renew(this.#logExpiries, uid, history.ttlSeconds, this.#now);
+    this.#waiters.wake(uid);
+    return Promise.resolve();
+  }
+
   #setAside(uid: string, message: string): void {
     const aside = this.#aside.get(uid) ?? [];
     aside.unshift(message);
@@ -235,15 +311,19 @@ export class MemoryStore implements MessageStore {
     setAsideOf(uid, "too large", message).then((aside) => this.#messages.setAside(aside));
   }
 
-  /** Drops the queues and leases whose time ran out (`queueTtlSeconds`). */
+  /**
+   * Drops the queues and leases whose time ran out (`queueTtlSeconds`),
+   * and the histories (`history.ttlSeconds`).
+   */
   #expire(): void {
-    if (this.#limits.ttlSeconds === 0) return;
+    if (this.#limits.ttlSeconds === 0 && this.#history === undefined) return;
     const now = this.#now();
     for (
-      const [expiries, drop] of [[this.#queueExpiries, this.#queues], [
-        this.#leaseExpiries,
-        this.#inFlight,
-      ]] as const
+      const [expiries, drop] of [
+        [this.#queueExpiries, this.#queues],
+        [this.#leaseExpiries, this.#inFlight],
+        [this.#logExpiries, this.#logs],
+      ] as const
     ) {
       for (const [uid, at] of expiries) {
         if (at > now) break;
