@@ -60,7 +60,9 @@ const _DROPPED: HttpResponse = {
 const httpPublishers = new Map<number, _HttpPublisher>();
 
 function _request(target: _Target, uid: string): string {
-  return `GET ${target.path}${encodeURIComponent(uid)} HTTP/1.1\r\nHost: bench\r\n\r\n`;
+  // Nchan's EventSource subscriber wants the Accept header of an EventSource.
+  const accept = target.stream ? "Accept: text/event-stream\r\n" : "";
+  return `GET ${target.path}${encodeURIComponent(uid)} HTTP/1.1\r\nHost: bench\r\n${accept}\r\n`;
 }
 
 function _openPoll(target: _Target, uid: string, onSettled: (ok: boolean) => void): _Poll {
@@ -337,7 +339,8 @@ class _HttpPublisher {
 
   async post(path: string, body: string): Promise<HttpResponse> {
     const bytes = this.#encoder.encode(body);
-    const head = `POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n` +
+    // A loopback Host: ours opens `/publish` on the in-memory store to local requests only.
+    const head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${bytes.length}\r\n\r\n`;
     await this.#conn.write(this.#encoder.encode(head + body));
     for (let round = 0; round < 10_000; round++) {
