@@ -13,10 +13,15 @@ import { ProcessGroup } from "../bench/process_group.ts";
 import { nchanConfig } from "../bench/nchan_server.ts";
 import { ratioSpread } from "../bench/ab.ts";
 import { placeOf, selfTimeByPlace, stallsOf } from "../bench/profile.ts";
-import type { Runtime } from "../bench/runtime.ts";
+import { prepareRuntime, type Runtime } from "../bench/runtime.ts";
+import { startOurServer } from "../bench/our_server.ts";
+import { LoadClient } from "../bench/load_client.ts";
+import { holdPolls, measureWake } from "../bench/measure.ts";
+import { initClockTicks } from "../bench/proc_stats.ts";
 import { canRun } from "../testing/can_run.ts";
 
 const HAS_BUN = await canRun("bun");
+await initClockTicks();
 if (!HAS_BUN && Deno.env.get("CI")) {
   throw new Error('Cannot run the Bun cases: "bun" is not on PATH (.ci/install_runtimes.sh)');
 }
@@ -172,4 +177,38 @@ Deno.test("bench floors: the profile reader finds collector pauses, long tasks a
 Deno.test("bench floors: an A/B reports the median ratio and its range", () => {
   assert.equal(ratioSpread([1.1, 0.9, 1.0]), "1.00× (0.90–1.10×)");
   assert.equal(ratioSpread([1.2, 0.8, 1.0, 1.1]), "1.05× (0.80–1.20×)");
+});
+
+Deno.test("bench floors: the load client holds Server-Sent Events streams and times a wake to the event", async () => {
+  await using group = new ProcessGroup();
+  const dir = await Deno.makeTempDir();
+  const target = await startOurServer({
+    group,
+    dir,
+    redisUrl: undefined,
+    serve: await prepareRuntime("deno"),
+    name: "ours, SSE",
+    stream: true,
+    env: { DELIVERY: "stream" },
+  });
+  const client = LoadClient.start({ group, workers: 1 });
+  try {
+    const { held } = await holdPolls({ client, target, from: 0, to: 3, batch: 3, baselineFds: 0 });
+    assert.equal(held, 3);
+    const wake = await measureWake({
+      client,
+      target,
+      redisPid: Deno.pid,
+      messages: 4,
+      timeoutMs: 20_000,
+    });
+    assert.equal(wake.errors, 0, wake.errorSamples.join("; "));
+    assert.equal(wake.count, 4);
+    // The streams stay open after their events: still 3 held.
+    assert.equal(await target.heldCount(), 3);
+  } finally {
+    await client.close();
+    await target.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
