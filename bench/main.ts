@@ -288,7 +288,9 @@ async function _main(): Promise<number> {
     if (scenarios.has("sse")) {
       // Held at the wake step only (10k; 1k with --quick), on the in-memory store.
       const n = options.heldSteps.includes(10_000) ? 10_000 : Math.max(...options.heldSteps);
-      log(`sse: Server-Sent Events streams, ${n} held, ${options.wakeMessages} wakes`);
+      // 500 wakes by default (2,000 with --full), so that the default run stays short.
+      const wakes = options.wakeMessagesOtherSteps;
+      log(`sse: Server-Sent Events streams, ${n} held, ${wakes} wakes`);
       results.sse = [];
       const streams: [string, (redis: RedisServer) => Promise<BenchTarget>][] = prepared.map((
         serve,
@@ -319,7 +321,7 @@ async function _main(): Promise<number> {
               dir,
               start,
               steps: [n],
-              wakeMessages: () => options.wakeMessages,
+              wakeMessages: () => wakes,
               log,
             }),
           );
