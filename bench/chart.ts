@@ -14,6 +14,13 @@ const COLORS: Record<string, string> = {
   "ours on Bun": "#9467bd",
   "ours on Node": "#8c564b",
   "Nchan": "#2ca02c",
+  "bare hold on Deno": "#aec7e8",
+  "bare hold on Bun": "#c5b0d5",
+  "bare hold on Node": "#c49c94",
+  "ours embedded on Deno, memory store": "#17becf",
+  "ours embedded on Bun, memory store": "#e377c2",
+  "ours embedded on Node, memory store": "#bcbd22",
+  "Nchan, memory store": "#98df8a",
 };
 
 interface _Series {

@@ -61,20 +61,35 @@ function poll(entry, written) {
   });
 }
 
-/** Opens every poll; resolves with the counts once each request is written or failed. */
-function openAll() {
+/**
+ * Opens every poll, at most `maxPending` whose request is not yet written at
+ * a time (so that no burst overflows a listen queue and turns into SYN
+ * retransmits); resolves with the counts once each is written or failed.
+ */
+function openAll(maxPending = 128) {
   return new Promise((resolve) => {
     let opened = 0;
     let errors = 0;
-    for (let i = 0; i < config.count; i++) {
-      const entry = { uid: `${config.uidPrefix}${i}`, generation: 0, state: "new" };
-      polls.push(entry);
-      poll(entry, (ok) => {
-        if (ok) opened++;
-        else errors++;
-        if (opened + errors === config.count) resolve({ opened, errors });
-      });
-    }
+    let pending = 0;
+    let next = 0;
+    const more = () => {
+      while (pending < maxPending && next < config.count) {
+        const entry = { uid: `${config.uidPrefix}${next++}`, generation: 0, state: "new" };
+        polls.push(entry);
+        pending++;
+        let settled = false;
+        poll(entry, (ok) => {
+          if (settled) return;
+          settled = true;
+          pending--;
+          if (ok) opened++;
+          else errors++;
+          if (opened + errors === config.count) resolve({ opened, errors });
+          else more();
+        });
+      }
+    };
+    more();
   });
 }
 

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { type Runtime, RUNTIMES } from "./runtime.ts";
 
 /** Scenarios that can be chosen. */
-export const SCENARIOS = ["held", "wake", "hit", "cross", "scale", "burst"] as const;
+export const SCENARIOS = ["held", "wake", "hit", "cross", "scale", "burst", "sse"] as const;
 /** One scenario. */
 export type Scenario = typeof SCENARIOS[number];
 
@@ -47,6 +47,10 @@ export interface BenchOptions {
   nchan: boolean;
   /** Run ours with early headers too. */
   early: boolean;
+  /** Run each runtime's floors: the bare hold (held) and the bare pop (hit). */
+  floors: boolean;
+  /** Run the embedded default (`MemoryStore`) against Nchan's memory store too. */
+  memory: boolean;
   /** Markdown output. */
   out: string;
   /** SVG chart output; "" for none. */
@@ -62,8 +66,8 @@ export const USAGE = `deno task bench [flags]
 
   --runtime deno,bun,node          runtimes to run ours on, each through its serve task
                                    (default: all three)
-  --scenarios held,wake,hit,cross,scale,burst  scenarios to run (default: all; --quick: all
-                                   but scale)
+  --scenarios held,wake,hit,cross,scale,burst,sse  scenarios to run (default: all; --quick:
+                                   all but scale)
   --quick                          a smoke run in under 2 minutes: 1k held, 100 wakes, hit 1 round
                                    of 2 s, cross-check 1k held and 100 wakes, burst, no scale
   --full                           full sizes: wake 2,000 msgs at every step, scale 4 x 19,000
@@ -77,6 +81,9 @@ export const USAGE = `deno task bench [flags]
   --scale-processes N --scale-polls N  scale scenario: processes and polls per process
   --no-nchan                       skip the Nchan peer
   --no-early                       skip ours with EARLY_HEADERS=true
+  --no-floors                      skip each runtime's floors (the bare hold, the bare pop)
+  --memory                         also the embedded default on a MemoryStore against Nchan's
+                                   memory store (on with --full)
   --out PATH                       markdown table (default bench/results/latest.md)
   --chart PATH                     SVG chart (default bench/chart.svg; "" for none)
 `;
@@ -89,6 +96,7 @@ export const USAGE = `deno task bench [flags]
  * import { parseBenchFlags } from "./flags.ts";
  * const options = parseBenchFlags(["--scenarios", "hit", "--runtime", "bun", "--no-nchan"]);
  * console.log([...options.scenarios], options.runtimes, options.nchan); // [ "hit" ] [ "bun" ] false
+ * console.log(parseBenchFlags(["--full"]).memory, parseBenchFlags([]).memory); // true false
  * ```
  */
 export function parseBenchFlags(args: readonly string[]): BenchOptions {
@@ -111,6 +119,8 @@ export function parseBenchFlags(args: readonly string[]): BenchOptions {
         "scale-polls": { type: "string" },
         "no-nchan": { type: "boolean", default: false },
         "no-early": { type: "boolean", default: false },
+        "no-floors": { type: "boolean", default: false },
+        "memory": { type: "boolean", default: false },
         "out": { type: "string" },
         "chart": { type: "string" },
         "help": { type: "boolean", short: "h", default: false },
@@ -127,7 +137,7 @@ export function parseBenchFlags(args: readonly string[]): BenchOptions {
     throw new Error('Cannot read flags: "--full" and "--quick" exclude each other');
   }
   const scenarios = new Set<Scenario>();
-  const all = quick ? "held,wake,hit,cross,burst" : SCENARIOS.join(",");
+  const all = quick ? "held,wake,hit,cross,burst,sse" : SCENARIOS.join(",");
   for (const name of (values.scenarios ?? all).split(",")) {
     const trimmed = name.trim() as Scenario;
     if (!SCENARIOS.includes(trimmed)) {
@@ -174,6 +184,8 @@ export function parseBenchFlags(args: readonly string[]): BenchOptions {
     scalePolls: _count("--scale-polls", values["scale-polls"] ?? (full ? "19000" : "5000"), 19_000),
     nchan: values["no-nchan"] !== true,
     early: values["no-early"] !== true,
+    floors: values["no-floors"] !== true,
+    memory: full || values.memory === true,
     out: values.out ?? new URL("./results/latest.md", import.meta.url).pathname,
     chart: values.chart ?? new URL("./chart.svg", import.meta.url).pathname,
     sizes: "",
@@ -186,6 +198,7 @@ export function parseBenchFlags(args: readonly string[]): BenchOptions {
     `best of ${options.hitRounds} × ${options.hitRoundS} s after ${options.hitWarmupS} s of warm-up`,
     `cross-check ${options.crossHeld} held, ${options.crossWakes} wakes`,
     `scale ${options.scaleProcesses} × ${options.scalePolls} polls`,
+    options.memory ? "embedded default and Nchan in memory" : "Redis setups only",
   ].join("; ") + (full ? " (--full)" : quick ? " (--quick)" : " (default sizes)");
   return options;
 }

@@ -1,15 +1,13 @@
 /**
- * Deno's own hello-world server, the ceiling of the hit scenario.
- * Usage: `deno run --allow-net bench/hello_world.ts <port>`.
+ * The runtime's own hello-world server, the ceiling of the hit scenario.
+ * Usage: `deno run --allow-net bench/hello_world.ts <port>` (Bun and Node: the bundle of it).
  *
  * @module
  */
+import { listenBare, portArgs } from "./bare_listen.ts";
 
-if (import.meta.main) {
-  const port = Number(Deno.args[0]);
-  Deno.serve({
-    hostname: "127.0.0.1",
-    port,
-    onListen: () => console.log(`hello world listening on http://127.0.0.1:${port}`),
-  }, () => new Response("Hello, world"));
+// Node 20 has no `import.meta.main`: there the bundle runs as the main script.
+if (import.meta.main !== false) {
+  const [port] = portArgs();
+  await listenBare(port, () => new Response("Hello, world"), "hello world");
 }

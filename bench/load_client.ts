@@ -35,6 +35,8 @@ export interface PollTarget {
   port: number;
   /** Path and query up to the uid, e.g. `/?uid=`. */
   path: string;
+  /** Server-Sent Events streams rather than polls. @default {false} */
+  stream?: boolean;
 }
 
 /** Result of {@linkcode LoadClient.open}. */
@@ -164,6 +166,7 @@ export class LoadClient {
         host: "127.0.0.1",
         port: target.port,
         path: target.path,
+        stream: target.stream,
         uidPrefix: `${uidPrefix}w${i}b${batch}i`,
         count: shares[i],
         localAddresses: addresses,

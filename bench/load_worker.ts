@@ -24,6 +24,8 @@ import type {
 interface _Poll {
   socket: net.Socket;
   parser: HttpResponseParser;
+  /** A Server-Sent Events stream: what it received since its last wake was fired. */
+  stream?: { head: boolean; text: string; onEvent: ((text: string) => void) | undefined };
   uid: string;
   generation: number;
   state: "connecting" | "held" | "fired" | "dead";
@@ -36,6 +38,7 @@ interface _Target {
   port: number;
   path: string;
   localAddress: string;
+  stream: boolean;
 }
 
 const polls: _Poll[] = [];
@@ -57,7 +60,9 @@ const _DROPPED: HttpResponse = {
 const httpPublishers = new Map<number, _HttpPublisher>();
 
 function _request(target: _Target, uid: string): string {
-  return `GET ${target.path}${encodeURIComponent(uid)} HTTP/1.1\r\nHost: bench\r\n\r\n`;
+  // Nchan's EventSource subscriber wants the Accept header of an EventSource.
+  const accept = target.stream ? "Accept: text/event-stream\r\n" : "";
+  return `GET ${target.path}${encodeURIComponent(uid)} HTTP/1.1\r\nHost: bench\r\n${accept}\r\n`;
 }
 
 function _openPoll(target: _Target, uid: string, onSettled: (ok: boolean) => void): _Poll {
@@ -81,32 +86,54 @@ function _openPoll(target: _Target, uid: string, onSettled: (ok: boolean) => voi
     socket.write(_request(target, uid));
     onSettled(true);
   });
-  socket.on("data", (bytes: Uint8Array) => {
-    let responses: HttpResponse[];
-    try {
-      responses = poll.parser.feed(bytes);
-    } catch {
-      _fail(poll, "parse");
-      return;
-    }
-    for (const response of responses) {
-      if (poll.state === "fired" && poll.onAnswer !== undefined) {
-        const onAnswer = poll.onAnswer;
-        poll.onAnswer = undefined;
-        onAnswer(response);
-      } else {
-        unexpected[response.status] = (unexpected[response.status] ?? 0) + 1;
-        poll.state = "dead";
-        socket.destroy();
+  if (target.stream) {
+    poll.stream = { head: false, text: "", onEvent: undefined };
+    socket.on("data", (bytes: Uint8Array) => _streamData(poll, bytes));
+  } else {socket.on("data", (bytes: Uint8Array) => {
+      let responses: HttpResponse[];
+      try {
+        responses = poll.parser.feed(bytes);
+      } catch {
+        _fail(poll, "parse");
+        return;
       }
-    }
-  });
+      for (const response of responses) {
+        if (poll.state === "fired" && poll.onAnswer !== undefined) {
+          const onAnswer = poll.onAnswer;
+          poll.onAnswer = undefined;
+          onAnswer(response);
+        } else {
+          unexpected[response.status] = (unexpected[response.status] ?? 0) + 1;
+          poll.state = "dead";
+          socket.destroy();
+        }
+      }
+    });}
   socket.on("error", () => {
     if (poll.state === "connecting") onSettled(false);
     _fail(poll, "error");
   });
   socket.on("close", () => _fail(poll, "close"));
   return poll;
+}
+
+/** Bytes of a stream: its head must be a 200; a fired wake waits for its message in them. */
+function _streamData(poll: _Poll, bytes: Uint8Array): void {
+  const stream = poll.stream!;
+  const text = DECODER.decode(bytes, { stream: true });
+  if (!stream.head) {
+    stream.head = true;
+    const status = Number(text.slice(9, 12));
+    if (status !== 200) {
+      unexpected[status] = (unexpected[status] ?? 0) + 1;
+      poll.state = "dead";
+      poll.socket.destroy();
+      return;
+    }
+  }
+  if (stream.onEvent === undefined) return;
+  stream.text += text;
+  stream.onEvent(stream.text);
 }
 
 function _fail(poll: _Poll, _why: string): void {
@@ -120,6 +147,7 @@ function _fail(poll: _Poll, _why: string): void {
   const onAnswer = poll.onAnswer;
   poll.onAnswer = undefined;
   onAnswer?.(_DROPPED);
+  poll.stream?.onEvent?.("");
 }
 
 async function _open(command: OpenCommand): Promise<OpenReply> {
@@ -158,6 +186,7 @@ async function _open(command: OpenCommand): Promise<OpenReply> {
       port: command.port,
       path: command.path,
       localAddress: command.localAddresses[i % command.localAddresses.length],
+      stream: command.stream === true,
     };
     targets.push(target);
     pending++;
@@ -165,6 +194,45 @@ async function _open(command: OpenCommand): Promise<OpenReply> {
   }
   await waitForRoom(0);
   return { opened, errors: failed + pending, ms: performance.now() - started };
+}
+
+/**
+ * Publishes `message` to a held stream's uid and times it to the first
+ * bytes that carry it (`data: <message>`); the stream stays open on its uid.
+ */
+async function _fireStream(command: FireCommand, poll: _Poll, message: string): Promise<FireReply> {
+  const stream = poll.stream!;
+  poll.state = "fired";
+  stream.text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const seen = new Promise<boolean>((resolve) => {
+    stream.onEvent = (text) => {
+      if (text === "" || text.includes(`data: ${message}`)) resolve(text !== "");
+    };
+    timer = setTimeout(() => resolve(false), command.timeoutMs);
+  });
+  const started = performance.now();
+  let ackMs: number | undefined;
+  try {
+    await _publish(command.publish, poll.uid, message);
+    ackMs = performance.now() - started;
+  } catch (error) {
+    clearTimeout(timer);
+    stream.onEvent = undefined;
+    poll.state = "held";
+    return { error: `publish: ${(error as Error).message}` };
+  }
+  const delivered = await seen;
+  const ms = performance.now() - started;
+  clearTimeout(timer);
+  stream.onEvent = undefined;
+  stream.text = "";
+  if (!delivered) {
+    _fail(poll, "timeout");
+    return { error: "no event in time", ackMs };
+  }
+  poll.state = "held";
+  return { ms, ackMs };
 }
 
 /** Tries before a message whose poll is gone gives up: each try picks another poll. */
@@ -187,6 +255,7 @@ async function _fireRun(command: FireCommand): Promise<FireRunReply> {
 async function _fire(command: FireCommand, index: number, message: string): Promise<FireReply> {
   const poll = polls[index];
   if (poll === undefined || poll.state !== "held") return { error: "not held" };
+  if (poll.stream !== undefined) return await _fireStream(command, poll, message);
   const target = targets[index];
   poll.state = "fired";
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -270,7 +339,8 @@ class _HttpPublisher {
 
   async post(path: string, body: string): Promise<HttpResponse> {
     const bytes = this.#encoder.encode(body);
-    const head = `POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n` +
+    // A loopback Host: ours opens `/publish` on the in-memory store to local requests only.
+    const head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${bytes.length}\r\n\r\n`;
     await this.#conn.write(this.#encoder.encode(head + body));
     for (let round = 0; round < 10_000; round++) {

@@ -9,7 +9,8 @@
 import { renderChart } from "./chart.ts";
 import { crossClientMissing, runCrossCheck } from "./cross_check.ts";
 import { type BenchOptions, parseBenchFlags, USAGE } from "./flags.ts";
-import { startReferenceServer } from "./reference_server.ts";
+import { IdleWatch, SETTLE_SECONDS } from "./idle.ts";
+import { type ServerKind, startReferenceServer } from "./reference_server.ts";
 import { nchanMissing, startNchan } from "./nchan_server.ts";
 import { measureNotifyCost } from "./notify_cost.ts";
 import { startOurServer } from "./our_server.ts";
@@ -18,8 +19,15 @@ import { ProcessGroup } from "./process_group.ts";
 import type { RedisServer } from "../testing/redis_server.ts";
 import { renderReport } from "./report.ts";
 import { burstTable } from "./report_burst.ts";
-import { type BenchResults, NAMES, oursName } from "./results.ts";
-import { type PreparedRuntime, prepareRuntime, RUNTIME_LABELS } from "./runtime.ts";
+import {
+  type BenchResults,
+  embeddedName,
+  NAMES,
+  oursName,
+  referenceName,
+  sseName,
+} from "./results.ts";
+import { type PreparedRuntime, prepareRuntime, type Runtime, RUNTIME_LABELS } from "./runtime.ts";
 import { runHeldSweep } from "./scenario_held.ts";
 import { runHits } from "./scenario_hit.ts";
 import { runScale } from "./scenario_scale.ts";
@@ -107,10 +115,26 @@ async function _main(): Promise<number> {
       });
   const nchan = (workers = 1) => (redis: RedisServer): Promise<BenchTarget> =>
     startNchan({ group, dir, redisPort: redis.port, workers });
+  // Nchan's memory store: the Redis the rig starts stays unused.
+  const nchanMemory = () => startNchan({ group, dir, redisPort: undefined });
+  const reference = (kind: ServerKind, runtime: Runtime) => (redis: RedisServer) =>
+    startReferenceServer(kind, { group, dir, runtime, redis: kind === "bare" ? redis : undefined });
   const deno = prepared.find((serve) => serve.runtime === "deno");
+  const memory = options.memory ? prepared : [];
+  const peer = missing === undefined;
   let failed = false;
+  let idle: IdleWatch | undefined;
   try {
     const { scenarios } = options;
+    if (scenarios.has("held")) {
+      log(`idle RSS: start-up now, settled after ${SETTLE_SECONDS} s idle beside the scenarios`);
+      idle = await IdleWatch.start({ group, dir }, [
+        ...prepared.map((serve) => ours(serve)),
+        ...memory.map((serve) => reference("memory", serve.runtime)),
+        ...(peer ? [nchan()] : []),
+        ...(peer && options.memory ? [nchanMemory] : []),
+      ]);
+    }
     if (scenarios.has("held") || scenarios.has("wake")) {
       const steps = scenarios.has("held") ? options.heldSteps : [10_000];
       const wakeMessages = (n: number) =>
@@ -119,18 +143,37 @@ async function _main(): Promise<number> {
           : n === 10_000
           ? options.wakeMessages
           : options.wakeMessagesOtherSteps;
-      const runs: [string, (redis: RedisServer) => Promise<BenchTarget>][] = [];
+      const runs: [string, (redis: RedisServer) => Promise<BenchTarget>, boolean][] = [];
       for (const serve of prepared) {
-        runs.push([oursName(serve.runtime), ours(serve)]);
+        runs.push([oursName(serve.runtime), ours(serve), true]);
         if (serve.runtime === "deno" && options.early && scenarios.has("held")) {
-          runs.push([oursName("deno", true), ours(serve, true)]);
+          runs.push([oursName("deno", true), ours(serve, true), true]);
+        }
+        if (options.floors && scenarios.has("held")) {
+          // The floor holds and never answers: nothing to wake.
+          runs.push([
+            referenceName("hold", serve.runtime),
+            reference("hold", serve.runtime),
+            false,
+          ]);
         }
       }
-      if (missing === undefined) runs.push([NAMES.nchan, nchan()]);
-      for (const [name, start] of runs) {
+      if (peer) runs.push([NAMES.nchan, nchan(), true]);
+      for (const serve of memory) {
+        runs.push([embeddedName(serve.runtime), reference("memory", serve.runtime), true]);
+      }
+      if (peer && options.memory) runs.push([NAMES.nchanMemory, nchanMemory, true]);
+      for (const [name, start, wakes] of runs) {
         log(`held/wake: ${name}, steps ${steps.join(", ")}`);
         results.held.push(
-          await runHeldSweep({ group, dir, start, steps, wakeMessages, log }),
+          await runHeldSweep({
+            group,
+            dir,
+            start,
+            steps,
+            wakeMessages: wakes ? wakeMessages : () => 0,
+            log,
+          }),
         );
       }
     }
@@ -205,22 +248,90 @@ async function _main(): Promise<number> {
               preload: "lpush" as const,
               uidCounts,
             })),
-            ...(missing === undefined
-              ? [{ start: nchan(), preload: "nchan-publish" as const, uidCounts }]
+            ...(peer ? [{ start: nchan(), preload: "nchan-publish" as const, uidCounts }] : []),
+            ...memory.map((serve) => ({
+              start: reference("memory", serve.runtime),
+              preload: "lpush" as const,
+              uidCounts,
+            })),
+            ...(peer && options.memory
+              ? [{ start: nchanMemory, preload: "nchan-publish" as const, uidCounts }]
               : []),
             {
-              start: () => startReferenceServer("hello", { group, dir }),
+              start: reference("hello", "deno"),
               preload: "none" as const,
               uidCounts: [Math.max(...uidCounts)],
             },
-            {
-              start: (redis: RedisServer) => startReferenceServer("bare", { group, dir, redis }),
+            ...(options.floors ? prepared : []).map((serve) => ({
+              start: reference("bare", serve.runtime),
               preload: "lpush" as const,
               uidCounts: [Math.max(...uidCounts)],
-            },
+            })),
           ],
         }),
       );
+    }
+    // The idle servers stop before the SSE and scale scenarios: in a full run with them still up,
+    // scale held 3,120 of 76,000 polls; run alone just after, it held all of them.
+    if (idle !== undefined) {
+      results.idle = await idle.settle();
+      for (const figure of results.idle) {
+        log(
+          `  idle RSS of ${figure.name}: ${
+            (figure.startupKiB / 1024).toFixed(0)
+          } MiB at start-up, ${(figure.settledKiB / 1024).toFixed(0)} MiB after ${
+            figure.settledAfterS.toFixed(0)
+          } s idle`,
+        );
+      }
+    }
+    if (scenarios.has("sse")) {
+      // Held at the wake step only (10k; 1k with --quick), on the in-memory store.
+      const n = options.heldSteps.includes(10_000) ? 10_000 : Math.max(...options.heldSteps);
+      // 500 wakes by default (2,000 with --full), so that the default run stays short.
+      const wakes = options.wakeMessagesOtherSteps;
+      log(`sse: Server-Sent Events streams, ${n} held, ${wakes} wakes`);
+      results.sse = [];
+      const streams: [string, (redis: RedisServer) => Promise<BenchTarget>][] = prepared.map((
+        serve,
+      ) => [
+        sseName(serve.runtime),
+        () =>
+          startOurServer({
+            group,
+            dir,
+            redisUrl: undefined,
+            serve,
+            name: sseName(serve.runtime),
+            stream: true,
+            env: { DELIVERY: "stream" },
+          }),
+      ]);
+      if (peer) {
+        streams.push([
+          NAMES.nchanEvents,
+          () => startNchan({ group, dir, redisPort: undefined, stream: true }),
+        ]);
+      }
+      for (const [name, start] of streams) {
+        try {
+          results.sse.push(
+            await runHeldSweep({
+              group,
+              dir,
+              start,
+              steps: [n],
+              wakeMessages: () => wakes,
+              log,
+            }),
+          );
+        } catch (error) {
+          // A checkout without stream delivery refuses DELIVERY=stream: say so, go on.
+          const why = `${name} not run: ${(error as Error).message.split("\n")[0]}`;
+          results.sseMissing = [results.sseMissing, why].filter(Boolean).join("; ");
+          log(`  ${why}`);
+        }
+      }
     }
     if (scenarios.has("scale") && deno !== undefined) {
       const n = options.scaleProcesses * options.scalePolls;
@@ -257,7 +368,7 @@ async function _main(): Promise<number> {
           ...await runBurst({ group, dir, start: ours(serve), modes: ["one", "batch"], log }),
         );
       }
-      if (missing === undefined) {
+      if (peer) {
         bursts.push(...await runBurst({ group, dir, start: nchan(), modes: ["one"], log }));
       }
       for (const line of burstTable(bursts)) log(`  ${line}`);

@@ -242,7 +242,11 @@ export async function holdPolls(options: HoldPollsOptions): Promise<HoldPollsRes
   let connectErrors = 0;
   for (let round = 0; held < options.to && round < 10_000; round++) {
     const size = Math.min(options.batch, options.to - held);
-    const opened = await client.open({ port: target.port, path: target.pollPath }, size, "h");
+    const opened = await client.open(
+      { port: target.port, path: target.pollPath, stream: target.stream },
+      size,
+      "h",
+    );
     connectErrors += opened.errors;
     const expected = held + size;
     held = await waitUntilHeld({

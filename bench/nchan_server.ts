@@ -1,7 +1,8 @@
 /**
  * Starts Nchan (nginx with the Debian `libnginx-mod-nchan` module) as the
- * peer: Redis storage, long-poll subscriber at `/?uid=`, HTTP publisher at
- * `/publish?uid=`, status at `/nchan_status`.
+ * peer: Redis storage (the headline, like for like with ours on Redis) or
+ * its memory store (beside the embedded default), long-poll subscriber at
+ * `/?uid=`, HTTP publisher at `/publish?uid=`, status at `/nchan_status`.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import { freePort } from "../testing/free_port.ts";
 import { pollUntil } from "../testing/wait_until.ts";
 import { childPids } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
+import { NAMES } from "./results.ts";
 import { type BenchTarget, tail } from "./target.ts";
 
 /** Where Debian installs the module. */
@@ -23,10 +25,12 @@ export interface NchanOptions {
   group: ProcessGroup;
   /** Directory for the config, logs and temp files. */
   dir: string;
-  /** Port of the Redis that stores the messages. */
-  redisPort: number;
+  /** Port of the Redis that stores the messages; undefined for Nchan's memory store. */
+  redisPort: number | undefined;
   /** nginx worker processes (`reuseport` when above 1). @default {1} */
   workers?: number;
+  /** Hold EventSource subscribers (`/events?uid=`) rather than long-polls. @default {false} */
+  stream?: boolean;
 }
 
 /**
@@ -94,7 +98,9 @@ export async function startNchan(options: NchanOptions): Promise<BenchTarget> {
     const response = await fetch(`http://127.0.0.1:${port}/nchan_status`);
     const status = await response.text();
     // Publishing gets 503 until the worker has its Redis connection.
-    return response.ok && /^redis connected servers: [1-9]/m.test(status) &&
+    const connected = options.redisPort === undefined ||
+      /^redis connected servers: [1-9]/m.test(status);
+    return response.ok && connected &&
       childPids(tracked.child.pid).length === workers;
   }, { timeoutMs: 20_000, intervalMs: 25, retryErrors: true });
   if (!up || exited) {
@@ -106,9 +112,14 @@ export async function startNchan(options: NchanOptions): Promise<BenchTarget> {
     );
   }
   return {
-    name: "Nchan",
+    name: options.stream
+      ? NAMES.nchanEvents
+      : options.redisPort === undefined
+      ? NAMES.nchanMemory
+      : NAMES.nchan,
     port,
-    pollPath: "/?uid=",
+    pollPath: options.stream ? "/events?uid=" : "/?uid=",
+    stream: options.stream,
     publish: { kind: "http", port, path: "/publish?uid=" },
     pids: () => childPids(tracked.child.pid),
     heldCount: async () => {
@@ -134,13 +145,25 @@ export async function startNchan(options: NchanOptions): Promise<BenchTarget> {
  *   redisPort: 6379,
  * });
  * console.log(text.includes("nchan_subscriber longpoll")); // true
+ * const memory = nchanConfig({ module: "/m.so", dir: "/x", port: 1, workers: 1, redisPort: undefined });
+ * console.log(memory.includes("nchan_redis_pass")); // false
  * ```
  */
 export function nchanConfig(
-  options: { module: string; dir: string; port: number; workers: number; redisPort: number },
+  options: {
+    module: string;
+    dir: string;
+    port: number;
+    workers: number;
+    redisPort: number | undefined;
+  },
 ): string {
   const { module, dir, port, workers, redisPort } = options;
   const reuse = workers > 1 ? " reuseport" : "";
+  const upstream = redisPort === undefined ? "" : `upstream bench_redis {
+    nchan_redis_server redis://127.0.0.1:${redisPort};
+  }`;
+  const pass = redisPort === undefined ? "" : "nchan_redis_pass bench_redis;";
   return `load_module ${module};
 daemon off;
 worker_processes ${workers};
@@ -161,22 +184,26 @@ http {
   keepalive_timeout 1000s;
   keepalive_requests 100000000;
   tcp_nodelay on;
-  upstream bench_redis {
-    nchan_redis_server redis://127.0.0.1:${redisPort};
-  }
+  ${upstream}
   server {
     listen 127.0.0.1:${port}${reuse};
     location = / {
       nchan_subscriber longpoll;
       nchan_channel_id $arg_uid;
-      nchan_redis_pass bench_redis;
+      ${pass}
       nchan_subscriber_timeout 900s;
       nchan_subscriber_first_message oldest;
+    }
+    location = /events {
+      nchan_subscriber eventsource;
+      nchan_channel_id $arg_uid;
+      ${pass}
+      nchan_subscriber_timeout 900s;
     }
     location = /publish {
       nchan_publisher http;
       nchan_channel_id $arg_uid;
-      nchan_redis_pass bench_redis;
+      ${pass}
       # The burst scenario keeps 1,000 messages on one channel (the default keeps 10).
       nchan_message_buffer_length 1000;
     }

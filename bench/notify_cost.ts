@@ -7,6 +7,7 @@
 import { readCpuMs } from "./proc_stats.ts";
 import type { ProcessGroup } from "./process_group.ts";
 import type { RedisServer } from "../testing/redis_server.ts";
+import { sideKey } from "../src/store/redis_keys.ts";
 import { RespClient } from "./resp_client.ts";
 import { startBenchRedis } from "./rig.ts";
 import type { BenchTarget } from "./target.ts";
@@ -68,6 +69,9 @@ export async function measureNotifyCost(options: NotifyCostOptions): Promise<Not
     const off = await _load(client, redis.pid, options.pairs);
     await client.command(["CONFIG", "SET", "notify-keyspace-events", flags]);
     await target.stop();
+    // The first server recorded its queue limits (none) for the prefix; a
+    // server given others refuses to start until they are gone.
+    await client.command(["DEL", sideKey("Q/MSG", "limits")]);
     target = await options.start(redis, { QUEUE_TTL: "3600" });
     const withTtl = await _load(client, redis.pid, options.pairs);
     return {

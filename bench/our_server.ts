@@ -17,8 +17,8 @@ export interface OurServerOptions {
   group: ProcessGroup;
   /** Directory for the logs. */
   dir: string;
-  /** Redis URL of the store. */
-  redisUrl: string;
+  /** Redis URL of the store; undefined for the in-memory store (publish through `/publish`). */
+  redisUrl: string | undefined;
   /** The runtime, ready to start the server through its serve task. */
   serve: PreparedRuntime;
   /** Name in the table. */
@@ -29,6 +29,10 @@ export interface OurServerOptions {
   processes?: number;
   /** More settings, e.g. `{ MIN_WAIT: "60" }`. */
   env?: Record<string, string>;
+  /** Hold Server-Sent Events streams (`GET /events?uid=`) rather than polls. @default {false} */
+  stream?: boolean;
+  /** The checkout to run, e.g. a `git archive` of an earlier commit for an A/B. @default {this one} */
+  root?: string;
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -60,7 +64,7 @@ export async function startOurServer(options: OurServerOptions): Promise<BenchTa
   const env: Record<string, string> = {
     PORT: String(port),
     HOST: "127.0.0.1",
-    REDIS_URL: options.redisUrl,
+    ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
     DRAIN_WINDOW: "0",
     EARLY_HEADERS: String(options.earlyHeaders ?? false),
     REUSE_PORT: String(count > 1),
@@ -77,7 +81,7 @@ export async function startOurServer(options: OurServerOptions): Promise<BenchTa
       command: options.serve.command,
       args: options.serve.args,
       env,
-      cwd: ROOT,
+      cwd: options.root ?? ROOT,
       logFile: log,
     }));
   }
@@ -98,8 +102,11 @@ export async function startOurServer(options: OurServerOptions): Promise<BenchTa
   return {
     name: options.name,
     port,
-    pollPath: "/?uid=",
-    publish: { kind: "redis", port: Number(new URL(options.redisUrl).port), keyPrefix: "Q/MSG" },
+    pollPath: options.stream ? "/events?uid=" : "/?uid=",
+    stream: options.stream,
+    publish: options.redisUrl === undefined
+      ? { kind: "http", port, path: "/publish?uid=" }
+      : { kind: "redis", port: Number(new URL(options.redisUrl).port), keyPrefix: "Q/MSG" },
     pids: () => processes.map((tracked) => tracked.child.pid),
     heldCount: count === 1 ? () => _heldFromMetrics(port) : () => Promise.resolve(undefined),
     stop,

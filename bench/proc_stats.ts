@@ -60,6 +60,38 @@ export function readCpuMs(pid: number): number {
   } catch {
     throw new Error(`Cannot read the CPU time of process ${pid}: it has exited`);
   }
+  return _statCpuMs(stat);
+}
+
+/**
+ * CPU time of each thread of a process, in ms, summed by thread name
+ * (`/proc/<pid>/task/<tid>/stat`): the JavaScript thread, the collector's
+ * helpers, the runtime's I/O threads.
+ *
+ * @example
+ * ```ts
+ * import { initClockTicks, readThreadCpuMs } from "./proc_stats.ts";
+ * await initClockTicks();
+ * console.log(readThreadCpuMs(Deno.pid).size > 0); // true
+ * ```
+ */
+export function readThreadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const entry of Deno.readDirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${pid}/task/${entry.name}/stat`);
+    } catch {
+      continue; // the thread ended
+    }
+    // Numbered threads of a pool (`tokio-runtime-w`, `V8 DefaultWorke`) share one name.
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[\d-]+$/, "");
+    byName.set(name, (byName.get(name) ?? 0) + _statCpuMs(stat));
+  }
+  return byName;
+}
+
+function _statCpuMs(stat: string): number {
   // The command name may hold spaces and parentheses: fields start after the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.

@@ -15,7 +15,14 @@ import {
   formatNumber,
   formatRatio,
 } from "./report_table.ts";
-import { type BenchResults, NAMES, oursName } from "./results.ts";
+import {
+  type BenchResults,
+  embeddedName,
+  NAMES,
+  oursName,
+  referenceName,
+  sseName,
+} from "./results.ts";
 import { type Runtime, RUNTIME_LABELS } from "./runtime.ts";
 import type { HeldRun, HeldStep } from "./scenario_held.ts";
 import type { HitResult } from "./scenario_hit.ts";
@@ -51,12 +58,22 @@ export function renderReport(results: BenchResults): string {
   return [
     ..._header(results),
     ..._summary(results),
-    ...results.runtimes.flatMap(({ runtime, task, version }) => [
-      "",
-      `## ${RUNTIME_LABELS[runtime]}: \`deno task ${task}\` (${version})`,
-      "",
-      ..._runtimeTable(results, runtime).render(),
-    ]),
+    ..._setups(results).flatMap((setup) => {
+      const { task, version } = results.runtimes.find((r) => r.runtime === setup.runtime)!;
+      return [
+        "",
+        setup.store === "Redis"
+          ? `## ${
+            RUNTIME_LABELS[setup.runtime]
+          }: \`deno task ${task}\` (${version}) on Redis, against Nchan on Redis`
+          : `## ${
+            RUNTIME_LABELS[setup.runtime]
+          } (${version}): the embedded default (\`bench/memory_server.ts\`) against Nchan's memory store`,
+        "",
+        ..._setupTable(results, setup).render(),
+      ];
+    }),
+    ..._sse(results),
     ..._shared(results),
     ..._burst(results),
     ..._notes(results),
@@ -88,52 +105,113 @@ function _header(results: BenchResults): string[] {
   ];
 }
 
-/** One row per runtime and one for Nchan, at the wake step (10k held, else the largest). */
+/** One compared setup: ours (and early) beside a peer, over the runtime's floors. */
+interface _Setup {
+  runtime: Runtime;
+  /** Ours, as the scenarios name it. */
+  ours: string;
+  /** Ours with early headers, where measured. */
+  early?: string;
+  /** The peer on the same kind of store. */
+  nchan: string;
+  /** Which store, in words. */
+  store: "Redis" | "memory";
+}
+
+/** The setups of the run: on Redis (the headline), then in memory. */
+function _setups(results: BenchResults): _Setup[] {
+  const redis = results.runtimes.map(({ runtime }): _Setup => ({
+    runtime,
+    ours: oursName(runtime),
+    early: oursName(runtime, true),
+    nchan: NAMES.nchan,
+    store: "Redis",
+  }));
+  const memory = results.runtimes.map(({ runtime }): _Setup => ({
+    runtime,
+    ours: embeddedName(runtime),
+    nchan: NAMES.nchanMemory,
+    store: "memory",
+  })).filter((setup) => _measured(results, setup.ours));
+  return [...redis, ...memory];
+}
+
+function _measured(results: BenchResults, name: string): boolean {
+  return results.held.some((run) => run.name === name) ||
+    results.hit.some((hit) => hit.name === name);
+}
+
+/**
+ * One row per setup and one per Nchan store, at the wake step (10k held,
+ * else the largest), each figure beside what it is compared with.
+ */
 function _summary(results: BenchResults): string[] {
-  const targets = [
-    ...results.runtimes.map(({ runtime }) => [RUNTIME_LABELS[runtime], oursName(runtime)]),
-    ["Nchan", NAMES.nchan],
-  ];
   const n = _wakeStep(results);
   const widest = Math.max(0, ...results.hit.map((hit) => hit.uids));
-  const nchanHit = _hit(results, NAMES.nchan, widest);
-  const hello = _hit(results, NAMES.hello, widest);
-  const rows = targets.flatMap(([label, name]) => {
+  const peers = [NAMES.nchan, NAMES.nchanMemory].filter((name) => _measured(results, name));
+  const rows = [
+    ..._setups(results).map((setup) => ({ name: setup.ours, setup })),
+    ...peers.map((name) => ({ name, setup: undefined })),
+  ].flatMap(({ name, setup }) => {
     const held = results.held.find((run) => run.name === name);
-    const step = held?.steps.find((s) => s.n === n);
+    const step = _step(results, name, n);
     const hit = _hit(results, name, widest);
     if (held === undefined && hit === undefined) return [];
+    const idle = results.idle?.find((figure) => figure.name === name);
+    const floor = setup && _step(results, referenceName("hold", setup.runtime), n);
+    const peer = setup && _step(results, setup.nchan, n);
+    const peerHit = setup && _hit(results, setup.nchan, widest);
+    const bare = setup?.store === "Redis"
+      ? _hit(results, referenceName("bare", setup.runtime), widest)
+      : undefined;
+    const compared = setup === undefined
+      ? "peer"
+      : `${setup.nchan}; floors: ${
+        setup.store === "Redis" ? "bare hold, bare pop" : "bare hold"
+      } on ${RUNTIME_LABELS[setup.runtime]}`;
     return [
-      `| ${label} | ${formatNumber(step?.rssKiBPerPoll, 1)} | ${
-        formatNumber(_mib(held?.idleRssKiB), 0)
+      `| ${name} | ${compared} | ${formatNumber(step?.rssKiBPerPoll, 1)} | ${
+        formatRatio(step?.rssKiBPerPoll, floor?.rssKiBPerPoll)
+      } | ${formatRatio(step?.cpuMsPer1k, peer?.cpuMsPer1k)} | ${
+        idle === undefined
+          ? formatNumber(_mib(held?.idleRssKiB), 0)
+          : `${formatNumber(_mib(idle.startupKiB), 0)} / ${formatNumber(_mib(idle.settledKiB), 0)}`
       } | ${formatNumber(step?.wake?.p50, 2)} / ${formatNumber(step?.wake?.p99, 2)} | ${
-        _hitRate(hit)
-      } | ${name === NAMES.nchan ? "" : formatRatio(hit?.reqPerSec, nchanHit?.reqPerSec)} | ${
-        formatRatio(hit?.reqPerSec, hello?.reqPerSec)
+        formatRatio(step?.wake?.p99, peer?.wake?.p99)
+      } | ${_hitRate(hit)} | ${formatRatio(hit?.reqPerSec, peerHit?.reqPerSec)} | ${
+        formatRatio(hit?.reqPerSec, bare?.reqPerSec)
       } |`,
     ];
   });
   if (rows.length === 0) return [];
+  const k = formatCount(n);
   return [
     "",
     "## Summary",
     "",
-    `| runtime | RSS per held poll at ${
-      formatCount(n)
-    } (KiB) | idle RSS (MiB) | wake p50 / p99 at ${formatCount(n)} (ms) | hit req/s, ${
-      widest || "?"
-    } uids | ×Nchan | ×Deno hello world |`,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "Each row of ours is compared with Nchan on the same kind of store (Redis: the headline; " +
+    "memory: the embedded default, `mod.ts`'s handler on a `MemoryStore`) and with its " +
+    "runtime's floors measured in the same run: the bare hold (the runtime's own server " +
+    "holding a request with an abort listener and nothing else) for memory per held poll, the " +
+    "bare node-redis pop (one `RPOP` a request) for hits on Redis.",
+    "",
+    `| setup | compared with | RSS per held poll at ${k} (KiB) | ÷ floor | accept CPU ÷ Nchan | ` +
+    `idle RSS start-up / settled (MiB) | wake p50 / p99 at ${k} (ms) | p99 ÷ Nchan | ` +
+    `hit req/s, ${widest || "?"} uids | ÷ Nchan | ÷ floor |`,
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
   ];
 }
 
-function _runtimeTable(results: BenchResults, runtime: Runtime): ComparisonTable {
-  const run = (name: string) => results.held.find((held) => held.name === name);
-  const ours = run(oursName(runtime));
-  const early = run(oursName(runtime, true));
-  const nchan = run(NAMES.nchan);
-  const table = new ComparisonTable(runtime === "deno");
+function _setupTable(results: BenchResults, setup: _Setup): ComparisonTable {
+  const { runtime } = setup;
+  const run = (name: string | undefined) =>
+    name === undefined ? undefined : results.held.find((held) => held.name === name);
+  const ours = run(setup.ours);
+  const early = run(setup.early);
+  const nchan = run(setup.nchan);
+  const floor = run(referenceName("hold", runtime));
+  const table = new ComparisonTable(early !== undefined);
   const ns = [...new Set([ours, early, nchan].flatMap((held) => held?.steps.map((s) => s.n) ?? []))]
     .sort((a, b) => a - b);
   const at = (held: HeldRun | undefined, n: number) => held?.steps.find((step) => step.n === n);
@@ -141,11 +219,24 @@ function _runtimeTable(results: BenchResults, runtime: Runtime): ComparisonTable
     [ours, early, nchan].map((held) => _opt(at(held, n), pick)) as Cells;
   const deno = runtime === "deno";
   if (ours !== undefined || early !== undefined) {
-    table.row("idle server RSS (MiB)", [
+    table.row("idle server RSS at start-up (MiB)", [
       _mib(ours?.idleRssKiB),
       _mib(early?.idleRssKiB),
       _mib(nchan?.idleRssKiB),
     ], { target: deno ? "< 60" : "" });
+  }
+  const idle = (name: string | undefined) => results.idle?.find((figure) => figure.name === name);
+  if (idle(setup.ours) !== undefined) {
+    table.row(
+      `idle server RSS settled, after ${
+        formatNumber(idle(setup.ours)?.settledAfterS, 0)
+      } s idle (MiB)`,
+      [
+        _mib(idle(setup.ours)?.settledKiB),
+        undefined,
+        _mib(idle(setup.nchan)?.settledKiB),
+      ],
+    );
   }
   const rssTarget = deno ? "≤ 1.2×; best runtime ≤ 0.5×" : "best runtime ≤ 0.5×";
   for (const n of ns) {
@@ -153,8 +244,19 @@ function _runtimeTable(results: BenchResults, runtime: Runtime): ComparisonTable
     table.row(`held ${k}: RSS per held poll (KiB)`, each(n, (s) => s.rssKiBPerPoll), {
       target: n >= 10_000 ? rssTarget : "",
     });
+    _floorRow(table, `held ${k}: RSS per held poll`, {
+      cells: each(n, (s) => s.rssKiBPerPoll),
+      floor: at(floor, n)?.rssKiBPerPoll,
+      unit: "KiB",
+    }, "≤ 1.05×");
     table.row(`held ${k}: server CPU per 1,000 polls accepted (ms)`, each(n, (s) => s.cpuMsPer1k), {
       digits: 0,
+      target: "≤ 1.2×",
+    });
+    _floorRow(table, `held ${k}: server CPU per 1,000 polls accepted`, {
+      cells: each(n, (s) => s.cpuMsPer1k),
+      floor: at(floor, n)?.cpuMsPer1k,
+      unit: "ms",
     });
     table.row(`held ${k}: errors`, each(n, (s) => s.errors), { target: "0", digits: 0 });
     table.row(`held ${k}: time to hold them all (s)`, each(n, (s) => s.holdSeconds));
@@ -184,16 +286,33 @@ function _runtimeTable(results: BenchResults, runtime: Runtime): ComparisonTable
       { digits: 3 },
     );
   }
-  _hitRows(results, runtime, table);
-  _crossRows(results, runtime, table);
+  _hitRows(results, setup, table);
+  if (setup.store === "Redis") _crossRows(results, runtime, table);
   return table;
 }
 
-function _hitRows(results: BenchResults, runtime: Runtime, table: ComparisonTable): void {
+/** A row of ours ÷ the runtime's floor, the floor's own figure in the label. */
+function _floorRow(
+  table: ComparisonTable,
+  figure: string,
+  { cells, floor, unit }: { cells: Cells; floor: number | undefined; unit: string },
+  target = "",
+): void {
+  if (floor === undefined) return;
+  table.text(`${figure} ÷ the runtime's floor (bare hold: ${formatNumber(floor, 1)} ${unit})`, {
+    ours: formatRatio(cells[0], floor),
+    early: formatRatio(cells[1], floor),
+    nchan: "",
+    ratio: "",
+  }, target);
+}
+
+function _hitRows(results: BenchResults, setup: _Setup, table: ComparisonTable): void {
+  const { runtime } = setup;
   const uidCounts = [...new Set(results.hit.map((hit) => hit.uids))].sort((a, b) => a - b);
   for (const uids of uidCounts) {
-    const ours = _hit(results, oursName(runtime), uids);
-    const nchan = _hit(results, NAMES.nchan, uids);
+    const ours = _hit(results, setup.ours, uids);
+    const nchan = _hit(results, setup.nchan, uids);
     if (ours === undefined) continue;
     const label = `hit, ${uids === 1 ? "1 uid" : `${uids} uids`}`;
     const pair = (pick: (hit: HitResult) => number): Cells => [
@@ -211,7 +330,7 @@ function _hitRows(results: BenchResults, runtime: Runtime, table: ComparisonTabl
     table.row(`${label}: p99 (ms)`, pair((hit) => hit.p99), { digits: 2 });
     table.row(`${label}: errors`, pair((hit) => hit.errors), { target: "0", digits: 0 });
     table.row(`${label}: server CPU per 1,000 answers (ms)`, pair((hit) => hit.cpuMsPer1k));
-    const hello = _hit(results, NAMES.hello, Math.max(...uidCounts));
+    const hello = _hit(results, referenceName("hello", "deno"), Math.max(...uidCounts));
     if (hello !== undefined) {
       table.text(`${label}: ÷ Deno hello world (${_hitRate(hello)} req/s, same run)`, {
         ours: formatRatio(ours.reqPerSec, hello.reqPerSec),
@@ -219,13 +338,15 @@ function _hitRows(results: BenchResults, runtime: Runtime, table: ComparisonTabl
         ratio: "",
       }, runtime === "deno" ? "≥ 0.55×" : "");
     }
-    const bare = _hit(results, NAMES.bare, Math.max(...uidCounts));
-    if (bare !== undefined && runtime === "deno") {
-      table.text(`${label}: ÷ bare node-redis pop on Deno (${_hitRate(bare)} req/s, same run)`, {
-        ours: formatRatio(ours.reqPerSec, bare.reqPerSec),
-        nchan: "",
-        ratio: "",
-      }, "");
+    const bare = _hit(results, referenceName("bare", runtime), Math.max(...uidCounts));
+    if (bare !== undefined && setup.store === "Redis") {
+      table.text(
+        `${label}: ÷ the runtime's floor, the bare node-redis pop on ${RUNTIME_LABELS[runtime]} (${
+          _hitRate(bare)
+        } req/s, ${formatNumber(bare.clientCpuPct, 0)}% wrk CPU, same run)`,
+        { ours: formatRatio(ours.reqPerSec, bare.reqPerSec), nchan: "", ratio: "" },
+        "≥ 0.9×",
+      );
     }
   }
 }
@@ -260,10 +381,63 @@ function _crossRows(results: BenchResults, runtime: Runtime, table: ComparisonTa
   both("wake errors", (s) => s.wake?.errors, (c) => c.wake.errors);
 }
 
+/**
+ * Server-Sent Events: ours on each runtime beside Nchan's EventSource
+ * subscriber, and each runtime's per stream beside its own per held poll.
+ */
+function _sse(results: BenchResults): string[] {
+  const runs = results.sse ?? [];
+  const missing = results.sseMissing === undefined ? [] : ["", results.sseMissing];
+  if (runs.length === 0) {
+    return missing.length === 0 ? [] : ["", "## Server-Sent Events", ...missing];
+  }
+  const nchan = runs.find((run) => run.name === NAMES.nchanEvents)?.steps[0];
+  const rows = results.runtimes.flatMap(({ runtime }) => {
+    const step = runs.find((run) => run.name === sseName(runtime))?.steps[0];
+    if (step === undefined) return [];
+    const poll = _step(results, oursName(runtime), step.n);
+    const embedded = _step(results, embeddedName(runtime), step.n);
+    return [
+      `| ${sseName(runtime)} | ${formatNumber(step.rssKiBPerPoll, 1)} | ${
+        formatRatio(step.rssKiBPerPoll, nchan?.rssKiBPerPoll)
+      } | ${formatRatio(step.rssKiBPerPoll, poll?.rssKiBPerPoll)} | ${
+        formatRatio(step.rssKiBPerPoll, embedded?.rssKiBPerPoll)
+      } | ${formatNumber(step.cpuMsPer1k, 0)} | ${formatNumber(step.wake?.p50, 2)} / ${
+        formatNumber(step.wake?.p99, 2)
+      } | ${formatRatio(step.wake?.p99, nchan?.wake?.p99)} | ${
+        step.errors + (step.wake?.errors ?? 0)
+      } |`,
+    ];
+  });
+  const n = runs[0].steps[0]?.n ?? 0;
+  return [
+    "",
+    "## Server-Sent Events",
+    "",
+    `${formatCount(n)} streams held (\`GET /events?uid=\`, ours with \`DELIVERY=stream\` on the ` +
+    "in-memory store, published through `/publish`; Nchan's `nchan_subscriber eventsource` on " +
+    "its memory store), then wakes one at a time, each timed from the publish to the first " +
+    "bytes on the stream that carry the message. Goal: per stream ≤ Nchan's on the best " +
+    "runtime, and ≤ our own per held poll on each runtime.",
+    "",
+    "| setup | RSS per stream (KiB) | ÷ Nchan | ÷ our held poll (Redis) | ÷ our held poll (embedded) | CPU per 1,000 opened (ms) | wake p50 / p99 (ms) | p99 ÷ Nchan | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    ...(nchan === undefined ? [] : [
+      `| ${NAMES.nchanEvents} | ${formatNumber(nchan.rssKiBPerPoll, 1)} |  |  |  | ${
+        formatNumber(nchan.cpuMsPer1k, 0)
+      } | ${formatNumber(nchan.wake?.p50, 2)} / ${formatNumber(nchan.wake?.p99, 2)} |  | ${
+        nchan.errors + (nchan.wake?.errors ?? 0)
+      } |`,
+    ]),
+    ...missing,
+  ];
+}
+
 /** The hello-world ceiling, the notification cost and the scale scenario. */
 function _shared(results: BenchResults): string[] {
   const lines: string[] = [];
-  const hello = results.hit.find((hit) => hit.name === NAMES.hello);
+  const hello = results.hit.find((hit) => hit.name === referenceName("hello", "deno"));
   if (hello !== undefined) {
     lines.push(
       `- Deno hello world (\`bench/hello_world.ts\`), the hit ceiling: ${
@@ -273,15 +447,37 @@ function _shared(results: BenchResults): string[] {
       }%.`,
     );
   }
-  const bare = results.hit.find((hit) => hit.name === NAMES.bare);
-  if (bare !== undefined) {
+  for (const { runtime } of results.runtimes) {
+    const bare = _hit(
+      results,
+      referenceName("bare", runtime),
+      Math.max(0, ...results.hit.map((hit) => hit.uids)),
+    );
+    if (bare === undefined) continue;
     lines.push(
-      `- The bare node-redis pop on Deno (\`bench/bare_pop.ts\`: one \`RPOP\` a request and ` +
+      `- The bare node-redis pop on ${
+        RUNTIME_LABELS[runtime]
+      } (\`bench/bare_pop.ts\`: one \`RPOP\` a request and ` +
         `nothing else), the floor of a hit: ${_hitRate(bare)} req/s on ${bare.uids} uids` +
         (hello === undefined
           ? ""
-          : ` (${formatRatio(bare.reqPerSec, hello.reqPerSec)} hello world)`) +
+          : ` (${formatRatio(bare.reqPerSec, hello.reqPerSec)} Deno hello world)`) +
         `, wrk CPU ${formatNumber(bare.clientCpuPct, 0)}%.`,
+    );
+  }
+  for (const { runtime } of results.runtimes) {
+    const floor = results.held.find((run) => run.name === referenceName("hold", runtime));
+    if (floor === undefined) continue;
+    lines.push(
+      `- The bare hold on ${RUNTIME_LABELS[runtime]} (\`bench/bare_hold.ts\`: the runtime's own ` +
+        "server holding each request with an abort listener and nothing else), the floor of a " +
+        `held poll: ${
+          floor.steps.map((step) =>
+            `${formatNumber(step.rssKiBPerPoll, 1)} KiB and ${
+              formatNumber(step.cpuMsPer1k, 0)
+            } ms CPU per 1,000 accepted at ${formatCount(step.n)}`
+          ).join(", ")
+        }; idle ${formatNumber(_mib(floor.idleRssKiB), 0)} MiB.`,
     );
   }
   const notify = results.notify;
@@ -385,6 +581,10 @@ function _notes(results: BenchResults): string[] {
   }
   if (results.crossMissing !== undefined) lines.push("", results.crossMissing);
   return lines;
+}
+
+function _step(results: BenchResults, name: string, n: number): HeldStep | undefined {
+  return results.held.find((run) => run.name === name)?.steps.find((step) => step.n === n);
 }
 
 function _hit(results: BenchResults, name: string, uids: number): HitResult | undefined {

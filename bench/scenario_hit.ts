@@ -15,7 +15,7 @@ import { totalCpuMs } from "./measure.ts";
 import type { ProcessGroup } from "./process_group.ts";
 import { type Rig, startRig } from "./rig.ts";
 import { RespClient } from "./resp_client.ts";
-import type { BenchTarget } from "./target.ts";
+import type { BenchTarget, TargetLists } from "./target.ts";
 import { CLIENT_BOUND_PCT, runWrk, type WrkResult } from "./wrk.ts";
 
 /** The message every hit takes. */
@@ -49,7 +49,11 @@ export interface HitResult {
   check: string;
 }
 
-/** How the target's messages are put in place before the run. */
+/**
+ * How the target's messages are put in place before the run: `LPUSH` on its
+ * Redis, or through the library where its store is in memory (`lpush` too,
+ * since the lists are the same), one Nchan publish per channel, or none.
+ */
 export type Preload = "lpush" | "nchan-publish" | "none";
 
 /** One server to hit. */
@@ -127,7 +131,7 @@ class _Variant {
 
   constructor(options: HitOptions & { rig: Rig; preload: Preload; uids: number }) {
     this.#options = options;
-    this.#queues = new _Queues(options.rig.redis.port, options.uids);
+    this.#queues = new _Queues(options.rig, options.uids);
   }
 
   get #label(): string {
@@ -234,23 +238,37 @@ interface _Taken {
   shortest: number;
 }
 
-/** The lists `Q/MSG<prefix>0..n-1` of the hit scenario. */
+/**
+ * The lists `Q/MSG<prefix>0..n-1` of the hit scenario: in Redis, or in the
+ * server's memory store (reached through the library).
+ */
 class _Queues {
   readonly #port: number;
+  readonly #lists: TargetLists | undefined;
   readonly #keys: string[];
 
-  constructor(port: number, uids: number) {
-    this.#port = port;
+  constructor(rig: Rig, uids: number) {
+    this.#port = rig.redis.port;
+    this.#lists = rig.target.lists;
     this.#keys = Array.from({ length: uids }, (_, i) => `Q/MSG${PREFIX}${i}`);
   }
 
   /**
    * Tops every list up to what a run of `durationS` at {@linkcode RATE_BOUND}
-   * could take, with `LPUSH`es of 1,000 messages, 20 per write. Returns the
-   * messages queued in all after it.
+   * could take, with `LPUSH`es of 1,000 messages, 20 per write (or through
+   * the library, in memory). Returns the messages queued in all after it.
    */
   async fill(durationS: number): Promise<number> {
     const perList = Math.ceil((RATE_BOUND * durationS) / this.#keys.length) + 1_000;
+    if (this.#lists !== undefined) {
+      const lengths = await this.#lists.fill({
+        prefix: PREFIX,
+        uids: this.#keys.length,
+        each: perList,
+        message: HIT_MESSAGE,
+      });
+      return lengths.reduce((sum, n) => sum + n, 0);
+    }
     const redis = await RespClient.connect({ port: this.#port });
     try {
       const lengths = await this.#lengths(redis);
@@ -275,16 +293,21 @@ class _Queues {
 
   /** Messages taken since the lists held `before`, and the shortest list now. */
   async taken(before: number): Promise<_Taken> {
-    const redis = await RespClient.connect({ port: this.#port });
-    try {
-      const lengths = await this.#lengths(redis);
-      return {
-        taken: before - lengths.reduce((sum, n) => sum + n, 0),
-        shortest: Math.min(...lengths),
-      };
-    } finally {
-      redis.close();
+    let lengths: number[];
+    if (this.#lists !== undefined) {
+      lengths = await this.#lists.lengths(PREFIX, this.#keys.length);
+    } else {
+      const redis = await RespClient.connect({ port: this.#port });
+      try {
+        lengths = await this.#lengths(redis);
+      } finally {
+        redis.close();
+      }
     }
+    return {
+      taken: before - lengths.reduce((sum, n) => sum + n, 0),
+      shortest: Math.min(...lengths),
+    };
   }
 
   async #lengths(redis: RespClient): Promise<number[]> {

@@ -5,7 +5,18 @@
  */
 import type { PublishSpec } from "./worker_protocol.ts";
 
-/** A running server under test: ours, Nchan, or the hello-world ceiling. */
+/**
+ * The hit lists `<prefix>0..uids-1` of a server whose store is in its own
+ * memory, reached through the library: each call returns every list's length.
+ */
+export interface TargetLists {
+  /** Tops every list up to `each` copies of `message`. */
+  fill(lists: { prefix: string; uids: number; each: number; message: string }): Promise<number[]>;
+  /** The lists' lengths. */
+  lengths(prefix: string, uids: number): Promise<number[]>;
+}
+
+/** A running server under test: ours, Nchan, or a reference server. */
 export interface BenchTarget {
   /** Name in the table. */
   readonly name: string;
@@ -13,10 +24,14 @@ export interface BenchTarget {
   readonly port: number;
   /** Poll path and query up to the uid, e.g. `/?uid=`. */
   readonly pollPath: string;
+  /** Polls are Server-Sent Events streams (`pollPath` is their path). */
+  readonly stream?: boolean;
   /** How a message for a uid is published. */
   readonly publish: PublishSpec;
   /** What a hit answers, when it is not the message (hello world's text). */
   readonly hitBody?: string;
+  /** The hit lists, where they live in the server's memory rather than in Redis. */
+  readonly lists?: TargetLists;
   /** The processes whose memory and CPU are measured. */
   pids(): number[];
   /** Polls held, as the server reports it; undefined where it can't tell. */

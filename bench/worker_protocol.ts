@@ -35,6 +35,11 @@ export interface OpenCommand {
   path: string;
   /** Uids are `<uidPrefix><index>`. */
   uidPrefix: string;
+  /**
+   * Server-Sent Events streams rather than polls: each stays open, and a
+   * wake is timed to the first event that carries the message.
+   */
+  stream?: boolean;
   /** Number of polls to open. */
   count: number;
   /** Source addresses, used in turn. */
