@@ -130,13 +130,13 @@ export function parsePollRequest(
 
 /**
  * Reads `text` as a cursor of stream delivery, or throws a 400
- * {@linkcode HttpError} naming `source`: the id as the stores take it, `0`
- * read as `0-0` (the start).
+ * {@linkcode HttpError} naming `source`: the id as the stores take it, or
+ * `0`, which reads all that the history keeps.
  *
  * @example
  * ```ts
  * import { readCursor } from "./poll_request.ts";
- * console.log(readCursor("0", "since"), readCursor("1733300000000-2", "since")); // 0-0 1733300000000-2
+ * console.log(readCursor("0", "since"), readCursor("1733300000000-2", "since")); // 0 1733300000000-2
  * try {
  *   readCursor("-1", "since");
  * } catch (error) {
@@ -146,6 +146,7 @@ export function parsePollRequest(
  * ```
  */
 export function readCursor(text: string, source: string): string {
+  if (text === "0") return text;
   try {
     return formatStreamId(parseStreamId(text, source));
   } catch (error) {

@@ -176,7 +176,7 @@ for (const kind of KINDS) {
   );
 
   Deno.test(
-    kind.test(`stream ${kind.name}: since=0 reads the history kept, max caps it, an old cursor (or 0 once trimmed) is a reset`, async () => {
+    kind.test(`stream ${kind.name}: since=0 reads the history kept, max caps it, an old cursor (or 0-0 once trimmed) is a reset`, async () => {
       await using opened = await kind.open({ max: 3, ttlSeconds: 600 });
       const handler = _handler(opened.store);
       for (let i = 1; i <= 3; i++) await opened.store.publish("u4", `m${i}`);
@@ -191,9 +191,15 @@ for (const kind of KINDS) {
       assert.equal(capped.body.next, kept.body.messages[1].id);
       const [oldest, middle] = kept.body.messages.map((m: { id: string }) => m.id);
       for (let i = 4; i <= 10; i++) await opened.store.publish("u4", `m${i}`);
-      // m2 to m7 are gone after the oldest cursor, and after the start: never skipped silently.
+      // m2 to m7 are gone after the oldest cursor, and after 0-0: never skipped silently.
       const newest = (await _get(handler, "uid=u4&wait=0.05")).body.next;
-      for (const since of [oldest, middle, "0"]) {
+      const stillKept = await _get(handler, "uid=u4&since=0");
+      assert.deepEqual(stillKept.body.messages.map((m: { data: unknown }) => m.data), [
+        "m8",
+        "m9",
+        "m10",
+      ]);
+      for (const since of [oldest, middle, "0-0"]) {
         const reset = await _get(handler, `uid=u4&since=${since}`);
         assert.equal(reset.status, 200);
         assert.deepEqual(reset.body, { messages: [], next: newest, reset: true }, `since=${since}`);

@@ -89,7 +89,7 @@ const STREAM_CONTRACT: readonly StreamCheck[] = [
       await publishAll(store, ["1", '{"two":2}', "3"]);
       const all = await read(store, "0-0");
       assert.deepEqual(messagesOf(all), ["1", '{"two":2}', "3"]);
-      assert.deepEqual(await read(store, "0"), all, '"0" is "0-0"');
+      assert.deepEqual(await read(store, "0"), all, 'before any trim, "0" reads as "0-0"');
     },
   },
   {
@@ -121,6 +121,17 @@ const STREAM_CONTRACT: readonly StreamCheck[] = [
     async check({ store }) {
       assert.deepEqual(await read(store, "0-0"), { entries: [], next: "0-0", reset: false });
       assert.deepEqual(await read(store, "0"), { entries: [], next: "0-0", reset: false });
+    },
+  },
+  {
+    name: "once entries were trimmed, 0 still reads all that is kept, while 0-0 is a reset",
+    history: { max: 2, ttlSeconds: 600 },
+    async check({ store }) {
+      await publishAll(store, ["1", "2", "3"]);
+      const kept = await read(store, "0");
+      assert.deepEqual([messagesOf(kept), kept.reset], [["2", "3"], false]);
+      const before = await read(store, "0-0");
+      assert.deepEqual(before, { entries: [], next: kept.next, reset: true });
     },
   },
   {

@@ -20,8 +20,8 @@ import { compareStreamIds, formatStreamId, START_ID, type StreamId } from "../st
  * ```
  */
 export interface EntryLogRead {
-  /** The cursor, or undefined to read from now. */
-  readonly after: StreamId | undefined;
+  /** The cursor; `"start"` for all that is kept; undefined to read from now. */
+  readonly after: StreamId | "start" | undefined;
   /** Most entries to read. */
   readonly count: number;
   /** Most bytes of messages to read, the first entry aside. */
@@ -92,29 +92,42 @@ export class EntryLog {
   }
 
   /**
-   * The entries after `read.after`, by the reset rule: a cursor at `0-0`
-   * reads every entry, unless some were trimmed; one older than what the
-   * log may have lost, or newer than its newest entry, is a reset.
+   * The entries after `read.after`, by the reset rule: `"start"` reads
+   * every entry kept, never a reset; a cursor at `0-0` reads every entry,
+   * unless some were trimmed; one older than what the log may have lost, or
+   * newer than its newest entry, is a reset.
    */
   read(read: EntryLogRead): StreamRead {
     const { after } = read;
     if (after === undefined) return { entries: [], next: this.newest, reset: false };
+    if (after === "start") {
+      return this.#readFrom(this.#head, read.count, read.maxBytes, this.newest);
+    }
     const fromStart = after.ms === 0 && after.seq === 0;
     const floor = this.#lost ?? this.#entries[this.#head]?.id;
     const reset = fromStart ? this.#lost !== undefined : floor === undefined ||
       compareStreamIds(after, this.#last) > 0 || compareStreamIds(after, floor) < 0;
     if (reset) return { entries: [], next: this.newest, reset: true };
+    return this.#readFrom(
+      this.#firstAfter(after),
+      read.count,
+      read.maxBytes,
+      formatStreamId(after),
+    );
+  }
+
+  /** Up to `count` entries from index `first`, within `maxBytes`; `next` says where to go on when none. */
+  #readFrom(first: number, count: number, maxBytes: number, orNext: string): StreamRead {
     const entries: StreamEntry[] = [];
     let bytes = 0;
-    for (let i = this.#firstAfter(after); i < this.#entries.length; i++) {
+    for (let i = first; i < this.#entries.length; i++) {
       const record = this.#entries[i]!;
-      if (entries.length === read.count) break;
-      if (entries.length > 0 && bytes + record.bytes > read.maxBytes) break;
+      if (entries.length === count) break;
+      if (entries.length > 0 && bytes + record.bytes > maxBytes) break;
       entries.push(record.entry);
       bytes += record.bytes;
     }
-    const next = entries.at(-1)?.id ?? formatStreamId(after);
-    return { entries, next, reset: false };
+    return { entries, next: entries.at(-1)?.id ?? orNext, reset: false };
   }
 
   /** The index of the first kept entry with an id after `after` (binary search). */
@@ -146,7 +159,7 @@ export function readWithoutLog(read: EntryLogRead): StreamRead {
   return {
     entries: [],
     next: START_ID,
-    reset: after !== undefined && (after.ms > 0 || after.seq > 0),
+    reset: after !== undefined && after !== "start" && (after.ms > 0 || after.seq > 0),
   };
 }
 

@@ -74,14 +74,15 @@ export function checkHistory(history: HistoryOptions, owner: string): HistoryOpt
 }
 
 /**
- * The cursor of `options`, read (undefined: from now), once its count is
+ * The cursor of `options`, read (undefined: from now; `"start"` for `0`,
+ * all that is kept), once its count is
  * checked: throws a RangeError on a count that is not a whole number of
  * at least 1, and a TypeError on a cursor that is not a stream id.
  *
  * @example
  * ```ts
  * import { cursorOf } from "./history_options.ts";
- * console.log(cursorOf({ after: "0", count: 10 }), cursorOf({ after: undefined, count: 1 })); // { ms: 0, seq: 0 } undefined
+ * console.log(cursorOf({ after: "0", count: 10 }), cursorOf({ after: undefined, count: 1 })); // start undefined
  * try {
  *   cursorOf({ after: "0-0", count: 0 });
  * } catch (error) {
@@ -89,11 +90,12 @@ export function checkHistory(history: HistoryOptions, owner: string): HistoryOpt
  * }
  * ```
  */
-export function cursorOf(options: StreamReadOptions): StreamId | undefined {
+export function cursorOf(options: StreamReadOptions): StreamId | "start" | undefined {
   if (!Number.isInteger(options.count) || options.count < 1) {
     throw new RangeError(
       `Cannot read a stream: "count" must be a whole number of at least 1, got ${options.count}`,
     );
   }
-  return options.after === undefined ? undefined : parseStreamId(options.after, "after");
+  if (options.after === undefined) return undefined;
+  return options.after === "0" ? "start" : parseStreamId(options.after, "after");
 }

@@ -73,7 +73,11 @@ export class RedisHistory {
   /** Moves what waits for `uid`, then reads its history after `options.after`. */
   async read(uid: string, options: StreamReadOptions): Promise<StreamRead> {
     const after = cursorOf(options);
-    return await this.#run(uid, after === undefined ? "" : formatStreamId(after), options.count);
+    return await this.#run(
+      uid,
+      after === undefined ? "" : after === "start" ? "0" : formatStreamId(after),
+      options.count,
+    );
   }
 
   /**

@@ -302,9 +302,9 @@ end`;
  * KEYS: the list, the history, its floor (written once messages are lost:
  * the newest id trimmed, or the first id moved after messages dropped
  * unmoved; a cursor before it, or `0-0`, is a reset; without it, a cursor
- * before the first entry is), the list of messages set aside (all in one
+ * before the first entry is; `0` never is), the list of messages set aside (all in one
  * hash slot). ARGV: most entries kept, seconds the history lives after its
- * last message, the cursor (`<ms>-<seq>`, `0-0` for the start, "" for
+ * last message, the cursor (`<ms>-<seq>`; `0` for all that is kept; "" for
  * now, "!" to move only), most entries read, most bytes of a message and
  * of a read (the first entry always goes), messages set aside kept.
  *
@@ -385,9 +385,10 @@ if not newest then
   newest = top[1] and top[1][1]
 end
 if cursor == "" then return {0, newest or "0-0", {}, {}, tooLarge, notUtf8} end
-local fromStart = cursor == "0-0"
+local whole = cursor == "0"
+local fromStart = whole or cursor == "0-0"
 local floor = redis.call("GET", floorKey)
-local reset = fromStart and floor
+local reset = fromStart and not whole and floor
 if not fromStart then
   reset = not newest or before(newest, cursor)
   if not reset then
@@ -405,4 +406,4 @@ for _, entry in ipairs(entries) do
   messages[#messages + 1] = message
   total = total + #message
 end
-return {0, ids[#ids] or cursor, ids, messages, tooLarge, notUtf8}`;
+return {0, ids[#ids] or (whole and (newest or "0-0")) or cursor, ids, messages, tooLarge, notUtf8}`;

@@ -133,14 +133,17 @@ export interface StreamRead {
  * @example
  * ```ts
  * import type { StreamReadOptions } from "./types.ts";
- * const fromTheStart: StreamReadOptions = { after: "0-0", count: 32 };
- * console.log(fromTheStart.after); // 0-0
+ * const fromTheStart: StreamReadOptions = { after: "0", count: 32 };
+ * console.log(fromTheStart.after); // 0
  * ```
  */
 export interface StreamReadOptions {
   /**
-   * The cursor: read the entries after this id. `0-0` reads the whole
-   * history kept; undefined reads from now (no entries, `next` the newest id).
+   * The cursor: read the entries after this id. `0` reads the whole
+   * history kept, never a reset; `0-0` is the cursor before any message
+   * (what a read from now of an empty history answers), a reset once
+   * messages were trimmed; undefined reads from now (no entries, `next` the
+   * newest id).
    */
   readonly after: string | undefined;
   /** Most entries to read. */
