@@ -3,7 +3,12 @@ import { createLogger, type Logger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
 import type { Presence } from "./presence.ts";
 import { secretList, type Secrets } from "./secret_list.ts";
-import { DEFAULT_PARAMS, DEFAULT_STOP_CODE, type ParamNames } from "./protocol.ts";
+import {
+  DEFAULT_DELIVERY,
+  DEFAULT_PARAMS,
+  DEFAULT_STOP_CODE,
+  type ParamNames,
+} from "./protocol.ts";
 import type { VerifySignature } from "./signature.ts";
 import type { MessageStore } from "./store/types.ts";
 
@@ -222,7 +227,7 @@ export interface OptionSpec<T> {
 
 /** The handler's options: the keys of {@linkcode DEFAULTS}. */
 const _HANDLER_SPECS = {
-  delivery: _spec<Delivery>("queue"),
+  delivery: _spec<Delivery>(DEFAULT_DELIVERY),
   minWait: _spec(15, "positive"),
   maxWait: _spec(900, "atLeastZero"),
   stopCode: _spec(DEFAULT_STOP_CODE),

@@ -109,6 +109,18 @@ export const DEFAULT_PARAMS: ParamNames = Object.freeze({
 export const DEFAULT_STOP_CODE = '{"stop":1}';
 
 /**
+ * How messages are delivered unless told otherwise, by the handler and by
+ * the browser client alike: `"queue"`, each message to one poll of its uid.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_DELIVERY } from "./protocol.ts";
+ * console.log(DEFAULT_DELIVERY); // queue
+ * ```
+ */
+export const DEFAULT_DELIVERY = "queue";
+
+/**
  * Header names of the protocol, as sent.
  *
  * @example

@@ -27,7 +27,7 @@
  * @module
  */
 import { type Backoff, exponentialBackoff, type ExponentialBackoffOptions } from "../backoff.ts";
-import { DEFAULT_PARAMS, DEFAULT_STOP_CODE } from "../protocol.ts";
+import { DEFAULT_DELIVERY, DEFAULT_PARAMS, DEFAULT_STOP_CODE } from "../protocol.ts";
 import { type EventSourceLike, runEventStreamLoop } from "./event_stream_loop.ts";
 import { createInbox, type Inbox } from "./inbox.ts";
 import {
@@ -364,7 +364,7 @@ function _streamOptions(options: LongPollClientOptions): {
   param: string;
   events?: { url: URL; open: (url: string) => EventSourceLike };
 } | undefined {
-  const { delivery = "queue", transport = "auto" } = options;
+  const { delivery = DEFAULT_DELIVERY, transport = "auto" } = options;
   if (delivery !== "queue" && delivery !== "stream") {
     throw new TypeError(
       `Cannot create client: "delivery" must be "queue" or "stream", got "${delivery}"`,
