@@ -265,14 +265,15 @@ export class RedisStore implements MessageStore {
   /**
    * Resolves true once both connections are up, subscribed, keyspace
    * notifications configured (or found forbidden), and the queue limits in
-   * force read; false after `timeoutMs`.
+   * force read; false after `timeoutMs`, or as soon as no Sentinel knows
+   * `sentinelName`.
    */
   async whenReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     const up = () =>
       this.#client.isReady && this.#subscriber.ready && this.#notifications.applied &&
       (this.#limitsClaim.known || this.#limitsClaim.conflict !== undefined);
-    while (Date.now() < deadline && !this.#closed && !up()) {
+    while (Date.now() < deadline && !this.#closed && !up() && !this.#diagnosis.primaryUnknown) {
       // A cluster client tells no "ready": the limits are read once it is.
       if (this.#client.isReady) this.#limitsClaim.claim();
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -357,7 +358,7 @@ export class RedisStore implements MessageStore {
     await this.#presence?.close();
     clearInterval(this.#notificationsTimer);
     await this.#limitsClaim.close();
-    this.#topology.close();
+    await this.#topology.close();
     // Nothing new to hear; the limits of the pushes heard are applied.
     await this.#subscriber.close();
     await this.#listLimits.close();
