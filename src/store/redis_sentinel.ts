@@ -8,6 +8,8 @@
 import { createClient, type RedisClientType } from "redis";
 import { connectionOptions, messageOf, type RedisCommands } from "./redis_connection.ts";
 import { FollowingClient } from "./redis_following_client.ts";
+import type { RedisStoreOptions } from "./redis_options.ts";
+import { OPTION_SPECS } from "../options.ts";
 import { closeClient } from "./redis_subscriber.ts";
 import type { ConfigurableNode, NotificationSettings } from "./redis_notifications.ts";
 import type { RedisSubscriber } from "./redis_subscriber.ts";
@@ -46,6 +48,36 @@ export function sentinelAddress(text: string): SentinelAddress {
     throw new Error(`"${text}" has no port from 1 to 65535`);
   }
   return { host, port };
+}
+
+/**
+ * The Sentinels and the primary's name of the store's options, checked;
+ * undefined without `sentinels`. Throws a TypeError on a bad address, an
+ * empty name, or `nodes` given too.
+ *
+ * @example
+ * ```ts
+ * import { sentinelOptionsOf } from "./redis_sentinel.ts";
+ * console.log(sentinelOptionsOf({ sentinels: ["s1:26379"] })); // { sentinels: [ { host: "s1", port: 26379 } ], name: "mymaster" }
+ * console.log(sentinelOptionsOf({})); // undefined
+ * ```
+ */
+export function sentinelOptionsOf(
+  options: Pick<RedisStoreOptions, "sentinels" | "sentinelName" | "nodes">,
+): { sentinels: SentinelAddress[]; name: string } | undefined {
+  if (options.sentinels === undefined || options.sentinels.length === 0) return undefined;
+  if ((options.nodes ?? []).length > 0) {
+    throw new TypeError(
+      'Cannot create RedisStore: "sentinels" and "nodes" exclude each other; Sentinel names one primary',
+    );
+  }
+  const name = options.sentinelName ?? OPTION_SPECS.sentinelName.defaultValue;
+  if (name === "") throw new TypeError('Cannot create RedisStore: "sentinelName" is empty');
+  try {
+    return { sentinels: options.sentinels.map(sentinelAddress), name };
+  } catch (error) {
+    throw new TypeError(`Cannot create RedisStore: "sentinels": ${messageOf(error)}`);
+  }
 }
 
 /** Options of {@linkcode SentinelPrimary}. */
