@@ -242,7 +242,7 @@ export class SentinelPrimary {
 
   /**
    * Asks every Sentinel for the primary, and moves to the one they name
-   * (see {@linkcode _primaryOf}); when none names one before the first
+   * (see {@linkcode namedPrimary}); when none names one before the first
    * primary, tells the command client's `error` listeners why.
    */
   #ask(): Promise<void> {
@@ -257,7 +257,7 @@ export class SentinelPrimary {
         else if (answer.value === undefined) failure = new Error(`No such master with that name`);
         else named.push(answer.value);
       }
-      const primary = _primaryOf(named, this.#primary?.address);
+      const primary = namedPrimary(named, this.#primary?.address);
       if (primary !== undefined) this.#move(primary);
       else if (this.#primary === undefined && named.length === 0) this.#following.failed(failure);
     })().finally(() => {
@@ -329,8 +329,19 @@ export interface SentinelAnswer extends SentinelAddress {
  * The primary the Sentinels name: of the settled answers, those of the
  * newest epoch, the address most of them give (the one in use on a tie);
  * undefined when no answer is settled.
+ *
+ * @example
+ * ```ts
+ * import { namedPrimary } from "./redis_sentinel.ts";
+ * const answers = [
+ *   { host: "10.0.0.1", port: 6379, epoch: 1, settled: false }, // the leader, failing it over
+ *   { host: "10.0.0.2", port: 6379, epoch: 1, settled: true },
+ *   { host: "10.0.0.1", port: 6379, epoch: 0, settled: true }, // not told yet
+ * ];
+ * console.log(namedPrimary(answers, "10.0.0.1:6379")?.host); // 10.0.0.2
+ * ```
  */
-function _primaryOf(
+export function namedPrimary(
   answers: readonly SentinelAnswer[],
   current: string | undefined,
 ): SentinelAnswer | undefined {
