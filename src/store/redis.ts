@@ -39,7 +39,8 @@ import { ListLimits } from "./redis_list_limits.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { NotificationSettings } from "./redis_notifications.ts";
 import { RedisTopology } from "./redis_topology.ts";
-import { bufferOf, databaseOf, type RedisCommands } from "./redis_connection.ts";
+import { bufferOf, checkRedisUrl, databaseOf, type RedisCommands } from "./redis_connection.ts";
+import { sentinelOptionsOf } from "./redis_sentinel.ts";
 import { RedisCommandRunner } from "./redis_command_runner.ts";
 import { RedisSetAside } from "./redis_set_aside.ts";
 import { RedisPop } from "./redis_pop.ts";
@@ -58,6 +59,7 @@ export type { QueueLimitValues } from "./queue_limits.ts";
  * every held uid is woken to check again. On Redis Cluster (`nodes`), the
  * commands go through the cluster client and there is one subscriber per
  * master, since keyspace notifications stay on the node that made them.
+ * With Sentinel (`sentinels`), both follow the primary through a failover.
  *
  * @example
  * ```ts ignore
@@ -106,13 +108,8 @@ export class RedisStore implements MessageStore {
     const nodes = options.nodes ?? [];
     this.#cluster = nodes.length > 0;
     const url = nodes[0] ?? options.url ?? "redis://127.0.0.1:6379";
-    for (const candidate of [url, ...nodes]) {
-      if (!/^rediss?:\/\//.test(candidate) || URL.parse(candidate) === null) {
-        throw new TypeError(
-          `Cannot create RedisStore: expected a redis:// or rediss:// URL, got "${candidate}"`,
-        );
-      }
-    }
+    const sentinel = sentinelOptionsOf(options);
+    [url, ...nodes].forEach(checkRedisUrl);
     this.keyPrefix = options.keyPrefix ?? OPTION_SPECS.keyPrefix.defaultValue;
     if (hasControlCharacters(this.keyPrefix)) {
       throw new TypeError('Cannot create RedisStore: "keyPrefix" holds control characters');
@@ -123,7 +120,7 @@ export class RedisStore implements MessageStore {
     const history = options.history && checkHistory(options.history, "RedisStore");
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
-    this.#diagnosis = new RedisDiagnosis(onWarning);
+    this.#diagnosis = new RedisDiagnosis(onWarning, sentinel?.name);
     this.#pushBacks = new PushBackRetry({
       push: (uid, message) => this.#pushBack(uid, message),
       onPushedBack: options.onPushedBack ?? _ignore,
@@ -144,6 +141,7 @@ export class RedisStore implements MessageStore {
     this.#topology = new RedisTopology({
       url,
       nodes,
+      sentinel,
       subscriber: this.#subscriber,
       notifications: this.#notifications,
       onMastersAdded: (owns) => this.#waiters.wakeWhere((uid) => owns(this.keyPrefix + uid)),
@@ -225,6 +223,11 @@ export class RedisStore implements MessageStore {
     return this.#diagnosis.reason;
   }
 
+  /** Why a server should refuse to start: no Sentinel monitors `sentinelName`; else undefined. */
+  get sentinelNameUnknown(): string | undefined {
+    return this.#diagnosis.primaryUnknown ? this.#diagnosis.reason : undefined;
+  }
+
   /**
    * The queue limits applied now: those in force for the prefix, kept in
    * Redis and the same for every process on it, once read; until then,
@@ -252,14 +255,14 @@ export class RedisStore implements MessageStore {
   /**
    * Resolves true once both connections are up, subscribed, keyspace
    * notifications configured (or found forbidden), and the queue limits in
-   * force read; false after `timeoutMs`.
+   * force read; false after `timeoutMs` (at once if no Sentinel knows `sentinelName`).
    */
   async whenReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     const up = () =>
       this.#client.isReady && this.#subscriber.ready && this.#notifications.applied &&
       (this.#limitsClaim.known || this.#limitsClaim.conflict !== undefined);
-    while (Date.now() < deadline && !this.#closed && !up()) {
+    while (Date.now() < deadline && !this.#closed && !up() && !this.#diagnosis.primaryUnknown) {
       // A cluster client tells no "ready": the limits are read once it is.
       if (this.#client.isReady) this.#limitsClaim.claim();
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -344,7 +347,7 @@ export class RedisStore implements MessageStore {
     await this.#presence?.close();
     clearInterval(this.#notificationsTimer);
     await this.#limitsClaim.close();
-    this.#topology.close();
+    await this.#topology.close();
     // Nothing new to hear; the limits of the pushes heard are applied.
     await this.#subscriber.close();
     await this.#listLimits.close();

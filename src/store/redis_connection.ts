@@ -147,3 +147,26 @@ export function messageOf(error: unknown): string {
 export function bufferOf(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/**
+ * Throws a TypeError unless `url` is a `redis://` or `rediss://` URL.
+ *
+ * @example
+ * ```ts
+ * import { checkRedisUrl } from "./redis_connection.ts";
+ * checkRedisUrl("redis://127.0.0.1:6379");
+ * try {
+ *   checkRedisUrl("http://127.0.0.1:6379");
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // Cannot create RedisStore: expected a redis:// or rediss:// URL, got "http://127.0.0.1:6379"
+ * }
+ * ```
+ */
+export function checkRedisUrl(url: string): void {
+  if (!/^rediss?:\/\//.test(url) || URL.parse(url) === null) {
+    throw new TypeError(
+      `Cannot create RedisStore: expected a redis:// or rediss:// URL, got "${url}"`,
+    );
+  }
+}
