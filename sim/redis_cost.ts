@@ -1,0 +1,57 @@
+/**
+ * What the store cost Redis over a run, read from each node's `INFO`
+ * (after a `CONFIG RESETSTAT` at the start of the load): commands by name,
+ * and bytes in and out over client and replication connections.
+ *
+ * @module
+ */
+import type { RedisNode } from "./redis_hosts.ts";
+
+/** Redis's work over a run, summed over the nodes. */
+export interface RedisCost {
+  /** Commands executed. */
+  commands: number;
+  /** Bytes in plus bytes out (`total_net_input_bytes` + `total_net_output_bytes`). */
+  bytes: number;
+  /** Calls by command name, most first. */
+  byCommand: Record<string, number>;
+}
+
+/**
+ * Calls by command name in an `INFO commandstats` text.
+ *
+ * @example
+ * ```ts
+ * import { commandCalls } from "./redis_cost.ts";
+ * const info = "# Commandstats\r\ncmdstat_lpush:calls=7,usec=9,usec_per_call=1.29\r\ncmdstat_rpop:calls=3,usec=1";
+ * console.log(commandCalls(info)); // { lpush: 7, rpop: 3 }
+ * ```
+ */
+export function commandCalls(info: string): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls[match[1]] = Number(match[2]);
+  }
+  return calls;
+}
+
+/** Reads and sums the cost on `nodes`; a node that does not answer (a killed master) counts nothing. */
+export async function redisCost(nodes: readonly RedisNode[]): Promise<RedisCost> {
+  const byCommand: Record<string, number> = {};
+  let bytes = 0;
+  for (const node of nodes) {
+    const text = await node.cli("INFO", "all").catch(() => "");
+    for (const [name, calls] of Object.entries(commandCalls(text))) {
+      byCommand[name] = (byCommand[name] ?? 0) + calls;
+    }
+    for (const field of ["total_net_input_bytes", "total_net_output_bytes"]) {
+      bytes += Number(new RegExp(`^${field}:(\\d+)`, "m").exec(text)?.[1] ?? 0);
+    }
+  }
+  const sorted = Object.entries(byCommand).sort((a, b) => b[1] - a[1]);
+  return {
+    commands: sorted.reduce((sum, [, calls]) => sum + calls, 0),
+    bytes,
+    byCommand: Object.fromEntries(sorted),
+  };
+}

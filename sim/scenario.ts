@@ -1,0 +1,164 @@
+/**
+ * One run of the simulation: the hosts, Redis Cluster, six app processes,
+ * nginx, the producer and the users, a steady load, one fault in the
+ * middle, then the accounting. Everything it made is removed when it ends,
+ * however it ends.
+ *
+ * @module
+ */
+import { heldPollsIn } from "../testing/held_polls.ts";
+import { TEST_SECRET } from "../testing/secrets.ts";
+import { startProcess } from "../testing/serve_process.ts";
+import { sleep, waitUntil } from "../testing/wait_until.ts";
+import { account, type RunFigures } from "./accounting.ts";
+import { startAppProcesses } from "./app_hosts.ts";
+import type { ClientLog } from "./clients.ts";
+import type { Fault } from "./faults.ts";
+import { startLoadBalancer } from "./lb_host.ts";
+import { createNetwork, type Host, inHost, run } from "./netns.ts";
+import type { ProducerLog } from "./producer.ts";
+import { startRedisClusterOnHosts } from "./redis_hosts.ts";
+import { redisCost, type RedisCost } from "./redis_cost.ts";
+
+/** Options of {@linkcode runScenario}. */
+export interface ScenarioOptions {
+  fault: Fault;
+  /** `AT_LEAST_ONCE` of the app processes. */
+  atLeastOnce: boolean;
+  /** Simulated users. @default {2000} */
+  users?: number;
+  /** Messages per second. @default {120} */
+  rate?: number;
+  /** Seconds of load before the fault, and after the heal. @default {15} */
+  calmSeconds?: number;
+  /** Called with a line about each step. */
+  log?: (line: string) => void;
+}
+
+/** The figures of one run, with what it was. */
+export interface ScenarioResult extends RunFigures {
+  fault: string;
+  atLeastOnce: boolean;
+  users: number;
+  rate: number;
+  /** Messages the app processes logged as lost ("Cannot put back …: it is lost"). */
+  loggedLost: number;
+  /** Redis commands and bytes over the load (divide by {@linkcode RunFigures.acknowledged} for a message's share). */
+  redis: RedisCost;
+}
+
+const _HOSTS = ["lb", "app1", "app2", "app3", "redis1", "redis2", "redis3", "producer", "clients"];
+const _REDIS_HOSTS = ["redis1", "redis2", "redis3"];
+/** `cluster-node-timeout`: how soon a dead master is failed over. */
+const _NODE_TIMEOUT_MS = 2_000;
+/** The lease of at-least-once mode, short so that redeliveries happen within the drain. */
+const _LEASE_SECONDS = 10;
+/** Time after the producer stops for the last deliveries (and redeliveries after a lease). */
+const _DRAIN_MS = 15_000;
+
+/** Runs `options.fault` under load and returns the run's figures. */
+export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
+  const log = options.log ?? (() => {});
+  const users = options.users ?? 2000;
+  const rate = options.rate ?? 120;
+  const calmMs = (options.calmSeconds ?? 15) * 1000;
+  const dir = await Deno.makeTempDir({ prefix: "lpsim-run-" });
+  await using stack = new AsyncDisposableStack();
+  stack.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+  const network = stack.use(await createNetwork(_HOSTS));
+  const redisHosts = _REDIS_HOSTS.map((name) => network.host(name));
+  const redis = stack.use(await startRedisClusterOnHosts(redisHosts, _NODE_TIMEOUT_MS));
+  log(`redis cluster up: ${redis.redisUrl}`);
+  const appHosts = ["app1", "app2", "app3"].map((name) => network.host(name));
+  const lbHost = network.host("lb");
+  const apps = stack.use(
+    await startAppProcesses({
+      hosts: appHosts,
+      env: {
+        REDIS_URL: redis.redisUrl,
+        SIGN_SECRET: TEST_SECRET,
+        TRUSTED_PROXIES: lbHost.ip,
+        AT_LEAST_ONCE: String(options.atLeastOnce),
+        LEASE: String(_LEASE_SECONDS),
+      },
+    }),
+  );
+  log(`app processes up: ${apps.all.map((app) => app.address).join(" ")}`);
+  const lb = stack.use(await startLoadBalancer(lbHost, apps.all.map((app) => app.address)));
+  const clientOut = `${dir}/clients.json`;
+  const clients = stack.use(
+    await startProcess({
+      command: "ip",
+      args: inHost(network.host("clients"), [
+        Deno.execPath(),
+        "run",
+        "--allow-all",
+        new URL("./clients.ts", import.meta.url).pathname,
+        `--url=${lb.url}`,
+        `--users=${users}`,
+        `--secret=${TEST_SECRET}`,
+        `--out=${clientOut}`,
+      ]),
+      env: {},
+      ready: /polling/,
+    }),
+  );
+  let held = 0;
+  await waitUntil(async () => {
+    held = 0;
+    for (const app of apps.all) held += heldPollsIn(await _get(lbHost, app.address, "/metrics"));
+    return held >= users;
+  }, { what: () => `${users} held polls (last seen: ${held})`, timeoutMs: 60_000, intervalMs: 500 });
+  log(`${held} polls held`);
+  for (const node of redis.nodes) await node.cli("CONFIG", "RESETSTAT");
+  const producerOut = `${dir}/producer.json`;
+  const producer = stack.use(
+    await startProcess({
+      command: "ip",
+      args: inHost(network.host("producer"), [
+        Deno.execPath(),
+        "run",
+        "--allow-all",
+        new URL("./producer.ts", import.meta.url).pathname,
+        `--redis=${redis.redisUrl}`,
+        `--rate=${rate}`,
+        `--users=${users}`,
+        `--out=${producerOut}`,
+      ]),
+      env: {},
+      ready: /producing/,
+    }),
+  );
+  await sleep(calmMs);
+  const faultAt = Date.now();
+  log(`fault: ${options.fault.name}`);
+  const healAt = await options.fault.inject({ network, redis, apps, lb, redisHosts: _REDIS_HOSTS });
+  log(`healed after ${healAt - faultAt} ms`);
+  await sleep(calmMs);
+  const producerCode = await producer.stop("SIGTERM");
+  if (producerCode !== 0) throw new Error(`Cannot produce: the producer exited ${producerCode}:\n${producer.output()}`);
+  await sleep(_DRAIN_MS);
+  const cost = await redisCost(redis.nodes);
+  await clients.stop("SIGTERM");
+  const produced: ProducerLog = JSON.parse(await Deno.readTextFile(producerOut));
+  const got: ClientLog = JSON.parse(await Deno.readTextFile(clientOut));
+  const figures = account(produced, got, { faultAt, healAt });
+  const loggedLost = apps.all.map((app) => app.current.output().match(/it is lost/g)?.length ?? 0)
+    .reduce((a, b) => a + b, 0);
+  return {
+    ...figures,
+    fault: options.fault.name,
+    atLeastOnce: options.atLeastOnce,
+    users,
+    rate,
+    loggedLost,
+    redis: cost,
+  };
+}
+
+/** GET `path` of `address` from `host` (the load balancer, which reaches every app host). */
+async function _get(host: Host, address: string, path: string): Promise<string> {
+  return await run(inHost(host, ["curl", "-s", "-m", "2", `http://${address}${path}`])).catch(() =>
+    ""
+  );
+}
