@@ -36,24 +36,33 @@ export const FAULT_MS = { partition: 10_000, stop: 10_000, loss: 30_000 } as con
 
 /** Every fault, by name, in the order of the table. */
 export const FAULTS: ReadonlyMap<string, Fault> = new Map([
-  _fault("kill-master", "`kill -9` the Redis master on redis1; heal = its replica is master", async (t) => {
-    const victim = t.redis.nodes[0]; // redis1's first node: a master since the start
-    const replica = await replicaOf(t.redis.nodes, victim);
-    await victim.process.stop("SIGKILL");
-    let promotedAt = 0;
-    await waitUntil(async () => {
-      promotedAt = Date.now();
-      return (await replica.cli("ROLE")).startsWith("master");
-    }, { what: `the promotion of ${replica.address}`, timeoutMs: 30_000, intervalMs: 20 });
-    return promotedAt;
-  }),
-  _fault("partition", "app1 cut off from every Redis host for 10 s (nftables drop), then healed", async (t) => {
-    const app = t.network.host("app1");
-    await partition(app, t.redisHosts.map((name) => t.network.host(name)));
-    await sleep(FAULT_MS.partition);
-    await deleteTables(app.netns);
-    return Date.now();
-  }),
+  _fault(
+    "kill-master",
+    "`kill -9` the Redis master on redis1; heal = its replica is master; the killed node is then started again and rejoins as a replica",
+    async (t) => {
+      const victim = t.redis.nodes[0]; // redis1's first node: a master since the start
+      const replica = await replicaOf(t.redis.nodes, victim);
+      await victim.process.stop("SIGKILL");
+      let promotedAt = 0;
+      await waitUntil(async () => {
+        promotedAt = Date.now();
+        return (await replica.cli("ROLE")).startsWith("master");
+      }, { what: `the promotion of ${replica.address}`, timeoutMs: 30_000, intervalMs: 20 });
+      await victim.start();
+      return promotedAt;
+    },
+  ),
+  _fault(
+    "partition",
+    "app1 cut off from every Redis host for 10 s (nftables drop), then healed",
+    async (t) => {
+      const app = t.network.host("app1");
+      await partition(app, t.redisHosts.map((name) => t.network.host(name)));
+      await sleep(FAULT_MS.partition);
+      await deleteTables(app.netns);
+      return Date.now();
+    },
+  ),
   _fault("sigstop", "`SIGSTOP` one app process for 10 s, then `SIGCONT`", async (t) => {
     const { process } = t.apps.all[0].current;
     process.kill("SIGSTOP");
@@ -61,20 +70,28 @@ export const FAULTS: ReadonlyMap<string, Fault> = new Map([
     process.kill("SIGCONT");
     return Date.now();
   }),
-  _fault("loss", "2% of packets between every host dropped for 30 s (nftables on the switch)", async (t) => {
-    await addTable(t.network.switchNetns, lossRules(2));
-    await sleep(FAULT_MS.loss);
-    await deleteTables(t.network.switchNetns);
-    return Date.now();
-  }),
+  _fault(
+    "loss",
+    "2% of packets between every host dropped for 30 s (nftables on the switch)",
+    async (t) => {
+      await addTable(t.network.switchNetns, lossRules(2));
+      await sleep(FAULT_MS.loss);
+      await deleteTables(t.network.switchNetns);
+      return Date.now();
+    },
+  ),
   _fault("nginx-restart", "nginx stopped (SIGTERM, fast shutdown) and started again", async (t) => {
     await t.lb.restart();
     return Date.now();
   }),
-  _fault("rolling-deploy", "each of the 6 app processes in turn: SIGTERM (drain), start, ready", async (t) => {
-    for (let i = 0; i < t.apps.all.length; i++) await t.apps.restart(i);
-    return Date.now();
-  }),
+  _fault(
+    "rolling-deploy",
+    "each of the 6 app processes in turn: SIGTERM (drain), start, ready",
+    async (t) => {
+      for (let i = 0; i < t.apps.all.length; i++) await t.apps.restart(i);
+      return Date.now();
+    },
+  ),
 ]);
 
 function _fault(name: string, what: string, inject: Fault["inject"]): [string, Fault] {

@@ -74,7 +74,9 @@ export async function startLoadBalancer(
     });
     await waitUntil(
       async () =>
-        (await run(inHost(host, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${url}healthz`]))
+        (await run(
+          inHost(host, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `${url}healthz`]),
+        )
           .catch(() => "")) === "200",
       { what: () => `nginx on ${url}; it printed\n${nginx.output()}`, timeoutMs: 10_000 },
     );

@@ -62,7 +62,9 @@ if (import.meta.main) {
     for (const [name, atLeastOnce] of runs) {
       const fault = FAULTS.get(name);
       if (fault === undefined) {
-        throw new Error(`Cannot run fault "${name}": known ones are ${[...FAULTS.keys()].join(", ")}`);
+        throw new Error(
+          `Cannot run fault "${name}": known ones are ${[...FAULTS.keys()].join(", ")}`,
+        );
       }
       const mode = atLeastOnce ? "at-least-once" : "default";
       try {
@@ -75,7 +77,9 @@ if (import.meta.main) {
           log: (line) => console.error(`[${name}/${mode}] ${line}`),
         });
         results.push(result);
-        console.error(`[${name}/${mode}] ${JSON.stringify({ ...result, lost: result.lost.slice(0, 20) })}`);
+        console.error(
+          `[${name}/${mode}] ${JSON.stringify({ ...result, lost: result.lost.slice(0, 20) })}`,
+        );
       } catch (error) {
         console.error(`[${name}/${mode}] failed: ${(error as Error).stack}`);
         notRun.push(`${name}/${mode}`);
@@ -84,7 +88,9 @@ if (import.meta.main) {
   } finally {
     await removeOwnNamespaces();
   }
-  if (values.json !== undefined) await Deno.writeTextFile(values.json, JSON.stringify(results, null, 1));
+  if (values.json !== undefined) {
+    await Deno.writeTextFile(values.json, JSON.stringify(results, null, 1));
+  }
   console.log(resultsTable(results, notRun));
   Deno.exit(notRun.length > 0 ? 1 : 0);
 }

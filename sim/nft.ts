@@ -43,7 +43,9 @@ export function partitionRules(addresses: readonly string[]): string {
  */
 export function lossRules(percent: number): string {
   if (!(Number.isInteger(percent) && percent >= 0 && percent <= 100)) {
-    throw new RangeError(`Cannot drop packets: "percent" must be an integer from 0 to 100, got "${percent}"`);
+    throw new RangeError(
+      `Cannot drop packets: "percent" must be an integer from 0 to 100, got "${percent}"`,
+    );
   }
   return [
     `table bridge ${SIM_TABLE} {`,
@@ -65,14 +67,18 @@ export async function addTable(netns: string, rules: string): Promise<void> {
   await writer.close();
   const { success, stderr } = await nft.output();
   if (!success) {
-    throw new Error(`Cannot load nftables rules in "${netns}": ${new TextDecoder().decode(stderr)}`);
+    throw new Error(
+      `Cannot load nftables rules in "${netns}": ${new TextDecoder().decode(stderr)}`,
+    );
   }
 }
 
 /** Deletes the {@linkcode SIM_TABLE} tables of namespace `netns`; none there is no error. */
 export async function deleteTables(netns: string): Promise<void> {
   for (const family of ["inet", "bridge"]) {
-    await run(["netns", "exec", netns, "nft", "delete", "table", family, SIM_TABLE]).catch(() => {});
+    await run(["netns", "exec", netns, "nft", "delete", "table", family, SIM_TABLE]).catch(
+      () => {},
+    );
   }
 }
 

@@ -15,6 +15,10 @@ export interface RedisCost {
   bytes: number;
   /** Calls by command name, most first. */
   byCommand: Record<string, number>;
+  /** Commands executed by the masters alone: what the clients sent, without the replicas' copies. */
+  masterCommands: number;
+  /** Masters' calls by command name, most first. */
+  masterByCommand: Record<string, number>;
 }
 
 /**
@@ -38,20 +42,29 @@ export function commandCalls(info: string): Record<string, number> {
 /** Reads and sums the cost on `nodes`; a node that does not answer (a killed master) counts nothing. */
 export async function redisCost(nodes: readonly RedisNode[]): Promise<RedisCost> {
   const byCommand: Record<string, number> = {};
+  const masterByCommand: Record<string, number> = {};
   let bytes = 0;
   for (const node of nodes) {
     const text = await node.cli("INFO", "all").catch(() => "");
+    const master = /^role:master/m.test(text);
     for (const [name, calls] of Object.entries(commandCalls(text))) {
       byCommand[name] = (byCommand[name] ?? 0) + calls;
+      if (master) masterByCommand[name] = (masterByCommand[name] ?? 0) + calls;
     }
     for (const field of ["total_net_input_bytes", "total_net_output_bytes"]) {
       bytes += Number(new RegExp(`^${field}:(\\d+)`, "m").exec(text)?.[1] ?? 0);
     }
   }
-  const sorted = Object.entries(byCommand).sort((a, b) => b[1] - a[1]);
+  const [all, masters] = [byCommand, masterByCommand].map(_sorted);
+  return { ...all, bytes, masterCommands: masters.commands, masterByCommand: masters.byCommand };
+}
+
+function _sorted(
+  calls: Record<string, number>,
+): { commands: number; byCommand: Record<string, number> } {
+  const sorted = Object.entries(calls).sort((a, b) => b[1] - a[1]);
   return {
-    commands: sorted.reduce((sum, [, calls]) => sum + calls, 0),
-    bytes,
+    commands: sorted.reduce((sum, [, n]) => sum + n, 0),
     byCommand: Object.fromEntries(sorted),
   };
 }

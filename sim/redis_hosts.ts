@@ -19,7 +19,10 @@ export interface RedisNode extends AsyncDisposable {
   readonly port: number;
   /** `<ip>:<port>`. */
   readonly address: string;
+  /** The running process (a new one after {@linkcode RedisNode.start}). */
   readonly process: ChildProcess;
+  /** Starts it again after it was killed: same port, same data folder (so a cluster node rejoins). */
+  start(): Promise<void>;
   /** Runs `redis-cli -h <ip> -p <port> ...args` from the node's host and returns its output, trimmed. */
   cli(...args: string[]): Promise<string>;
 }
@@ -41,32 +44,39 @@ export async function startRedisNode(
   extraArgs: readonly string[] = [],
 ): Promise<RedisNode> {
   const dir = await Deno.makeTempDir({ prefix: `lpsim-redis-${host.name}-${port}-` });
-  const process = await startProcess({
-    command: "ip",
-    args: inHost(host, [
-      "redis-server",
-      "--port",
-      String(port),
-      "--bind",
-      host.ip,
-      "--protected-mode",
-      "no",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      ...extraArgs,
-    ]),
-    env: {},
-    ready: /Ready to accept connections/,
-  });
+  const start = () =>
+    startProcess({
+      command: "ip",
+      args: inHost(host, [
+        "redis-server",
+        "--port",
+        String(port),
+        "--bind",
+        host.ip,
+        "--protected-mode",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        ...extraArgs,
+      ]),
+      env: {},
+      ready: /Ready to accept connections/,
+    });
+  let process = await start();
   return {
     host,
     port,
     address: `${host.ip}:${port}`,
-    process,
+    get process() {
+      return process;
+    },
+    async start() {
+      process = await start();
+    },
     cli: async (...args) =>
       (await run(inHost(host, ["redis-cli", "-h", host.ip, "-p", String(port), ...args]))).trim(),
     async [Symbol.asyncDispose]() {
@@ -144,7 +154,10 @@ export async function masterOf(nodes: readonly RedisNode[], key: string): Promis
 }
 
 /** The replica of `master` among `nodes`, by its `ROLE`. */
-export async function replicaOf(nodes: readonly RedisNode[], master: RedisNode): Promise<RedisNode> {
+export async function replicaOf(
+  nodes: readonly RedisNode[],
+  master: RedisNode,
+): Promise<RedisNode> {
   for (const node of nodes) {
     const role = await node.cli("ROLE");
     if (role.startsWith(`slave\n${master.host.ip}\n${master.port}\n`)) return node;

@@ -18,7 +18,7 @@ import { startLoadBalancer } from "./lb_host.ts";
 import { createNetwork, type Host, inHost, run } from "./netns.ts";
 import type { ProducerLog } from "./producer.ts";
 import { startRedisClusterOnHosts } from "./redis_hosts.ts";
-import { redisCost, type RedisCost } from "./redis_cost.ts";
+import { type RedisCost, redisCost } from "./redis_cost.ts";
 
 /** Options of {@linkcode runScenario}. */
 export interface ScenarioOptions {
@@ -108,7 +108,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     held = 0;
     for (const app of apps.all) held += heldPollsIn(await _get(lbHost, app.address, "/metrics"));
     return held >= users;
-  }, { what: () => `${users} held polls (last seen: ${held})`, timeoutMs: 60_000, intervalMs: 500 });
+  }, {
+    what: () => `${users} held polls (last seen: ${held})`,
+    timeoutMs: 60_000,
+    intervalMs: 500,
+  });
   log(`${held} polls held`);
   for (const node of redis.nodes) await node.cli("CONFIG", "RESETSTAT");
   const producerOut = `${dir}/producer.json`;
@@ -136,7 +140,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   log(`healed after ${healAt - faultAt} ms`);
   await sleep(calmMs);
   const producerCode = await producer.stop("SIGTERM");
-  if (producerCode !== 0) throw new Error(`Cannot produce: the producer exited ${producerCode}:\n${producer.output()}`);
+  log(`producer: ${producer.output().trim().split("\n").at(-1)}; draining`);
+  if (producerCode !== 0) {
+    throw new Error(`Cannot produce: the producer exited ${producerCode}:\n${producer.output()}`);
+  }
   await sleep(_DRAIN_MS);
   const cost = await redisCost(redis.nodes);
   await clients.stop("SIGTERM");

@@ -16,11 +16,14 @@ import type { ScenarioResult } from "./scenario.ts";
  * console.log(resultsTable([], ["loss/default"]));
  * ```
  */
-export function resultsTable(results: readonly ScenarioResult[], notRun: readonly string[] = []): string {
+export function resultsTable(
+  results: readonly ScenarioResult[],
+  notRun: readonly string[] = [],
+): string {
   const header = [
     "fault",
     "mode",
-    "acked",
+    "acked / uncertain",
     "lost",
     "dup. marked / unmarked",
     "stuck at heal: n, first / last (s)",
@@ -31,12 +34,10 @@ export function resultsTable(results: readonly ScenarioResult[], notRun: readonl
   const rows = results.map((r) => [
     r.fault,
     r.atLeastOnce ? "at-least-once" : "default",
-    String(r.acknowledged),
+    `${r.acknowledged} / ${r.uncertain}`,
     String(r.lost.length) + (r.loggedLost > 0 ? ` (${r.loggedLost} logged)` : ""),
     `${r.duplicatesMarked} / ${r.duplicatesUnmarked}`,
-    r.stuck.count === 0
-      ? "0"
-      : `${r.stuck.count}, ${_s(r.stuck.firstMs)} / ${_s(r.stuck.lastMs)}`,
+    r.stuck.count === 0 ? "0" : `${r.stuck.count}, ${_s(r.stuck.firstMs)} / ${_s(r.stuck.lastMs)}`,
     _wake(r.wake.before),
     _wake(r.wake.during),
     _wake(r.wake.after),
