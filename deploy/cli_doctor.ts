@@ -1,15 +1,16 @@
 /**
- * `deno task cli doctor`: checks the Redis of `REDIS_URL` before going
- * live, and ends with a verdict and its exit code: 0 ready, 3 usable with
+ * `deno task cli doctor`: checks the Redis of `REDIS_URL` (or the primary
+ * the Sentinels of `REDIS_SENTINELS` name) before going live, and ends with a verdict and its exit code: 0 ready, 3 usable with
  * warnings, 1 not usable.
  *
  * @module
  */
 import { createClient } from "redis";
 import { OPTION_SPECS } from "../src/options.ts";
-import { redactUrl, redisLocation } from "../src/server/redis_location.ts";
+import { describeRedis, redisLocation } from "../src/server/redis_location.ts";
 import { readSetting } from "../src/server/settings.ts";
 import { RedisDiagnosis } from "../src/store/redis_diagnosis.ts";
+import { sentinelAddress } from "../src/store/redis_sentinel.ts";
 import { type CliCommand, EXIT, readCommandArgs, UsageError } from "./cli_command.ts";
 
 /** The oldest Redis the store's scripts run on (`LMOVE`). */
@@ -56,11 +57,13 @@ export const DOCTOR_COMMAND: CliCommand = {
       throw new UsageError(`Cannot run "doctor": it takes no arguments, got "${positionals[0]}"`);
     }
     const env = Deno.env.toObject();
-    const redisUrl = readSetting("redisUrl", {
-      flag: flags["redis-url"] as string | undefined,
-      env,
-    });
-    if (redisUrl === undefined) {
+    const redis = {
+      redisUrl: readSetting("redisUrl", { flag: flags["redis-url"] as string | undefined, env }),
+      redisSentinels: readSetting("redisSentinels", { env }),
+      sentinelName: readSetting("sentinelName", { env }) ?? OPTION_SPECS.sentinelName.defaultValue,
+    };
+    const location = redisLocation(redis);
+    if (location === undefined) {
       throw new UsageError(
         'Cannot run "doctor": "REDIS_URL" is not set; set it, or pass --redis-url',
       );
@@ -70,20 +73,25 @@ export const DOCTOR_COMMAND: CliCommand = {
       env,
     }) ?? OPTION_SPECS.keyPrefix.defaultValue;
     const notifications = readSetting("redisNotifications", { env });
-    const location = redisLocation(redisUrl);
     const findings: _Findings = { lines: [], warnings: [] };
-    console.log(`Redis at ${redactUrl(redisUrl)}`);
+    console.log(`Redis at ${describeRedis(redis)}`);
+    const primary = "sentinels" in location
+      ? await _askSentinels(location.sentinels, redis.sentinelName, findings)
+      : undefined;
+    const url = "nodes" in location ? location.nodes[0] : location.url ?? "redis://127.0.0.1";
     const client = createClient({
-      url: "url" in location ? location.url : location.nodes[0],
-      socket: { reconnectStrategy: false, connectTimeout: 3_000 },
+      url,
+      socket: { reconnectStrategy: false, connectTimeout: 3_000, ...primary },
     });
     client.on("error", () => {}); // the failed connect says why
-    try {
-      await client.connect();
-    } catch (error) {
-      const diagnosis = new RedisDiagnosis(() => {});
-      diagnosis.connectionFailed(error);
-      findings.failure = diagnosis.reason;
+    if (findings.failure === undefined) {
+      try {
+        await client.connect();
+      } catch (error) {
+        const diagnosis = new RedisDiagnosis(() => {});
+        diagnosis.connectionFailed(error);
+        findings.failure = diagnosis.reason;
+      }
     }
     if (findings.failure === undefined) {
       try {
@@ -101,6 +109,49 @@ export const DOCTOR_COMMAND: CliCommand = {
     return _report(findings);
   },
 };
+
+/**
+ * Asks each Sentinel for the primary of `name`, with a line each; resolves
+ * the primary the first one names, or notes the failure when none does.
+ */
+async function _askSentinels(
+  sentinels: readonly string[],
+  name: string,
+  findings: _Findings,
+): Promise<{ host: string; port: number } | undefined> {
+  const named = new Set<string>();
+  let primary: { host: string; port: number } | undefined;
+  for (const address of sentinels) {
+    const { host, port } = sentinelAddress(address);
+    const sentinel = createClient({
+      socket: { host, port, reconnectStrategy: false, connectTimeout: 3_000 },
+    });
+    sentinel.on("error", () => {}); // the failed connect says why
+    try {
+      await sentinel.connect();
+      const reply = await sentinel.sendCommand(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name]);
+      if (!Array.isArray(reply)) {
+        findings.lines.push([`sentinel ${address}`, `knows no primary named "${name}"`]);
+        continue;
+      }
+      const [primaryHost, primaryPort] = reply.map(String);
+      named.add(`${primaryHost}:${primaryPort}`);
+      primary ??= { host: primaryHost, port: Number(primaryPort) };
+      findings.lines.push([`sentinel ${address}`, `names ${primaryHost}:${primaryPort}`]);
+    } catch (error) {
+      findings.lines.push([`sentinel ${address}`, `unreachable (${(error as Error).message})`]);
+      findings.warnings.push(`Sentinel ${address} does not answer: the others must make a quorum`);
+    } finally {
+      sentinel.destroy();
+    }
+  }
+  if (primary === undefined) {
+    findings.failure = `no Sentinel names a primary "${name}"; check REDIS_SENTINEL_NAME`;
+  } else if (named.size > 1) {
+    findings.warnings.push(`the Sentinels name different primaries (${[...named].join(", ")})`);
+  }
+  return primary;
+}
 
 async function _examine(
   client: _Client,

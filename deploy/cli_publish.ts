@@ -6,7 +6,7 @@
  * @module
  */
 import { DEFAULTS } from "../src/options.ts";
-import { redactUrl, redisLocation } from "../src/server/redis_location.ts";
+import { describeRedis, redisLocation } from "../src/server/redis_location.ts";
 import { readSetting } from "../src/server/settings.ts";
 import { RedisStore } from "../src/store/redis.ts";
 import { messageOf } from "../src/store/redis_connection.ts";
@@ -73,22 +73,27 @@ interface _Target {
 }
 
 async function _toRedis(uid: string, message: string, { flags, env }: _Target): Promise<number> {
-  const redisUrl = readSetting("redisUrl", { flag: flags["redis-url"] as string | undefined, env });
-  if (redisUrl === undefined) {
+  const redis = {
+    redisUrl: readSetting("redisUrl", { flag: flags["redis-url"] as string | undefined, env }),
+    redisSentinels: readSetting("redisSentinels", { env }),
+    sentinelName: readSetting("sentinelName", { env }),
+  };
+  const location = redisLocation(redis);
+  if (location === undefined) {
     throw new UsageError(
       'Cannot publish: "REDIS_URL" is not set; set it (or pass --redis-url) to publish to Redis, ' +
         "or pass --url to publish to a server",
     );
   }
   await using store = new RedisStore({
-    ...redisLocation(redisUrl),
+    ...location,
     keyPrefix: readSetting("keyPrefix", { flag: flags["key-prefix"] as string | undefined, env }),
     notifications: "off",
     onWarning: (warning) => console.error(warning),
   });
   if (!await store.whenReady(READY_TIMEOUT_MS)) {
     console.error(
-      `Cannot publish: Redis at ${redactUrl(redisUrl)} is not ready: ${
+      `Cannot publish: Redis at ${describeRedis(redis)} is not ready: ${
         store.notReadyReason ?? `it did not answer within ${READY_TIMEOUT_MS} ms`
       }`,
     );

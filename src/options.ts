@@ -204,6 +204,7 @@ const _HANDLER_SPECS = {
 /** The stores' options that `deno task serve` sets too; the stores check their ranges. */
 const _STORE_SPECS = {
   keyPrefix: _spec("Q/MSG"),
+  sentinelName: _spec("mymaster"),
   maxMessageBytes: _spec(4 * 1024 * 1024),
 };
 

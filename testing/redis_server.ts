@@ -1,7 +1,8 @@
 /**
  * Starts real `redis-server` processes on free loopback ports, for tests and
  * the bench: a single server that can be stopped and started again (for
- * outage tests), or a Redis Cluster of several. `await using` stops them and
+ * outage tests), a Redis Cluster of several, or a primary with replicas and
+ * Sentinels. `await using` stops them and
  * removes their data.
  *
  * @module
@@ -28,6 +29,11 @@ export interface RedisServerOptions {
    * disposing removes.
    */
   dir?: string;
+  /**
+   * A config file for it, written to its data folder and read first: a
+   * Sentinel's (`extraArgs: ["--sentinel"]`) needs one, as it rewrites it.
+   */
+  configText?: string;
 }
 
 /** A running redis-server. */
@@ -75,7 +81,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const persistence = options.persistent === false
     ? ["--appendonly", "no"]
     : ["--appendonly", "yes", "--appendfsync", "always"];
+  const config = options.configText === undefined ? [] : [`${dir}/redis.conf`];
+  if (options.configText !== undefined) await Deno.writeTextFile(config[0], options.configText);
   const args = () => [
+    ...config,
     "--port",
     String(port),
     "--bind",
@@ -264,6 +273,117 @@ export async function startRedisCluster(
     async [Symbol.asyncDispose]() {
       for (const node of nodes) await node[Symbol.asyncDispose]();
     },
+  };
+}
+
+/** A running Redis Sentinel setup: a primary, its replicas, and the Sentinels that watch them. */
+export interface RedisSentinelSet extends AsyncDisposable {
+  /** The name the Sentinels monitor the primary under. */
+  readonly name: string;
+  /** The primary at the start, then its replicas. */
+  readonly nodes: RedisServer[];
+  /** The Sentinels. */
+  readonly sentinels: RedisServer[];
+  /** `127.0.0.1:<port>` of each Sentinel, as `REDIS_SENTINELS` lists them. */
+  readonly addresses: string[];
+  /** The node that the first Sentinel names the primary now. */
+  primary(): Promise<RedisServer>;
+}
+
+/** Options of {@linkcode startRedisSentinel}. */
+export interface RedisSentinelOptions {
+  /** Replicas of the primary. @default {2} */
+  replicas?: number;
+  /** Sentinels; a majority of them is the quorum. @default {3} */
+  sentinels?: number;
+  /** `down-after-milliseconds`: how long a primary may not answer before it is down. @default {1000} */
+  downAfterMs?: number;
+  /** `failover-timeout`, in ms. @default {3000} */
+  failoverTimeoutMs?: number;
+}
+
+/**
+ * Starts a primary, its replicas and Sentinels watching it as `mymaster`,
+ * none of them persistent; resolves once the replicas are in sync and
+ * every Sentinel knows every replica and every other Sentinel, so a
+ * failover can start as soon as the primary stops.
+ *
+ * @example
+ * ```ts ignore
+ * import { startRedisSentinel } from "./redis_server.ts";
+ * await using set = await startRedisSentinel({ downAfterMs: 1000 });
+ * await set.nodes[0].stop(); // a replica is promoted within a few seconds
+ * console.log((await set.primary()).port !== set.nodes[0].port); // true, eventually
+ * ```
+ */
+export async function startRedisSentinel(
+  options: RedisSentinelOptions = {},
+): Promise<RedisSentinelSet> {
+  const name = "mymaster";
+  const sentinelCount = options.sentinels ?? 3;
+  const nodes: RedisServer[] = [];
+  const sentinels: RedisServer[] = [];
+  const dispose = async () => {
+    for (const server of [...sentinels, ...nodes]) await server[Symbol.asyncDispose]();
+  };
+  try {
+    nodes.push(await startRedisServer({ persistent: false }));
+    const primaryPort = String(nodes[0].port);
+    for (let i = 0; i < (options.replicas ?? 2); i++) {
+      nodes.push(
+        await startRedisServer({
+          persistent: false,
+          extraArgs: ["--replicaof", "127.0.0.1", primaryPort],
+        }),
+      );
+    }
+    for (const replica of nodes.slice(1)) {
+      await waitUntil(
+        async () => /master_link_status:up/.test(await replica.cli("INFO", "replication")),
+        { what: `the replica on port ${replica.port} to be in sync`, timeoutMs: 20_000 },
+      );
+    }
+    const configText = [
+      `sentinel monitor ${name} 127.0.0.1 ${primaryPort} ${Math.floor(sentinelCount / 2) + 1}`,
+      `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${name} ${options.failoverTimeoutMs ?? 3000}`,
+      "",
+    ].join("\n");
+    for (let i = 0; i < sentinelCount; i++) {
+      sentinels.push(
+        await startRedisServer({ persistent: false, configText, extraArgs: ["--sentinel"] }),
+      );
+    }
+    for (const sentinel of sentinels) {
+      await waitUntil(async () => {
+        const fields = (await sentinel.cli("SENTINEL", "MASTER", name)).split("\n");
+        const field = (key: string) => fields[fields.indexOf(key) + 1];
+        return field("num-slaves") === String(nodes.length - 1) &&
+          field("num-other-sentinels") === String(sentinelCount - 1);
+      }, {
+        what: `the Sentinel on port ${sentinel.port} to know the others`,
+        timeoutMs: 20_000,
+      });
+    }
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return {
+    name,
+    nodes,
+    sentinels,
+    addresses: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`),
+    async primary() {
+      const reply = await sentinels[0].cli("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name);
+      const port = Number(reply.split("\n")[1]);
+      const node = nodes.find((candidate) => candidate.port === port);
+      if (node === undefined) {
+        throw new Error(`Cannot find the primary: the Sentinel said "${reply}"`);
+      }
+      return node;
+    },
+    [Symbol.asyncDispose]: dispose,
   };
 }
 

@@ -13,9 +13,10 @@ import { DEFAULTS } from "../options.ts";
 import type { Presence } from "../presence.ts";
 import type { SetAside } from "../store/message_limits.ts";
 import type { MessageStore } from "../store/types.ts";
+import type { RedisStore } from "../store/redis.ts";
 import { createServer } from "./app.ts";
 import type { ConnectionInfo } from "./local_request.ts";
-import { redactUrl, redisLocation } from "./redis_location.ts";
+import { describeRedis, redisLocation } from "./redis_location.ts";
 import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
 import { settingsHelp } from "./settings_help.ts";
 
@@ -145,9 +146,9 @@ export async function runServe(host: ServeHost): Promise<void> {
   const logger = createLogger({ format: config.logFormat });
   const metrics = new Metrics();
   const store = await _openStore(config, { logger, metrics });
-  const conflict = "queueLimitsConflict" in store ? store.queueLimitsConflict : undefined;
-  if (conflict !== undefined) {
-    logger.error(String(conflict));
+  const refusal = _refusalOf(store);
+  if (refusal !== undefined) {
+    logger.error(refusal);
     await store.close();
     return host.exit(2);
   }
@@ -238,13 +239,14 @@ async function _openStore(
       });
     },
   };
-  if (config.redisUrl === undefined) {
+  const location = redisLocation(config);
+  if (location === undefined) {
     const { MemoryStore } = await import("../store/memory.ts");
     return new MemoryStore(limits);
   }
   const { RedisStore } = await import("../store/redis.ts");
   const redis = new RedisStore({
-    ...redisLocation(config.redisUrl),
+    ...location,
     ...limits,
     keyPrefix: config.keyPrefix,
     notifications: config.redisNotifications,
@@ -261,12 +263,22 @@ async function _openStore(
   });
   if (!await redis.whenReady(5_000)) {
     logger.warn(
-      `Redis at ${redactUrl(config.redisUrl)} is not ready: ${
+      `Redis at ${describeRedis(config)} is not ready: ${
         redis.notReadyReason ?? "it does not answer yet"
       }; polls get 503 until it is`,
     );
   }
   return redis;
+}
+
+/**
+ * Why the server must not start on `store`: no Sentinel knows the primary's
+ * name, or the queue limits given differ from those in force.
+ */
+function _refusalOf(store: MessageStore): string | undefined {
+  if (store.kind !== "redis") return undefined;
+  const redis = store as Partial<Pick<RedisStore, "sentinelNameUnknown" | "queueLimitsConflict">>;
+  return redis.sentinelNameUnknown ?? redis.queueLimitsConflict;
 }
 
 /** Presence across the processes that share the store: in memory, this process alone. */
@@ -275,8 +287,7 @@ async function _presenceOf(store: MessageStore, ttlSeconds: number): Promise<Pre
     const { MemoryPresence } = await import("../presence.ts");
     return new MemoryPresence();
   }
-  const { RedisStore } = await import("../store/redis.ts");
-  return (store as InstanceType<typeof RedisStore>).presence({ aliveMs: ttlSeconds * 1000 });
+  return (store as RedisStore).presence({ aliveMs: ttlSeconds * 1000 });
 }
 
 /** `, 2 secrets…` while a secret is rotated; nothing for one. */
@@ -285,11 +296,14 @@ function _rotating(count: number, what: string): string {
 }
 
 function _describe(config: ServeConfig): string {
-  return config.redisUrl === undefined
+  const kind = config.redisSentinels !== undefined
+    ? "redis sentinel"
+    : config.redisUrl?.includes(",")
+    ? "redis cluster"
+    : "redis";
+  return config.redisUrl === undefined && config.redisSentinels === undefined
     ? "memory (set REDIS_URL to use Redis)"
-    : `${config.redisUrl.includes(",") ? "redis cluster" : "redis"} ${
-      redactUrl(config.redisUrl)
-    } prefix "${config.keyPrefix}"`;
+    : `${kind} ${describeRedis(config)} prefix "${config.keyPrefix}"`;
 }
 
 function _describeQueueLimits(store: MessageStore): string {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { sentinelAddress } from "../store/redis_sentinel.ts";
+
 /**
  * The shortest `SIGN_SECRET` or `PUBLISH_TOKEN` accepted, in bytes (each
  * entry of a list): as long as the HMAC-SHA256 key it feeds.
@@ -73,6 +75,20 @@ function _redisUrl(text: string): string {
   }
   return text;
 }
+function _sentinels(text: string): readonly string[] {
+  const addresses = text.split(",").map((address) => address.trim());
+  try {
+    return addresses.map((address) => {
+      const { host, port } = sentinelAddress(address);
+      return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    });
+  } catch (error) {
+    throw new Error(
+      `expected a comma-separated list of Sentinels as host:port, but ${(error as Error).message}`,
+    );
+  }
+}
+
 function _nonEmpty(text: string): string {
   if (text === "") throw new Error("expected a value");
   return text;
@@ -124,6 +140,8 @@ export const parseValue: {
   readonly nonNegative: (text: string) => number;
   /** A `redis://` or `rediss://` URL, or a comma-separated list of them. */
   readonly redisUrl: (text: string) => string;
+  /** A comma-separated list of Sentinels, each `host:port`. */
+  readonly sentinels: (text: string) => readonly string[];
   /** Any text but the empty one. */
   readonly nonEmpty: (text: string) => string;
   /** `1`, `true`, `yes`, `on` or their opposites, in any case. */
@@ -139,6 +157,7 @@ export const parseValue: {
   positive: _positive,
   nonNegative: _nonNegative,
   redisUrl: _redisUrl,
+  sentinels: _sentinels,
   nonEmpty: _nonEmpty,
   boolean: _boolean,
   list: _list,

@@ -75,6 +75,19 @@ export const SETTINGS = [
     "`redis://…`, or a comma-separated list of Redis Cluster nodes; unset means the in-memory store",
     parseValue.redisUrl,
   ),
+  _setting(
+    "REDIS_SENTINELS",
+    "redisSentinels",
+    undefined,
+    "`host:port` of Redis Sentinels, comma-separated: the store follows the primary they name",
+    parseValue.sentinels,
+  ),
+  _option(
+    "REDIS_SENTINEL_NAME",
+    "sentinelName",
+    "with `REDIS_SENTINELS`: the name the Sentinels monitor the primary under",
+    parseValue.nonEmpty,
+  ),
   _option("KEY_PREFIX", "keyPrefix", "list key = prefix + uid", parseValue.text),
   _secretSetting(
     "SIGN_SECRET",
@@ -332,6 +345,11 @@ export function loadConfig(
       flag: typeof fromFlag === "string" ? fromFlag : undefined,
       env,
     });
+  }
+  if (config.redisSentinels !== undefined && String(config.redisUrl).includes(",")) {
+    throw new ConfigError(
+      'Cannot read "REDIS_SENTINELS": it cannot be combined with a list of cluster nodes in "REDIS_URL"; with Sentinel, give REDIS_URL one URL for the password and database, or none',
+    );
   }
   if (config.earlyHeaders === true && config.atLeastOnce === true) {
     throw new ConfigError(

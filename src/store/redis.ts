@@ -37,7 +37,8 @@ import { ListLimits } from "./redis_list_limits.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { NotificationSettings } from "./redis_notifications.ts";
 import { RedisTopology } from "./redis_topology.ts";
-import { bufferOf, databaseOf, type RedisCommands } from "./redis_connection.ts";
+import { bufferOf, databaseOf, messageOf, type RedisCommands } from "./redis_connection.ts";
+import { type SentinelAddress, sentinelAddress } from "./redis_sentinel.ts";
 import { RedisCommandRunner } from "./redis_command_runner.ts";
 import { RedisSetAside } from "./redis_set_aside.ts";
 import { RedisPop } from "./redis_pop.ts";
@@ -56,6 +57,8 @@ export type { QueueLimitValues } from "./queue_limits.ts";
  * every held uid is woken to check again. On Redis Cluster (`nodes`), the
  * commands go through the cluster client and there is one subscriber per
  * master, since keyspace notifications stay on the node that made them.
+ * With Redis Sentinel (`sentinels`), both connections follow the primary
+ * the Sentinels name through a failover, and every held uid checks again.
  *
  * @example
  * ```ts ignore
@@ -67,6 +70,9 @@ export type { QueueLimitValues } from "./queue_limits.ts";
  *
  * const cluster = new RedisStore({ nodes: ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"] });
  * await cluster.whenReady(10_000);
+ *
+ * const sentinel = new RedisStore({ sentinels: ["10.0.0.5:26379", "10.0.0.6:26379"] });
+ * await sentinel.whenReady(10_000);
  * ```
  */
 export class RedisStore implements MessageStore {
@@ -101,6 +107,7 @@ export class RedisStore implements MessageStore {
     const nodes = options.nodes ?? [];
     this.#cluster = nodes.length > 0;
     const url = nodes[0] ?? options.url ?? "redis://127.0.0.1:6379";
+    const sentinel = _sentinelOf(options);
     for (const candidate of [url, ...nodes]) {
       if (!/^rediss?:\/\//.test(candidate) || URL.parse(candidate) === null) {
         throw new TypeError(
@@ -117,7 +124,7 @@ export class RedisStore implements MessageStore {
     const messageLimits = new MessageLimits(options, "RedisStore");
     const mode = options.notifications ?? "auto";
     const onWarning = options.onWarning ?? ((message) => console.warn(message));
-    this.#diagnosis = new RedisDiagnosis(onWarning);
+    this.#diagnosis = new RedisDiagnosis(onWarning, sentinel?.name);
     this.#pushBacks = new PushBackRetry({
       push: (uid, message) => this.#pushBack(uid, message),
       onPushedBack: options.onPushedBack ?? _ignore,
@@ -138,6 +145,7 @@ export class RedisStore implements MessageStore {
     this.#topology = new RedisTopology({
       url,
       nodes,
+      sentinel,
       subscriber: this.#subscriber,
       notifications: this.#notifications,
       onMastersAdded: (owns) => this.#waiters.wakeWhere((uid) => owns(this.keyPrefix + uid)),
@@ -219,6 +227,15 @@ export class RedisStore implements MessageStore {
    */
   get notReadyReason(): string | undefined {
     return this.#diagnosis.reason;
+  }
+
+  /**
+   * Why the store can't start: no Sentinel monitors a primary under
+   * `sentinelName` (said as in `notReadyReason`). Undefined otherwise. A
+   * server should refuse to start on it.
+   */
+  get sentinelNameUnknown(): string | undefined {
+    return this.#diagnosis.primaryUnknown ? this.#diagnosis.reason : undefined;
   }
 
   /**
@@ -383,6 +400,25 @@ export class RedisStore implements MessageStore {
     return this.#runner.run("push back", async () => {
       await this.#client.rPush(key, typeof message === "string" ? message : bufferOf(message));
     }, { expect: [[key, "list"]] });
+  }
+}
+
+/** The Sentinels and the primary's name of `options`, checked; undefined without Sentinel. */
+function _sentinelOf(
+  options: RedisStoreOptions,
+): { sentinels: SentinelAddress[]; name: string } | undefined {
+  if (options.sentinels === undefined || options.sentinels.length === 0) return undefined;
+  if ((options.nodes ?? []).length > 0) {
+    throw new TypeError(
+      'Cannot create RedisStore: "sentinels" and "nodes" exclude each other; Sentinel names one primary',
+    );
+  }
+  const name = options.sentinelName ?? OPTION_SPECS.sentinelName.defaultValue;
+  if (name === "") throw new TypeError('Cannot create RedisStore: "sentinelName" is empty');
+  try {
+    return { sentinels: options.sentinels.map(sentinelAddress), name };
+  } catch (error) {
+    throw new TypeError(`Cannot create RedisStore: "sentinels": ${messageOf(error)}`);
   }
 }
 

@@ -31,10 +31,16 @@ export class RedisDiagnosis {
   #reportedAuth = false;
   #everConnected = false;
   #reportedFirstFailure = false;
+  readonly #sentinelName: string | undefined;
+  #primaryUnknown = false;
 
-  /** Warnings go to `onWarning`. */
-  constructor(onWarning: (message: string) => void) {
+  /**
+   * Warnings go to `onWarning`; with Redis Sentinel, `sentinelName` is the
+   * name the primary is asked for, named when no Sentinel knows it.
+   */
+  constructor(onWarning: (message: string) => void, sentinelName?: string) {
     this.#onWarning = onWarning;
+    this.#sentinelName = sentinelName;
   }
 
   /** Why the last connection attempt failed; undefined once connected. */
@@ -42,9 +48,15 @@ export class RedisDiagnosis {
     return this.#reason;
   }
 
+  /** True when the last attempt failed because no Sentinel monitors a primary of that name. */
+  get primaryUnknown(): boolean {
+    return this.#primaryUnknown;
+  }
+
   /** A connection is up: no reason to report any more. */
   connected(): void {
     this.#reason = undefined;
+    this.#primaryUnknown = false;
     this.#everConnected = true;
   }
 
@@ -56,7 +68,11 @@ export class RedisDiagnosis {
   connectionFailed(error: unknown): void {
     const message = messageOf(error);
     const auth = _authProblem(message);
-    this.#reason = `Cannot connect to Redis: ${auth ?? _reachProblem(error, message) ?? message}`;
+    const unknown = this.#sentinelName !== undefined && /No such master/i.test(message);
+    this.#primaryUnknown = unknown;
+    this.#reason = unknown
+      ? `Cannot connect to Redis: no Sentinel monitors a primary named "${this.#sentinelName}" (${message})`
+      : `Cannot connect to Redis: ${auth ?? _reachProblem(error, message) ?? message}`;
     if (auth !== undefined) {
       if (this.#reportedAuth) return;
       this.#reportedAuth = true;

@@ -32,6 +32,19 @@ export interface RedisStoreOptions extends QueueLimitOptions, MessageLimitOption
    */
   nodes?: readonly string[];
   /**
+   * Redis Sentinel: the `host:port` of some of its Sentinels (the rest are
+   * discovered). Commands go to the primary they name for `sentinelName`
+   * and follow it through a failover; `url`, if given, supplies only the
+   * user name, password and database of the primary and its replicas.
+   * Sentinels that ask for a password are not supported. Not with `nodes`.
+   */
+  sentinels?: readonly string[];
+  /**
+   * With `sentinels`, the name the Sentinels monitor the primary under.
+   * @default {"mymaster"}
+   */
+  sentinelName?: string;
+  /**
    * List key of a uid = prefix + uid.
    * @default {"Q/MSG"}
    */

@@ -1,6 +1,7 @@
 /**
  * The store's connections to Redis: one command connection to a single
- * Redis, or a cluster client; and the subscribers and notification flags
+ * Redis, or to the primary that Redis Sentinel names, or a cluster client;
+ * and the subscribers and notification flags
  * of every node that makes keyspace notifications.
  *
  * @module
@@ -11,6 +12,7 @@ import type { ConfigurableNode, NotificationSettings } from "./redis_notificatio
 import type { RedisSubscriber } from "./redis_subscriber.ts";
 import type { ScannableNode } from "./redis_limits_sweep.ts";
 import { keySlot } from "./redis_keys.ts";
+import { type SentinelAddress, SentinelPrimary } from "./redis_sentinel.ts";
 
 /** Options of {@linkcode RedisTopology}. */
 export interface RedisTopologyOptions {
@@ -18,6 +20,11 @@ export interface RedisTopologyOptions {
   readonly url: string;
   /** Cluster nodes; none for a single Redis. */
   readonly nodes: readonly string[];
+  /**
+   * Redis Sentinel: some of the Sentinels, and the name they monitor the
+   * primary under; `url` then gives only the credentials and database.
+   */
+  readonly sentinel?: { readonly sentinels: readonly SentinelAddress[]; readonly name: string };
   /** Subscribes to each node that makes notifications. */
   readonly subscriber: RedisSubscriber;
   /** Sets the notification flags on each such node. */
@@ -25,7 +32,8 @@ export interface RedisTopologyOptions {
   /**
    * Cluster: told when masters were added (a replica promoted, a node
    * joined), once they are configured and subscribed to, with a test of
-   * whether a key is in their slots, so its held uids check again.
+   * whether a key is in their slots, so its held uids check again. With
+   * Sentinel, told when a promoted primary is followed, every key its own.
    */
   readonly onMastersAdded?: (owns: (key: string) => boolean) => void;
 }
@@ -57,7 +65,8 @@ interface _Cluster<Master extends _Node> {
 
 /**
  * Opens the connections and keeps them: a single Redis gets its flags set
- * at each (re)connect; a cluster gets a subscriber and its flags on every
+ * at each (re)connect; the primary Sentinel names gets them at each
+ * failover, and the subscriber follows it; a cluster gets a subscriber and its flags on every
  * master.
  *
  * @example
@@ -83,6 +92,21 @@ export class RedisTopology {
   constructor(options: RedisTopologyOptions) {
     const { url, nodes, subscriber, notifications } = options;
     const connection = connectionOptions();
+    if (options.sentinel !== undefined) {
+      const primary = new SentinelPrimary({
+        ...options.sentinel,
+        url,
+        subscriber,
+        notifications,
+        onPrimaryChanged: () => options.onMastersAdded?.(() => true),
+      });
+      this.client = primary.client;
+      this.#ping = () => primary.ping();
+      this.#configNodes = () => primary.configNodes();
+      this.#keyNodes = () => primary.keyNodes();
+      this.connected = primary.connected;
+      return;
+    }
     if (nodes.length === 0) {
       const client = createClient({
         ...connection,
