@@ -36,6 +36,7 @@ if (import.meta.main) {
       full: { type: "boolean", default: false },
       faults: { type: "string" },
       modes: { type: "string", default: "default,at-least-once" },
+      topology: { type: "string", default: "cluster" },
       users: { type: "string", default: "2000" },
       rate: { type: "string", default: "120" },
       calm: { type: "string", default: "15" },
@@ -49,6 +50,12 @@ if (import.meta.main) {
       Deno.exit(130);
     });
   }
+  if (values.topology !== "cluster" && values.topology !== "sentinel") {
+    throw new Error(
+      `Cannot run the simulation: "--topology" must be cluster or sentinel, got "${values.topology}"`,
+    );
+  }
+  const topology = values.topology;
   const stale = await removeStaleNamespaces();
   if (stale.length > 0) console.error(`removed what an earlier run left: ${stale.join(" ")}`);
   const runs: [string, boolean][] = values.full || values.faults !== undefined
@@ -71,6 +78,7 @@ if (import.meta.main) {
         const result = await runScenario({
           fault,
           atLeastOnce,
+          topology,
           users: Number(values.users),
           rate: Number(values.rate),
           calmSeconds: Number(values.calm),

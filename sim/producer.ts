@@ -7,7 +7,9 @@
  * once connected, and writes {@linkcode ProducerLog} as JSON to `--out` when
  * it gets SIGTERM.
  *
- * Run: `deno run -A sim/producer.ts --redis=<REDIS_URL> --rate=120 --users=2000 --out=p.json`
+ * Run: `deno run -A sim/producer.ts --redis=<REDIS_URL> --rate=120 --users=2000 --out=p.json`, or
+ * with `--sentinels=<ip:port,…> --name=mymaster` instead of `--redis` to follow the primary
+ * the Sentinels name.
  *
  * @module
  */
@@ -30,12 +32,16 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       redis: { type: "string" },
+      sentinels: { type: "string" },
+      name: { type: "string", default: "mymaster" },
       out: { type: "string" },
       rate: { type: "string", default: "120" },
       users: { type: "string", default: "2000" },
     },
   });
-  const { send } = await _connect(String(args.redis).split(","));
+  const { send } = args.sentinels === undefined
+    ? await _connect(String(args.redis).split(","))
+    : await _connectBySentinels(args.sentinels.split(","), args.name);
   const log: ProducerLog = { acked: [], uncertain: [] };
   const push = async (id: number) => {
     const user = Math.floor(Math.random() * Number(args.users));
@@ -86,6 +92,54 @@ async function _connect(urls: string[]) {
   await client.connect();
   return {
     send: (_key: string, args: string[]) => client.sendCommand(args) as Promise<unknown>,
+  };
+}
+
+/**
+ * A client of the primary the Sentinels at `addresses` name; on an error it
+ * asks them again (once at a time) and moves to the primary they name.
+ */
+async function _connectBySentinels(addresses: string[], name: string) {
+  const defaults = { disableOfflineQueue: true, socket: { connectTimeout: 1000 } };
+  let client: { sendCommand(args: string[]): Promise<unknown>; destroy(): void } | undefined;
+  let asking: Promise<void> | undefined;
+  const ask = () =>
+    asking ??= (async () => {
+      for (const address of addresses) {
+        const sentinel = createClient({ url: `redis://${address}`, ...defaults });
+        sentinel.on("error", () => {});
+        try {
+          await sentinel.connect();
+          const [host, port] = await sentinel.sendCommand([
+            "SENTINEL",
+            "GET-MASTER-ADDR-BY-NAME",
+            name,
+          ]) as string[];
+          const next = createClient({ url: `redis://${host}:${port}`, ...defaults });
+          next.on("error", () => {});
+          await next.connect();
+          const previous = client;
+          client = next;
+          previous?.destroy();
+          return;
+        } catch {
+          // ask the next Sentinel
+        } finally {
+          sentinel.destroy();
+        }
+      }
+    })().finally(() => asking = undefined);
+  await ask();
+  return {
+    send: async (_key: string, args: string[]) => {
+      try {
+        if (client === undefined) throw new Error("Cannot push: no primary known");
+        return await client.sendCommand(args) as unknown;
+      } catch (error) {
+        ask();
+        throw error;
+      }
+    },
   };
 }
 

@@ -29,26 +29,42 @@ export interface RedisNode extends AsyncDisposable {
 
 /** Redis nodes that together are the store; disposing kills them. */
 export interface RedisGroup extends AsyncDisposable {
+  /** `cluster` or `sentinel`. */
+  readonly topology: string;
+  /** The data nodes (not the Sentinels). */
   readonly nodes: readonly RedisNode[];
-  /** The `REDIS_URL` the app processes get. */
-  readonly redisUrl: string;
+  /** What tells the app processes where Redis is: `REDIS_URL`, or `REDIS_SENTINELS` and `REDIS_SENTINEL_NAME`. */
+  readonly appEnv: Record<string, string>;
+  /** What tells the producer where Redis is: `--redis=…` or `--sentinels=…`. */
+  readonly producerArgs: string[];
+}
+
+/** Options of {@linkcode startRedisNode}. */
+export interface RedisNodeOptions {
+  /** More `redis-server` arguments. */
+  args?: readonly string[];
+  /** A configuration file's text, written to the node's folder and given first (a Sentinel needs one it can rewrite). */
+  configText?: string;
 }
 
 /**
- * Starts `redis-server` in `host`'s namespace on `port` with `extraArgs`,
- * keeping nothing on disk, and resolves once it says it is ready.
+ * Starts `redis-server` in `host`'s namespace on `port`, keeping nothing on
+ * disk, and resolves once it says it is ready.
  */
 export async function startRedisNode(
   host: Host,
   port: number,
-  extraArgs: readonly string[] = [],
+  options: RedisNodeOptions = {},
 ): Promise<RedisNode> {
   const dir = await Deno.makeTempDir({ prefix: `lpsim-redis-${host.name}-${port}-` });
+  const config = options.configText === undefined ? [] : [`${dir}/redis.conf`];
+  if (options.configText !== undefined) await Deno.writeTextFile(config[0], options.configText);
   const start = () =>
     startProcess({
       command: "ip",
       args: inHost(host, [
         "redis-server",
+        ...config,
         "--port",
         String(port),
         "--bind",
@@ -61,10 +77,10 @@ export async function startRedisNode(
         "no",
         "--dir",
         dir,
-        ...extraArgs,
+        ...(options.args ?? []),
       ]),
       env: {},
-      ready: /Ready to accept connections/,
+      ready: /Ready to accept connections|Sentinel ID is/,
     });
   let process = await start();
   return {
@@ -103,7 +119,7 @@ export async function startRedisClusterOnHosts(
   try {
     const args = ["--cluster-enabled", "yes", "--cluster-node-timeout", String(nodeTimeoutMs)];
     for (const port of [REDIS_PORT, REDIS_PORT + 1]) {
-      for (const host of hosts) nodes.push(await startRedisNode(host, port, args));
+      for (const host of hosts) nodes.push(await startRedisNode(host, port, { args }));
     }
     const masters = nodes.slice(0, hosts.length);
     await run(inHost(hosts[0], [
@@ -137,30 +153,91 @@ export async function startRedisClusterOnHosts(
     await dispose();
     throw error;
   }
+  const redisUrl = nodes.slice(0, hosts.length).map((node) => `redis://${node.address}`).join(",");
   return {
+    topology: "cluster",
     nodes,
-    redisUrl: nodes.slice(0, hosts.length).map((node) => `redis://${node.address}`).join(","),
+    appEnv: { REDIS_URL: redisUrl },
+    producerArgs: [`--redis=${redisUrl}`],
     [Symbol.asyncDispose]: dispose,
   };
 }
 
-/** The node whose `ROLE` is master among `nodes`, for the slots `key` hashes to. */
-export async function masterOf(nodes: readonly RedisNode[], key: string): Promise<RedisNode> {
-  for (const node of nodes) {
-    if (!(await node.cli("ROLE")).startsWith("master")) continue;
-    if (!(await node.cli("EXISTS", key)).includes("MOVED")) return node;
+/** The port of a host's Sentinel. */
+export const SENTINEL_PORT = 26379;
+/** The name the Sentinels monitor the primary under. */
+export const SENTINEL_NAME = "mymaster";
+
+/**
+ * A primary on the first host, a replica on each other host, and a Sentinel
+ * on every host (quorum: a majority), with `down-after-milliseconds`
+ * `downAfterMs`. Resolves once the replicas are in sync and every Sentinel
+ * knows every replica and every other Sentinel.
+ */
+export async function startRedisSentinelOnHosts(
+  hosts: readonly Host[],
+  downAfterMs: number,
+): Promise<RedisGroup> {
+  const nodes: RedisNode[] = [];
+  const sentinels: RedisNode[] = [];
+  const dispose = async () => {
+    for (const node of [...sentinels, ...nodes]) await node[Symbol.asyncDispose]();
+  };
+  try {
+    nodes.push(await startRedisNode(hosts[0], REDIS_PORT));
+    for (const host of hosts.slice(1)) {
+      nodes.push(
+        await startRedisNode(host, REDIS_PORT, {
+          args: ["--replicaof", hosts[0].ip, String(REDIS_PORT)],
+        }),
+      );
+    }
+    for (const replica of nodes.slice(1)) {
+      await waitUntil(
+        async () => /master_link_status:up/.test(await replica.cli("INFO", "replication")),
+        {
+          what: `${replica.address} to be in sync`,
+          timeoutMs: 20_000,
+        },
+      );
+    }
+    const configText = [
+      `sentinel monitor ${SENTINEL_NAME} ${hosts[0].ip} ${REDIS_PORT} ${
+        Math.floor(hosts.length / 2) + 1
+      }`,
+      `sentinel down-after-milliseconds ${SENTINEL_NAME} ${downAfterMs}`,
+      `sentinel failover-timeout ${SENTINEL_NAME} ${downAfterMs * 3}`,
+      "",
+    ].join("\n");
+    for (const host of hosts) {
+      sentinels.push(
+        await startRedisNode(host, SENTINEL_PORT, { configText, args: ["--sentinel"] }),
+      );
+    }
+    for (const sentinel of sentinels) {
+      await waitUntil(async () => {
+        const fields = (await sentinel.cli("SENTINEL", "MASTER", SENTINEL_NAME)).split("\n");
+        const field = (key: string) => fields[fields.indexOf(key) + 1];
+        return field("num-slaves") === String(nodes.length - 1) &&
+          field("num-other-sentinels") === String(sentinels.length - 1 || hosts.length - 1);
+      }, { what: `the Sentinel ${sentinel.address} to know the others`, timeoutMs: 30_000 });
+    }
+  } catch (error) {
+    await dispose();
+    throw error;
   }
-  throw new Error(`Cannot find the master of "${key}"`);
+  const addresses = sentinels.map((sentinel) => sentinel.address).join(",");
+  return {
+    topology: "sentinel",
+    nodes,
+    appEnv: { REDIS_SENTINELS: addresses, REDIS_SENTINEL_NAME: SENTINEL_NAME },
+    producerArgs: [`--sentinels=${addresses}`, `--name=${SENTINEL_NAME}`],
+    [Symbol.asyncDispose]: dispose,
+  };
 }
 
-/** The replica of `master` among `nodes`, by its `ROLE`. */
-export async function replicaOf(
-  nodes: readonly RedisNode[],
-  master: RedisNode,
-): Promise<RedisNode> {
-  for (const node of nodes) {
-    const role = await node.cli("ROLE");
-    if (role.startsWith(`slave\n${master.host.ip}\n${master.port}\n`)) return node;
-  }
-  throw new Error(`Cannot find a replica of ${master.address}`);
+/** The nodes among `nodes` whose `ROLE` is master; a node that does not answer is none. */
+export async function mastersAmong(nodes: readonly RedisNode[]): Promise<RedisNode[]> {
+  const roles = await Promise.all(nodes.map((node) => node.cli("ROLE").catch(() => "")));
+  return nodes.filter((_, i) => roles[i].startsWith("master"));
 }

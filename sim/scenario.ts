@@ -17,7 +17,7 @@ import type { Fault } from "./faults.ts";
 import { startLoadBalancer } from "./lb_host.ts";
 import { createNetwork, type Host, inHost, run } from "./netns.ts";
 import type { ProducerLog } from "./producer.ts";
-import { startRedisClusterOnHosts } from "./redis_hosts.ts";
+import { startRedisClusterOnHosts, startRedisSentinelOnHosts } from "./redis_hosts.ts";
 import { type RedisCost, redisCost } from "./redis_cost.ts";
 
 /** Options of {@linkcode runScenario}. */
@@ -25,6 +25,8 @@ export interface ScenarioOptions {
   fault: Fault;
   /** `AT_LEAST_ONCE` of the app processes. */
   atLeastOnce: boolean;
+  /** Redis Cluster (3 masters, 3 replicas) or a primary, 2 replicas and 3 Sentinels. @default {"cluster"} */
+  topology?: "cluster" | "sentinel";
   /** Simulated users. @default {2000} */
   users?: number;
   /** Messages per second. @default {120} */
@@ -38,6 +40,7 @@ export interface ScenarioOptions {
 /** The figures of one run, with what it was. */
 export interface ScenarioResult extends RunFigures {
   fault: string;
+  topology: string;
   atLeastOnce: boolean;
   users: number;
   rate: number;
@@ -49,7 +52,7 @@ export interface ScenarioResult extends RunFigures {
 
 const _HOSTS = ["lb", "app1", "app2", "app3", "redis1", "redis2", "redis3", "producer", "clients"];
 const _REDIS_HOSTS = ["redis1", "redis2", "redis3"];
-/** `cluster-node-timeout`: how soon a dead master is failed over. */
+/** `cluster-node-timeout`, or Sentinel's `down-after-milliseconds`: how soon a dead master is failed over. */
 const _NODE_TIMEOUT_MS = 2_000;
 /** The lease of at-least-once mode, short so that redeliveries happen within the drain. */
 const _LEASE_SECONDS = 10;
@@ -64,18 +67,25 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const calmMs = (options.calmSeconds ?? 15) * 1000;
   const dir = await Deno.makeTempDir({ prefix: "lpsim-run-" });
   await using stack = new AsyncDisposableStack();
-  stack.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+  if (Deno.env.get("SIM_KEEP") === undefined) {
+    stack.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+  }
+  log(`run folder: ${dir}`);
   const network = stack.use(await createNetwork(_HOSTS));
   const redisHosts = _REDIS_HOSTS.map((name) => network.host(name));
-  const redis = stack.use(await startRedisClusterOnHosts(redisHosts, _NODE_TIMEOUT_MS));
-  log(`redis cluster up: ${redis.redisUrl}`);
+  const redis = stack.use(
+    options.topology === "sentinel"
+      ? await startRedisSentinelOnHosts(redisHosts, _NODE_TIMEOUT_MS)
+      : await startRedisClusterOnHosts(redisHosts, _NODE_TIMEOUT_MS),
+  );
+  log(`redis ${redis.topology} up: ${JSON.stringify(redis.appEnv)}`);
   const appHosts = ["app1", "app2", "app3"].map((name) => network.host(name));
   const lbHost = network.host("lb");
   const apps = stack.use(
     await startAppProcesses({
       hosts: appHosts,
       env: {
-        REDIS_URL: redis.redisUrl,
+        ...redis.appEnv,
         SIGN_SECRET: TEST_SECRET,
         TRUSTED_PROXIES: lbHost.ip,
         AT_LEAST_ONCE: String(options.atLeastOnce),
@@ -124,7 +134,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         "run",
         "--allow-all",
         new URL("./producer.ts", import.meta.url).pathname,
-        `--redis=${redis.redisUrl}`,
+        ...redis.producerArgs,
         `--rate=${rate}`,
         `--users=${users}`,
         `--out=${producerOut}`,
@@ -150,11 +160,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const produced: ProducerLog = JSON.parse(await Deno.readTextFile(producerOut));
   const got: ClientLog = JSON.parse(await Deno.readTextFile(clientOut));
   const figures = account(produced, got, { faultAt, healAt });
+  for (const app of apps.all) {
+    await Deno.writeTextFile(`${dir}/app-${app.address}.log`, app.current.output());
+  }
   const loggedLost = apps.all.map((app) => app.current.output().match(/it is lost/g)?.length ?? 0)
     .reduce((a, b) => a + b, 0);
   return {
     ...figures,
     fault: options.fault.name,
+    topology: redis.topology,
     atLeastOnce: options.atLeastOnce,
     users,
     rate,
