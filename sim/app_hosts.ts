@@ -38,6 +38,12 @@ export interface AppOptions {
   perHost?: number;
   /** Their environment: REDIS_URL, SIGN_SECRET, AT_LEAST_ONCE…; PORT and HOST are set per process. */
   env: Record<string, string>;
+  /**
+   * The server's program and arguments, run from the repository's root, such as
+   * bench/runtime.ts's `prepareRuntime` gives for `deno task serve:bun`.
+   * @default {what `deno task serve` runs}
+   */
+  command?: readonly string[];
 }
 
 /** Starts the app processes and resolves once each answers `/readyz` with 200. */
@@ -45,8 +51,18 @@ export async function startAppProcesses(options: AppOptions): Promise<AppProcess
   const slots = options.hosts.flatMap((host) =>
     Array.from({ length: options.perHost ?? 2 }, (_, i) => ({ host, port: APP_PORT + i }))
   );
+  const command = options.command ??
+    [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--unstable-no-legacy-abort",
+      "--unstable-net",
+      CLI_ENTRY,
+      "serve",
+    ];
   const start = (slot: { host: Host; port: number }) =>
-    _startApp(slot.host, { ...options.env, PORT: String(slot.port), HOST: slot.host.ip });
+    _startApp(slot.host, command, { ...options.env, PORT: String(slot.port), HOST: slot.host.ip });
   const running: ChildProcess[] = [];
   const dispose = async () => {
     await Promise.all(running.map((process) => process[Symbol.asyncDispose]()));
@@ -73,18 +89,15 @@ export async function startAppProcesses(options: AppOptions): Promise<AppProcess
   };
 }
 
-async function _startApp(host: Host, env: Record<string, string>): Promise<ChildProcess> {
+async function _startApp(
+  host: Host,
+  command: readonly string[],
+  env: Record<string, string>,
+): Promise<ChildProcess> {
   const process = await startProcess({
     command: "ip",
-    args: inHost(host, [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      "--unstable-net",
-      CLI_ENTRY,
-      "serve",
-    ]),
+    args: inHost(host, command),
+    cwd: new URL("..", import.meta.url).pathname,
     env: { NO_COLOR: "1", ...env },
     ready: /listening on/,
   });

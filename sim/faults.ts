@@ -37,6 +37,11 @@ export const FAULT_MS = { partition: 10_000, stop: 10_000, loss: 30_000 } as con
 /** Every fault, by name, in the order of the table. */
 export const FAULTS: ReadonlyMap<string, Fault> = new Map([
   _fault(
+    "none",
+    "no fault: the baseline, and the capacity figures",
+    () => Promise.resolve(Date.now()),
+  ),
+  _fault(
     "kill-master",
     "`kill -9` the Redis master on redis1; heal = a replica is promoted; the killed node is then started again and rejoins as a replica",
     async (t) => {

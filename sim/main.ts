@@ -37,6 +37,7 @@ if (import.meta.main) {
       faults: { type: "string" },
       modes: { type: "string", default: "default,at-least-once" },
       topology: { type: "string", default: "cluster" },
+      runtime: { type: "string", default: "deno" },
       users: { type: "string", default: "2000" },
       rate: { type: "string", default: "120" },
       calm: { type: "string", default: "15" },
@@ -56,6 +57,12 @@ if (import.meta.main) {
     );
   }
   const topology = values.topology;
+  if (values.runtime !== "deno" && values.runtime !== "bun") {
+    throw new Error(
+      `Cannot run the simulation: "--runtime" must be deno or bun, got "${values.runtime}"`,
+    );
+  }
+  const runtime = values.runtime;
   const stale = await removeStaleNamespaces();
   if (stale.length > 0) console.error(`removed what an earlier run left: ${stale.join(" ")}`);
   const runs: [string, boolean][] = values.full || values.faults !== undefined
@@ -79,6 +86,7 @@ if (import.meta.main) {
           fault,
           atLeastOnce,
           topology,
+          runtime,
           users: Number(values.users),
           rate: Number(values.rate),
           calmSeconds: Number(values.calm),

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { initClockTicks, readCpuMs, readRssKiB } from "../bench/proc_stats.ts";
+import { prepareRuntime } from "../bench/runtime.ts";
 import { heldPollsIn } from "../testing/held_polls.ts";
 import { TEST_SECRET } from "../testing/secrets.ts";
 import { startProcess } from "../testing/serve_process.ts";
@@ -27,6 +29,8 @@ export interface ScenarioOptions {
   atLeastOnce: boolean;
   /** Redis Cluster (3 masters, 3 replicas) or a primary, 2 replicas and 3 Sentinels. @default {"cluster"} */
   topology?: "cluster" | "sentinel";
+  /** The app processes' runtime. @default {"deno"} */
+  runtime?: "deno" | "bun";
   /** Simulated users. @default {2000} */
   users?: number;
   /** Messages per second. @default {120} */
@@ -48,6 +52,14 @@ export interface ScenarioResult extends RunFigures {
   loggedLost: number;
   /** Redis commands and bytes over the load (divide by {@linkcode RunFigures.acknowledged} for a message's share). */
   redis: RedisCost;
+  /** The app processes' runtime and version, such as `deno 2.9.6`. */
+  runtime: string;
+  /** CPU time of the app processes from the producer's start to the end of the drain, in ms (processes restarted meanwhile count from their start). */
+  appCpuMs: number;
+  /** RSS of the app processes once every user held a poll, summed, in KiB. */
+  appRssKiB: number;
+  /** From the producer's start to the end of the drain, in ms. */
+  loadMs: number;
 }
 
 const _HOSTS = ["lb", "app1", "app2", "app3", "redis1", "redis2", "redis3", "producer", "clients"];
@@ -81,6 +93,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   log(`redis ${redis.topology} up: ${JSON.stringify(redis.appEnv)}`);
   const appHosts = ["app1", "app2", "app3"].map((name) => network.host(name));
   const lbHost = network.host("lb");
+  const runtime = await prepareRuntime(options.runtime ?? "deno");
+  await initClockTicks();
   const apps = stack.use(
     await startAppProcesses({
       hosts: appHosts,
@@ -91,6 +105,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         AT_LEAST_ONCE: String(options.atLeastOnce),
         LEASE: String(_LEASE_SECONDS),
       },
+      command: [runtime.command, ...runtime.args],
     }),
   );
   log(`app processes up: ${apps.all.map((app) => app.address).join(" ")}`);
@@ -125,6 +140,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   });
   log(`${held} polls held`);
   for (const node of redis.nodes) await node.cli("CONFIG", "RESETSTAT");
+  const appRssKiB = apps.all.reduce((sum, app) => sum + readRssKiB(app.current.process.pid), 0);
+  const cpuAtStart = new Map(
+    apps.all.map((app) => [app.current.process.pid, readCpuMs(app.current.process.pid)]),
+  );
+  const loadStart = Date.now();
   const producerOut = `${dir}/producer.json`;
   const producer = stack.use(
     await startProcess({
@@ -156,6 +176,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   }
   await sleep(_DRAIN_MS);
   const cost = await redisCost(redis.nodes);
+  const loadMs = Date.now() - loadStart;
+  const appCpuMs = apps.all.reduce((sum, app) => {
+    const pid = app.current.process.pid;
+    return sum + readCpuMs(pid) - (cpuAtStart.get(pid) ?? 0);
+  }, 0);
   await clients.stop("SIGTERM");
   const produced: ProducerLog = JSON.parse(await Deno.readTextFile(producerOut));
   const got: ClientLog = JSON.parse(await Deno.readTextFile(clientOut));
@@ -174,6 +199,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     rate,
     loggedLost,
     redis: cost,
+    runtime: runtime.version,
+    appCpuMs,
+    appRssKiB,
+    loadMs,
   };
 }
 
