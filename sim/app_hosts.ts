@@ -46,7 +46,15 @@ export interface AppOptions {
   command?: readonly string[];
 }
 
-/** Starts the app processes and resolves once each answers `/readyz` with 200. */
+/**
+ * Starts the app processes and resolves once each answers `/readyz` with 200.
+ *
+ * @example
+ * ```ts ignore
+ * await using apps = await startAppProcesses({ hosts, env: { REDIS_URL: "redis://10.77.0.15:7000" } });
+ * await apps.restart(0);
+ * ```
+ */
 export async function startAppProcesses(options: AppOptions): Promise<AppProcesses> {
   const slots = options.hosts.flatMap((host) =>
     Array.from({ length: options.perHost ?? 2 }, (_, i) => ({ host, port: APP_PORT + i }))

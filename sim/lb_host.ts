@@ -33,7 +33,15 @@ export function simSite(addresses: readonly string[], dir: string): string {
   return withUpstreams(SHIPPED_SITE, addresses).replaceAll("/var/log/nginx/", `${dir}/`);
 }
 
-/** Starts nginx in `host`'s namespace in front of `upstreams`; resolves once it answers. */
+/**
+ * Starts nginx in `host`'s namespace in front of `upstreams`; resolves once it answers.
+ *
+ * @example
+ * ```ts ignore
+ * await using lb = await startLoadBalancer(network.host("lb"), ["10.77.0.12:8885"]);
+ * await lb.restart();
+ * ```
+ */
 export async function startLoadBalancer(
   host: Host,
   upstreams: readonly string[],

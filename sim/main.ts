@@ -21,7 +21,14 @@ export const SHORT_RUNS: readonly [string, boolean][] = [
   ["sigstop", false],
 ];
 
-/** Removes this process's namespaces, and so every process it started in them. */
+/**
+ * Removes this process's namespaces, and so every process it started in them.
+ *
+ * @example
+ * ```ts ignore
+ * await removeOwnNamespaces();
+ * ```
+ */
 export async function removeOwnNamespaces(): Promise<void> {
   const own = `${SIM_PREFIX}${Deno.pid}-`;
   for (const netns of (await simNamespaces()).filter((name) => name.startsWith(own))) {

@@ -146,6 +146,11 @@ export async function createNetwork(names: readonly string[]): Promise<Network> 
  * Kills every process left in namespace `netns` (SIGKILL, by pid, as `ip
  * netns pids` lists them), waits for them to go, then removes it. A
  * namespace that is already gone is no error.
+ *
+ * @example
+ * ```ts ignore
+ * await removeNamespace("lpsim-4242-app1");
+ * ```
  */
 export async function removeNamespace(netns: string): Promise<void> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -185,13 +190,27 @@ export function staleNamespaces(
   });
 }
 
-/** The namespaces whose names start with {@linkcode SIM_PREFIX}. */
+/**
+ * The namespaces whose names start with {@linkcode SIM_PREFIX}.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await simNamespaces()); // [] when no run is going
+ * ```
+ */
 export async function simNamespaces(): Promise<string[]> {
   return (await run(["netns", "list"])).split("\n").map((line) => line.split(" ")[0])
     .filter((name) => name.startsWith(SIM_PREFIX));
 }
 
-/** Removes the namespaces (and their processes) of runs whose process is gone; returns their names. */
+/**
+ * Removes the namespaces (and their processes) of runs whose process is gone; returns their names.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await removeStaleNamespaces()); // the names it removed
+ * ```
+ */
 export async function removeStaleNamespaces(): Promise<string[]> {
   const stale = staleNamespaces(await simNamespaces(), _isAlive);
   for (const netns of stale) await removeNamespace(netns);

@@ -54,7 +54,14 @@ export function lossRules(percent: number): string {
   ].join("\n");
 }
 
-/** Loads `rules` (one {@linkcode SIM_TABLE} table) into namespace `netns`. */
+/**
+ * Loads `rules` (one {@linkcode SIM_TABLE} table) into namespace `netns`.
+ *
+ * @example
+ * ```ts ignore
+ * await addTable("lpsim-4242-switch", lossRules(2));
+ * ```
+ */
 export async function addTable(netns: string, rules: string): Promise<void> {
   const nft = new Deno.Command("ip", {
     args: ["netns", "exec", netns, "nft", "-f", "-"],
@@ -73,7 +80,14 @@ export async function addTable(netns: string, rules: string): Promise<void> {
   }
 }
 
-/** Deletes the {@linkcode SIM_TABLE} tables of namespace `netns`; none there is no error. */
+/**
+ * Deletes the {@linkcode SIM_TABLE} tables of namespace `netns`; none there is no error.
+ *
+ * @example
+ * ```ts ignore
+ * await deleteTables("lpsim-4242-switch");
+ * ```
+ */
 export async function deleteTables(netns: string): Promise<void> {
   for (const family of ["inet", "bridge"]) {
     await run(["netns", "exec", netns, "nft", "delete", "table", family, SIM_TABLE]).catch(
@@ -82,7 +96,14 @@ export async function deleteTables(netns: string): Promise<void> {
   }
 }
 
-/** Cuts `host` off from `peers` (both ways) until {@linkcode deleteTables}. */
+/**
+ * Cuts `host` off from `peers` (both ways) until {@linkcode deleteTables}.
+ *
+ * @example
+ * ```ts ignore
+ * await partition(network.host("app1"), [network.host("redis1")]);
+ * ```
+ */
 export async function partition(host: Host, peers: readonly Host[]): Promise<void> {
   await addTable(host.netns, partitionRules(peers.map((peer) => peer.ip)));
 }

@@ -39,7 +39,15 @@ export function commandCalls(info: string): Record<string, number> {
   return calls;
 }
 
-/** Reads and sums the cost on `nodes`; a node that does not answer (a killed master) counts nothing. */
+/**
+ * Reads and sums the cost on `nodes`; a node that does not answer (a killed master) counts nothing.
+ *
+ * @example
+ * ```ts ignore
+ * const cost = await redisCost(cluster.nodes);
+ * console.log(cost.masterByCommand.lpush);
+ * ```
+ */
 export async function redisCost(nodes: readonly RedisNode[]): Promise<RedisCost> {
   const byCommand: Record<string, number> = {};
   const masterByCommand: Record<string, number> = {};

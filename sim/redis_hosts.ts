@@ -50,6 +50,12 @@ export interface RedisNodeOptions {
 /**
  * Starts `redis-server` in `host`'s namespace on `port`, keeping nothing on
  * disk, and resolves once it says it is ready.
+ *
+ * @example
+ * ```ts ignore
+ * await using node = await startRedisNode(network.host("redis1"), REDIS_PORT);
+ * console.log(await node.cli("PING")); // PONG
+ * ```
  */
 export async function startRedisNode(
   host: Host,
@@ -107,6 +113,12 @@ export async function startRedisNode(
  * {@linkcode REDIS_PORT}, each with a replica on the next host (port + 1).
  * Resolves once every node says `cluster_state:ok` and every replica is in
  * sync.
+ *
+ * @example
+ * ```ts ignore
+ * await using cluster = await startRedisClusterOnHosts(hosts, 2000);
+ * console.log(cluster.appEnv.REDIS_URL); // redis://10.77.0.15:7000,…
+ * ```
  */
 export async function startRedisClusterOnHosts(
   hosts: readonly Host[],
@@ -173,6 +185,12 @@ export const SENTINEL_NAME = "mymaster";
  * on every host (quorum: a majority), with `down-after-milliseconds`
  * `downAfterMs`. Resolves once the replicas are in sync and every Sentinel
  * knows every replica and every other Sentinel.
+ *
+ * @example
+ * ```ts ignore
+ * await using set = await startRedisSentinelOnHosts(hosts, 2000);
+ * console.log(set.appEnv.REDIS_SENTINEL_NAME); // mymaster
+ * ```
  */
 export async function startRedisSentinelOnHosts(
   hosts: readonly Host[],
@@ -236,7 +254,14 @@ export async function startRedisSentinelOnHosts(
   };
 }
 
-/** The nodes among `nodes` whose `ROLE` is master; a node that does not answer is none. */
+/**
+ * The nodes among `nodes` whose `ROLE` is master; a node that does not answer is none.
+ *
+ * @example
+ * ```ts ignore
+ * console.log((await mastersAmong(cluster.nodes)).length); // 3
+ * ```
+ */
 export async function mastersAmong(nodes: readonly RedisNode[]): Promise<RedisNode[]> {
   const roles = await Promise.all(nodes.map((node) => node.cli("ROLE").catch(() => "")));
   return nodes.filter((_, i) => roles[i].startsWith("master"));

@@ -71,7 +71,15 @@ const _LEASE_SECONDS = 10;
 /** Time after the producer stops for the last deliveries (and redeliveries after a lease). */
 const _DRAIN_MS = 15_000;
 
-/** Runs `options.fault` under load and returns the run's figures. */
+/**
+ * Runs `options.fault` under load and returns the run's figures.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await runScenario({ fault: FAULTS.get("sigstop")!, atLeastOnce: true });
+ * console.log(result.lost.length); // 0
+ * ```
+ */
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
   const log = options.log ?? (() => {});
   const users = options.users ?? 2000;
