@@ -30,9 +30,9 @@ export interface RunFigures {
   /** Messages the client handed to the app more than once. */
   duplicatesInApp: number;
   /**
-   * Messages pushed during the fault and not yet delivered at the heal:
-   * how many, and ms from the heal to the first and to the last of them
-   * (NaN when there were none).
+   * Messages pushed during the fault and delivered after the heal (the
+   * uncertain pushes that went through included): how many, and ms from the
+   * heal to the first and to the last of them (NaN when there were none).
    */
   stuck: { count: number; firstMs: number; lastMs: number };
   /** Push-to-arrival latency of first arrivals, by when the message was pushed, in ms. */
@@ -46,7 +46,7 @@ export interface RunFigures {
  * ```ts
  * import { account } from "./accounting.ts";
  * const figures = account(
- *   { acked: [[1, 0, 1000], [2, 0, 5000], [3, 1, 9000]], uncertain: [4] },
+ *   { acked: [[1, 0, 1000], [2, 0, 5000], [3, 1, 9000]], uncertain: [[4, 2, 4500]] },
  *   { wire: [[1, 1002, 0], [2, 7000, 0], [2, 7100, 1]], app: [[1, 1002, 0], [2, 7000, 0]] },
  *   { faultAt: 4000, healAt: 6000 },
  * );
@@ -83,7 +83,11 @@ export function account(produced: ProducerLog, got: ClientLog, window: FaultWind
       ? "during"
       : "after";
     samples[phase].push(at - pushedAt);
-    if (phase === "during" && at > window.healAt) stuck.push(at - window.healAt);
+  }
+  for (const [id, , pushedAt] of [...produced.acked, ...produced.uncertain]) {
+    const at = appSeen.get(id);
+    const during = pushedAt >= window.faultAt && pushedAt < window.healAt;
+    if (at !== undefined && during && at > window.healAt) stuck.push(at - window.healAt);
   }
   return {
     acknowledged: produced.acked.length,

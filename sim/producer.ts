@@ -20,8 +20,8 @@ import { createClient, createCluster } from "redis";
 export interface ProducerLog {
   /** `[id, uid number, unix ms]` of each push a replica acknowledged. */
   acked: [number, number, number][];
-  /** Ids of pushes that failed or timed out after being sent, or that no replica acknowledged: they may or may not be in Redis. */
-  uncertain: number[];
+  /** The same of pushes that failed or timed out, or that no replica acknowledged: they may or may not be in Redis. */
+  uncertain: [number, number, number][];
 }
 
 /** A push that takes longer is given up (and counted uncertain). */
@@ -53,9 +53,9 @@ if (import.meta.main) {
         send(key, ["WAIT", "1", "1000"]),
       ]));
       if (Number(replicas[1]) >= 1) log.acked.push([id, user, t]);
-      else log.uncertain.push(id);
+      else log.uncertain.push([id, user, t]);
     } catch {
-      log.uncertain.push(id);
+      log.uncertain.push([id, user, t]);
     }
   };
   console.log("producing");
