@@ -10,7 +10,7 @@ import { OPTION_SPECS } from "../src/options.ts";
 import { describeRedis, redisLocation } from "../src/server/redis_location.ts";
 import { readSetting } from "../src/server/settings.ts";
 import { RedisDiagnosis } from "../src/store/redis_diagnosis.ts";
-import { sentinelAddress } from "../src/store/redis_sentinel.ts";
+import { askSentinel, nodeUrl, sentinelAddress } from "../src/store/redis_sentinel.ts";
 import { type CliCommand, EXIT, readCommandArgs, UsageError } from "./cli_command.ts";
 
 /** The oldest Redis the store's scripts run on (`LMOVE`). */
@@ -80,8 +80,8 @@ export const DOCTOR_COMMAND: CliCommand = {
       : undefined;
     const url = "nodes" in location ? location.nodes[0] : location.url ?? "redis://127.0.0.1";
     const client = createClient({
-      url,
-      socket: { reconnectStrategy: false, connectTimeout: 3_000, ...primary },
+      url: primary === undefined ? url : nodeUrl(url, primary),
+      socket: { reconnectStrategy: false, connectTimeout: 3_000 },
     });
     client.on("error", () => {}); // the failed connect says why
     if (findings.failure === undefined) {
@@ -122,31 +122,24 @@ async function _askSentinels(
   const named = new Set<string>();
   let primary: { host: string; port: number } | undefined;
   for (const address of sentinels) {
-    const { host, port } = sentinelAddress(address);
-    const sentinel = createClient({
-      socket: { host, port, reconnectStrategy: false, connectTimeout: 3_000 },
-    });
-    sentinel.on("error", () => {}); // the failed connect says why
     try {
-      await sentinel.connect();
-      const reply = await sentinel.sendCommand(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name]);
-      if (!Array.isArray(reply)) {
+      const answer = await askSentinel(sentinelAddress(address), name);
+      if (answer === undefined) {
         findings.lines.push([`sentinel ${address}`, `knows no primary named "${name}"`]);
         continue;
       }
-      const [primaryHost, primaryPort] = reply.map(String);
-      named.add(`${primaryHost}:${primaryPort}`);
-      primary ??= { host: primaryHost, port: Number(primaryPort) };
-      findings.lines.push([`sentinel ${address}`, `names ${primaryHost}:${primaryPort}`]);
+      named.add(`${answer.host}:${answer.port}`);
+      primary ??= answer;
+      findings.lines.push([`sentinel ${address}`, `names ${answer.host}:${answer.port}`]);
     } catch (error) {
       findings.lines.push([`sentinel ${address}`, `unreachable (${(error as Error).message})`]);
       findings.warnings.push(`Sentinel ${address} does not answer: the others must make a quorum`);
-    } finally {
-      sentinel.destroy();
     }
   }
   if (primary === undefined) {
-    findings.failure = `no Sentinel names a primary "${name}"; check REDIS_SENTINEL_NAME`;
+    findings.failure = findings.warnings.length === sentinels.length
+      ? "no Sentinel answers; check REDIS_SENTINELS"
+      : `no Sentinel names a primary "${name}"; check REDIS_SENTINEL_NAME`;
   } else if (named.size > 1) {
     findings.warnings.push(`the Sentinels name different primaries (${[...named].join(", ")})`);
   }

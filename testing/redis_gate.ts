@@ -20,7 +20,10 @@ let skipped = 0;
  * Test options that skip the test where `redis-server` is missing, and count
  * the skip for one clear line at the end.
  */
-export function redisTest(name: string, fn: () => Promise<void>): Deno.TestDefinition {
+export function redisTest(
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void>,
+): Deno.TestDefinition {
   if (!haveRedis && skipped++ === 0) {
     // Test files register their tests synchronously, so by the next task the
     // count covers every Redis test of this module graph.

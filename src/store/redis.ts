@@ -37,8 +37,8 @@ import { ListLimits } from "./redis_list_limits.ts";
 import { closeClient, RedisSubscriber } from "./redis_subscriber.ts";
 import { NotificationSettings } from "./redis_notifications.ts";
 import { RedisTopology } from "./redis_topology.ts";
-import { bufferOf, databaseOf, messageOf, type RedisCommands } from "./redis_connection.ts";
-import { type SentinelAddress, sentinelAddress } from "./redis_sentinel.ts";
+import { bufferOf, databaseOf, type RedisCommands } from "./redis_connection.ts";
+import { sentinelOptionsOf } from "./redis_sentinel.ts";
 import { RedisCommandRunner } from "./redis_command_runner.ts";
 import { RedisSetAside } from "./redis_set_aside.ts";
 import { RedisPop } from "./redis_pop.ts";
@@ -57,8 +57,7 @@ export type { QueueLimitValues } from "./queue_limits.ts";
  * every held uid is woken to check again. On Redis Cluster (`nodes`), the
  * commands go through the cluster client and there is one subscriber per
  * master, since keyspace notifications stay on the node that made them.
- * With Redis Sentinel (`sentinels`), both connections follow the primary
- * the Sentinels name through a failover, and every held uid checks again.
+ * With Sentinel (`sentinels`), both follow the primary through a failover.
  *
  * @example
  * ```ts ignore
@@ -70,9 +69,6 @@ export type { QueueLimitValues } from "./queue_limits.ts";
  *
  * const cluster = new RedisStore({ nodes: ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"] });
  * await cluster.whenReady(10_000);
- *
- * const sentinel = new RedisStore({ sentinels: ["10.0.0.5:26379", "10.0.0.6:26379"] });
- * await sentinel.whenReady(10_000);
  * ```
  */
 export class RedisStore implements MessageStore {
@@ -107,7 +103,7 @@ export class RedisStore implements MessageStore {
     const nodes = options.nodes ?? [];
     this.#cluster = nodes.length > 0;
     const url = nodes[0] ?? options.url ?? "redis://127.0.0.1:6379";
-    const sentinel = _sentinelOf(options);
+    const sentinel = sentinelOptionsOf(options);
     for (const candidate of [url, ...nodes]) {
       if (!/^rediss?:\/\//.test(candidate) || URL.parse(candidate) === null) {
         throw new TypeError(
@@ -229,11 +225,7 @@ export class RedisStore implements MessageStore {
     return this.#diagnosis.reason;
   }
 
-  /**
-   * Why the store can't start: no Sentinel monitors a primary under
-   * `sentinelName` (said as in `notReadyReason`). Undefined otherwise. A
-   * server should refuse to start on it.
-   */
+  /** Why a server should refuse to start: no Sentinel monitors `sentinelName`; else undefined. */
   get sentinelNameUnknown(): string | undefined {
     return this.#diagnosis.primaryUnknown ? this.#diagnosis.reason : undefined;
   }
@@ -265,14 +257,14 @@ export class RedisStore implements MessageStore {
   /**
    * Resolves true once both connections are up, subscribed, keyspace
    * notifications configured (or found forbidden), and the queue limits in
-   * force read; false after `timeoutMs`.
+   * force read; false after `timeoutMs` (at once if no Sentinel knows `sentinelName`).
    */
   async whenReady(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     const up = () =>
       this.#client.isReady && this.#subscriber.ready && this.#notifications.applied &&
       (this.#limitsClaim.known || this.#limitsClaim.conflict !== undefined);
-    while (Date.now() < deadline && !this.#closed && !up()) {
+    while (Date.now() < deadline && !this.#closed && !up() && !this.#diagnosis.primaryUnknown) {
       // A cluster client tells no "ready": the limits are read once it is.
       if (this.#client.isReady) this.#limitsClaim.claim();
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -357,7 +349,7 @@ export class RedisStore implements MessageStore {
     await this.#presence?.close();
     clearInterval(this.#notificationsTimer);
     await this.#limitsClaim.close();
-    this.#topology.close();
+    await this.#topology.close();
     // Nothing new to hear; the limits of the pushes heard are applied.
     await this.#subscriber.close();
     await this.#listLimits.close();
@@ -400,25 +392,6 @@ export class RedisStore implements MessageStore {
     return this.#runner.run("push back", async () => {
       await this.#client.rPush(key, typeof message === "string" ? message : bufferOf(message));
     }, { expect: [[key, "list"]] });
-  }
-}
-
-/** The Sentinels and the primary's name of `options`, checked; undefined without Sentinel. */
-function _sentinelOf(
-  options: RedisStoreOptions,
-): { sentinels: SentinelAddress[]; name: string } | undefined {
-  if (options.sentinels === undefined || options.sentinels.length === 0) return undefined;
-  if ((options.nodes ?? []).length > 0) {
-    throw new TypeError(
-      'Cannot create RedisStore: "sentinels" and "nodes" exclude each other; Sentinel names one primary',
-    );
-  }
-  const name = options.sentinelName ?? OPTION_SPECS.sentinelName.defaultValue;
-  if (name === "") throw new TypeError('Cannot create RedisStore: "sentinelName" is empty');
-  try {
-    return { sentinels: options.sentinels.map(sentinelAddress), name };
-  } catch (error) {
-    throw new TypeError(`Cannot create RedisStore: "sentinels": ${messageOf(error)}`);
   }
 }
 

@@ -86,6 +86,7 @@ export class RedisTopology {
   readonly #configNodes: () => Promise<ConfigurableNode[]>;
   readonly #keyNodes: () => Promise<ScannableNode[]>;
   #watchTimer: ReturnType<typeof setInterval> | undefined;
+  #stop: () => Promise<void> = () => Promise.resolve();
   #watching = false;
 
   /** Starts connecting. */
@@ -105,6 +106,7 @@ export class RedisTopology {
       this.#configNodes = () => primary.configNodes();
       this.#keyNodes = () => primary.keyNodes();
       this.connected = primary.connected;
+      this.#stop = () => primary.close();
       return;
     }
     if (nodes.length === 0) {
@@ -162,9 +164,10 @@ export class RedisTopology {
     return this.#keyNodes();
   }
 
-  /** Stops following a cluster's topology. */
-  close(): void {
+  /** Stops following a cluster's topology, or the primary Sentinel names. */
+  async close(): Promise<void> {
     clearInterval(this.#watchTimer);
+    await this.#stop();
   }
 
   /**
