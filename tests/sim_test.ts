@@ -26,6 +26,7 @@ import { simSite } from "../sim/lb_host.ts";
 import { SHIPPED_SITE } from "../testing/nginx.ts";
 import { canRun } from "../testing/can_run.ts";
 import { startProcess } from "../testing/serve_process.ts";
+import { pollUntil, waitUntil } from "../testing/wait_until.ts";
 
 const _canSimulate = Deno.uid() === 0 && await canRun("ip", ["-V"]) &&
   await canRun("nft", ["--version"]) && await canRun("redis-server") &&
@@ -144,13 +145,22 @@ Deno.test(
     "sim: the short version (kill -9 a master, SIGSTOP an app process) after an interrupted run",
     async () => {
       // Interrupted once every user holds a poll: nothing of it may stay.
-      const interrupted = await startProcess({
-        command: Deno.execPath(),
+      const interrupted = new Deno.Command(Deno.execPath(), {
         args: ["run", "--allow-all", _MAIN, "--faults=sigstop", "--modes=default"],
-        env: {},
-        ready: /polls held/,
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      let printed = "";
+      const reading = (async () => {
+        for await (const chunk of interrupted.stderr.pipeThrough(new TextDecoderStream())) {
+          printed += chunk;
+        }
+      })();
+      await waitUntil(() => printed.includes("polls held"), {
+        what: () => `the interrupted run's users to hold their polls; it printed\n${printed}`,
+        timeoutMs: 120_000,
       });
-      const pid = interrupted.process.pid;
+      const pid = interrupted.pid;
       const own = async () =>
         (await simNamespaces()).filter((name) => name.startsWith(`${SIM_PREFIX}${pid}-`));
       const started: number[] = [];
@@ -160,15 +170,20 @@ Deno.test(
         );
       }
       assert.ok(started.length >= 6 + 6 + 2, `its processes: ${started}`);
-      assert.notEqual(await interrupted.stop("SIGINT"), 0);
+      interrupted.kill("SIGINT");
+      assert.equal((await interrupted.status).code, 130);
+      await reading;
       assert.deepEqual(await own(), []);
-      const left = started.filter((child) => {
+      // A process killed a moment ago may stay a zombie until init reaps it.
+      const running = (child: number) => {
         try {
-          return Deno.statSync(`/proc/${child}`).isDirectory;
+          return !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${child}/stat`));
         } catch {
           return false;
         }
-      });
+      };
+      let left = started;
+      await pollUntil(() => (left = started.filter(running)).length === 0, { timeoutMs: 5_000 });
       assert.deepEqual(left, [], "no process of the interrupted run is left");
 
       const json = await Deno.makeTempFile({ prefix: "lpsim-test-", suffix: ".json" });
@@ -177,8 +192,8 @@ Deno.test(
         stdout: "piped",
         stderr: "piped",
       }).output();
-      const printed = new TextDecoder().decode(short.stdout);
-      assert.equal(short.code, 0, printed + new TextDecoder().decode(short.stderr).slice(-4000));
+      const table = new TextDecoder().decode(short.stdout);
+      assert.equal(short.code, 0, table + new TextDecoder().decode(short.stderr).slice(-4000));
       const results: ScenarioResult[] = JSON.parse(await Deno.readTextFile(json));
       await Deno.remove(json);
       assert.deepEqual(results.map((r) => [r.fault, r.atLeastOnce]), [["kill-master", true], [
@@ -199,7 +214,7 @@ Deno.test(
           JSON.stringify(result.wake),
         );
       }
-      assert.match(printed, /^\| kill-master \| at-least-once \| \d+ \/ \d+ \| 0 \|/m);
+      assert.match(table, /^\| kill-master \| at-least-once \| \d+ \/ \d+ \| 0 \|/m);
       assert.deepEqual(
         (await simNamespaces()).filter((name) => !staleNamespaces([name], () => false).length),
         [],
