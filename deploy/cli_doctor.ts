@@ -130,7 +130,8 @@ async function _askSentinels(
       }
       named.add(`${answer.host}:${answer.port}`);
       primary ??= answer;
-      findings.lines.push([`sentinel ${address}`, `names ${answer.host}:${answer.port}`]);
+      const state = answer.settled ? "" : " (it sees it down, or fails it over)";
+      findings.lines.push([`sentinel ${address}`, `names ${answer.host}:${answer.port}${state}`]);
     } catch (error) {
       findings.lines.push([`sentinel ${address}`, `unreachable (${(error as Error).message})`]);
       findings.warnings.push(`Sentinel ${address} does not answer: the others must make a quorum`);

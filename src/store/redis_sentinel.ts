@@ -136,12 +136,14 @@ export class SentinelPrimary {
   readonly #options: SentinelPrimaryOptions;
   readonly #following: FollowingClient;
   readonly #watchers: RedisClientType[] = [];
-  /** The primary in use, as `host:port`. */
-  #address: string | undefined;
-  /** Serializes the moves from one primary to the next. */
-  #moves: Promise<void> = Promise.resolve();
+  /** The primary in use, as `host:port`, and the Sentinels' configuration epoch that named it. */
+  #primary: { address: string; epoch: number } | undefined;
+  /** The subscriber's move to the primary in use. */
+  #subscribed: Promise<void> = Promise.resolve();
   #asking: Promise<void> | undefined;
-  #lastAsked = 0;
+  #askAfter = false;
+  #lastAsked = -Infinity;
+  #askTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
   /** Starts asking the Sentinels. */
@@ -177,6 +179,7 @@ export class SentinelPrimary {
   /** Stops following: closes the Sentinel connections; the store closes the command connection. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#askTimer);
     await Promise.all(this.#watchers.map((watcher) => closeClient(watcher)));
   }
 
@@ -187,16 +190,21 @@ export class SentinelPrimary {
 
   /** Asks until a primary is named, then connects and subscribes to it. */
   async #firstPrimary(): Promise<void> {
-    while (!this.#closed && this.#address === undefined) {
+    while (!this.#closed && this.#primary === undefined) {
       await this.#ask();
-      if (this.#address === undefined) {
+      if (this.#primary === undefined) {
         await new Promise((resolve) => setTimeout(resolve, ASK_AGAIN_MS));
       }
     }
-    await this.#moves;
+    await this.#subscribed;
   }
 
-  /** Hears `+switch-master` on `sentinel`, and asks again whenever it reconnects. */
+  /**
+   * Hears `+switch-master` on `sentinel`, and asks at once: the answer with
+   * the newest epoch wins, so a Sentinel that has not heard of the switch
+   * yet can't send the store back. Asks again whenever it reconnects, since
+   * a switch told while it was away is lost.
+   */
   #watch(sentinel: SentinelAddress): void {
     const watcher = createClient({
       ...connectionOptions(),
@@ -204,101 +212,167 @@ export class SentinelPrimary {
     }) as RedisClientType;
     this.#watchers.push(watcher);
     watcher.on("error", _ignore);
-    // A switch told while it was away is found by asking.
     watcher.on("ready", () => this.#askAgain());
     watcher.connect().then(() =>
       watcher.subscribe("+switch-master", (message) => {
-        const [name, , , host, port] = message.split(" ");
-        if (name === this.#options.name) this.#moveTo({ host, port: Number(port) });
+        if (message.split(" ")[0] !== this.#options.name) return;
+        this.#lastAsked = -Infinity;
+        this.#askAgain();
       })
     ).catch(_ignore);
   }
 
-  /** Asks the Sentinels again, unless an answer is awaited or was had just now. */
+  /**
+   * Asks the Sentinels again: once the answer awaited is in, or, when one
+   * was had less than `ASK_AGAIN_MS` ago, then.
+   */
   #askAgain(): void {
-    if (this.#closed || this.#asking !== undefined) return;
-    if (performance.now() - this.#lastAsked < ASK_AGAIN_MS) {
-      setTimeout(() => this.#askAgain(), ASK_AGAIN_MS);
+    if (this.#closed) return;
+    if (this.#asking !== undefined) {
+      this.#askAfter = true;
       return;
     }
-    this.#ask().catch(_ignore);
+    const wait = this.#lastAsked + ASK_AGAIN_MS - performance.now();
+    if (wait <= 0) return void this.#ask().catch(_ignore);
+    this.#askTimer ??= setTimeout(() => {
+      this.#askTimer = undefined;
+      this.#askAgain();
+    }, wait);
   }
 
   /**
-   * Asks each Sentinel in turn for the primary, and moves to the first one
-   * named; when none names one, tells the command client's `error`
-   * listeners why.
+   * Asks every Sentinel for the primary, and moves to the one they name
+   * (see {@linkcode namedPrimary}); when none names one before the first
+   * primary, tells the command client's `error` listeners why.
    */
   #ask(): Promise<void> {
     this.#lastAsked = performance.now();
+    const { sentinels, name } = this.#options;
     return this.#asking ??= (async () => {
+      const answers = await Promise.allSettled(sentinels.map((s) => askSentinel(s, name)));
+      const named: SentinelAnswer[] = [];
       let failure: unknown;
-      for (const sentinel of this.#options.sentinels) {
-        try {
-          const primary = await askSentinel(sentinel, this.#options.name);
-          if (primary === undefined) {
-            failure = new Error(`No such master with that name ("${this.#options.name}")`);
-            continue;
-          }
-          return this.#moveTo(primary);
-        } catch (error) {
-          failure ??= error;
-        }
+      for (const answer of answers) {
+        if (answer.status === "rejected") failure ??= answer.reason;
+        else if (answer.value === undefined) failure = new Error(`No such master with that name`);
+        else named.push(answer.value);
       }
-      this.#following.failed(failure);
-    })().finally(() => this.#asking = undefined);
+      const primary = namedPrimary(named, this.#primary?.address);
+      if (primary !== undefined) this.#move(primary);
+      else if (this.#primary === undefined && named.length === 0) this.#following.failed(failure);
+    })().finally(() => {
+      this.#asking = undefined;
+      if (!this.#askAfter) return;
+      this.#askAfter = false;
+      this.#askAgain();
+    });
   }
 
-  /** Moves to `primary`, after any move under way, unless it is the one in use. */
-  #moveTo(primary: SentinelAddress): void {
-    this.#moves = this.#moves.then(() => this.#move(primary)).catch(_ignore);
-  }
-
-  async #move(primary: SentinelAddress): Promise<void> {
+  /**
+   * Moves the commands to `primary` at once, unless it is the one in use or
+   * was named in an older epoch; the subscriber follows on its own.
+   */
+  #move(primary: SentinelAnswer): void {
     const address = `${primary.host}:${primary.port}`;
-    if (this.#closed || address === this.#address) return;
-    const first = this.#address === undefined;
-    this.#address = address;
-    const { subscriber, notifications, url } = this.#options;
-    const primaryUrl = nodeUrl(url, primary);
+    if (this.#closed || primary.epoch < (this.#primary?.epoch ?? -Infinity)) return;
+    if (address === this.#primary?.address) {
+      this.#primary.epoch = primary.epoch;
+      return;
+    }
+    const first = this.#primary === undefined;
+    this.#primary = { address, epoch: primary.epoch };
+    const primaryUrl = nodeUrl(this.#options.url, primary);
     const client = createClient({
       ...connectionOptions(),
       url: primaryUrl,
       disableOfflineQueue: true,
       name: "longpoll",
     }) as RedisClientType;
-    client.on("ready", () => notifications.apply([client]));
+    client.on("ready", () => this.#options.notifications.apply([client]));
     // It may be down for good: the Sentinels may name another.
     client.on("error", () => this.#askAgain());
     const previous = this.#following.use(client as unknown as RedisCommands);
-    if (previous !== undefined) await closeClient(previous);
+    // What the old primary still owes is lost with it, or refused (READONLY).
+    if (previous?.isOpen) previous.destroy();
     client.connect().catch(_ignore);
+    this.#subscribed = this.#subscribeTo(primaryUrl, first).catch(_ignore);
+  }
+
+  /**
+   * Moves the subscriber to `url`, then has every held uid check again. A
+   * node that never answers holds up no later move: that one closes it.
+   */
+  async #subscribeTo(url: string, first: boolean): Promise<void> {
+    const { subscriber } = this.#options;
     const before = subscriber.urls;
-    if (before.length === 0) await subscriber.subscribe([primaryUrl]);
-    else {
-      await subscriber.add(primaryUrl);
-      for (const old of before) if (old !== primaryUrl) await subscriber.remove(old);
-    }
+    // The new node's entry is in place at once; its connection comes later.
+    const adding = before.length === 0 ? subscriber.subscribe([url]) : subscriber.add(url);
+    for (const old of before) if (old !== url) await subscriber.remove(old);
+    await adding;
     if (!first) this.#options.onPrimaryChanged();
   }
 }
 
+/** What a Sentinel says of the primary: where it is, and the configuration epoch that put it there. */
+export interface SentinelAnswer extends SentinelAddress {
+  /** The `config-epoch`: a failover raises it. */
+  readonly epoch: number;
+  /**
+   * False while the Sentinel sees that primary down, or fails it over: the
+   * leader of a failover names the old primary, in the new epoch, until
+   * the failover ends.
+   */
+  readonly settled: boolean;
+}
+
 /**
- * Asks `sentinel` for the primary it names for `name`
- * (`SENTINEL GET-MASTER-ADDR-BY-NAME`), on a connection of its own;
- * resolves undefined when it monitors none by that name, and rejects when
- * it can't be reached within 3 s.
+ * The primary the Sentinels name: of the settled answers, those of the
+ * newest epoch, the address most of them give (the one in use on a tie);
+ * undefined when no answer is settled.
+ *
+ * @example
+ * ```ts
+ * import { namedPrimary } from "./redis_sentinel.ts";
+ * const answers = [
+ *   { host: "10.0.0.1", port: 6379, epoch: 1, settled: false }, // the leader, failing it over
+ *   { host: "10.0.0.2", port: 6379, epoch: 1, settled: true },
+ *   { host: "10.0.0.1", port: 6379, epoch: 0, settled: true }, // not told yet
+ * ];
+ * console.log(namedPrimary(answers, "10.0.0.1:6379")?.host); // 10.0.0.2
+ * ```
+ */
+export function namedPrimary(
+  answers: readonly SentinelAnswer[],
+  current: string | undefined,
+): SentinelAnswer | undefined {
+  const settled = answers.filter((answer) => answer.settled);
+  const epoch = Math.max(...settled.map((answer) => answer.epoch));
+  const votes = new Map<string, { answer: SentinelAnswer; count: number; inUse: boolean }>();
+  for (const answer of settled.filter((candidate) => candidate.epoch === epoch)) {
+    const address = `${answer.host}:${answer.port}`;
+    const entry = votes.get(address) ?? { answer, count: 0, inUse: address === current };
+    entry.count++;
+    votes.set(address, entry);
+  }
+  const ranked = [...votes.values()].sort((a, b) => b.count - a.count || +b.inUse - +a.inUse);
+  return ranked[0]?.answer;
+}
+
+/**
+ * Asks `sentinel` for the primary it names for `name` (`SENTINEL MASTER`),
+ * on a connection of its own; resolves undefined when it monitors none by
+ * that name, and rejects when it can't be reached within 3 s.
  *
  * @example
  * ```ts ignore
  * import { askSentinel } from "./redis_sentinel.ts";
- * console.log(await askSentinel({ host: "10.0.0.5", port: 26379 }, "mymaster")); // { host: "10.0.0.7", port: 6379 }
+ * console.log(await askSentinel({ host: "10.0.0.5", port: 26379 }, "mymaster")); // { host: "10.0.0.7", port: 6379, epoch: 3 }
  * ```
  */
 export async function askSentinel(
   sentinel: SentinelAddress,
   name: string,
-): Promise<SentinelAddress | undefined> {
+): Promise<SentinelAnswer | undefined> {
   const client = createClient({
     socket: {
       host: sentinel.host,
@@ -310,12 +384,26 @@ export async function askSentinel(
   client.on("error", _ignore); // the failed connect says why
   try {
     await client.connect();
-    const reply = await client.sendCommand(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name]);
-    if (!Array.isArray(reply)) return undefined;
-    return { host: String(reply[0]), port: Number(reply[1]) };
+    const reply = await client.sendCommand(["SENTINEL", "MASTER", name]).catch((error) => {
+      if (/No such master/i.test(messageOf(error))) return undefined;
+      throw error;
+    });
+    if (reply === undefined) return undefined;
+    const fields = _fieldsOf(reply);
+    return {
+      host: fields.get("ip") ?? "",
+      port: Number(fields.get("port")),
+      epoch: Number(fields.get("config-epoch") ?? 0),
+      settled: !/s_down|o_down|failover_in_progress/.test(fields.get("flags") ?? ""),
+    };
   } finally {
     client.destroy();
   }
+}
+
+/** The fields of a `SENTINEL MASTER` reply, a RESP3 map (an object, as node-redis gives it). */
+function _fieldsOf(reply: unknown): Map<string, string> {
+  return new Map(Object.entries(reply ?? {}).map(([name, value]) => [name, String(value)]));
 }
 
 /**

@@ -80,11 +80,16 @@ export class RedisSubscriber {
     this.#options.waiters.wakeAll();
   }
 
-  /** Subscribes to one more node, such as a newly promoted master. */
+  /**
+   * Subscribes to one more node, such as a newly promoted master; this
+   * counts as subscribed even if the first {@linkcode RedisSubscriber.subscribe}
+   * never got through (its node was replaced first).
+   */
   async add(url: string): Promise<void> {
     if (this.#entries.has(url)) return;
     const wake = ![...this.#entries.values()].some((entry) => entry.wake);
     await this.#add(url, wake);
+    this.#subscribed = true;
   }
 
   /**
