@@ -232,6 +232,29 @@ export async function startNginx(
   };
 }
 
+/**
+ * `site` (the shipped site file) with its four upstream `server` lines
+ * replaced by one per address, each keeping the shipped parameters; throws
+ * when the shipped lines are not there.
+ *
+ * @example
+ * ```ts
+ * import { SHIPPED_SITE, withUpstreams } from "./nginx.ts";
+ * const site = withUpstreams(SHIPPED_SITE, ["10.0.0.1:8885", "10.0.0.2:8885"]);
+ * console.log(site.includes("server 10.0.0.2:8885 max_fails=3 fail_timeout=5s;")); // true
+ * ```
+ */
+export function withUpstreams(site: string, addresses: readonly string[]): string {
+  const servers = /^(\s*)server 127\.0\.0\.1:888[5-8]( [^;]*)?;\n/gm;
+  assert.equal(site.match(servers)?.length, 4, "the shipped upstream has 8885–8888");
+  let first = true;
+  return site.replace(servers, (_line, indent: string, params = "") => {
+    if (!first) return "";
+    first = false;
+    return addresses.map((address) => `${indent}server ${address}${params};\n`).join("");
+  });
+}
+
 /** The shipped site file with the test's ports, paths and timeouts. */
 function _renderSite(options: {
   dir: string;
@@ -248,15 +271,7 @@ function _renderSite(options: {
     site = site.replace(new RegExp(pattern.source, "m"), by);
   };
   // The four upstream servers become the test's processes.
-  const servers = /^(\s*)server 127\.0\.0\.1:888[5-8]( [^;]*)?;\n/gm;
-  assert.equal(site.match(servers)?.length, 4, "the shipped upstream has 8885–8888");
-  let first = true;
-  site = site.replace(servers, (_line, indent: string, params = "") => {
-    if (!first) return "";
-    first = false;
-    return options.upstreams.map((port) => `${indent}server 127.0.0.1:${port}${params};\n`)
-      .join("");
-  });
+  site = withUpstreams(site, options.upstreams.map((port) => `127.0.0.1:${port}`));
   replaceOnce(
     /^(\s*)listen 80 /,
     (_m, indent) => `${indent}listen 127.0.0.1:${options.publicPort} `,
