@@ -8,7 +8,9 @@
  * run as root).
  *
  * Slow: the short version takes about 3 minutes (two runs of about 65 s,
- * plus the interrupted one).
+ * plus the interrupted one). `deno task test` runs this file alone, after
+ * the others: its nine hosts take both cores, and tests with timeouts of
+ * their own (jQuery's, Redis command deadlines) failed beside it.
  */
 import assert from "node:assert/strict";
 import { account } from "../sim/accounting.ts";
