@@ -51,8 +51,12 @@ if (import.meta.main) {
       json: { type: "string" },
     },
   });
+  // An interrupted run exits 130 whichever comes first: this listener, or
+  // the run itself failing as its namespaces are removed under it.
+  let interrupted = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, async () => {
+      interrupted = true;
       console.error(`${signal}: removing the simulation's namespaces`);
       await removeOwnNamespaces();
       Deno.exit(130);
@@ -111,6 +115,7 @@ if (import.meta.main) {
   } finally {
     await removeOwnNamespaces();
   }
+  if (interrupted) Deno.exit(130);
   if (values.json !== undefined) {
     await Deno.writeTextFile(values.json, JSON.stringify(results, null, 1));
   }
