@@ -179,10 +179,7 @@ class _LongPoll {
   }
 
   async handle(request: Request, query?: string): Promise<Response> {
-    const format: AnswerFormat = {
-      callback: null,
-      cors: allowedOrigin(request, this.options.corsOrigins),
-    };
+    const format = this.#formatOf(request);
     let poll: PollRequest;
     try {
       if (request.method === "OPTIONS") return this.responder.preflight(format.cors);
@@ -199,10 +196,7 @@ class _LongPoll {
   }
 
   async events(request: Request): Promise<Response> {
-    const format: AnswerFormat = {
-      callback: null,
-      cors: allowedOrigin(request, this.options.corsOrigins),
-    };
+    const format = this.#formatOf(request);
     let poll: PollRequest;
     try {
       if (request.method === "OPTIONS") return this.responder.preflight(format.cors);
@@ -214,6 +208,11 @@ class _LongPoll {
     // The stream ends when the runtime cancels its body: request.signal,
     // made on first use, would cost every held stream an AbortSignal.
     return this.#openStream(poll, format);
+  }
+
+  /** How an answer to `request` is written, until its callback is read: plain, with its CORS origin. */
+  #formatOf(request: Request): AnswerFormat {
+    return { callback: null, cors: allowedOrigin(request, this.options.corsOrigins) };
   }
 
   drain(options: DrainOptions = {}): Promise<void> {

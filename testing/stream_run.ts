@@ -7,6 +7,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { Prng } from "./prng.ts";
 import { sleep, waitUntil } from "./wait_until.ts";
 
@@ -118,4 +119,50 @@ export async function rollingRestart(
  */
 export function expectedMessages(uid: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => producedMessage(uid, i + 1));
+}
+
+/** A device of an end-to-end run: what it got, as `[message, id]` pairs in arrival order. */
+export interface ReceivingDevice {
+  /** For failure messages. */
+  readonly name: string;
+  /** The uid it reads. */
+  readonly uid: string;
+  /** Each message it handed to the app, with its id. */
+  readonly got: readonly (readonly [string, string | undefined])[];
+}
+
+/**
+ * Waits until every device has `count` messages, waits a second more for a
+ * duplicate to show up if one were coming, then asserts that each got
+ * exactly {@linkcode expectedMessages}, each id once.
+ *
+ * @example
+ * ```ts
+ * import { assertEveryDeviceGotAll, producedMessage } from "./stream_run.ts";
+ * const got = [[producedMessage("u1", 1), "1-0"] as const];
+ * await assertEveryDeviceGotAll([{ name: "phone", uid: "u1", got }], 1);
+ * console.log("every device got every message"); // every device got every message
+ * ```
+ */
+export async function assertEveryDeviceGotAll(
+  devices: readonly ReceivingDevice[],
+  count: number,
+): Promise<void> {
+  for (const device of devices) {
+    await waitUntil(() => device.got.length >= count, {
+      what: () => `${device.name} to get ${count}; it got ${device.got.length}`,
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    });
+  }
+  await sleep(1_000);
+  for (const device of devices) {
+    assert.deepEqual(
+      device.got.map(([message]) => message),
+      expectedMessages(device.uid, count),
+      device.name,
+    );
+    const ids = device.got.map(([, id]) => id);
+    assert.deepEqual(ids, [...new Set(ids)], `${device.name}: each id once`);
+  }
 }

@@ -21,7 +21,7 @@ import type { Browser, Page } from "playwright-core";
 import { checkChromium, chromiumTest, launchChromium, servePage } from "../testing/chromium.ts";
 import { haveRedis } from "../testing/redis_gate.ts";
 import { signer, type Stack, startStack } from "../testing/nginx.ts";
-import { expectedMessages, rollingRestart, startProducers } from "../testing/stream_run.ts";
+import { assertEveryDeviceGotAll, rollingRestart, startProducers } from "../testing/stream_run.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
 
 const haveChromium = checkChromium(1);
@@ -126,24 +126,7 @@ chromiumTest(
 
       await producers.done;
       await awayTrip;
-      for (const device of devices) {
-        await waitUntil(() => device.got.length >= MESSAGES, {
-          what: () => `${device.name} to get ${MESSAGES}; it got ${device.got.length}`,
-          timeoutMs: 30_000,
-          intervalMs: 50,
-        });
-      }
-      // Time for a duplicate to show up, if one were coming.
-      await sleep(1_000);
-      for (const device of devices) {
-        assert.deepEqual(
-          device.got.map(([message]) => message),
-          expectedMessages(device.uid, MESSAGES),
-          device.name,
-        );
-        const ids = device.got.map(([, id]) => id);
-        assert.deepEqual(ids, [...new Set(ids)], `${device.name}: each id once`);
-      }
+      await assertEveryDeviceGotAll(devices, MESSAGES);
     } finally {
       await browser.close();
     }

@@ -18,7 +18,7 @@ import { signer, startNginx } from "../testing/nginx.ts";
 import { startRedisCluster } from "../testing/redis_server.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import { type ServeProcess, startServe } from "../testing/serve_process.ts";
-import { expectedMessages, rollingRestart, startProducers } from "../testing/stream_run.ts";
+import { assertEveryDeviceGotAll, rollingRestart, startProducers } from "../testing/stream_run.ts";
 import { TEST_SECRET } from "../testing/secrets.ts";
 import { sleep, waitUntil } from "../testing/wait_until.ts";
 
@@ -122,21 +122,7 @@ Deno.test(
         producers.resume();
         await producers.done;
         await awayTrip;
-        for (const device of devices) {
-          await waitUntil(() => device.got.length >= MESSAGES, {
-            what: () => `${device.name} to get ${MESSAGES}; it got ${device.got.length}`,
-            timeoutMs: 30_000,
-            intervalMs: 50,
-          });
-        }
-        await sleep(1_000);
-        for (const device of devices) {
-          assert.deepEqual(
-            device.got.map(([message]) => message),
-            expectedMessages(device.uid, MESSAGES),
-            device.name,
-          );
-        }
+        await assertEveryDeviceGotAll(devices, MESSAGES);
       } finally {
         for (const client of clients) client.stop();
       }
