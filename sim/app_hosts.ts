@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { CLI_ENTRY } from "../testing/cli_run.ts";
-import { type ChildProcess, startProcess } from "../testing/serve_process.ts";
+import { type ChildProcess, SERVE_ARGS, startProcess } from "../testing/serve_process.ts";
 import { waitUntil } from "../testing/wait_until.ts";
 import { type Host, inHost, run } from "./netns.ts";
 
@@ -60,15 +59,7 @@ export async function startAppProcesses(options: AppOptions): Promise<AppProcess
     Array.from({ length: options.perHost ?? 2 }, (_, i) => ({ host, port: APP_PORT + i }))
   );
   const command = options.command ??
-    [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      "--unstable-net",
-      CLI_ENTRY,
-      "serve",
-    ];
+    [Deno.execPath(), ...SERVE_ARGS];
   const start = (slot: { host: Host; port: number }) =>
     _startApp(slot.host, command, { ...options.env, PORT: String(slot.port), HOST: slot.host.ip });
   const running: ChildProcess[] = [];

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { SHIPPED_SITE, withUpstreams } from "../testing/nginx.ts";
+import { SHIPPED_SITE, withUpstreams, writeNginxConfig } from "../testing/nginx.ts";
 import { type ChildProcess, startProcess } from "../testing/serve_process.ts";
 import { waitUntil } from "../testing/wait_until.ts";
 import { type Host, inHost, run } from "./netns.ts";
@@ -47,21 +47,7 @@ export async function startLoadBalancer(
   upstreams: readonly string[],
 ): Promise<LoadBalancer> {
   const dir = await Deno.makeTempDir({ prefix: "lpsim-nginx-" });
-  await Deno.writeTextFile(`${dir}/site.conf`, simSite(upstreams, dir));
-  await Deno.writeTextFile(
-    `${dir}/nginx.conf`,
-    [
-      "worker_processes 1;",
-      "worker_rlimit_nofile 20000;",
-      "events { worker_connections 16000; }",
-      "http {",
-      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
-        (kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;`,
-      ),
-      `  include ${dir}/site.conf;`,
-      "}",
-    ].join("\n"),
-  );
+  await writeNginxConfig(dir, simSite(upstreams, dir), 16000);
   const url = `http://${host.ip}/`;
   const start = async () => {
     const nginx = await startProcess({

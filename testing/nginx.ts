@@ -145,6 +145,43 @@ export interface Nginx extends AsyncDisposable {
 }
 
 /**
+ * Writes an nginx that runs as one worker from `dir`: `site` as
+ * `dir/site.conf`, included by a main `dir/nginx.conf` whose temporary
+ * files stay in `dir`. `workerConnections` (1024 unless given) above 1024
+ * also raises the worker's file limit to match.
+ *
+ * @example
+ * ```ts
+ * import { writeNginxConfig } from "./nginx.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeNginxConfig(dir, "server { listen 127.0.0.1:1; }");
+ * console.log((await Deno.readTextFile(`${dir}/nginx.conf`)).includes("site.conf")); // true
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeNginxConfig(
+  dir: string,
+  site: string,
+  workerConnections = 1024,
+): Promise<void> {
+  await Deno.writeTextFile(`${dir}/site.conf`, site);
+  await Deno.writeTextFile(
+    `${dir}/nginx.conf`,
+    [
+      "worker_processes 1;",
+      ...(workerConnections > 1024 ? [`worker_rlimit_nofile ${workerConnections + 4000};`] : []),
+      `events { worker_connections ${workerConnections}; }`,
+      "http {",
+      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
+        (kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;`,
+      ),
+      `  include ${dir}/site.conf;`,
+      "}",
+    ].join("\n"),
+  );
+}
+
+/**
  * Runs nginx on the shipped site file, rendered for the test: upstream
  * ports, listen ports and log paths replaced, and proxy_read_timeout /
  * proxy_next_upstream_timeout multiplied by `timeoutScale`.
@@ -165,20 +202,7 @@ export async function startNginx(
     timeoutScale: options.timeoutScale ?? 1,
     readTimeoutSeconds: options.readTimeoutSeconds,
   });
-  await Deno.writeTextFile(`${dir}/site.conf`, site);
-  await Deno.writeTextFile(
-    `${dir}/nginx.conf`,
-    [
-      "worker_processes 1;",
-      "events { worker_connections 1024; }",
-      "http {",
-      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
-        (kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;`,
-      ),
-      `  include ${dir}/site.conf;`,
-      "}",
-    ].join("\n"),
-  );
+  await writeNginxConfig(dir, site);
   const nginx = new Deno.Command("nginx", {
     args: [
       "-p",

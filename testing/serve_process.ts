@@ -7,6 +7,25 @@ import { CLI_ENTRY } from "./cli_run.ts";
 import { freePort } from "./free_port.ts";
 import { pollUntil } from "./wait_until.ts";
 
+/**
+ * The arguments of `deno` that run `deno task cli serve` with every
+ * permission, as the tests start servers.
+ *
+ * @example
+ * ```ts
+ * import { SERVE_ARGS } from "./serve_process.ts";
+ * console.log(SERVE_ARGS.at(-1)); // serve
+ * ```
+ */
+export const SERVE_ARGS: readonly string[] = [
+  "run",
+  "--allow-all",
+  "--unstable-no-legacy-abort",
+  "--unstable-net",
+  CLI_ENTRY,
+  "serve",
+];
+
 /** A running child process that printed its ready line. */
 export interface ChildProcess extends AsyncDisposable {
   readonly process: Deno.ChildProcess;
@@ -100,14 +119,7 @@ export async function startServe(env: Record<string, string> = {}): Promise<Serv
   const port = Number(env.PORT ?? freePort());
   const child = await startProcess({
     command: Deno.execPath(),
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      "--unstable-net",
-      CLI_ENTRY,
-      "serve",
-    ],
+    args: [...SERVE_ARGS],
     env: { PORT: String(port), HOST: "127.0.0.1", ...env },
     ready: /listening on/,
   });
