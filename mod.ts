@@ -27,7 +27,7 @@ export { createLongPollHandler, type DrainOptions, type LongPollHandler } from "
 export { createLogger, type LogFields, type Logger, type LoggerOptions } from "./src/logger.ts";
 export { MemoryPresence, type Presence, type PresenceInfo } from "./src/presence.ts";
 export { Metrics } from "./src/metrics.ts";
-export type { Delivery, LongPollOptions } from "./src/options.ts";
+export type { LongPollOptions } from "./src/options.ts";
 export type { ParamNames } from "./src/protocol.ts";
 export type { Secrets } from "./src/secret_list.ts";
 export {

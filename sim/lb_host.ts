@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { SHIPPED_SITE, withUpstreams, writeNginxConfig } from "../testing/nginx.ts";
+import { nginxArgs, SHIPPED_SITE, withUpstreams, writeNginxConfig } from "../testing/nginx.ts";
 import { type ChildProcess, startProcess } from "../testing/serve_process.ts";
 import { waitUntil } from "../testing/wait_until.ts";
 import { type Host, inHost, run } from "./netns.ts";
@@ -52,17 +52,7 @@ export async function startLoadBalancer(
   const start = async () => {
     const nginx = await startProcess({
       command: "ip",
-      args: inHost(host, [
-        "nginx",
-        "-p",
-        dir,
-        "-c",
-        `${dir}/nginx.conf`,
-        "-e",
-        `${dir}/error.log`,
-        "-g",
-        `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;`,
-      ]),
+      args: inHost(host, ["nginx", ...nginxArgs(dir, "warn")]),
       env: {},
       ready: /^/,
     });

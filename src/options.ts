@@ -55,7 +55,7 @@ export interface LongPollOptions {
    * `earlyHeaders` (an early answer could not carry the cursor).
    * @default {'queue'}
    */
-  delivery?: Delivery;
+  delivery?: "queue" | "stream";
   /**
    * Query parameter names, for front ends that use others. Each name left
    * out keeps its default: `uid`, `sign`, `exp`, `jsonCallback` (the

@@ -145,6 +145,29 @@ export interface Nginx extends AsyncDisposable {
 }
 
 /**
+ * The arguments that run, in the foreground, the nginx that
+ * {@linkcode writeNginxConfig} wrote into `dir`, logging at `logLevel`.
+ *
+ * @example
+ * ```ts
+ * import { nginxArgs } from "./nginx.ts";
+ * console.log(nginxArgs("/tmp/x", "warn").slice(0, 2)); // [ "-p", "/tmp/x" ]
+ * ```
+ */
+export function nginxArgs(dir: string, logLevel: string): string[] {
+  return [
+    "-p",
+    dir,
+    "-c",
+    `${dir}/nginx.conf`,
+    "-e",
+    `${dir}/error.log`,
+    "-g",
+    `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log ${logLevel};`,
+  ];
+}
+
+/**
  * Writes an nginx that runs as one worker from `dir`: `site` as
  * `dir/site.conf`, included by a main `dir/nginx.conf` whose temporary
  * files stay in `dir`. `workerConnections` (1024 unless given) above 1024
@@ -204,16 +227,7 @@ export async function startNginx(
   });
   await writeNginxConfig(dir, site);
   const nginx = new Deno.Command("nginx", {
-    args: [
-      "-p",
-      dir,
-      "-c",
-      `${dir}/nginx.conf`,
-      "-e",
-      `${dir}/error.log`,
-      "-g",
-      `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log info;`,
-    ],
+    args: nginxArgs(dir, "info"),
     stdout: "null",
     stderr: "piped",
   }).spawn();
