@@ -288,6 +288,15 @@ export interface RedisSentinelSet extends AsyncDisposable {
   readonly addresses: string[];
   /** The node that the first Sentinel names the primary now. */
   primary(): Promise<RedisServer>;
+  /**
+   * Resolves the primary once the set has settled after a failover: every
+   * Sentinel names it, and every other running node is its replica with
+   * the link up. On a loaded machine the Sentinels may take many seconds
+   * to turn a replica they promoted in an aborted attempt back into a
+   * replica; the timeout error says each node's role and ends with the
+   * Sentinels' logs.
+   */
+  settled(timeoutMs?: number): Promise<RedisServer>;
 }
 
 /** Options of {@linkcode startRedisSentinel}. */
@@ -369,7 +378,7 @@ export async function startRedisSentinel(
     await dispose();
     throw error;
   }
-  return {
+  const set: RedisSentinelSet = {
     name,
     nodes,
     sentinels,
@@ -383,8 +392,42 @@ export async function startRedisSentinel(
       }
       return node;
     },
+    async settled(timeoutMs = 30_000) {
+      let state = "";
+      const settledNow = async () => {
+        const named = await Promise.all(
+          sentinels.map((sentinel) => sentinel.cli("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)),
+        );
+        const roles = await Promise.all(
+          nodes.filter((node) => node.pid !== 0).map(async (node) =>
+            `${node.port}: ${(await node.cli("ROLE")).split("\n").slice(0, 4).join(" ")}`
+          ),
+        );
+        state = `Sentinels name ${named.map((reply) => reply.replace("\n", ":")).join(", ")}; ` +
+          `roles ${roles.join("; ")}`;
+        const port = named[0].split("\n")[1];
+        return named.every((reply) => reply === named[0]) &&
+          roles.every((role) =>
+            role.startsWith(`${port}: master`) ||
+            role.endsWith(`: slave 127.0.0.1 ${port} connected`)
+          );
+      };
+      if (!await pollUntil(settledNow, { timeoutMs, intervalMs: 100 })) {
+        const logs = await Promise.all(
+          sentinels.map(async (sentinel) =>
+            `Sentinel ${sentinel.port}:\n${await _tail(`${sentinel.dir}/redis.log`)}`
+          ),
+        );
+        throw new Error(
+          `Timed out after ${timeoutMs} ms waiting for the Sentinel set to settle: ${state}\n` +
+            logs.join("\n"),
+        );
+      }
+      return await set.primary();
+    },
     [Symbol.asyncDispose]: dispose,
   };
+  return set;
 }
 
 /** Whether a RESP `PING` on `port` gets `+PONG`, or `-NOAUTH` from a server with a password. */

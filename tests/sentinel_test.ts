@@ -318,10 +318,8 @@ async function failover(set: RedisSentinelSet): Promise<number[]> {
 
   // A store left on a replica (the Sentinels made the other one follow the
   // new primary) meets READONLY: an outage, not a message error.
+  assert.equal(await set.settled(), primary, "the Sentinels name the promoted replica");
   const replica = set.nodes.find((node) => node !== primary && node.pid !== 0)!;
-  await waitUntil(async () => (await replica.cli("ROLE")).startsWith("slave"), {
-    what: "the other replica to follow the new primary",
-  });
   await using stale = new RedisStore({ url: replica.url });
   assert.equal(await stale.whenReady(10_000), true);
   const refused = await stale.publish("stale", "late").catch((error) => error);
@@ -341,7 +339,7 @@ async function failover(set: RedisSentinelSet): Promise<number[]> {
 async function switchover(
   set: RedisSentinelSet,
 ): Promise<{ readOnly: number; lost: number; lostMs: number }> {
-  const demoted = await set.primary();
+  const demoted = await set.settled();
   await using store = new RedisStore({ sentinels: set.addresses });
   assert.equal(await store.whenReady(10_000), true);
   const published: string[] = [];
