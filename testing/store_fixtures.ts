@@ -38,12 +38,16 @@ export async function redisFixture(options: SharedStoreOptions = {}): Promise<St
 
 /**
  * A RedisStore on `server`, connected and subscribed; `await using` closes it.
+ * Its command deadline is 10 s unless `options` say otherwise: on a machine
+ * busy with the whole suite, a command (a script moving megabytes, say) can
+ * take longer than the store's default 1.5 s, and only the deadline tests
+ * are about that default (they make their own store).
  */
 export async function connectStore(
   server: RedisServer,
   options: RedisStoreOptions = {},
 ): Promise<RedisStore> {
-  const store = new RedisStore({ url: server.url, ...options });
+  const store = new RedisStore({ url: server.url, commandTimeoutMs: 10_000, ...options });
   if (!await store.whenReady(5000)) {
     await store.close();
     throw new Error(`Cannot connect a RedisStore to ${server.url} within 5 s`);

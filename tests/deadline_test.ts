@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
-import { connectStore } from "../testing/store_fixtures.ts";
+import { RedisStore } from "../src/store/redis.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import { startRedisServer } from "../testing/redis_server.ts";
 import { waitUntil } from "../testing/wait_until.ts";
@@ -25,7 +25,9 @@ async function timed(promise: Promise<unknown>): Promise<{ ms: number; outcome: 
 Deno.test(
   redisTest("deadlines: through a 4 s CLIENT PAUSE, every call fails within 2 s", async () => {
     await using redis = await startRedisServer();
-    await using store = await connectStore(redis);
+    // The store's own default deadline (1.5 s), not the test fixture's.
+    await using store = new RedisStore({ url: redis.url });
+    assert.equal(await store.whenReady(5000), true);
     assert.equal(await store.checkReady(), true);
     await redis.cli("LPUSH", "Q/MSGp", "for the pop");
     await redis.cli("LPUSH", "Q/MSGt", "for the take");
