@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { ConfigError } from "../src/server/settings.ts";
+import { ConfigError } from "../src/server/config.ts";
 import { type CliCommand, EXIT, UsageError } from "./cli_command.ts";
 import { DOCTOR_COMMAND } from "./cli_doctor.ts";
 import { PUBLISH_COMMAND } from "./cli_publish.ts";

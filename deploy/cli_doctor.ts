@@ -6,9 +6,9 @@
  * @module
  */
 import { createClient } from "redis";
-import { OPTION_SPECS } from "../src/options.ts";
+import { OPTION_SPECS } from "../src/option_defaults.ts";
 import { describeRedis, redisLocation } from "../src/server/redis_location.ts";
-import { readSetting } from "../src/server/settings.ts";
+import { readSetting } from "../src/server/config.ts";
 import { RedisDiagnosis } from "../src/store/redis_diagnosis.ts";
 import { askSentinel, nodeUrl, sentinelAddress } from "../src/store/redis_sentinel.ts";
 import { type CliCommand, EXIT, readCommandArgs, UsageError } from "./cli_command.ts";

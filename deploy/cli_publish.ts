@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { DEFAULTS } from "../src/options.ts";
+import { DEFAULTS } from "../src/option_defaults.ts";
 import { describeRedis, redisLocation } from "../src/server/redis_location.ts";
-import { readSetting } from "../src/server/settings.ts";
+import { readSetting } from "../src/server/config.ts";
 import { RedisStore } from "../src/store/redis.ts";
 import { messageOf } from "../src/store/redis_connection.ts";
 import { validateUid } from "../src/uid.ts";

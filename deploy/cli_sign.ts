@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { DEFAULTS } from "../src/options.ts";
-import { readSetting } from "../src/server/settings.ts";
+import { DEFAULTS } from "../src/option_defaults.ts";
+import { readSetting } from "../src/server/config.ts";
 import { HmacSigner } from "../src/signature.ts";
 import { validateUid } from "../src/uid.ts";
 import { type CliCommand, EXIT, readCommandArgs, UsageError } from "./cli_command.ts";

@@ -1,6 +1,6 @@
 import type { Clock } from "./clock.ts";
 import type { Metrics } from "./metrics.ts";
-import type { Delivery } from "./options.ts";
+import type { Delivery } from "./option_defaults.ts";
 import { isLeased, type Taken } from "./outcome.ts";
 import type { MessageStore } from "./store/types.ts";
 import { StreamTaker } from "./stream_taker.ts";

@@ -3,28 +3,17 @@ import { createLogger, type Logger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
 import type { Presence } from "./presence.ts";
 import { secretList, type Secrets } from "./secret_list.ts";
+import { DEFAULT_PARAMS, type ParamNames } from "./protocol.ts";
 import {
-  DEFAULT_DELIVERY,
-  DEFAULT_PARAMS,
-  DEFAULT_STOP_CODE,
-  type ParamNames,
-} from "./protocol.ts";
+  DEFAULTS,
+  type Delivery,
+  IN_RANGE,
+  type NumberOption,
+  OPTION_SPECS,
+  type OptionSpec,
+} from "./option_defaults.ts";
 import type { VerifySignature } from "./signature.ts";
 import type { MessageStore } from "./store/types.ts";
-
-/**
- * How the handler delivers: `"queue"`, each message to one poll of its uid,
- * which takes it from the queue; `"stream"`, every message to every reader
- * of its uid, read after a cursor from the uid's history in the store.
- *
- * @example
- * ```ts
- * import type { Delivery } from "./options.ts";
- * const delivery: Delivery = "stream";
- * console.log(delivery); // stream
- * ```
- */
-export type Delivery = "queue" | "stream";
 
 /**
  * Options of `createLongPollHandler`. Only `store` is required; every other
@@ -214,90 +203,6 @@ export interface LongPollOptions {
   onError?: (error: unknown) => void;
 }
 
-/** How a number option is checked: above 0, at least 0, or a whole number of at least 1. */
-export type OptionRange = "positive" | "atLeastZero" | "count";
-
-/** One entry of {@linkcode OPTION_SPECS}: an option's default, and the range its value must be in. */
-export interface OptionSpec<T> {
-  /** The value when the option is not given. */
-  readonly defaultValue: T;
-  /** The range a number must be in, checked by {@linkcode resolveOptions}. */
-  readonly range?: OptionRange;
-}
-
-/** The handler's options: the keys of {@linkcode DEFAULTS}. */
-const _HANDLER_SPECS = {
-  delivery: _spec<Delivery>(DEFAULT_DELIVERY),
-  minWait: _spec(15, "positive"),
-  maxWait: _spec(900, "atLeastZero"),
-  stopCode: _spec(DEFAULT_STOP_CODE),
-  maxHeld: _spec(100_000, "count"),
-  maxPollsPerUid: _spec(1, "count"),
-  maxStreamsPerUid: _spec(16, "count"),
-  sseHeartbeat: _spec(25, "positive"),
-  atLeastOnce: _spec(false),
-  lease: _spec(60, "positive"),
-  maxInFlight: _spec(16, "count"),
-  maxBatch: _spec(32, "count"),
-  maxQueryLength: _spec(4096, "count"),
-  maxUidBytes: _spec(256, "count"),
-  retryAfter: _spec(1, "atLeastZero"),
-  earlyHeaders: _spec(false),
-  presenceLinger: _spec(5, "atLeastZero"),
-};
-
-/** The stores' options that `deno task serve` sets too; the stores check their ranges. */
-const _STORE_SPECS = {
-  keyPrefix: _spec("Q/MSG"),
-  sentinelName: _spec("mymaster"),
-  maxMessageBytes: _spec(4 * 1024 * 1024),
-};
-
-/**
- * Every option with a default, the handler's and the stores', in one table:
- * the one home of each default value. {@linkcode DEFAULTS},
- * {@linkcode resolveOptions}, the stores and the settings of
- * `deno task serve` all read them from here, and a test checks each
- * `@default` tag and the README's settings table against it.
- *
- * @example
- * ```ts
- * import { OPTION_SPECS } from "./options.ts";
- * console.log(OPTION_SPECS.minWait.defaultValue, OPTION_SPECS.keyPrefix.defaultValue); // 15 Q/MSG
- * ```
- */
-export const OPTION_SPECS = Object.freeze({ ..._HANDLER_SPECS, ..._STORE_SPECS });
-
-/**
- * The defaults of every numeric and text option of the handler, read from
- * {@linkcode OPTION_SPECS}.
- *
- * @example
- * ```ts
- * import { DEFAULTS } from "./options.ts";
- * console.log(DEFAULTS.minWait, DEFAULTS.maxWait); // 15 900
- * ```
- */
-export const DEFAULTS: Readonly<{
-  delivery: Delivery;
-  minWait: number;
-  maxWait: number;
-  stopCode: string;
-  maxHeld: number;
-  maxPollsPerUid: number;
-  maxStreamsPerUid: number;
-  sseHeartbeat: number;
-  atLeastOnce: boolean;
-  lease: number;
-  maxInFlight: number;
-  maxBatch: number;
-  maxQueryLength: number;
-  maxUidBytes: number;
-  retryAfter: number;
-  earlyHeaders: boolean;
-  presenceLinger: number;
-}> = Object.freeze(_defaultsOf(_HANDLER_SPECS));
-
 /**
  * {@linkcode LongPollOptions} with every default filled in and every range
  * checked; times in milliseconds.
@@ -452,37 +357,14 @@ function _logError(logger: Logger, error: unknown): void {
   logger.error(error.message, { stack: error.stack });
 }
 
-function _spec<T>(defaultValue: T, range?: OptionRange): OptionSpec<T> {
-  return range === undefined ? { defaultValue } : { defaultValue, range };
-}
-
-function _defaultsOf<S extends Record<string, OptionSpec<unknown>>>(
-  specs: S,
-): { [K in keyof S]: S[K]["defaultValue"] } {
-  return Object.fromEntries(
-    Object.entries(specs).map(([key, spec]) => [key, spec.defaultValue]),
-  ) as { [K in keyof S]: S[K]["defaultValue"] };
-}
-
-const _IN_RANGE: Readonly<Record<OptionRange, (value: number) => boolean>> = {
-  positive: (value) => value > 0,
-  atLeastZero: (value) => value >= 0,
-  count: (value) => Number.isInteger(value) && value >= 1,
-};
-
-type _NumberOption = {
-  [K in keyof typeof _HANDLER_SPECS]: typeof _HANDLER_SPECS[K] extends OptionSpec<number> ? K
-    : never;
-}[keyof typeof _HANDLER_SPECS];
-
 /**
  * The option `name` of `options`, else its default, when it is finite and
  * in its range; throws a RangeError naming it otherwise.
  */
-function _number(options: LongPollOptions, name: _NumberOption): number {
+function _number(options: LongPollOptions, name: NumberOption): number {
   const spec: OptionSpec<number> = OPTION_SPECS[name];
   const value = options[name] ?? spec.defaultValue;
-  if (!Number.isFinite(value) || (spec.range !== undefined && !_IN_RANGE[spec.range](value))) {
+  if (!Number.isFinite(value) || (spec.range !== undefined && !IN_RANGE[spec.range](value))) {
     throw new RangeError(`Cannot create handler: "${name}" is out of range, got ${value}`);
   }
   return value;

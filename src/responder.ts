@@ -1,7 +1,7 @@
 import { HttpError } from "./http_error.ts";
 import { toJsonText, toJsonValue, wrapJsonp, wrapJsonpValue } from "./jsonp.ts";
 import type { Metrics } from "./metrics.ts";
-import type { Delivery } from "./options.ts";
+import type { Delivery } from "./option_defaults.ts";
 import { ENDS, isLeased, isStreamRead, type Outcome, type Taken } from "./outcome.ts";
 import { type AnswerFormat, PLAIN_FORMAT, POLL_METHODS } from "./poll_request.ts";
 import { HEADER, JSONP_STOP_META } from "./protocol.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, SETTINGS } from "../src/server/settings.ts";
+import { SETTINGS } from "../src/server/settings.ts";
+import { ConfigError, loadConfig } from "../src/server/config.ts";
 import { TEST_SECRET, testSecret } from "../testing/secrets.ts";
 
 Deno.test("config: with nothing set, the defaults of the README's settings table", () => {

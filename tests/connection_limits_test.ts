@@ -1,8 +1,8 @@
 /** The connection cap and MAX_HELD that `deno task serve` derives from the file limit. */
 import assert from "node:assert/strict";
-import { DEFAULTS } from "../src/options.ts";
+import { DEFAULTS } from "../src/option_defaults.ts";
 import { connectionLimits } from "../src/server/serve.ts";
-import { loadConfig } from "../src/server/settings.ts";
+import { loadConfig } from "../src/server/config.ts";
 
 const unset = { maxConnections: undefined, maxHeld: undefined };
 

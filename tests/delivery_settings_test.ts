@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createLongPollHandler, MemoryStore } from "../mod.ts";
 import { resolveOptions } from "../src/options.ts";
-import { loadConfig } from "../src/server/settings.ts";
+import { loadConfig } from "../src/server/config.ts";
 import { runCli } from "../testing/cli_run.ts";
 import { freePort } from "../testing/free_port.ts";
 import { startServe } from "../testing/serve_process.ts";

@@ -5,7 +5,7 @@
  * settings; the signer's own tests are in signature_test.ts.
  */
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../src/server/settings.ts";
+import { ConfigError, loadConfig } from "../src/server/config.ts";
 import { hmac } from "../testing/hmac.ts";
 import { startServe } from "../testing/serve_process.ts";
 import { testSecret } from "../testing/secrets.ts";

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { createLongPollHandler } from "../mod.ts";
 import { RedisStore } from "../src/store/redis.ts";
-import { ConfigError, loadConfig } from "../src/server/settings.ts";
+import { ConfigError, loadConfig } from "../src/server/config.ts";
 import { HEADER } from "../src/protocol.ts";
 import { knownAnswerOrOutage } from "../src/store_failure.ts";
 import { type RedisSentinelSet, startRedisSentinel } from "../testing/redis_server.ts";

@@ -9,7 +9,7 @@
  */
 import { createLogger, type Logger } from "../logger.ts";
 import { Metrics } from "../metrics.ts";
-import { DEFAULTS } from "../options.ts";
+import { DEFAULTS } from "../option_defaults.ts";
 import type { Presence } from "../presence.ts";
 import type { SetAside } from "../store/message_limits.ts";
 import type { MessageStore } from "../store/types.ts";
@@ -17,7 +17,7 @@ import type { RedisStore } from "../store/redis.ts";
 import { createServer } from "./app.ts";
 import type { ConnectionInfo } from "./local_request.ts";
 import { describeRedis, redisLocation } from "./redis_location.ts";
-import { ConfigError, loadConfig, type ServeConfig } from "./settings.ts";
+import { ConfigError, loadConfig, type ServeConfig } from "./config.ts";
 import { settingsHelp } from "./settings_help.ts";
 
 /** A server listening, as a runtime reports it. */

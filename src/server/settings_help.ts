@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { flagName, SETTINGS } from "./settings.ts";
+import { SETTINGS } from "./settings.ts";
+import { flagName } from "./config.ts";
 
 /** The columns of the help's table, in order. */
 const HEADINGS = ["FLAG", "VARIABLE", "DEFAULT", "MEANING"] as const;

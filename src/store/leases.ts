@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { OPTION_SPECS } from "../options.ts";
+import { OPTION_SPECS } from "../option_defaults.ts";
 import type { TakeOptions } from "./types.ts";
 
 /**

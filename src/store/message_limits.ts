@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { OPTION_SPECS } from "../options.ts";
+import { OPTION_SPECS } from "../option_defaults.ts";
 
 /**
  * Largest message handed out when {@linkcode MessageLimitOptions.maxMessageBytes}

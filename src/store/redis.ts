@@ -15,7 +15,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { OPTION_SPECS } from "../options.ts";
+import { OPTION_SPECS } from "../option_defaults.ts";
 import { RESP_TYPES } from "redis";
 import type { LeasedMessage, MessageStore, TakeOptions, Waiter } from "./types.ts";
 import { RedisHistory } from "./redis_history.ts";

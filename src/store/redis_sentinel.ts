@@ -9,7 +9,7 @@ import { createClient, type RedisClientType } from "redis";
 import { connectionOptions, messageOf, type RedisCommands } from "./redis_connection.ts";
 import { FollowingClient } from "./redis_following_client.ts";
 import type { RedisStoreOptions } from "./redis_options.ts";
-import { OPTION_SPECS } from "../options.ts";
+import { OPTION_SPECS } from "../option_defaults.ts";
 import { closeClient } from "./redis_subscriber.ts";
 import type { ConfigurableNode, NotificationSettings } from "./redis_notifications.ts";
 import type { RedisSubscriber } from "./redis_subscriber.ts";
