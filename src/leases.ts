@@ -80,10 +80,9 @@ class _PopTaker implements Taker {
     this.#metrics = options.metrics;
   }
 
-  async take({ uid, max }: TakeSubject): Promise<Taken | null> {
+  take({ uid, max }: TakeSubject): Promise<Taken | null> {
     if (max === undefined) return this.#store.pop(uid);
-    const batch = await this.#store.popMany(uid, max);
-    return batch.length === 0 ? null : batch;
+    return this.#store.popMany(uid, max).then((batch) => batch.length === 0 ? null : batch);
   }
 
   async giveBack(uid: string, taken: Taken): Promise<void> {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "redis";
 import { createLongPollHandler } from "../mod.ts";
-import { type SetAside, shortHashOf } from "../src/store/message_limits.ts";
+import { type SetAside, shortHashOf, textOf } from "../src/store/message_limits.ts";
 import { type RedisStoreOptions, sideKey } from "../src/store/redis.ts";
 import { connectStore } from "../testing/store_fixtures.ts";
 import { redisTest } from "../testing/redis_gate.ts";
@@ -144,3 +144,24 @@ Deno.test(
     },
   ),
 );
+
+Deno.test("encoding: a message's text is the same by the short ASCII path and by the decoder", () => {
+  const encoder = new TextEncoder();
+  for (
+    const text of [
+      "",
+      "hi",
+      '{"hit":1}',
+      "x".repeat(64),
+      "x".repeat(65),
+      "é",
+      "\ufeffbom",
+      "\u0000\u007f",
+    ]
+  ) {
+    assert.equal(textOf(encoder.encode(text)), text);
+  }
+  for (const bytes of [[0xff], [0x61, 0x80], [0xc3], Array(70).fill(0x61).concat([0xff])]) {
+    assert.equal(textOf(new Uint8Array(bytes)), undefined, String(bytes));
+  }
+});

@@ -1,6 +1,7 @@
 /** The route and the query come from the request target, never from a Host header. */
 import assert from "node:assert/strict";
 import { createServer } from "../src/server/app.ts";
+import { requestTarget } from "../src/request_target.ts";
 import { MemoryStore } from "../mod.ts";
 import { freePort } from "../testing/free_port.ts";
 
@@ -48,5 +49,38 @@ Deno.test("request target: over a real socket, a smuggled query in Host neither 
     assert.equal(store.size("victim"), 1);
   } finally {
     await http.shutdown();
+  }
+});
+
+Deno.test("request target: the plain targets read without the URL parser give what the parser gives", () => {
+  const urls = [
+    "http://x/",
+    "http://x",
+    "http://x/?uid=1&sign=a%20b&jsonCallback=jq_1",
+    "http://x/publish?uid=42",
+    "http://x/a/../b?q",
+    "http://x/.?x",
+    "http://x/..",
+    "http://x/%2e%2e/?uid=1",
+    'http://x/?uid="a"',
+    "http://x/?uid=é",
+    "http://x/?uid=a'b<c>",
+    "http://x/?a#b",
+    "http://x/?a\\b",
+    "http://x/client.js",
+    "http://[::1]:8/events?uid=1&since=0-0",
+    "http://x/?q=?a/b:c@d",
+    "http://x/a b?c d",
+  ];
+  for (const url of urls) {
+    // As a runtime hands it over: the Host and the request line, unparsed.
+    const target = requestTarget({ url } as Request, { hostChecked: true });
+    const parsed = new URL(url);
+    assert.equal(target.path, parsed.pathname, url);
+    assert.equal(
+      new URLSearchParams(target.query).toString(),
+      new URLSearchParams(parsed.search).toString(),
+      url,
+    );
   }
 });

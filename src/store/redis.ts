@@ -270,8 +270,8 @@ export class RedisStore implements MessageStore {
     return up();
   }
 
-  async pop(uid: string): Promise<string | null> {
-    return (await this.#pop.pop(uid, 1))[0] ?? null;
+  pop(uid: string): Promise<string | null> {
+    return this.#pop.popOne(uid);
   }
 
   popMany(uid: string, count: number): Promise<string[]> {

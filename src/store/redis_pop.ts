@@ -73,7 +73,10 @@ export class RedisPop {
 
   /** Pops up to `count` messages that can be delivered, setting aside those that can't. */
   async pop(uid: string, count: number): Promise<string[]> {
-    if (count === 1) return await this.#popOne(uid);
+    if (count === 1) {
+      const text = await this.popOne(uid);
+      return text === null ? [] : [text];
+    }
     const { keyPrefix, bytes, runner, asides, pushBack, pushBacks } = this.#options;
     const key = keyPrefix + uid;
     const aside = sideKey(listKeyOf(keyPrefix, uid, "pop"), "aside");
@@ -112,29 +115,41 @@ export class RedisPop {
     }
   }
 
-  /** Pops the oldest message, setting aside each one that can't be delivered. */
-  async #popOne(uid: string): Promise<string[]> {
-    const { keyPrefix, bytes, runner, asides, pushBack, pushBacks, maxBytes } = this.#options;
+  /**
+   * Pops the oldest message that can be delivered, or null, setting aside
+   * each one that can't. A hit's path: one command and no further await.
+   */
+  popOne(uid: string): Promise<string | null> {
+    const { keyPrefix, bytes, runner, maxBytes } = this.#options;
     const key = keyPrefix + uid;
-    for (;;) {
-      const message = await runner.run("pop", () => bytes.rPop(key), {
-        expect: [[key, "list"]],
-        onLate: (late) => {
-          if (late !== null) pushBacks.start(uid, late);
-        },
+    return runner.run("pop", () => bytes.rPop(key), {
+      expect: [[key, "list"]],
+      onLate: (late) => {
+        if (late !== null) this.#options.pushBacks.start(uid, late);
+      },
+    }).then((message) => {
+      if (message === null) return null;
+      const text = message.byteLength > maxBytes ? undefined : textOf(message);
+      return text ?? this.#setAsideThenPop(uid, message);
+    });
+  }
+
+  /** Sets aside a message that can't be delivered, then pops the next. */
+  async #setAsideThenPop(uid: string, message: Uint8Array): Promise<string | null> {
+    const { asides, pushBack, pushBacks, maxBytes } = this.#options;
+    const tooLarge = message.byteLength > maxBytes;
+    try {
+      await asides.setAside(uid, {
+        id: "",
+        entry: "",
+        poison: [message],
+        reason: tooLarge ? "too large" : "not UTF-8",
       });
-      if (message === null) return [];
-      const tooLarge = message.byteLength > maxBytes;
-      const text = tooLarge ? undefined : textOf(message);
-      if (text !== undefined) return [text];
-      const reason = tooLarge ? "too large" : "not UTF-8";
-      try {
-        await asides.setAside(uid, { id: "", entry: "", poison: [message], reason });
-      } catch (error) {
-        // Refused, and put back as it was, first in line.
-        await pushBack(uid, message).catch(() => pushBacks.start(uid, message));
-        throw tooLarge ? error : new MessageEncodingError(uid);
-      }
+    } catch (error) {
+      // Refused, and put back as it was, first in line.
+      await pushBack(uid, message).catch(() => pushBacks.start(uid, message));
+      throw tooLarge ? error : new MessageEncodingError(uid);
     }
+    return await this.popOne(uid);
   }
 }
