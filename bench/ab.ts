@@ -22,7 +22,7 @@ import { initClockTicks } from "./proc_stats.ts";
 import { ProcessGroup } from "./process_group.ts";
 import { startRig } from "./rig.ts";
 import { prepareRuntime, type Runtime } from "./runtime.ts";
-import { runHits } from "./scenario_hit.ts";
+import { type HitResult, runHits } from "./scenario_hit.ts";
 import { sleep } from "../testing/wait_until.ts";
 import type { RedisServer } from "../testing/redis_server.ts";
 
@@ -33,6 +33,8 @@ interface _Figures {
   wakeP50: number;
   wakeP99: number;
   hitReqPerSec: number;
+  /** Server CPU per 1,000 hits answered, in ms: steadier than the rate on a shared machine. */
+  hitCpuMsPer1k: number;
 }
 
 /**
@@ -100,7 +102,7 @@ async function _main(): Promise<number> {
   const figures: Record<"A" | "B", _Figures[]> = { A: [], B: [] };
   for (let round = 0; round < rounds; round++) {
     const [first, second] = round % 2 === 0 ? ["A", "B"] as const : ["B", "A"] as const;
-    const hit: Record<string, number> = {};
+    const hit: Record<string, HitResult> = {};
     for (const side of [first, second]) {
       await using rig = await startRig({ group, dir, start: sides[side] });
       const client = rig.client = LoadClient.start({ group, workers: 2 });
@@ -132,6 +134,7 @@ async function _main(): Promise<number> {
         wakeP50: wake.p50,
         wakeP99: wake.p99,
         hitReqPerSec: NaN,
+        hitCpuMsPer1k: NaN,
       });
     }
     // Hits: both sides in one runHits, whose rounds take the targets in turn.
@@ -149,9 +152,11 @@ async function _main(): Promise<number> {
       rounds: 2,
       log: () => {},
     });
-    for (const result of hits) hit[result.name] = result.reqPerSec;
-    figures.A.at(-1)!.hitReqPerSec = hit.A;
-    figures.B.at(-1)!.hitReqPerSec = hit.B;
+    for (const result of hits) hit[result.name] = result;
+    for (const side of ["A", "B"] as const) {
+      figures[side].at(-1)!.hitReqPerSec = hit[side].reqPerSec;
+      figures[side].at(-1)!.hitCpuMsPer1k = hit[side].cpuMsPer1k;
+    }
     const [a, b] = [figures.A.at(-1)!, figures.B.at(-1)!];
     console.log(
       `round ${round + 1} (${first} first): ` +
