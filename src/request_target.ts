@@ -68,8 +68,9 @@ const ENCODED_IN_QUERY = /[^\x21-\x7e]|["#'<>\\]/;
  * fair share of a poll's cost.
  */
 function _plainTarget(url: string): RequestTarget | undefined {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return undefined;
+  const authorityStart = url.indexOf("//") + 2;
+  const start = url.indexOf("/", authorityStart);
+  if (start === -1 || !_validAuthority(url.slice(authorityStart, start))) return undefined;
   const mark = url.indexOf("?", start);
   const path = mark === -1 ? url.slice(start) : url.slice(start, mark);
   const query = mark === -1 ? "" : url.slice(mark + 1);
@@ -77,6 +78,24 @@ function _plainTarget(url: string): RequestTarget | undefined {
     return undefined;
   }
   return { path, query };
+}
+
+/** Whether each authority seen lately parses as one (a port past 65535 does not, say). */
+const _authorities = new Map<string, boolean>();
+
+/**
+ * Whether the URL parser takes `authority` as it is, remembered for the few
+ * hosts a server sees (and forgotten past 64, so a client making up hosts
+ * grows nothing).
+ */
+function _validAuthority(authority: string): boolean {
+  let valid = _authorities.get(authority);
+  if (valid === undefined) {
+    valid = !SMUGGLING_HOST.test(authority) && URL.parse(`http://${authority}/`) !== null;
+    if (_authorities.size >= 64) _authorities.clear();
+    _authorities.set(authority, valid);
+  }
+  return valid;
 }
 
 /**
