@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { MemoryStore, type MessageStore } from "../mod.ts";
-import type { SetAside } from "../src/store/message_limits.ts";
+import { byteLengthOf, type SetAside } from "../src/store/message_limits.ts";
+import { Prng } from "../testing/prng.ts";
 import { type RedisStore, sideKey } from "../src/store/redis.ts";
 import { redisTest } from "../testing/redis_gate.ts";
 import {
@@ -84,3 +85,29 @@ Deno.test(redisTest("redis: a message too large never leaves Redis in a batch", 
   assert.ok(bytes < 64 * 1024, `Redis sent ${bytes} bytes for the pop`);
   assert.equal(await redis.cli("LLEN", sideKey("Q/MSGhuge", "aside")), "1");
 }));
+
+Deno.test("message size: a message's UTF-8 length is counted as the encoder writes it, lone surrogates too", () => {
+  const encoder = new TextEncoder();
+  const fixed = [
+    "",
+    "a",
+    "é",
+    "€",
+    "🎉",
+    "a🎉b",
+    "\ud800",
+    "\udc00",
+    "\ud800a",
+    "a\udbff",
+    "\udc00\ud800",
+  ];
+  const rng = new Prng(0xb17e);
+  const random = Array.from({ length: 5_000 }, () =>
+    Array.from(
+      { length: rng.int(12) },
+      () => String.fromCharCode(rng.chance(0.5) ? rng.int(0x100) : rng.int(0x10000)),
+    ).join(""));
+  for (const message of [...fixed, ...random]) {
+    assert.equal(byteLengthOf(message), encoder.encode(message).length, JSON.stringify(message));
+  }
+});

@@ -122,8 +122,8 @@ export class MemoryStore implements MessageStore {
     return this.#queues.get(uid)?.length ?? 0;
   }
 
-  async pop(uid: string): Promise<string | null> {
-    return (await this.popMany(uid, 1))[0] ?? null;
+  pop(uid: string): Promise<string | null> {
+    return this.popMany(uid, 1).then((taken) => taken[0] ?? null);
   }
 
   popMany(uid: string, count: number): Promise<string[]> {

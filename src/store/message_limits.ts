@@ -142,7 +142,22 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * ```
  */
 export function byteLengthOf(message: string): number {
-  return ENCODER.encode(message).length;
+  // Counted, not encoded: no copy of the message on every pop.
+  let bytes = message.length;
+  for (let i = 0; i < message.length; i++) {
+    const unit = message.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit < 0xdc00 && _isLowSurrogate(message.charCodeAt(i + 1))) {
+      bytes += 2; // a pair: 4 bytes for its 2 units
+      i++;
+    } else bytes += 2; // 3 bytes, or a lone surrogate written as U+FFFD
+  }
+  return bytes;
+}
+
+function _isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit < 0xe000;
 }
 
 /**
