@@ -12,6 +12,7 @@ import { startReferenceServer } from "../bench/reference_server.ts";
 import { ProcessGroup } from "../bench/process_group.ts";
 import { nchanConfig } from "../bench/nchan_server.ts";
 import { ratioSpread } from "../bench/ab.ts";
+import { diffPerPoll, groupHeap } from "../bench/heap_per_poll.ts";
 import { placeOf, selfTimeByPlace, stallsOf } from "../bench/profile.ts";
 import { prepareRuntime, type Runtime } from "../bench/runtime.ts";
 import { startOurServer } from "../bench/our_server.ts";
@@ -177,6 +178,31 @@ Deno.test("bench floors: the profile reader finds collector pauses, long tasks a
 Deno.test("bench floors: an A/B reports the median ratio and its range", () => {
   assert.equal(ratioSpread([1.1, 0.9, 1.0]), "1.00× (0.90–1.10×)");
   assert.equal(ratioSpread([1.2, 0.8, 1.0, 1.1]), "1.05× (0.80–1.20×)");
+});
+
+Deno.test("bench floors: the heap reader groups a snapshot and gives ours minus the floor per poll", () => {
+  const snapshot = {
+    snapshot: {
+      meta: {
+        node_fields: ["type", "name", "id", "self_size"],
+        node_types: [["object", "closure"]],
+      },
+    },
+    // Two holds, a scope named with its node id, and a closure.
+    nodes: [0, 0, 1, 152, 0, 0, 2, 152, 0, 1, 3, 48, 1, 2, 4, 56],
+    strings: ["Hold", "system / Context / scope @4711", "release"],
+  };
+  const ours = groupHeap(JSON.stringify(snapshot));
+  assert.deepEqual(ours.get("object Hold"), { count: 2, bytes: 304 });
+  assert.deepEqual(ours.get("object system / Context / scope"), { count: 1, bytes: 48 });
+  const floor = new Map([["closure release", { count: 2, bytes: 112 }]]);
+  assert.deepEqual(diffPerPoll(floor, ours, 2, 10), [
+    { name: "object Hold", count: 1, bytes: 152 },
+    { name: "object system / Context / scope", count: 0.5, bytes: 24 },
+    { name: "closure release", count: -0.5, bytes: -28 },
+  ]);
+  // Groups within the threshold are left out.
+  assert.deepEqual(diffPerPoll(floor, ours, 2, 30).map((row) => row.name), ["object Hold"]);
 });
 
 Deno.test("bench floors: the load client holds Server-Sent Events streams and times a wake to the event", async () => {
