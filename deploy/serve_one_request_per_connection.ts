@@ -52,7 +52,10 @@ export function oneRequestPerConnection(
     // server about 14% of its /healthz rate.)
     if (answer instanceof Response) return answer;
     open.add(connection);
-    return answer.finally(() => open.delete(connection));
+    // One reaction, not `finally`'s three closures: a held poll keeps it until answered.
+    const release = () => open.delete(connection);
+    answer.then(release, release);
+    return answer;
   };
 }
 

@@ -226,7 +226,7 @@ class _LongPoll {
   /**
    * Checks the poll's signature, then answers a message waiting now, or
    * holds the poll until its outcome, and answers its own errors. One async
-   * frame from request to answer: a held poll keeps no other suspended.
+   * frame from request to hold, and none suspended while the poll is held.
    */
   async #takeOrHold(
     poll: PollRequest,
@@ -250,7 +250,8 @@ class _LongPoll {
       this.polls.add(hold);
       const outcome = hold.start(firstPop);
       if (this.options.earlyHeaders) return this.#holdWithEarlyHeaders(poll, hold, outcome);
-      return this.#answerEnd(poll, await outcome, hold);
+      // Not awaited: this frame ends here, and a held poll keeps only its outcome's reaction.
+      return outcome.then((outcome) => this.#answerHeld(poll, outcome, hold));
     } catch (error) {
       return this.responder.error(error, format);
     }
@@ -371,6 +372,15 @@ class _LongPoll {
       this.#giveBack(poll.uid, outcome.taken);
     });
     return answer.response;
+  }
+
+  /** Answers a held poll's outcome, or the error that answering it met. */
+  #answerHeld(poll: PollRequest, outcome: Outcome, hold: Hold): Response {
+    try {
+      return this.#answerEnd(poll, outcome, hold);
+    } catch (error) {
+      return this.responder.error(error, poll);
+    }
   }
 
   #answerEnd(poll: PollRequest, outcome: Outcome, hold?: Hold): Response {

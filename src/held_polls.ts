@@ -67,8 +67,9 @@ export interface HeldPollsOptions {
  */
 export class HeldPolls<P extends HeldPoll = HeldPoll> {
   readonly #options: HeldPollsOptions;
-  readonly #all = new Set<P>();
-  readonly #byUid = new Map<string, P[]>();
+  /** A uid's one poll as it is, the usual case; its polls in order, oldest first, when several. */
+  readonly #byUid = new Map<string, P | P[]>();
+  #size = 0;
   #drained: (() => void) | undefined;
 
   /** Creates an empty registry. */
@@ -78,7 +79,7 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
 
   /** Polls held right now. */
   get size(): number {
-    return this.#all.size;
+    return this.#size;
   }
 
   /**
@@ -87,13 +88,15 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
    * `maxStreamsPerUid`.
    */
   checkRoom(uid: string): void {
-    if (this.#all.size >= this.#options.maxHeld) {
+    if (this.#size >= this.#options.maxHeld) {
       throw new HttpError(503, "Cannot poll: the server holds too many polls", {
         "Retry-After": this.#options.retryAfter,
       });
     }
     const { maxStreamsPerUid } = this.#options;
-    if (maxStreamsPerUid !== undefined && (this.#byUid.get(uid)?.length ?? 0) >= maxStreamsPerUid) {
+    const held = this.#byUid.get(uid);
+    const count = held === undefined ? 0 : Array.isArray(held) ? held.length : 1;
+    if (maxStreamsPerUid !== undefined && count >= maxStreamsPerUid) {
       throw new HttpError(
         429,
         `Cannot hold: "uid" already has ${maxStreamsPerUid} streams open (MAX_STREAMS_PER_UID)`,
@@ -107,16 +110,17 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
    * superseded, unless `maxStreamsPerUid` is set.
    */
   add(poll: P): void {
-    this.#all.add(poll);
-    this.#options.onCount(this.#all.size);
+    this.#options.onCount(++this.#size);
     const uid = poll.subject.uid;
-    const siblings = this.#byUid.get(uid);
-    if (siblings === undefined) {
-      this.#byUid.set(uid, [poll]);
+    const held = this.#byUid.get(uid);
+    if (held === undefined) {
+      this.#byUid.set(uid, poll);
       this.#options.presence?.enter(uid, this.#options.clock.now());
       return;
     }
+    const siblings = Array.isArray(held) ? held : [held];
     siblings.push(poll);
+    if (siblings !== held) this.#byUid.set(uid, siblings);
     if (this.#options.maxStreamsPerUid !== undefined) return;
     // The oldest go first; each leaves the list as it settles.
     for (const older of siblings.slice(0, siblings.length - this.#options.maxPollsPerUid)) {
@@ -124,26 +128,31 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
     }
   }
 
-  /** Removes `poll`, once it has its outcome. */
+  /** Removes `poll`, once it has its outcome; a poll not held is ignored. */
   delete(poll: P): void {
-    if (!this.#all.delete(poll)) return;
-    this.#options.onCount(this.#all.size);
     const uid = poll.subject.uid;
-    const siblings = this.#byUid.get(uid);
-    if (siblings !== undefined) {
-      const index = siblings.indexOf(poll);
-      if (index !== -1) siblings.splice(index, 1);
-      if (siblings.length === 0) {
-        this.#byUid.delete(uid);
-        this.#options.presence?.leave(uid);
-      }
+    const held = this.#byUid.get(uid);
+    if (held === poll) {
+      this.#byUid.delete(uid);
+      this.#options.presence?.leave(uid);
+    } else {
+      const index = Array.isArray(held) ? held.indexOf(poll) : -1;
+      if (index === -1) return;
+      const siblings = held as P[];
+      siblings.splice(index, 1);
+      if (siblings.length === 1) this.#byUid.set(uid, siblings[0]);
     }
-    if (this.#all.size === 0) this.#drained?.();
+    this.#options.onCount(--this.#size);
+    if (this.#size === 0) this.#drained?.();
   }
 
   /** Wakes the polls held for `uid`. */
   wake(uid: string): void {
-    for (const poll of this.#byUid.get(uid) ?? []) poll.wake();
+    const held = this.#byUid.get(uid);
+    if (held === undefined) return;
+    if (!Array.isArray(held)) return held.wake();
+    // A copy: a wake may end any of them.
+    for (const poll of [...held]) poll.wake();
   }
 
   /**
@@ -152,7 +161,7 @@ export class HeldPolls<P extends HeldPoll = HeldPoll> {
    * once none is held.
    */
   drain(windowMs: number, clock: Clock): Promise<void> {
-    const held = [...this.#all];
+    const held = [...this.#byUid.values()].flat() as P[];
     const done = held.length === 0
       ? Promise.resolve()
       : new Promise<void>((resolve) => (this.#drained = resolve));
