@@ -17,7 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { freePort } from "../testing/free_port.ts";
+import { canConnect, freePort } from "../testing/free_port.ts";
 import { startRedisServer } from "../testing/redis_server.ts";
 import { pollUntil, sleep } from "../testing/wait_until.ts";
 
@@ -172,23 +172,13 @@ async function _heapOfPolls(
   };
   try {
     // A connection, not a request: every request to the floor is held.
-    await pollUntil(() => _accepts(port), { timeoutMs: 20_000, what: "the server to listen" });
+    await pollUntil(() => canConnect(port), { timeoutMs: 20_000, what: "the server to listen" });
     const before = await hold(from);
     return _minus(await hold(to), before);
   } finally {
     for (const connection of connections) connection.close();
     child.kill("SIGKILL");
     await child.status;
-  }
-}
-
-/** Whether something accepts a connection on `port`. */
-async function _accepts(port: number): Promise<boolean> {
-  try {
-    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -22,3 +22,23 @@ export function freePort(hostname = "127.0.0.1"): number {
   listener.close();
   return port;
 }
+
+/**
+ * Whether something accepts a TCP connection on `port` of 127.0.0.1 now:
+ * a server is listening, without sending it a request (a request to a
+ * server that holds every request would never come back).
+ *
+ * @example
+ * ```ts
+ * import { canConnect, freePort } from "./free_port.ts";
+ * console.log(await canConnect(freePort())); // false
+ * ```
+ */
+export async function canConnect(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { HmacSigner } from "../mod.ts";
-import { freePort } from "./free_port.ts";
+import { canConnect, freePort } from "./free_port.ts";
 import { type RedisServer, startRedisServer } from "./redis_server.ts";
 import { waitUntil } from "./wait_until.ts";
 import { type ServeProcess, startServe } from "./serve_process.ts";
@@ -256,7 +256,7 @@ export async function startNginx(
   try {
     await waitUntil(async () => {
       if (exited) throw new Error(`Cannot start nginx: ${await stderr}\n${site}`);
-      return await _canConnect(publicPort) && await _canConnect(internalPort);
+      return await canConnect(publicPort) && await canConnect(internalPort);
     }, { what: () => "nginx to listen", timeoutMs: 10_000, intervalMs: 25 });
   } catch (error) {
     await dispose();
@@ -345,15 +345,6 @@ async function _status(url: string): Promise<number> {
     return response.status;
   } catch {
     return 0;
-  }
-}
-
-async function _canConnect(port: number): Promise<boolean> {
-  try {
-    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-    return true;
-  } catch {
-    return false;
   }
 }
 
